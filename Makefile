@@ -1,0 +1,33 @@
+# Two commands do all the setup: `make demo` (the main job on the embedded default) and `make test`.
+# Both create .venv when it is missing and install the project into it.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+# The CPU build of torch; set TORCH_SPEC=torch for a CUDA machine.
+TORCH_SPEC ?= torch==2.13.0
+PIP := $(BIN)/python -m pip
+PIP_FLAGS ?= --quiet --disable-pip-version-check
+
+.PHONY: demo test bench venv clean-venv
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(PIP) install $(PIP_FLAGS) "$(TORCH_SPEC)"
+	$(PIP) install $(PIP_FLAGS) -e ".[test,render]"
+	touch $@
+
+venv: $(VENV)/.installed
+
+test: $(VENV)/.installed
+	$(BIN)/python -m pytest -n 2 --dist loadfile -q
+
+demo: $(VENV)/.installed
+	$(BIN)/python -m pipeline.demo --out demo_out
+
+bench: $(VENV)/.installed
+	$(BIN)/python -m bench.run_all
+
+clean-venv:
+	rm -rf $(VENV)

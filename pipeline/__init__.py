@@ -1,0 +1,1 @@
+"""Dataset construction: RAVDESS (and the generated corpus) -> fitted mesh sequences -> HDF5 splits."""

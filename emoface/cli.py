@@ -1,0 +1,30 @@
+"""``emoface``: the library's command line (validate, train, evaluate, animate, render, export/import).
+
+Each command lives beside the code it drives (``emoface/<area>/commands.py``) and is registered
+here with one line; heavy imports (torch, transformers) happen inside the commands so that
+``emoface --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import typer
+
+app = typer.Typer(
+    name="emoface",
+    no_args_is_help=True,
+    add_completion=False,
+    help="EmoFace: emotion-content disentangled speech-driven 3D talking faces (arXiv 2408.11518).",
+    pretty_exceptions_enable=False,
+)
+
+from emoface.data.commands import validate  # noqa: E402
+
+app.command("validate")(validate)
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -17,6 +17,21 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
+
+def _version(value: bool) -> None:
+    if value:
+        from emoface import __version__
+
+        typer.echo(f"emoface {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Show the version and exit."),
+) -> None:
+    """Commands are listed below; each has its own --help."""
+
 from emoface.data.commands import validate  # noqa: E402
 
 app.command("validate")(validate)

@@ -16,6 +16,21 @@ app = typer.Typer(
 )
 
 
+def _version(value: bool) -> None:
+    if value:
+        from emoface import __version__
+
+        typer.echo(f"build-dataset {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Show the version and exit."),
+) -> None:
+    """Commands are listed below; each has its own --help."""
+
+
 def main() -> None:
     app()
 

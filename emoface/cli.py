@@ -36,6 +36,11 @@ from emoface.data.commands import validate  # noqa: E402
 
 app.command("validate")(validate)
 
+from emoface.data.interop_commands import export_faceformer_cmd, import_vocaset_cmd  # noqa: E402
+
+app.command("import-vocaset")(import_vocaset_cmd)
+app.command("export-faceformer")(export_faceformer_cmd)
+
 
 def main() -> None:
     app()

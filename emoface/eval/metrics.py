@@ -69,8 +69,10 @@ ArrayLike = np.ndarray | torch.Tensor
 
 
 def _as_f64(x: ArrayLike, name: str) -> torch.Tensor:
-    t = torch.as_tensor(np.asarray(x) if not isinstance(x, torch.Tensor) else x)
-    t = t.detach().to(device="cpu", dtype=torch.float64)
+    if isinstance(x, torch.Tensor):
+        t = x.detach().to(device="cpu", dtype=torch.float64)
+    else:
+        t = torch.from_numpy(np.array(x, dtype=np.float64))  # a copy: inputs may be read-only views
     if t.ndim == 2 and t.shape[-1] % 3 == 0 and t.shape[-1] != 3:
         t = t.reshape(t.shape[0], -1, 3)  # FaceFormer's flat (T, V*3) layout
     if t.ndim != 3 or t.shape[-1] != 3:

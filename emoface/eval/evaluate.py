@@ -1,0 +1,122 @@
+"""Predict every clip of a split under every training-speaker condition and collect the metrics.
+
+PAPER 3.3: test subjects are unseen, so (following FaceFormer and CodeTalker) each test clip
+is predicted once per training speaker's style one-hot; the report gives the mean over these
+conditions and their spread. Methods are anything with :class:`Method`'s shape: a trained run
+(:class:`RunMethod`), or the template-only floor (:class:`TemplateFloor`, a face that never
+moves), so every number has its floor beside it. Metrics never depend on rendering.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+
+from emoface.data.schema import ClipRecord, SplitReader
+from emoface.eval.metrics import ClipMetrics, EvalRegions, clip_metrics, resolve_regions
+
+__all__ = ["Method", "TemplateFloor", "EvalResult", "MethodResult", "evaluate_methods"]
+
+
+class Method(Protocol):
+    """A predictor under evaluation.
+
+    ``name``: short table label; ``description``: what it is; ``conditioned``: whether the
+    prediction depends on the speaker condition (if not, it is predicted once per clip).
+    ``predict(record, template, speaker)`` -> ``(T, V, 3)`` metres with ``T = record.n_frames``.
+    """
+
+    name: str
+    description: str
+    conditioned: bool
+
+    def predict(self, record: ClipRecord, template: np.ndarray, speaker: int | None) -> np.ndarray: ...
+
+
+@dataclass
+class TemplateFloor:
+    """The template-only floor: the subject's neutral template repeated for every frame."""
+
+    name: str = "template only"
+    description: str = "floor: the neutral template, no motion"
+    conditioned: bool = False
+
+    def predict(self, record: ClipRecord, template: np.ndarray, speaker: int | None) -> np.ndarray:
+        return np.broadcast_to(np.asarray(template, np.float32), record.vertices.shape)
+
+
+@dataclass
+class MethodResult:
+    """All per-clip, per-condition metric sums of one method."""
+
+    name: str
+    description: str
+    clips: list[ClipMetrics] = field(default_factory=list)
+    extra: dict = field(default_factory=dict)
+
+
+@dataclass
+class EvalResult:
+    """Metrics of every method on one split."""
+
+    split_path: Path
+    speakers: list[str]
+    regions: EvalRegions
+    n_clips: int
+    n_frames: int
+    methods: list[MethodResult]
+    data_attrs: dict = field(default_factory=dict)
+
+
+def evaluate_methods(
+    split_path: str | Path,
+    methods: Sequence[Method],
+    speakers: Sequence[str],
+    conditions: Sequence[int] | None = None,
+    clip_ids: Sequence[str] | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> EvalResult:
+    """Run ``methods`` on every clip of ``split_path``.
+
+    Args:
+        speakers: the training speakers (names; the condition index is a position here).
+        conditions: speaker indices to condition on (default: all of ``speakers``).
+        clip_ids: restrict to these clips (default: all, sorted).
+    Each clip is read once; conditioned methods run once per condition, others once.
+    """
+    split_path = Path(split_path)
+    conds = list(range(len(speakers))) if conditions is None else [int(c) for c in conditions]
+    bad = [c for c in conds if not 0 <= c < len(speakers)]
+    if bad or not conds:
+        raise ValueError(f"conditions {bad or conds} not in 0..{len(speakers) - 1} (training speakers: {', '.join(speakers)})")
+    results = [MethodResult(m.name, m.description) for m in methods]
+    with SplitReader(split_path) as reader:
+        regions = resolve_regions(reader.regions, reader.n_vertices)
+        ids = list(reader.clip_ids if clip_ids is None else clip_ids)
+        if not ids:
+            raise ValueError(f"{split_path}: no clips to evaluate")
+        n_frames = 0
+        for cid in ids:
+            rec = reader.read_clip(cid, params=False)
+            template = reader.template(rec.subject)
+            n_frames += rec.n_frames
+            for m, res in zip(methods, results):
+                for c in conds if m.conditioned else [None]:
+                    pred = np.asarray(m.predict(rec, template, c), dtype=np.float32)
+                    if pred.shape != rec.vertices.shape:
+                        raise ValueError(f"{m.name}: prediction for {cid} has shape {pred.shape}, expected {rec.vertices.shape}")
+                    res.clips.append(
+                        clip_metrics(
+                            pred, rec.vertices, template, regions,
+                            clip_id=cid, condition=speakers[c] if c is not None else "-", subject=rec.subject,
+                            emotion=rec.emotion, intensity=rec.intensity,
+                        )
+                    )
+            if progress:
+                progress(cid)
+        attrs = dict(reader.attrs)
+    return EvalResult(split_path, list(speakers), regions, len(ids), n_frames, results, attrs)

@@ -31,6 +31,11 @@ def _root(
     """Commands are listed below; each has its own --help."""
 
 
+from pipeline.commands import ravdess  # noqa: E402
+
+app.command("ravdess")(ravdess)
+
+
 def main() -> None:
     app()
 

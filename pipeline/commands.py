@@ -1,0 +1,79 @@
+"""``build-dataset ravdess``: the command line around :func:`pipeline.build.build_ravdess`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+__all__ = ["ravdess"]
+
+_DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "configs" / "ravdess.yaml"
+_DEFAULT_SPLIT = Path(__file__).resolve().parent.parent / "configs" / "split-paper.yaml"
+
+
+def ravdess(
+    root: Path = typer.Option(..., "--root", help="RAVDESS folder: Actor_XX/ folders, Video_Speech_Actor_XX.zip archives or a flat folder."),
+    out: Path = typer.Option(..., "--out", help="Output folder (work/, qa/, train/val/test.h5); a rerun resumes."),
+    model: Optional[str] = typer.Option(None, "--model", help="'demo' (the bundled demo head, default) or the path of a FLAME model file."),
+    workers: int = typer.Option(1, "--workers", min=1, help="Local worker processes (1: run in this process)."),
+    gpus: int = typer.Option(0, "--gpus", min=0, help="One fitting worker per CUDA device; stops at once when fewer are visible."),
+    executor: str = typer.Option("local", "--executor", help="local or ray (optional extra 'cluster')."),
+    address: Optional[str] = typer.Option(None, "--address", help="Ray cluster address ('auto', HOST:PORT); default: a local instance."),
+    actors: Optional[str] = typer.Option(None, "--actors", help="Actors to build, e.g. 1-24 or 1,3,5-7 (default: all found)."),
+    split: Optional[Path] = typer.Option(None, "--split", help="Split config (default configs/split-paper.yaml: 01-20 / 21-22 / 23-24)."),
+    force: Optional[str] = typer.Option(None, "--force", help="Redo this stage and every later one: decode, landmarks, identity, fit, smooth, canonical, qa, package."),
+    download: bool = typer.Option(False, "--download", help="Fetch the Video_Speech_Actor_XX.zip archives of Zenodo record 1188976 into --root first."),
+    config: Optional[Path] = typer.Option(None, "--config", help="Build config overrides (default configs/ravdess.yaml)."),
+    progress: Optional[bool] = typer.Option(None, "--progress/--no-progress", help="Progress bars (default: when stderr is a terminal)."),
+) -> None:
+    """Build 3D-RAVDESS: decode, landmarks, fit, smooth, canonical, qa, package (resumable, parallel)."""
+    from emoface.utils.config import ConfigError
+    from pipeline.build import BuildLocked, build_ravdess
+    from pipeline.executors.local import GPUError
+    from pipeline.stages.config import load_build_config, load_split
+    from pipeline.sources.zenodo import DownloadError
+
+    try:
+        cfg_path = config if config is not None else (_DEFAULT_CONFIG if _DEFAULT_CONFIG.is_file() else None)
+        cfg = load_build_config(cfg_path, {"model": model} if model else None)
+        split_cfg = load_split(split if split is not None else (_DEFAULT_SPLIT if _DEFAULT_SPLIT.is_file() else None))
+        summary = build_ravdess(root, out, cfg, split=split_cfg, actors=actors, force=force, workers=workers, gpus=gpus,
+                                executor=executor, address=address, download=download, progress=progress)
+    except (GPUError, DownloadError, BuildLocked, ConfigError, FileNotFoundError, PermissionError, ValueError) as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    except RuntimeError as exc:
+        if type(exc).__name__ == "RayUnavailable":
+            typer.echo(f"error: {exc}", err=True)
+            raise typer.Exit(2) from exc
+        raise
+
+    _print_summary(summary)
+    raise typer.Exit(summary.exit_code)
+
+
+def _print_summary(summary) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console(stderr=True)
+    console.print(f"[bold]{summary.n_ok}/{summary.n_clips}[/] clips built in {summary.seconds:.1f} s ({summary.executor}); "
+                  f"{summary.filtered} input(s) filtered out")
+    for name, info in summary.splits.items():
+        console.print(f"  {name}: {info['clips']} clips, {info['status']}" + (f" -> {info['path']}" if info.get("path") else ""))
+    if summary.report:
+        console.print(f"  QA report: {summary.report['path']} ({summary.report['status']})")
+    problems = [("input", b["path"], b["reason"]) for b in summary.bad_inputs]
+    problems += [(f["stage"], f["clip_id"] or "-", f["reason"]) for f in summary.failures]
+    if problems:
+        table = Table(title=f"{len(problems)} failure(s)", show_lines=False)
+        table.add_column("stage")
+        table.add_column("clip / entry", overflow="fold")
+        table.add_column("reason", overflow="fold")
+        for row in problems[:50]:
+            table.add_row(*row)
+        console.print(table)
+        if len(problems) > 50:
+            console.print(f"  ... and {len(problems) - 50} more: see {summary.out}/build.json")

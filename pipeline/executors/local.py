@@ -1,0 +1,160 @@
+"""Local executors: in-process (``--workers 1``), a process pool (``--workers N``) and one fitting
+process per CUDA device (``--gpus N``).
+
+Worker processes are started with ``spawn`` (or ``forkserver``), never ``fork``: mediapipe and
+torch start threads at import, and a forked copy of a threaded process can deadlock. Each
+worker limits torch to ``torch_threads`` threads (1 by default), so N workers use N cores.
+
+Two kinds of task exist: ``cpu`` (decode, landmarks, package, report) and ``fit`` (identity,
+fit, smooth, canonical, qa). Without GPUs both go to the same pool; with ``--gpus N`` the fit
+tasks go to a separate pool of N processes, the i-th pinned to ``cuda:i``.
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import os
+from collections.abc import Callable
+from concurrent.futures import Future, ProcessPoolExecutor
+from dataclasses import replace
+from typing import Any
+
+__all__ = ["Executor", "InlineExecutor", "ProcessExecutor", "count_gpus", "check_gpus", "GPUError", "call_task", "worker_setup"]
+
+_WORKER: dict[str, Any] = {"device": None, "ready": False}
+
+
+class GPUError(RuntimeError):
+    """Fewer CUDA devices than ``--gpus`` asked for."""
+
+
+def count_gpus() -> int:
+    """Visible CUDA devices (0 when torch has no CUDA)."""
+    try:
+        import torch
+
+        return int(torch.cuda.device_count()) if torch.cuda.is_available() else 0
+    except Exception:  # noqa: BLE001 - a broken CUDA install counts as no GPU
+        return 0
+
+
+def check_gpus(requested: int) -> None:
+    """Stop at once when fewer than ``requested`` CUDA devices are visible."""
+    if requested <= 0:
+        return
+    found = count_gpus()
+    if found < requested:
+        raise GPUError(f"requested {requested} GPU{'s' if requested != 1 else ''}, found {found}; use --workers N")
+
+
+def worker_setup(torch_threads: int = 1, device: str | None = None) -> None:
+    """Run once in each worker process before its first task."""
+    for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+        os.environ.setdefault(var, str(torch_threads))
+    try:
+        import torch
+
+        torch.set_num_threads(max(1, torch_threads))
+        if device and device.startswith("cuda"):
+            torch.cuda.set_device(torch.device(device))
+    except ImportError:
+        pass
+    _WORKER["device"] = device
+    _WORKER["ready"] = True
+
+
+def _init_pool(torch_threads: int, devices: Any) -> None:
+    device = devices.get() if devices is not None else None
+    worker_setup(torch_threads, device)
+
+
+def call_task(fn: Callable, ctx: Any, *args: Any) -> Any:
+    """Run ``fn(ctx, *args)`` with the worker's device (set by ``--gpus``) in ``ctx.device``."""
+    device = _WORKER.get("device")
+    if device and getattr(ctx, "device", None) != device:
+        ctx = replace(ctx, device=device)
+    return fn(ctx, *args)
+
+
+class Executor:
+    """``submit(kind, fn, ctx, *args) -> Future``; ``kind`` is ``cpu`` or ``fit``."""
+
+    description = ""
+
+    def submit(self, kind: str, fn: Callable, ctx: Any, *args: Any) -> Future:
+        raise NotImplementedError
+
+    def restart(self) -> None:
+        """Replace broken worker pools (after a worker process died)."""
+
+    def close(self) -> None:
+        pass
+
+    def __enter__(self) -> "Executor":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+class InlineExecutor(Executor):
+    """Runs each task at once in this process (``--workers 1``: no process start-up, easy to debug)."""
+
+    def __init__(self, torch_threads: int = 1):
+        self.description = "in-process (1 worker)"
+        self._threads = torch_threads
+
+    def submit(self, kind: str, fn: Callable, ctx: Any, *args: Any) -> Future:
+        if not _WORKER["ready"]:
+            worker_setup(self._threads, None)
+        fut: Future = Future()
+        try:
+            fut.set_result(call_task(fn, ctx, *args))
+        except BaseException as exc:  # noqa: BLE001 - delivered through the future like a pool would
+            if isinstance(exc, KeyboardInterrupt):
+                raise
+            fut.set_exception(exc)
+        return fut
+
+
+class ProcessExecutor(Executor):
+    """``workers`` CPU processes, plus one fitting process per device when ``gpus > 0``."""
+
+    def __init__(self, workers: int, gpus: int = 0, start_method: str = "spawn", torch_threads: int = 1):
+        self.workers = max(1, int(workers))
+        self.gpus = int(gpus)
+        self.torch_threads = torch_threads
+        self._mp = mp.get_context(start_method)
+        self._cpu: ProcessPoolExecutor | None = None
+        self._fit: ProcessPoolExecutor | None = None
+        self.description = f"{self.workers} local worker process(es)" + (f" + {self.gpus} GPU fitting worker(s)" if gpus else "")
+
+    def _pool(self, kind: str) -> ProcessPoolExecutor:
+        if kind == "fit" and self.gpus > 0:
+            if self._fit is None:
+                devices = self._mp.Queue()
+                for i in range(self.gpus):
+                    devices.put(f"cuda:{i}")
+                self._fit = ProcessPoolExecutor(self.gpus, mp_context=self._mp, initializer=_init_pool,
+                                                initargs=(self.torch_threads, devices))
+            return self._fit
+        if self._cpu is None:
+            self._cpu = ProcessPoolExecutor(self.workers, mp_context=self._mp, initializer=_init_pool,
+                                            initargs=(self.torch_threads, None))
+        return self._cpu
+
+    def submit(self, kind: str, fn: Callable, ctx: Any, *args: Any) -> Future:
+        return self._pool(kind).submit(call_task, fn, ctx, *args)
+
+    def restart(self) -> None:
+        for name in ("_cpu", "_fit"):
+            pool = getattr(self, name)
+            if pool is not None and getattr(pool, "_broken", False):
+                pool.shutdown(wait=False, cancel_futures=True)
+                setattr(self, name, None)
+
+    def close(self) -> None:
+        for pool in (self._cpu, self._fit):
+            if pool is not None:
+                pool.shutdown(wait=True, cancel_futures=True)
+        self._cpu = self._fit = None

@@ -1,0 +1,191 @@
+"""Typed configuration of a dataset build. Defaults live here; ``configs/ravdess.yaml`` only overrides.
+
+The fitting, smoothing and QA sections are passed through to ``pipeline.fitting`` and
+``pipeline.qa`` (their own dataclasses validate the keys); everything else is checked here.
+Each stage's sidecar hashes only the sections that stage reads, so changing a QA threshold
+does not redo the fits.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from emoface.utils.config import ConfigError, config_hash, load_yaml
+
+__all__ = [
+    "STAGES",
+    "DecodeConfig",
+    "LandmarksConfig",
+    "PackageConfig",
+    "SourceConfig",
+    "ExecutorConfig",
+    "BuildConfig",
+    "SplitConfig",
+    "load_build_config",
+    "load_split",
+    "stage_config_hash",
+    "stages_from",
+]
+
+#: Stage order; ``--force STAGE`` redoes that stage and every later one.
+STAGES: tuple[str, ...] = ("decode", "landmarks", "identity", "fit", "smooth", "canonical", "qa", "package")
+
+
+@dataclass
+class DecodeConfig:
+    """Video -> frames at ``fps`` (ffmpeg's fps filter picks frames by timestamp), audio -> mono float32."""
+
+    fps: float = 30.0
+    sample_rate: int = 16000
+    #: frames kept (downscaled) for the QA report's overlays, evenly spaced over the clip
+    thumbnails: int = 4
+    thumbnail_width: int = 320
+    #: a clip with fewer decoded frames fails
+    min_frames: int = 8
+    #: decoded frames below (1 - x) * container duration * fps means a truncated file
+    max_frame_shortfall: float = 0.05
+    #: decoder error lines tolerated before the clip counts as corrupt
+    max_decode_errors: int = 0
+    #: ffmpeg decoding threads per worker (0: cores / workers)
+    ffmpeg_threads: int = 0
+
+
+@dataclass
+class LandmarksConfig:
+    """MediaPipe Face Landmarker (VIDEO mode) settings."""
+
+    min_confidence: float = 0.5
+    #: a clip whose fraction of frames with a face is below this fails ("no face")
+    min_detection_rate: float = 0.5
+    #: downscale frames wider than this before detection (0: native); landmarks stay in source pixels
+    max_width: int = 0
+
+
+@dataclass
+class PackageConfig:
+    compression_level: int = 4
+    #: store the (T, 478, 3) detector landmarks in the split files
+    landmarks: bool = True
+
+
+@dataclass
+class SourceConfig:
+    """Discovery and archive-extraction limits."""
+
+    max_member_bytes: int = 2 << 30
+    max_total_bytes: int = 64 << 30
+    max_ratio: float = 200.0
+    #: extract archives here (empty: beside the archive, or OUT/sources when that is read-only)
+    extract_to: str = ""
+
+
+@dataclass
+class ExecutorConfig:
+    #: multiprocessing start method for local workers; fork is unsafe with mediapipe/torch threads
+    start_method: str = "spawn"
+    torch_threads: int = 1
+    #: a worker process that dies (segfault, OOM kill) is replaced and its tasks retried this often
+    worker_death_retries: int = 1
+
+    def __post_init__(self) -> None:
+        if self.start_method not in ("spawn", "forkserver"):
+            raise ValueError(f"start_method must be spawn or forkserver, got {self.start_method!r}")
+
+
+@dataclass
+class BuildConfig:
+    """Everything a build depends on. ``model`` is ``demo`` or a FLAME model path."""
+
+    model: str = "demo"
+    #: the numerical back end: ``module:Class`` implementing pipeline.stages.backend.Backend
+    backend: str = "pipeline.stages.backend:DefaultBackend"
+    #: torch device for fitting when not placed by --gpus
+    device: str = "cpu"
+    decode: DecodeConfig = field(default_factory=DecodeConfig)
+    landmarks: LandmarksConfig = field(default_factory=LandmarksConfig)
+    #: overrides of pipeline.fitting.FitConfig (identity and per-clip fits, incl. the camera)
+    fit: dict[str, Any] = field(default_factory=dict)
+    #: overrides of pipeline.fitting.SmoothConfig
+    smooth: dict[str, Any] = field(default_factory=dict)
+    #: overrides of the QA config (metrics' thresholds for the flags)
+    qa: dict[str, Any] = field(default_factory=dict)
+    package: PackageConfig = field(default_factory=PackageConfig)
+    source: SourceConfig = field(default_factory=SourceConfig)
+    executor: ExecutorConfig = field(default_factory=ExecutorConfig)
+
+
+@dataclass
+class SplitConfig:
+    """Actors per split (``configs/split-paper.yaml``: the paper's 01-20 / 21-22 / 23-24)."""
+
+    name: str = "paper"
+    train: list[int] = field(default_factory=lambda: list(range(1, 21)))
+    val: list[int] = field(default_factory=lambda: [21, 22])
+    test: list[int] = field(default_factory=lambda: [23, 24])
+
+    def __post_init__(self) -> None:
+        seen: dict[int, str] = {}
+        for split in ("train", "val", "test"):
+            for a in getattr(self, split):
+                if not 1 <= a <= 24:
+                    raise ValueError(f"{split}: actor {a} outside 1-24")
+                if a in seen:
+                    raise ValueError(f"actor {a} is in both {seen[a]} and {split}")
+                seen[a] = split
+
+    def split_of(self, actor: int) -> str | None:
+        for split in ("train", "val", "test"):
+            if actor in getattr(self, split):
+                return split
+        return None
+
+    @property
+    def splits(self) -> tuple[str, ...]:
+        return ("train", "val", "test")
+
+
+#: which config sections each stage reads (its sidecar's config hash covers only these)
+_STAGE_SECTIONS: dict[str, tuple[str, ...]] = {
+    "decode": ("decode",),
+    "landmarks": ("landmarks",),
+    "identity": ("model", "backend", "fit"),
+    "fit": ("model", "backend", "fit", "device"),
+    "smooth": ("model", "backend", "smooth"),
+    "canonical": ("model", "backend"),
+    "qa": ("model", "backend", "qa"),
+    "report": ("backend", "qa"),
+    "package": ("model", "backend", "package", "decode"),
+}
+
+
+def stage_config_hash(cfg: BuildConfig, stage: str, extra: dict[str, Any] | None = None) -> str:
+    """sha256 of the config sections ``stage`` reads (plus ``extra``, e.g. the split)."""
+    from emoface.utils.config import to_dict
+
+    full = to_dict(cfg)
+    part = {k: full[k] for k in _STAGE_SECTIONS[stage]}
+    if stage == "fit":
+        part.pop("device")  # the device changes where, not what (fits are checked for agreement)
+    if extra:
+        part["extra"] = extra
+    return config_hash(part)
+
+
+def stages_from(stage: str | None) -> frozenset[str]:
+    """``--force STAGE``: that stage and every later one (``report`` follows ``qa``)."""
+    if stage is None:
+        return frozenset()
+    if stage not in STAGES:
+        raise ConfigError(f"--force: unknown stage {stage!r}; choose one of {', '.join(STAGES)}")
+    later = STAGES[STAGES.index(stage):]
+    return frozenset(later) | ({"report"} if "qa" in later else frozenset())
+
+
+def load_build_config(path: str | Path | None = None, overrides: dict[str, Any] | None = None) -> BuildConfig:
+    return load_yaml(BuildConfig, path, overrides)
+
+
+def load_split(path: str | Path | None) -> SplitConfig:
+    return load_yaml(SplitConfig, path)

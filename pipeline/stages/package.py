@@ -1,0 +1,121 @@
+"""Stage ``package`` (a barrier per split): the fitted clips of one split -> ``OUT/<split>.h5``.
+
+Uses the one writer, :class:`emoface.data.schema.SplitWriter`, so the file appears atomically
+and only when complete. Per subject, the template is the actor's fitted identity at zero
+expression and pose (from the canonical stage). Per clip: front-facing vertices, the audio
+trimmed or zero-padded at the end to exactly ``T / fps`` seconds (``audio_padded_samples``
+says how many samples were added), the smoothed parameters, the detector landmarks and the
+per-frame fit error (``-1`` on frames without a face; ``landmarks_valid`` flags them too).
+Clips are written in sorted order, so the file's content does not depend on scheduling.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from emoface.data.ravdess import gender_of
+from emoface.utils.config import to_dict
+from pipeline.sources.ravdess import SourceClip
+from pipeline.stages.fitstages import load_fit
+from pipeline.stages.outcome import TaskResult, run_stage
+from pipeline.stages.runtime import TaskContext
+from pipeline.stages.store import combine_hashes
+
+__all__ = ["package_input", "run_package_task", "fit_audio"]
+
+
+def package_input(split: str, manifest_sha: str, members: list[dict[str, Any]]) -> str:
+    """``members``: ``{"clip": SourceClip, "hashes": {stage: content hash}}`` of the split's finished clips."""
+    return combine_hashes(split, manifest_sha, sorted((m["clip"].clip_id, m["clip"].sha256, m["hashes"]) for m in members))
+
+
+def fit_audio(audio: np.ndarray, n_frames: int, fps: float, sample_rate: int) -> tuple[np.ndarray, int]:
+    """Trim or zero-pad ``audio`` at the end to ``round(n_frames * sample_rate / fps)`` samples."""
+    n = int(round(n_frames * sample_rate / fps))
+    if audio.size >= n:
+        return audio[:n].astype(np.float32), 0
+    pad = n - audio.size
+    return np.concatenate([audio, np.zeros(pad, np.float32)]).astype(np.float32), pad
+
+
+def _source_name(clip: SourceClip, root: str) -> str:
+    try:
+        return str(Path(clip.path).relative_to(root))
+    except ValueError:
+        return Path(clip.path).name
+
+
+def _write_split(ctx: TaskContext, split: str, members: list[dict[str, Any]], manifest_sha: str, root: str) -> Path:
+    from emoface.data.schema import ClipRecord, SplitWriter
+
+    store = ctx.store
+    backend = ctx.backend
+    topo = backend.topology(ctx.model())
+    path = Path(ctx.out) / f"{split}.h5"
+    cfg = ctx.cfg
+    config = {"build": to_dict(cfg), "split": split, "corpus": "ravdess"}
+    clips = sorted((m["clip"] for m in members), key=lambda c: c.clip_id)
+    with SplitWriter(path, topo.faces, topo.regions, topo.model_name, topo.topology_name, config=config,
+                     source_manifest_sha256=manifest_sha, fps=cfg.decode.fps, sample_rate=cfg.decode.sample_rate,
+                     compression_level=cfg.package.compression_level) as writer:
+        if writer.n_vertices != topo.n_vertices:
+            writer.set_vertex_count(topo.n_vertices)
+        for subject in sorted({c.subject for c in clips}):
+            first = next(c for c in clips if c.subject == subject)
+            template = store.load_npz("canonical", first.clip_id)["template"]
+            writer.add_subject(subject, template, gender=gender_of(first.actor))
+        for clip in clips:
+            cid = clip.clip_id
+            canonical = store.load_npz("canonical", cid)
+            decoded = store.load_npz("decode", cid)
+            track = store.load_npz("landmarks", cid)
+            fit = load_fit(ctx, "smooth", cid)
+            vertices = canonical["vertices"]
+            audio, padded = fit_audio(decoded["audio"], len(vertices), cfg.decode.fps, cfg.decode.sample_rate)
+            valid = np.asarray(track["valid"], bool)
+            record = ClipRecord(
+                clip_id=cid,
+                subject=clip.subject,
+                vertices=vertices,
+                audio=audio,
+                emotion=clip.emotion - 1,
+                intensity=clip.intensity - 1,
+                statement=clip.statement,
+                repetition=clip.repetition,
+                source=_source_name(clip, root),
+                source_sha256=clip.sha256,
+                params=backend.clip_params(fit),
+                landmarks=track["landmarks"] if cfg.package.landmarks else None,
+                fit_error=backend.fit_error(fit),
+                extra_attrs={
+                    "detection_rate": float(valid.mean()),
+                    "landmarks_valid": valid.astype(np.uint8),
+                    "audio_padded_samples": int(padded),
+                    "source_fps": float(decoded["src_fps"]),
+                    "fit_converged": bool(getattr(fit, "converged", True)),
+                },
+            )
+            writer.add_clip(record)
+    return path
+
+
+def run_package_task(ctx: TaskContext, split: str, members: list[dict[str, Any]], manifest_sha: str, root: str) -> TaskResult:
+    """Write ``OUT/<split>.h5`` from ``members`` (see :func:`package_input`)."""
+    input_hash = package_input(split, manifest_sha, members)
+
+    def compute() -> tuple[str, str]:
+        if not members:
+            raise RuntimeError(f"{split}: no finished clip to package")
+        path = _write_split(ctx, split, members, manifest_sha, root)
+        return f"../../{path.name}", combine_hashes("h5", input_hash)
+
+    return TaskResult("package", split, [run_stage(ctx, "package", split, input_hash, compute, extra={"split": split})])
+
+
+def member(clip: SourceClip, hashes: dict[str, str]) -> dict[str, Any]:
+    """A package member (kept small: it travels to the worker)."""
+    return {"clip": clip, "hashes": {k: hashes[k] for k in ("decode", "landmarks", "identity", "smooth", "canonical")}}
+

@@ -1,0 +1,86 @@
+"""Stage ``qa`` (per clip) and the report (a barrier over every clip): thin wrappers around ``pipeline.qa``.
+
+``work/qa/<clip_id>.npz`` holds ``qa_json`` (the JSON text of the clip's metrics and flags,
+as returned by the back end's ``clip_qa``) and, under ``arrays/<name>``, any arrays it
+returned for the report (error curves, overlays). The report task hands every clip's
+result, every failure and every skipped input to the back end's ``write_report``, which
+writes ``OUT/qa/report.html`` and ``OUT/qa/report.json``.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from pipeline.sources.ravdess import SourceClip
+from pipeline.stages.backend import QAInputs
+from pipeline.stages.fitstages import load_fit, load_track
+from pipeline.stages.outcome import TaskResult, run_stage
+from pipeline.stages.runtime import TaskContext
+from pipeline.stages.store import combine_hashes
+
+__all__ = ["qa_stage", "read_qa", "run_report_task", "report_input"]
+
+
+def qa_stage(ctx: TaskContext, clip: SourceClip, memo: dict) -> tuple[str, str]:
+    store = ctx.store
+    cid = clip.clip_id
+    canonical = memo.get("canonical") or store.load_npz("canonical", cid)
+    inputs = QAInputs(
+        clip_id=cid,
+        subject=clip.subject,
+        decoded=store.load_npz("decode", cid),
+        track=memo.get("track") or load_track(ctx, cid),
+        raw_fit=memo.get("fit") or load_fit(ctx, "fit", cid),
+        fit=memo.get("smooth") or load_fit(ctx, "smooth", cid),
+        vertices=canonical["vertices"],
+        template=canonical["template"],
+        model=ctx.model(),
+        ground_truth=clip.ground_truth,
+    )
+    result = dict(ctx.backend.clip_qa(inputs, ctx.cfg.qa))
+    arrays = result.pop("arrays", None) or {}
+    payload: dict[str, Any] = {"qa_json": np.asarray(json.dumps(result, sort_keys=True, default=_plain))}
+    payload.update({f"arrays/{k}": np.asarray(v) for k, v in arrays.items()})
+    return store.write_npz("qa", cid, payload)
+
+
+def _plain(obj: Any) -> Any:
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    return str(obj)
+
+
+def read_qa(path: str | Path) -> dict[str, Any]:
+    """A clip's QA result (the JSON part) from its ``work/qa/<clip_id>.npz``."""
+    with np.load(path, allow_pickle=False) as z:
+        return json.loads(str(z["qa_json"]))
+
+
+def report_input(qa_hashes: list[tuple[str, str]], failures: list[dict], skipped: list[dict]) -> str:
+    return combine_hashes(sorted(qa_hashes), failures, skipped)
+
+
+def run_report_task(ctx: TaskContext, clips: list[dict[str, Any]], failures: list[dict[str, Any]],
+                    skipped: list[dict[str, Any]]) -> TaskResult:
+    """``clips``: ``{clip_id, subject, emotion, intensity, statement, repetition, qa_hash}`` of clips with QA."""
+    store = ctx.store
+    qa_dir = Path(ctx.out) / "qa"
+
+    def compute() -> tuple[str, str]:
+        rows = []
+        for c in sorted(clips, key=lambda c: c["clip_id"]):
+            path = store.artefact("qa", c["clip_id"])
+            rows.append({**{k: v for k, v in c.items() if k != "qa_hash"}, "qa": read_qa(path), "artefact": str(path),
+                         "decode": str(store.artefact("decode", c["clip_id"]))})
+        written = ctx.backend.write_report(qa_dir, rows, failures, skipped, ctx.cfg.qa, store.work)
+        digest = combine_hashes(sorted(Path(p).name for p in written), report_input([(c["clip_id"], c["qa_hash"]) for c in clips], failures, skipped))
+        return "../../qa/report.json", digest
+
+    key_input = report_input([(c["clip_id"], c["qa_hash"]) for c in clips], failures, skipped)
+    return TaskResult("report", "report", [run_stage(ctx, "report", "report", key_input, compute)])

@@ -1,0 +1,131 @@
+"""A small, deterministic back end for testing the build framework without the real fitter.
+
+It follows :class:`pipeline.stages.backend.Backend` exactly (files, hashes, failures travel
+the same way) but its "fit" reads the answer off the detector: expression = blendshapes,
+head pose from MediaPipe's transforms, vertices = the canonical mesh moved by jawOpen.
+``fit: {diverge: [clip ids]}`` makes those clips' fits NaN, the way a diverged solver would.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from types import SimpleNamespace
+
+import numpy as np
+
+from emoface.utils.atomic import atomic_path, write_json_atomic
+from pipeline.stages.backend import Backend, QAInputs, Topology, sources_hash
+
+
+@dataclass
+class DetectorIdentity:
+    shape: np.ndarray
+    n_frames: int
+
+    def save(self, path) -> None:
+        with atomic_path(path, suffix=".npz") as tmp:
+            np.savez(tmp, shape=self.shape, n_frames=self.n_frames)
+
+    @classmethod
+    def load(cls, path) -> "DetectorIdentity":
+        with np.load(path) as z:
+            return cls(z["shape"], int(z["n_frames"]))
+
+
+@dataclass
+class DetectorFit:
+    expression: np.ndarray
+    head_rotation: np.ndarray
+    head_translation: np.ndarray
+    fit_error: np.ndarray
+    converged: bool = True
+
+    def save(self, path) -> None:
+        with atomic_path(path, suffix=".npz") as tmp:
+            np.savez(tmp, expression=self.expression, head_rotation=self.head_rotation,
+                     head_translation=self.head_translation, fit_error=self.fit_error, converged=self.converged)
+
+    @classmethod
+    def load(cls, path) -> "DetectorFit":
+        with np.load(path) as z:
+            return cls(z["expression"], z["head_rotation"], z["head_translation"], z["fit_error"], bool(z["converged"]))
+
+
+class DetectorBackend(Backend):
+    def code_version(self) -> str:
+        return sources_hash("buildtest_backend")
+
+    def load_model(self, spec: str):
+        from emoface.morphable.canonical_mesh import load_canonical_mesh
+
+        mesh = load_canonical_mesh()
+        v = (mesh.vertices / 100.0).astype(np.float32)
+        lower = np.where(v[:, 1] < v[13, 1])[0].astype(np.int32)
+        return SimpleNamespace(name="test-head", faces=mesh.faces.astype(np.int32), v_template=v,
+                               regions={"lips": lower[:40], "face": np.arange(len(v), dtype=np.int32)}, lower=lower)
+
+    def topology(self, model) -> Topology:
+        return Topology(model.faces, model.regions, model.name, f"test-head-{len(model.v_template)}", len(model.v_template))
+
+    def make_track(self, arrays, clip_id):
+        return {**arrays, "clip_id": clip_id}
+
+    def save(self, obj, path: Path) -> None:
+        obj.save(path)
+
+    def load(self, kind: str, path: Path):
+        return (DetectorIdentity if kind == "identity" else DetectorFit).load(path)
+
+    def fit_identity(self, tracks, model, cfg):
+        lmk = np.concatenate([t["landmarks"][t["valid"]] for t in tracks])
+        iod = np.linalg.norm(lmk[:, 33, :2] - lmk[:, 263, :2], axis=-1)
+        return DetectorIdentity(np.asarray([np.median(iod)], np.float32), int(len(lmk)))
+
+    def fit_clip(self, track, identity, model, cfg, device):
+        from scipy.spatial.transform import Rotation
+
+        t = len(track["valid"])
+        rot = Rotation.from_matrix(track["transforms"][:, :3, :3].astype(np.float64)).as_rotvec().astype(np.float32)
+        err = np.where(track["valid"], 0.5, -1.0).astype(np.float32)
+        fit = DetectorFit(track["blendshapes"].astype(np.float32), rot, track["transforms"][:, :3, 3] / 100.0, err)
+        if track["clip_id"] in cfg.get("diverge", []):
+            fit.expression = np.full((t, fit.expression.shape[1]), np.nan, np.float32)
+        return fit
+
+    def smooth_clip(self, fit, cfg):
+        k = np.array([0.25, 0.5, 0.25], np.float32)
+        pad = np.pad(fit.expression, ((1, 1), (0, 0)), mode="edge")
+        smoothed = k[0] * pad[:-2] + k[1] * pad[1:-1] + k[2] * pad[2:]
+        return DetectorFit(smoothed.astype(np.float32), fit.head_rotation, fit.head_translation, fit.fit_error, fit.converged)
+
+    def canonicalize(self, fit, identity, model):
+        jaw = fit.expression[:, 25]  # jawOpen
+        v = np.repeat(model.v_template[None], len(jaw), axis=0).copy()
+        v[:, model.lower, 1] -= 0.01 * jaw[:, None] * float(identity.shape[0]) / 100.0
+        return v, model.v_template
+
+    def clip_params(self, fit):
+        t = len(fit.expression)
+        return {"expression": fit.expression, "head_rotation": fit.head_rotation, "head_translation": fit.head_translation,
+                "jaw": np.zeros((t, 3), np.float32)}
+
+    def fit_error(self, fit):
+        return fit.fit_error
+
+    def clip_qa(self, inputs: QAInputs, cfg):
+        valid = np.asarray(inputs.track["valid"], bool)
+        mismatch = float(inputs.decoded["audio_duration_s"]) - float(inputs.decoded["n_frames"]) / float(inputs.decoded["fps"])
+        flags = ["low_detection"] if valid.mean() < cfg.get("min_detection", 0.9) else []
+        return {"metrics": {"detection_rate": float(valid.mean()), "av_mismatch_s": mismatch, "n_frames": int(len(valid))},
+                "flags": flags, "arrays": {"fit_error": inputs.fit.fit_error}}
+
+    def write_report(self, out_dir, clips, failures, skipped, cfg, work):
+        out_dir = Path(out_dir)
+        data = {"clips": [{"clip_id": c["clip_id"], **c["qa"]} for c in clips], "failures": failures, "skipped": skipped}
+        write_json_atomic(out_dir / "report.json", data)
+        rows = "".join(f"<tr><td>{f['clip_id']}</td><td>{f['stage']}</td><td>{f['reason']}</td></tr>" for f in failures)
+        with atomic_path(out_dir / "report.html") as tmp:
+            tmp.write_text(f"<html><body><table>{rows}</table><pre>{json.dumps(data['clips'])}</pre></body></html>")
+        return [out_dir / "report.json", out_dir / "report.html"]

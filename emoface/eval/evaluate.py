@@ -19,7 +19,7 @@ import numpy as np
 from emoface.data.schema import ClipRecord, SplitReader
 from emoface.eval.metrics import ClipMetrics, EvalRegions, clip_metrics, resolve_regions
 
-__all__ = ["Method", "TemplateFloor", "EvalResult", "MethodResult", "evaluate_methods"]
+__all__ = ["Method", "TemplateFloor", "RunMethod", "describe_run", "EvalResult", "MethodResult", "evaluate_methods"]
 
 
 class Method(Protocol):
@@ -47,6 +47,65 @@ class TemplateFloor:
 
     def predict(self, record: ClipRecord, template: np.ndarray, speaker: int | None) -> np.ndarray:
         return np.broadcast_to(np.asarray(template, np.float32), record.vertices.shape)
+
+
+def describe_run(cfg) -> str:
+    """What a run is, from its resolved :class:`~emoface.train.config.ExperimentConfig`."""
+    m = cfg.model
+    if m.single_branch:
+        what = "FaceFormer-style single branch"
+    elif m.fusion == "add":
+        what = "EmoFace, add instead of Mesh Attention (ablation)"
+    else:
+        what = "EmoFace (Mesh Attention)"
+    kind = cfg.schedule.kind
+    training = {"self_growing": "self-growing", "teacher_forcing": "teacher forcing (ablation)"}.get(kind, kind.replace("_", " "))
+    return f"{what}, {training} training"
+
+
+class RunMethod:
+    """A trained run (``runs/NAME``, its best checkpoint) as a :class:`Method`.
+
+    Each clip is predicted autoregressively from its audio with the clip's intensity and the
+    given training-speaker condition. ``first_frame`` (default, App. A.3: the models are trained
+    with the ground-truth first frame as condition) starts decoding from the clip's first
+    ground-truth frame; otherwise from the template. ``use_labels`` additionally feeds the
+    clip's emotion label through the optional label embedding (off by default: in the paper
+    emotion comes from the audio).
+    """
+
+    conditioned = True
+
+    def __init__(self, run_dir: str | Path, speakers: Sequence[str] | None = None, device: str = "cpu", which: str = "best",
+                 first_frame: bool = True, use_labels: bool = False, data_topology_sha256: str | None = None):
+        from emoface.train.checkpoint import load_run
+
+        self.run_dir = Path(run_dir)
+        self.model, self.cfg, self.meta = load_run(self.run_dir, device, which)
+        if data_topology_sha256 and self.meta.topology_sha256 and data_topology_sha256 != self.meta.topology_sha256:
+            raise ValueError(f"{self.run_dir}: the run was trained on topology {self.meta.topology!r}, which differs from the data's")
+        speakers = list(self.meta.speakers) if speakers is None else list(speakers)
+        self.speakers = speakers
+        missing = [s for s in speakers if s not in self.meta.speakers]
+        if missing:
+            raise ValueError(f"{self.run_dir}: condition speaker(s) {', '.join(missing)} are not training speakers of this run "
+                             f"({', '.join(self.meta.speakers)})")
+        self._index = [self.meta.speakers.index(s) for s in speakers]
+        self.name = self.run_dir.name
+        self.description = describe_run(self.cfg)
+        self.first_frame = first_frame
+        self.use_labels = use_labels
+
+    def predict(self, record: ClipRecord, template: np.ndarray, speaker: int | None) -> np.ndarray:
+        import torch
+
+        with torch.inference_mode():
+            out = self.model.predict(
+                record.audio, template, speaker=self._index[speaker if speaker is not None else 0],
+                intensity=int(record.intensity), emotion=int(record.emotion) if self.use_labels else None,
+                n_frames=record.n_frames, first_frame=record.vertices[0] if self.first_frame else None,
+            )
+        return out.detach().cpu().numpy()
 
 
 @dataclass

@@ -1,0 +1,203 @@
+"""``emoface evaluate``, ``emoface animate`` and ``emoface render``.
+
+Heavy imports (torch, pyrender) happen inside the commands so that ``emoface --help`` is fast.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import typer
+
+
+def _console():
+    from rich.console import Console
+
+    return Console(highlight=False)
+
+
+def _split_file(data: Path, split: str) -> Path:
+    path = data if data.suffix == ".h5" else data / f"{split}.h5"
+    if not path.is_file():
+        raise typer.BadParameter(f"{path}: split file not found (--data is the dataset folder holding {split}.h5, or an .h5 file)")
+    return path
+
+
+def evaluate(
+    run: Path = typer.Option(..., "--run", help="Trained run folder (runs/NAME): its best checkpoint is used."),
+    data: Path = typer.Option(..., "--data", help="Dataset folder (train.h5, val.h5, test.h5) or one split file."),
+    split: str = typer.Option("test", "--split", help="Split to evaluate."),
+    baselines: str = typer.Option("", "--baselines", help="Comma-separated runs to evaluate beside --run (e.g. runs/faceformer,runs/add,runs/teacher)."),
+    out: Path | None = typer.Option(None, "--out", help="Report folder (default: RUN/eval/SPLIT)."),
+    conditions: str = typer.Option("all", "--conditions", help="Training-speaker conditions: 'all' (PAPER 3.3), a count N (the first N), or indices '0,3,5'."),
+    max_clips: int | None = typer.Option(None, "--max-clips", help="Evaluate only the first N clips (quick checks)."),
+    first_frame: bool = typer.Option(True, "--first-frame/--no-first-frame", help="Start decoding from the ground-truth first frame (App. A.3)."),
+    use_labels: bool = typer.Option(False, "--use-labels", help="Also feed each clip's emotion label (label-embedding extension; off in the paper)."),
+    device: str = typer.Option("cpu", "--device", help="cpu, cuda, cuda:N."),
+) -> None:
+    """LVE / EVE / FDD of a run (and baselines, and the template-only floor) as Markdown and JSON tables."""
+    from emoface.data.schema import SplitReader
+    from emoface.eval.evaluate import RunMethod, TemplateFloor, evaluate_methods
+    from emoface.eval.report import render_markdown, summarize, write_report
+
+    console = _console()
+    split_path = _split_file(data, split)
+    with SplitReader(split_path) as r:
+        topo_sha = str(r.attrs.get("topology_sha256", ""))
+        clip_ids = r.clip_ids[:max_clips] if max_clips else None
+    try:
+        main = RunMethod(run, None, device=device, first_frame=first_frame, use_labels=use_labels, data_topology_sha256=topo_sha)
+        speakers = main.speakers
+        methods = [main] + [
+            RunMethod(Path(b.strip()), speakers, device=device, first_frame=first_frame, use_labels=use_labels, data_topology_sha256=topo_sha)
+            for b in baselines.split(",") if b.strip()
+        ] + [TemplateFloor()]
+    except Exception as exc:  # CheckpointError, ValueError: one line naming the run
+        console.print(f"[red]error[/red]: {exc}")
+        raise typer.Exit(1) from exc
+    if conditions == "all":
+        conds = None
+    elif conditions.isdigit():
+        conds = list(range(min(int(conditions), len(speakers))))
+    else:
+        conds = [int(c) for c in conditions.split(",") if c.strip()]
+    t0 = time.time()
+    done = [0]
+
+    def progress(cid: str) -> None:
+        done[0] += 1
+        console.print(f"  [{done[0]}] {cid}", end="\r")
+
+    result = evaluate_methods(split_path, methods, speakers, conditions=conds, clip_ids=clip_ids, progress=progress)
+    out_dir = out or (run / "eval" / split)
+    json_path, md_path = write_report(result, out_dir)
+    console.print(render_markdown(summarize(result, include_clips=False)).split("## Per emotion")[0])
+    console.print(f"{result.n_clips} clips x {len(conds) if conds else len(speakers)} conditions in {time.time() - t0:.1f} s")
+    console.print(f"wrote {md_path} and {json_path}")
+
+
+def animate(
+    run: Path = typer.Option(..., "--run", help="Trained run folder (runs/NAME): best checkpoint and resolved config."),
+    audio: Path = typer.Option(..., "--audio", help="Speech file: any length, rate and channel count (wav, flac, mp3, mp4...)."),
+    out: Path = typer.Option(..., "--out", help="Output folder."),
+    emotion: str | None = typer.Option(None, "--emotion", help="Emotion label (neutral, calm, happy, sad, angry, fearful, disgust, surprised); default: from the audio."),
+    emotion_mix: str | None = typer.Option(None, "--emotion-mix", help="Blend of emotions, e.g. happy=0.7,sad=0.3."),
+    intensity: str = typer.Option("normal", "--intensity", help="normal, strong, or a number in [0, 1]."),
+    speaker: str = typer.Option("0", "--speaker", help="Speaking style: training-speaker index or name."),
+    template: Path | None = typer.Option(None, "--template", help="Neutral face to animate (.obj/.ply in metres, the run's topology)."),
+    template_scale: float = typer.Option(1.0, "--template-scale", help="Multiply --template coordinates (0.01 for centimetres)."),
+    subject: str | None = typer.Option(None, "--subject", help="Animate this subject's template (a training subject, or one in --data)."),
+    data: Path | None = typer.Option(None, "--data", help="Dataset folder or .h5 to look up --subject in."),
+    obj: bool = typer.Option(False, "--obj", help="Also write one .obj per frame."),
+    video: bool = typer.Option(True, "--video/--no-video", help="Render an mp4 with the audio (pyrender, offscreen)."),
+    size: int = typer.Option(512, "--size", help="Video height and width in pixels."),
+    device: str = typer.Option("cpu", "--device", help="cpu, cuda, cuda:N."),
+) -> None:
+    """Animate a template from speech with a chosen emotion, intensity and speaking style."""
+    import numpy as np
+    import torch
+
+    from emoface.eval.animate import (AnimateError, Conditions, resolve_emotion, resolve_intensity, resolve_speaker,
+                                      resolve_template, write_animation_h5, write_obj_sequence)
+    from emoface.train.checkpoint import load_run
+    from emoface.utils.atomic import atomic_path
+    from emoface.utils.audio import AudioError, load_audio
+
+    console = _console()
+    try:
+        model, cfg, meta = load_run(run, device)
+        wav = load_audio(audio, meta.sample_rate)
+        spk = resolve_speaker(speaker, list(meta.speakers))
+        cond = Conditions(spk, resolve_intensity(intensity, list(meta.intensities)), resolve_emotion(emotion, emotion_mix, list(meta.emotions)))
+        tpl, tpl_name = resolve_template(meta, spk, template, subject, data, template_scale)
+    except (AnimateError, AudioError, ValueError, RuntimeError) as exc:
+        console.print(f"[red]error[/red]: {exc}")
+        raise typer.Exit(1) from exc
+    if cond.emotion is not None and getattr(model, "emotion_label", None) is None:
+        console.print("[red]error[/red]: this run has no emotion-label embedding (model.emotion_label.enabled was false); "
+                      "drop --emotion/--emotion-mix to take the emotion from the audio")
+        raise typer.Exit(1)
+    t0 = time.time()
+    with torch.inference_mode():
+        verts = model.predict(wav, tpl, speaker=cond.speaker, intensity=cond.intensity, emotion=cond.emotion)
+    verts = verts.detach().cpu().numpy().astype(np.float32)
+    console.print(f"{len(verts)} frames ({len(wav) / meta.sample_rate:.1f} s of audio) in {time.time() - t0:.1f} s")
+    out.mkdir(parents=True, exist_ok=True)
+    with atomic_path(out / "vertices.npy") as tmp:
+        np.save(tmp, verts, allow_pickle=False)
+    write_animation_h5(out / "animation.h5", verts, wav, tpl, tpl_name, meta, cond, run, audio)
+    console.print(f"wrote {out / 'vertices.npy'} ({verts.shape}) and {out / 'animation.h5'}")
+    if obj:
+        n = write_obj_sequence(verts, meta.faces, out / "obj")
+        console.print(f"wrote {n} .obj files to {out / 'obj'}")
+    if video:
+        from emoface.render.gl import RenderUnavailable
+        from emoface.render.renderer import RenderConfig
+        from emoface.render.sequence import render_sequence
+
+        try:
+            render_sequence(verts, meta.faces, out / "animation.mp4", audio=wav, fps=meta.fps, template=tpl,
+                            config=RenderConfig(width=size, height=size))
+        except RenderUnavailable as exc:
+            console.print(f"[red]cannot render the video[/red]: {exc}\n(the vertices and .h5 are written; rerun with --no-video to skip rendering)")
+            raise typer.Exit(2) from exc
+        console.print(f"wrote {out / 'animation.mp4'}")
+
+
+def render(
+    data: Path = typer.Option(..., "--data", help="Dataset folder (searched: test, val, train) or one .h5 file."),
+    clip: str = typer.Option(..., "--clip", help="Clip id."),
+    run: Path | None = typer.Option(None, "--run", help="Trained run: render its prediction beside the ground truth with an error heat map."),
+    speaker: str | None = typer.Option(None, "--speaker", help="Speaker condition for the prediction (index or name; default: the clip's subject if it is a training speaker, else 0)."),
+    out: Path | None = typer.Option(None, "--out", help="Output mp4 (default: RUN/renders/CLIP.mp4, or DATA/renders/CLIP.mp4)."),
+    vmax_mm: float | None = typer.Option(None, "--vmax-mm", help="Top of the error colour scale in mm (default: 99th percentile)."),
+    size: int = typer.Option(512, "--size", help="Panel height and width in pixels."),
+    device: str = typer.Option("cpu", "--device", help="cpu, cuda, cuda:N."),
+) -> None:
+    """Render a clip's ground truth (and a run's prediction side by side, with a per-vertex error heat map)."""
+    import numpy as np
+
+    from emoface.data.schema import SplitReader
+    from emoface.render.gl import RenderUnavailable
+    from emoface.render.renderer import RenderConfig
+    from emoface.render.sequence import render_comparison, render_sequence
+
+    console = _console()
+    files = [data] if data.suffix == ".h5" else [data / f"{s}.h5" for s in ("test", "val", "train") if (data / f"{s}.h5").is_file()]
+    found = None
+    for f in files:
+        with SplitReader(f) as r:
+            if clip in r.clip_ids:
+                found = f
+                rec, tpl, faces = r.read_clip(clip, params=False), r.template(r.clip_meta(clip).subject), r.faces
+                fps = r.fps
+                break
+    if found is None:
+        console.print(f"[red]error[/red]: clip {clip!r} not in {', '.join(map(str, files)) or data}")
+        raise typer.Exit(1)
+    cfg = RenderConfig(width=size, height=size)
+    target = out or ((run if run else (data if data.is_dir() else data.parent)) / "renders" / f"{clip}.mp4")
+    try:
+        if run is None:
+            n = render_sequence(rec.vertices, faces, target, audio=rec.audio, fps=fps, template=tpl, config=cfg, label=clip)
+        else:
+            from emoface.eval.animate import AnimateError, resolve_speaker
+            from emoface.eval.evaluate import RunMethod
+
+            try:
+                method = RunMethod(run, None, device=device)
+                speakers = method.speakers
+                spk = resolve_speaker(speaker, speakers) if speaker is not None else (speakers.index(rec.subject) if rec.subject in speakers else 0)
+            except (AnimateError, ValueError, RuntimeError) as exc:
+                console.print(f"[red]error[/red]: {exc}")
+                raise typer.Exit(1) from exc
+            pred = method.predict(rec, tpl, spk)
+            n = render_comparison(rec.vertices, pred, faces, target, tpl, audio=rec.audio, fps=fps, vmax_mm=vmax_mm, config=cfg,
+                                  labels=("ground truth", f"{run.name} (speaker {speakers[spk]})"))
+            err = np.linalg.norm(pred - rec.vertices, axis=-1) * 1000
+            console.print(f"mean per-vertex error {err.mean():.2f} mm, max {err.max():.2f} mm")
+    except RenderUnavailable as exc:
+        console.print(f"[red]cannot render[/red]: {exc}")
+        raise typer.Exit(2) from exc
+    console.print(f"wrote {target} ({n} frames, from {found})")

@@ -297,7 +297,7 @@ EXPRESSIONS: dict[str, tuple[Callable[[Anatomy], np.ndarray], str]] = {
     "mouth_shift_left": (mouth_shift_left, "mouth"),
     "chin_raise": (chin_raise, "lower_face"),
     "cheek_puff": (cheek_puff, "cheeks"),
-    "cheek_raise": (cheek_raise, "cheeks"),
+    "cheek_raise": (cheek_raise, "cheeks+eye_region"),
     "nose_wrinkle": (nose_wrinkle, "nose"),
     "brow_raise": (brow_raise, "eve"),
     "brow_inner_raise": (brow_inner_raise, "eve"),

@@ -81,11 +81,24 @@ def _jaw_weights(a: Anatomy) -> np.ndarray:
     ones |= set(np.nonzero(v[:, 1] < -6.3)[0].tolist())
     zeros = set(a.lips["upper_outer"][1:-1]) | set(a.lips["upper_inner"][1:-1])
     zeros |= set(np.nonzero(v[:, 1] > -2.3)[0].tolist())
+    # the rest of the lips: above the mouth line with the upper lip, below it with the jaw
+    ui, li = a.lips["upper_inner"], a.lips["lower_inner"]
+    line_x = np.concatenate([v[ui, 0], v[li, 0]])
+    line_y = np.concatenate([v[ui, 1], v[li, 1]])
+    order = np.argsort(line_x)
+    corner_x = abs(v[a.lips["upper_outer"][0], 0])
+    for i in a.regions["lips"]:
+        if abs(v[i, 0]) < 0.85 * corner_x:
+            mouth_y = np.interp(v[i, 0], line_x[order], line_y[order])
+            (zeros if v[i, 1] > mouth_y else ones).add(int(i))
     known = np.array(sorted(ones | zeros))
     vals = np.array([1.0 if i in ones else 0.0 for i in known])
     w = harmonic_fill(v, a.cut_faces, known, vals)
     w = smoothstep(np.clip(w, 0.0, 1.0), 0.0, 1.0)  # flatter near 0 and 1
-    return 0.5 * (w + w[a.mirror])
+    w = 0.5 * (w + w[a.mirror])
+    w[w < 1e-3] = 0.0  # exact zeros: vertices above the mouth never move with the jaw
+    w[w > 1.0 - 1e-3] = 1.0
+    return w
 
 
 def _weights(a: Anatomy) -> np.ndarray:

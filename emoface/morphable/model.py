@@ -187,9 +187,9 @@ def from_flame_dict(
         if n_expr is None and "n_expr" in data:
             n_expr = int(np.asarray(data["n_expr"]))
         if n_shape is None and n_expr is None:
-            if K < 200:
+            if K <= 100:
                 raise ValueError(f"{source}: shapedirs has {K} components; pass n_shape/n_expr to split it")
-            n_expr = 100  # FLAME 2020/2023: 300 shape + 100 expression
+            n_expr = 100  # FLAME 2020/2023: 300 shape + 100 expression; other counts: the last 100
         if n_shape is None:
             n_shape = K - int(n_expr)
         if n_expr is None:
@@ -215,7 +215,7 @@ def from_flame_dict(
         lbs_weights=np.asarray(get("weights"), dtype=np.float32),
         parents=_kintree_parents(get("kintree_table")),
         expression_names=[str(s) for s in names] if names is not None else [],
-        metadata=json.loads(_text(meta)) if meta is not None else {},
+        metadata={k: v for k, v in json.loads(_text(meta)).items() if k not in ("name", "kind")} if meta is not None else {},
     )
 
 

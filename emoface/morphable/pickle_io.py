@@ -12,7 +12,9 @@ them go through :class:`RestrictedUnpickler`, which admits only:
   ``chumpy.ch.MatVecMult``): mapped to an inert holder that only records its state; the few
   array operations FLAME files use are evaluated afterwards with numpy (:func:`to_numpy`),
 - a handful of harmless builtins (``set``, ``frozenset``, ``slice``, ``complex``, ``object``
-  as a reconstruction base) and ``copy_reg._reconstructor`` (re-implemented here),
+  as a reconstruction base), ``copy_reg._reconstructor`` (re-implemented here),
+  ``collections.OrderedDict`` and ``_codecs.encode`` (how Python 3 stores bytes at protocol
+  2; text encodings only),
 - only when ``allow_torch=True``: torch's tensor rebuild functions, which are decoded through
   ``torch.load(weights_only=True)`` (itself a restricted loader).
 
@@ -108,6 +110,21 @@ def _safe_reconstructor(cls: type, base: type, state: Any) -> Any:
     raise UnsafePickleError(f"_reconstructor with base {base!r} is not allowed")
 
 
+def _latin1_encode(text: str, encoding: str = "utf-8") -> bytes:
+    if encoding.lower().replace("-", "") not in ("latin1", "iso88591", "utf8", "ascii"):
+        raise UnsafePickleError(f"_codecs.encode with encoding {encoding!r} is not allowed")
+    return text.encode(encoding)
+
+
+def _OrderedDict(*args: Any) -> dict:
+    """``collections.OrderedDict`` as plain data (torch's empty backward-hook dicts)."""
+    import collections
+
+    if args and not isinstance(args[0], (list, tuple, dict)):
+        raise UnsafePickleError("OrderedDict with a non-data argument is not allowed")
+    return collections.OrderedDict(*args)
+
+
 def _numpy_global(name: str) -> Any:
     try:
         from numpy._core import multiarray as ma  # numpy >= 2
@@ -155,6 +172,10 @@ class RestrictedUnpickler(pickle.Unpickler):
             return _BUILTINS[name]
         if module in ("copy_reg", "copyreg") and name == "_reconstructor":
             return _safe_reconstructor
+        if module == "_codecs" and name == "encode":  # how Python 3 writes bytes at protocol < 3
+            return _latin1_encode
+        if module == "collections" and name == "OrderedDict":
+            return _OrderedDict
         if module == "chumpy" or module.startswith("chumpy."):
             return _chumpy_class(module, name)
         if module.startswith("scipy.sparse"):

@@ -48,7 +48,13 @@ def region_names(model) -> list[str]:
 
 
 def region(model, name: str) -> np.ndarray:
-    """Vertex indices ``(N,) int32`` of region ``name`` (a stored one, or ``"eve"``/``"lve"``)."""
+    """Vertex indices ``(N,) int32`` of region ``name``.
+
+    ``name`` is a stored region, a composite (``"eve"`` = eye_region ∪ forehead, ``"lve"`` =
+    lips), or a union written with ``+`` (``"cheeks+eye_region"``).
+    """
+    if "+" in name:
+        return np.unique(np.concatenate([region(model, part) for part in name.split("+")])).astype(np.int32)
     if name in model.regions:
         return np.asarray(model.regions[name], dtype=np.int32)
     if name in COMPOSITE_REGIONS:

@@ -1,0 +1,297 @@
+"""Render a moving 3D face back into an actor's portrait by per-triangle texture warping.
+
+An actor's :class:`FaceRig` ties three things together:
+
+- the photo's texture: each of the 468 mesh vertices has a texture position, the photo's own
+  landmark moved into the portrait by the similarity that best aligns it with the actor's
+  rest face (:func:`pipeline.sources.synth.photo.similarity_to`);
+- the demo head: per frame, front-facing vertices ``(468, 3)`` in metres, a head rotation and
+  translation (``X_cam = R @ X + t``) and the pinhole camera (OpenGL convention,
+  docs/architecture.md) give the vertices' pixel positions;
+- two rings of control points around the face oval so the warp continues smoothly into hair,
+  ears and neck: the inner ring moves rigidly with the head (and partly with the jaw), the
+  outer ring is fixed; outside it the portrait stays still.
+
+Per frame, triangle ids are rasterised back to front (rings, eye openings, then the face by
+depth), the backward map samples the portrait once (:mod:`.warp`), and where the lips part
+the mouth interior is painted: a dark cavity, a tongue, and upper and lower teeth placed in
+3D (the upper teeth fixed to the skull, the lower teeth rotating with the jaw joint).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+import torch
+
+from emoface.mesh.camera import PinholeCamera, axis_angle_to_matrix, project
+from pipeline.sources.synth.photo import Look, PhotoFace, compose_portrait, similarity_to
+from pipeline.sources.synth.warp import Region, warp_backward_map
+
+__all__ = [
+    "INNER_LIP_UPPER", "INNER_LIP_LOWER", "INNER_LIP_LOOP", "RIGHT_EYE", "LEFT_EYE",
+    "face_oval", "RigConfig", "FaceRig", "MOUTH_ID",
+]
+
+# MediaPipe face-mesh contours (FaceLandmarksConnections), corner to corner.
+INNER_LIP_UPPER = (78, 191, 80, 81, 82, 13, 312, 311, 310, 415, 308)
+INNER_LIP_LOWER = (308, 324, 318, 402, 317, 14, 87, 178, 88, 95, 78)
+INNER_LIP_LOOP = INNER_LIP_UPPER + INNER_LIP_LOWER[1:-1]
+RIGHT_EYE = (33, 246, 161, 160, 159, 158, 157, 173, 133, 155, 154, 153, 145, 144, 163, 7)
+LEFT_EYE = (263, 466, 388, 387, 386, 385, 384, 398, 362, 382, 381, 380, 374, 373, 390, 249)
+MOUTH_ID = -2  # id of mouth-interior pixels in the raster
+CHIN = 152
+
+
+def face_oval(faces: np.ndarray) -> np.ndarray:
+    """The mesh's outer boundary loop (the face oval), ordered, starting at the forehead top (10)."""
+    from collections import Counter, defaultdict
+
+    count: Counter = Counter()
+    for a, b, c in faces.tolist():
+        for u, v in ((a, b), (b, c), (c, a)):
+            count[(min(u, v), max(u, v))] += 1
+    adj: dict[int, list[int]] = defaultdict(list)
+    for (u, v), n in count.items():
+        if n == 1:
+            adj[u].append(v)
+            adj[v].append(u)
+    start = 10 if 10 in adj else min(adj)
+    loop, prev, cur = [start], -1, start
+    while True:
+        nxt = [n for n in adj[cur] if n != prev]
+        if not nxt or nxt[0] == start:
+            break
+        prev, cur = cur, nxt[0]
+        loop.append(cur)
+    return np.asarray(loop, dtype=np.int64)
+
+
+def _interior(faces: np.ndarray, loop) -> np.ndarray:
+    """Indices of faces whose three vertices all lie on ``loop`` (they close an opening)."""
+    s = np.zeros(faces.max() + 1, bool)
+    s[list(loop)] = True
+    return np.nonzero(s[faces].all(axis=1))[0]
+
+
+@dataclass(frozen=True)
+class RigConfig:
+    """Rig geometry: ring scales around the oval centre (inner moves with the head, outer is
+    fixed), how much the inner ring follows the face below/above the mouth, the mouth interior
+    (metres) and its colours."""
+
+    inner_ring: float = 1.4
+    outer_ring: float = 2.1
+    hair_lift: float = 0.025
+    follow_lower: float = 0.55
+    follow_upper: float = 0.2
+    teeth_behind_lip: float = 0.005
+    teeth_height: float = 0.011
+    cavity: tuple[int, int, int] = (48, 16, 20)
+    tongue: tuple[int, int, int] = (168, 78, 84)
+    teeth: tuple[int, int, int] = (226, 220, 204)
+
+
+@dataclass
+class _Points:
+    """Projected control points of one frame."""
+
+    pix: np.ndarray  # (P, 2) all control points
+    depth: np.ndarray  # (468,) camera-space z of the mesh vertices
+    upper_teeth: np.ndarray  # (2K, 2) polygon
+    lower_teeth: np.ndarray  # (2K, 2)
+    tongue: np.ndarray  # (3, 2): centre, right point, lower point
+
+
+class FaceRig:
+    """An actor's portrait with a registered, animatable face.
+
+    Args:
+        photo: the registered photo; ``look``: the actor's appearance.
+        faces: ``(F, 3)`` mesh triangles (the demo head's, 468 vertices).
+        rest_vertices: ``(468, 3)`` front-facing rest vertices of the actor (metres).
+        rest_rotation, rest_translation: the actor's mean head pose (axis-angle, metres).
+        jaw_joint: ``(3,)`` the jaw joint of the actor's head (metres, front-facing).
+        camera: the video's camera.
+    """
+
+    def __init__(
+        self,
+        photo: PhotoFace,
+        look: Look,
+        faces: np.ndarray,
+        rest_vertices: np.ndarray,
+        rest_rotation: np.ndarray,
+        rest_translation: np.ndarray,
+        jaw_joint: np.ndarray,
+        camera: PinholeCamera,
+        cfg: RigConfig = RigConfig(),
+    ) -> None:
+        self.cfg = cfg
+        self.camera = camera
+        self.rest = np.asarray(rest_vertices, np.float64)
+        self.jaw_joint = np.asarray(jaw_joint, np.float64)
+        self.n_mesh = self.rest.shape[0]
+        self.oval = face_oval(faces)
+        mouth = set(_interior(faces, INNER_LIP_LOOP).tolist())
+        eyes = np.concatenate([_interior(faces, RIGHT_EYE), _interior(faces, LEFT_EYE)])
+        keep = np.array([i for i in range(len(faces)) if i not in mouth and i not in set(eyes.tolist())], dtype=np.int64)
+        self._build_rings()
+        self._build_teeth()
+        rest_pix = self._project(self.rest[None], np.asarray(rest_rotation)[None], np.asarray(rest_translation)[None])
+        ring_pix = rest_pix[0, self.n_mesh :]
+        # texture: the photo placed so that its landmarks best match the rest face
+        self.photo_to_frame = similarity_to(photo.landmarks, rest_pix[0, : self.n_mesh])
+        lm = photo.landmarks @ self.photo_to_frame[:, :2].T + self.photo_to_frame[:, 2]
+        self.src = np.concatenate([lm, ring_pix[: 2 * len(self.oval)]]).astype(np.float32)
+        self.portrait = compose_portrait(photo, look, self.photo_to_frame, camera.width, camera.height)
+        self.outer_pix = ring_pix[len(self.oval) : 2 * len(self.oval)].astype(np.float32)
+        # triangles: outer strip (outer ring - inner ring), inner strip (inner ring - oval), eyes, face
+        n, k = self.n_mesh, len(self.oval)
+        inner = n + np.arange(k)
+        outer = n + k + np.arange(k)
+        strips = []
+        for a, b in ((outer, inner), (inner, self.oval)):
+            for i in range(k):
+                j = (i + 1) % k
+                strips += [(a[i], a[j], b[i]), (a[j], b[j], b[i])]
+        self.ring_tris = np.asarray(strips, dtype=np.int64)
+        self.eye_tris = np.asarray(faces[eyes], dtype=np.int64)
+        self.face_tris = np.asarray(faces[keep], dtype=np.int64)
+        self.triangles = np.concatenate([self.ring_tris, self.eye_tris, self.face_tris])
+        self._n_fixed = len(self.ring_tris) + len(self.eye_tris)
+        self.region = Region.around(self.outer_pix, camera.width, camera.height, pad=2)
+        self._frame = self.portrait.copy()
+
+    # ------------------------------------------------------------------ geometry
+    def _build_rings(self) -> None:
+        """Inner and outer rings (head coordinates) from the oval, pushed out from its centre."""
+        ov = self.rest[self.oval]
+        c = ov.mean(axis=0)
+        cfg = self.cfg
+        top = np.clip((ov[:, 1] - c[1]) / max(np.ptp(ov[:, 1]) / 2, 1e-6), 0.0, 1.0)
+        rings = []
+        for scale in (cfg.inner_ring, cfg.outer_ring):
+            p = ov.copy()
+            p[:, :2] = c[:2] + scale * (ov[:, :2] - c[:2])
+            p[:, 1] += cfg.hair_lift * (scale - 1.0) / (cfg.inner_ring - 1.0) * top
+            p[:, 2] = ov[:, 2] - 0.02 * (scale - 1.0)
+            rings.append(p)
+        self.rings_rest = np.concatenate(rings)  # (2K, 3)
+        lower = ov[:, 1] < self.rest[14, 1]
+        self.follow = np.where(lower, cfg.follow_lower, cfg.follow_upper)[:, None]
+
+    def _build_teeth(self) -> None:
+        """Teeth edges in head coordinates: upper fixed to the skull, lower on the jaw."""
+        v = self.rest
+        cfg = self.cfg
+        upper = np.asarray(INNER_LIP_UPPER[1:-1])
+        corner = max(abs(v[78, 0]), abs(v[308, 0]), 1e-4)
+        edge_y = v[13, 1] - 0.0012
+        pts = []
+        for i in upper:
+            x = 0.86 * v[i, 0]
+            z = v[i, 2] - cfg.teeth_behind_lip - 0.012 * (v[i, 0] / corner) ** 2
+            pts.append((x, edge_y, z))
+        up = np.asarray(pts)
+        lo = up.copy()
+        lo[:, 0] *= 0.94
+        lo[:, 1] -= 0.001
+        lo[:, 2] -= 0.0015
+        h = cfg.teeth_height
+        self.upper_teeth_rest = np.concatenate([up, (up + [0, h, 0])[::-1]])
+        self.lower_teeth_rest = np.concatenate([lo, (lo - [0, h, 0])[::-1]])
+        mid = lo[len(lo) // 2]
+        self.tongue_rest = np.array([mid + [0, -0.006, -0.008], mid + [0.6 * lo[-1, 0], -0.006, -0.01], mid + [0, -0.011, -0.008]])
+
+    def _project(self, verts: np.ndarray, rot: np.ndarray, trans: np.ndarray) -> np.ndarray:
+        """Mesh + rings (rings at rest offsets) for ``(T, 468, 3)`` front-facing vertices -> ``(T, P, 2)`` pixels."""
+        ring = np.broadcast_to(self.rings_rest, (verts.shape[0],) + self.rings_rest.shape)
+        pts = np.concatenate([verts, ring], axis=1)
+        return self._to_pixels(pts, rot, trans)[0]
+
+    def _to_pixels(self, pts: np.ndarray, rot: np.ndarray, trans: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        p = torch.as_tensor(pts, dtype=torch.float64)
+        r = axis_angle_to_matrix(torch.as_tensor(rot, dtype=torch.float64))
+        cam = p @ r.transpose(-1, -2) + torch.as_tensor(trans, dtype=torch.float64)[:, None, :]
+        return project(cam, self.camera).numpy(), cam[..., 2].numpy()
+
+    def points(self, verts: np.ndarray, rot: np.ndarray, trans: np.ndarray, jaw: np.ndarray) -> list[_Points]:
+        """Per-frame control points for ``verts (T, 468, 3)``, ``rot``/``trans``/``jaw (T, 3)``."""
+        t = verts.shape[0]
+        k = len(self.oval)
+        disp = verts[:, self.oval] - self.rest[self.oval][None]
+        inner = self.rings_rest[None, :k] + self.follow[None] * disp
+        outer = np.broadcast_to(self.rings_rest[k:], (t, k, 3))
+        rj = axis_angle_to_matrix(torch.as_tensor(jaw, dtype=torch.float64)).numpy()  # (T,3,3)
+        jj = self.jaw_joint
+        lower = np.einsum("tij,nj->tni", rj, self.lower_teeth_rest - jj) + jj
+        tongue = np.einsum("tij,nj->tni", rj, self.tongue_rest - jj) + jj
+        upper = np.broadcast_to(self.upper_teeth_rest, (t,) + self.upper_teeth_rest.shape)
+        allp = np.concatenate([verts, inner, outer, upper, lower, tongue], axis=1)
+        pix, depth = self._to_pixels(allp, rot, trans)
+        n = self.n_mesh
+        nu, nl = len(self.upper_teeth_rest), len(self.lower_teeth_rest)
+        out = []
+        for f in range(t):
+            p = pix[f]
+            ctrl = p[: n + 2 * k].copy()
+            ctrl[n + k : n + 2 * k] = self.outer_pix  # the outer ring never moves
+            s = n + 2 * k
+            out.append(_Points(ctrl, depth[f, :n], p[s : s + nu], p[s + nu : s + nu + nl], p[s + nu + nl :]))
+        return out
+
+    # ------------------------------------------------------------------ rendering
+    def render(self, pts: _Points) -> np.ndarray:
+        """One frame ``(H, W, 3)`` uint8 (a view of an internal buffer: copy it to keep it)."""
+        reg = self.region
+        ids = np.full(reg.shape, -1, dtype=np.int32)
+        mouth_poly = pts.pix[list(INNER_LIP_LOOP)]
+        off = np.array([reg.x0, reg.y0], np.float32)
+        cv2.fillPoly(ids, [np.round((mouth_poly - off) * 16).astype(np.int32)], MOUTH_ID, cv2.LINE_8, 4)
+        zf = pts.depth[self.face_tris].mean(axis=1)
+        order = np.concatenate([np.arange(self._n_fixed), self._n_fixed + np.argsort(zf, kind="stable")])
+        patch, ids = warp_backward_map(self.portrait, self.src, pts.pix, self.triangles, order, reg, ids)
+        mouth = ids == MOUTH_ID
+        if mouth.any():
+            self._paint_mouth(patch, mouth, pts, off)
+        self._frame[reg.slices] = patch
+        return self._frame
+
+    def _paint_mouth(self, patch: np.ndarray, mouth: np.ndarray, pts: _Points, off: np.ndarray) -> None:
+        cfg = self.cfg
+        ys, xs = np.nonzero(mouth)
+        y0, y1 = max(ys.min() - 3, 0), min(ys.max() + 4, patch.shape[0])
+        x0, x1 = max(xs.min() - 3, 0), min(xs.max() + 4, patch.shape[1])
+        o = off + np.array([x0, y0], np.float32)
+        h, w = y1 - y0, x1 - x0
+        canvas = np.empty((h, w, 3), np.float32)
+        # cavity: darker towards the back (lower) part
+        grad = np.linspace(1.0, 0.6, h, dtype=np.float32)[:, None, None]
+        canvas[:] = np.asarray(cfg.cavity, np.float32) * grad
+
+        def poly(p: np.ndarray, colour, shade: float = 1.0) -> None:
+            q = np.round((p - o) * 16).astype(np.int32)
+            cv2.fillPoly(canvas, [q], tuple(float(c) * shade for c in colour), cv2.LINE_AA, 4)
+
+        c, r, lo = pts.tongue
+        axes = (max(abs(r[0] - c[0]), 1.0), max(abs(lo[1] - c[1]) * 1.6, 1.0))
+        cv2.ellipse(canvas, (int(round(c[0] - o[0])), int(round(c[1] - o[1]))), (int(round(axes[0])), int(round(axes[1]))), 0, 180, 360, cfg.tongue, -1, cv2.LINE_AA)
+        cv2.ellipse(canvas, (int(round(c[0] - o[0])), int(round(c[1] - o[1]))), (int(round(axes[0])), int(round(axes[1] * 0.6))), 0, 0, 180, cfg.tongue, -1, cv2.LINE_AA)
+        poly(pts.lower_teeth, cfg.teeth, 0.86)
+        poly(pts.upper_teeth, cfg.teeth, 1.0)
+        # gaps between incisors, shading toward the corners
+        n = len(pts.upper_teeth) // 2
+        for edge, top, shade in ((pts.upper_teeth[:n], pts.upper_teeth[n:][::-1], 0.55), (pts.lower_teeth[:n], pts.lower_teeth[n:][::-1], 0.5)):
+            for i in (2, 3, 5, 6):
+                a = np.round((edge[i] - o) * 16).astype(np.int32)
+                b = np.round((top[i] - o) * 16).astype(np.int32)
+                cv2.line(canvas, tuple(a.tolist()), tuple(b.tolist()), tuple(float(x) * shade for x in cfg.teeth), 1, cv2.LINE_AA, 4)
+        xx = np.linspace(-1.0, 1.0, w, dtype=np.float32)[None, :, None]
+        canvas *= 1.0 - 0.45 * xx**2
+        canvas = cv2.GaussianBlur(canvas, (3, 3), 0.7)
+        alpha = cv2.GaussianBlur(mouth[y0:y1, x0:x1].astype(np.float32), (3, 3), 0.6)[..., None]
+        view = patch[y0:y1, x0:x1].astype(np.float32)
+        patch[y0:y1, x0:x1] = np.clip(view * (1.0 - alpha) + canvas * alpha, 0, 255).astype(np.uint8)

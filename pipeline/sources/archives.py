@@ -55,10 +55,10 @@ def member_problem(info: zipfile.ZipInfo, target: Path, max_member_bytes: int, m
         return "unsafe member name (absolute path)"
     if any(part == ".." for part in pure.parts):
         return "unsafe member name (escapes the target folder with '..')"
-    mode = (info.external_attr >> 16) & 0o177777
-    if mode and stat.S_ISLNK(mode):
+    ftype = stat.S_IFMT((info.external_attr >> 16) & 0o177777)  # 0 when the archiver stored no type
+    if ftype == stat.S_IFLNK:
         return "symbolic link member refused"
-    if mode and not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
+    if ftype and ftype not in (stat.S_IFREG, stat.S_IFDIR):
         return "special file member refused"
     dest = (target / pure).resolve()
     root = target.resolve()

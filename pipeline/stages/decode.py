@@ -18,6 +18,7 @@ The artefact ``work/decode/<clip_id>.npz`` holds:
 
 from __future__ import annotations
 
+import re
 import subprocess
 import threading
 from collections.abc import Callable, Iterator
@@ -63,7 +64,7 @@ class FrameReader:
 
         def drain() -> None:
             for line in proc.stderr:  # type: ignore[union-attr]
-                text = line.decode("utf-8", "replace").strip()
+                text = re.sub(r" @ 0x[0-9a-f]+\]", "]", line.decode("utf-8", "replace").strip())
                 if text:
                     self.errors.append(text)
 

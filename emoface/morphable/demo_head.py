@@ -82,14 +82,15 @@ def _jaw_weights(a: Anatomy) -> np.ndarray:
     zeros = set(a.lips["upper_outer"][1:-1]) | set(a.lips["upper_inner"][1:-1])
     zeros |= set(np.nonzero(v[:, 1] > -2.3)[0].tolist())
     # the rest of the lips: above the mouth line with the upper lip, below it with the jaw
-    ui, li = a.lips["upper_inner"], a.lips["lower_inner"]
-    line_x = np.concatenate([v[ui, 0], v[li, 0]])
-    line_y = np.concatenate([v[ui, 1], v[li, 1]])
-    order = np.argsort(line_x)
+    def inner_lip_y(path: list[int], x: float) -> float:
+        order = np.argsort(v[path, 0])
+        return float(np.interp(x, v[path, 0][order], v[path, 1][order]))
+
     corner_x = abs(v[a.lips["upper_outer"][0], 0])
     for i in a.regions["lips"]:
         if abs(v[i, 0]) < 0.85 * corner_x:
-            mouth_y = np.interp(v[i, 0], line_x[order], line_y[order])
+            x = v[i, 0]
+            mouth_y = 0.5 * (inner_lip_y(a.lips["upper_inner"], x) + inner_lip_y(a.lips["lower_inner"], x))
             (zeros if v[i, 1] > mouth_y else ones).add(int(i))
     known = np.array(sorted(ones | zeros))
     vals = np.array([1.0 if i in ones else 0.0 for i in known])

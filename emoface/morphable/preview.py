@@ -18,6 +18,8 @@ import numpy as np
 __all__ = ["render_views", "default_poses", "main"]
 
 SKIN = (0.86, 0.68, 0.58)
+LIPS = (0.72, 0.36, 0.36)
+BROWS = (0.62, 0.48, 0.42)
 MOUTH = (0.35, 0.08, 0.08)
 EYE = (0.22, 0.2, 0.22)
 
@@ -67,6 +69,17 @@ def _split_faces(model) -> dict[str, np.ndarray]:
     return {"skin": skin, "mouth": mouth, "eyes": eyes}
 
 
+def _vertex_colours(model) -> np.ndarray:
+    """Skin with darker lips and brows, so that their motion shows in the renders."""
+    c = np.tile(np.asarray(SKIN), (model.n_vertices, 1))
+    if "lips" in model.regions:
+        c[model.regions["lips"]] = LIPS
+    for k in ("left_eyebrow", "right_eyebrow"):
+        if k in model.regions:
+            c[model.regions[k]] = BROWS
+    return c
+
+
 def _rot_y(deg: float) -> np.ndarray:
     t = np.deg2rad(deg)
     return np.array([[np.cos(t), 0, np.sin(t)], [0, 1, 0], [-np.sin(t), 0, np.cos(t)]])
@@ -79,28 +92,31 @@ def _render_pyrender(model, verts_list, yaws, size: int) -> list[np.ndarray]:
 
     groups = _split_faces(model)
     colours = {"skin": SKIN, "mouth": MOUTH, "eyes": EYE}
+    vcol = _vertex_colours(model)
     r = pyrender.OffscreenRenderer(size, size)
     images = []
     try:
         for verts in verts_list:
             centre = model.v_template.mean(0)
             for yaw in yaws:
-                scene = pyrender.Scene(bg_color=(1.0, 1.0, 1.0, 1.0), ambient_light=(0.35, 0.35, 0.35))
+                scene = pyrender.Scene(bg_color=(1.0, 1.0, 1.0, 1.0), ambient_light=(0.3, 0.3, 0.3))
                 v = (verts - centre) @ _rot_y(yaw).T
                 for key, fids in groups.items():
                     if len(fids) == 0:
                         continue
-                    tm = trimesh.Trimesh(v, model.faces[fids], process=False)
-                    mat = pyrender.MetallicRoughnessMaterial(baseColorFactor=(*colours[key], 1.0), metallicFactor=0.0,
-                                                             roughnessFactor=0.8, doubleSided=True)  # fmt: skip
-                    scene.add(pyrender.Mesh.from_trimesh(tm, material=mat, smooth=(key == "skin")))
+                    skin = key == "skin"
+                    vc = (np.concatenate([vcol, np.ones((len(v), 1))], 1) * 255).astype(np.uint8) if skin else None
+                    tm = trimesh.Trimesh(v, model.faces[fids], vertex_colors=vc, process=False)
+                    base = (1.0, 1.0, 1.0, 1.0) if skin else (*colours[key], 1.0)
+                    mat = pyrender.MetallicRoughnessMaterial(baseColorFactor=base, metallicFactor=0.0, roughnessFactor=0.8, doubleSided=True)
+                    scene.add(pyrender.Mesh.from_trimesh(tm, material=None if skin else mat, smooth=skin))
                 extent = float(np.ptp(model.v_template[:, 1]))
                 cam_pose = np.eye(4)
                 cam_pose[2, 3] = extent * 2.6
                 scene.add(pyrender.PerspectiveCamera(yfov=np.deg2rad(25.0)), pose=cam_pose)
                 light_pose = np.eye(4)
                 light_pose[:3, :3] = _rot_y(-20.0) @ np.array([[1, 0, 0], [0, np.cos(-0.4), -np.sin(-0.4)], [0, np.sin(-0.4), np.cos(-0.4)]])
-                scene.add(pyrender.DirectionalLight(color=np.ones(3), intensity=3.0), pose=light_pose)
+                scene.add(pyrender.DirectionalLight(color=np.ones(3), intensity=1.6), pose=light_pose)
                 color, _ = r.render(scene)
                 images.append(color)
     finally:
@@ -125,9 +141,10 @@ def _render_matplotlib(model, verts_list, yaws, size: int) -> list[np.ndarray]:
             n = np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0])
             n /= np.maximum(np.linalg.norm(n, axis=1, keepdims=True), 1e-12)
             shade = np.clip(0.35 + 0.65 * (n @ np.array([0.3, 0.4, 0.87])), 0, 1)
-            base = np.zeros((len(tri), 3))
+            base = _vertex_colours(model)[model.faces].mean(1)
             for key, fids in groups.items():
-                base[fids] = colours[key]
+                if key != "skin":
+                    base[fids] = colours[key]
             order = np.argsort(tri[:, :, 2].mean(1))
             fig = plt.figure(figsize=(size / 100, size / 100), dpi=100)
             ax = fig.add_axes((0, 0, 1, 1))

@@ -143,7 +143,13 @@ def _regions(a: Anatomy, outer_lip: list[int]) -> dict[str, np.ndarray]:
         box = (v[:, 1] >= lo_y) & (v[:, 1] <= hi_y) & (v[:, 0] >= xs.min() - 0.5) & (v[:, 0] <= xs.max() + 0.5) & front
         r[f"{side}_eye_region"] = np.union1d(area, np.nonzero(box)[0])
         r[f"{side}_eyebrow"] = np.asarray(brow)
-    r["eye_region"] = np.union1d(r["left_eye_region"], r["right_eye_region"])
+    # both eyes, both brows and the skin between them (glabella, top of the nasal bridge)
+    inner = [a.eyes[s]["contour"] + list(a.brows[s]) for s in ("left", "right")]
+    lo_y = min(v[i, 1].min() for i in inner) - 0.2
+    hi_y = max(v[i, 1].max() for i in inner) + 0.4
+    half = min(np.abs(v[i, 0]).min() for i in inner) + 0.3
+    between = np.nonzero((np.abs(v[:, 0]) < half) & (v[:, 1] > lo_y) & (v[:, 1] < hi_y) & front)[0]
+    r["eye_region"] = np.union1d(np.union1d(r["left_eye_region"], r["right_eye_region"]), between)
     brow_top = max(v[a.brows["left"], 1].max(), v[a.brows["right"], 1].max())
     r["forehead"] = np.setdiff1d(np.nonzero(v[:, 1] > brow_top + 0.2)[0], r["eye_region"])
     nose_core = np.nonzero(_inside(v[_hull_order(v, a.nose), :2], xy) & front)[0]

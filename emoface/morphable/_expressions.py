@@ -214,16 +214,22 @@ def _eyes(a: Anatomy) -> np.ndarray:
     return np.concatenate([a.eyes["left"]["contour"], a.eyes["right"]["contour"]])
 
 
+def _hairline(a: Anatomy) -> np.ndarray:
+    """The top of the face outline: the forehead skin compresses below it rather than sliding."""
+    oval = np.asarray(a.oval)
+    return oval[a.vertices[oval, 1] > a.vertices[a.brows["left"], 1].max() + 1.5]
+
+
 def brow_raise(a: Anatomy) -> np.ndarray:
     """Whole brows lifted, forehead compressed (AU1+2)."""
     h = _brow_handles(a, lambda s, inner: (0.0, 0.8, 0.05))
-    return _deform(a, h, 6.0, _eyes(a))
+    return _deform(a, h, 6.0, np.concatenate([_eyes(a), _hairline(a)]))
 
 
 def brow_inner_raise(a: Anatomy) -> np.ndarray:
     """Inner ends of the brows lifted (AU1; sadness, worry)."""
     h = _brow_handles(a, lambda s, inner: (-0.05 * s * inner, 0.05 + 0.6 * inner, 0.03))
-    return _deform(a, h, 6.0, _eyes(a))
+    return _deform(a, h, 6.0, np.concatenate([_eyes(a), _hairline(a)]))
 
 
 def brow_furrow(a: Anatomy) -> np.ndarray:

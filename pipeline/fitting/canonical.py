@@ -1,0 +1,71 @@
+"""Front-facing meshes: the fitted clip with head rotation and translation removed.
+
+The EmoFace paper fixes the global pose to obtain "head mesh sequences with smooth front
+view" (PAPER.md 3.1, step 4). Here the head pose is applied outside the model
+(``X_cam = R(head_rotation) @ X_model + head_translation``), so the front view is simply the
+model evaluated with zero global rotation and translation: ``vertices = model(shape,
+expression, jaw, neck, eyes)``. The removed pose stays in the :class:`ClipFit` (and in the
+HDF5 ``params``) so the camera-space meshes can be rebuilt.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from emoface.morphable import MorphableLayer
+
+from .types import ClipFit, IdentityFit
+
+__all__ = ["canonicalize", "camera_vertices", "layer_for"]
+
+_LAYERS: dict[tuple, MorphableLayer] = {}
+
+
+def layer_for(model, device: str | torch.device = "cpu") -> MorphableLayer:
+    """A cached float32 :class:`MorphableLayer` of ``model``."""
+    key = (id(model), model.name, str(device))
+    if key not in _LAYERS:
+        if len(_LAYERS) > 4:
+            _LAYERS.clear()
+        _LAYERS[key] = MorphableLayer(model, device=device)
+    return _LAYERS[key]
+
+
+def _as(x: np.ndarray, device) -> torch.Tensor:
+    return torch.as_tensor(np.ascontiguousarray(x), dtype=torch.float32, device=device)
+
+
+@torch.no_grad()
+def canonicalize(fit: ClipFit, identity: IdentityFit | None, model, chunk: int = 256,
+                 device: str | torch.device = "cpu") -> tuple[np.ndarray, np.ndarray]:
+    """Front-facing vertices ``(T, V, 3)`` and the neutral template ``(V, 3)``, float32 metres.
+
+    The template is the identity with zero expression and pose. ``identity`` may be ``None``
+    (the shape stored in ``fit`` is used).
+    """
+    layer = layer_for(model, device)
+    shape = np.asarray(identity.shape if identity is not None else fit.shape, np.float32)
+    shape = shape[: model.shapedirs.shape[-1]]
+    T = fit.n_frames
+    E = min(fit.expression.shape[1], model.exprdirs.shape[-1])
+    out = np.empty((T, model.v_template.shape[0], 3), np.float32)
+    for a in range(0, T, chunk):
+        b = min(T, a + chunk)
+        n = b - a
+        res = layer(shape=_as(shape, device)[None].expand(n, -1), expression=_as(fit.expression[a:b, :E], device),
+                    jaw=_as(fit.jaw[a:b], device), neck=_as(fit.neck[a:b], device), eyes=_as(fit.eyes[a:b], device),
+                    landmarks=None)
+        out[a:b] = res.vertices.cpu().numpy()
+    template = layer(shape=_as(shape, device)[None], landmarks=None).vertices[0].cpu().numpy()
+    if not (np.isfinite(out).all() and np.isfinite(template).all()):
+        raise ValueError("canonical meshes are not finite")
+    return out, template
+
+
+def camera_vertices(vertices: np.ndarray, fit: ClipFit) -> np.ndarray:
+    """Front-facing ``vertices (T, V, 3)`` put back in the camera with the fitted head pose."""
+    from scipy.spatial.transform import Rotation
+
+    R = Rotation.from_rotvec(np.asarray(fit.head_rotation, np.float64)).as_matrix()  # (T,3,3)
+    return (np.einsum("tij,tvj->tvi", R, vertices) + fit.head_translation[:, None, :]).astype(np.float32)

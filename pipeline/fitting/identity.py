@@ -1,0 +1,235 @@
+"""Per-actor identity: one shape (and optionally the focal length) from frames sampled
+across all of the actor's clips.
+
+The unknowns are the shared shape coefficients (+ log focal length) and, per sampled frame,
+expression, jaw and head pose. The frames are independent given the shared unknowns, so
+the Gauss-Newton normal matrix has an arrow structure: the per-frame blocks are eliminated
+(Schur complement) and only an ``S x S`` system is solved for the shared part, then the
+per-frame updates follow by back-substitution. Levenberg-Marquardt damping throughout.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from emoface.mesh.camera import PinholeCamera
+
+from .config import FitConfig
+from .init import default_camera
+from .problem import Targets, batch_energy, frame_priors, initial_params, make_targets
+from .solver import cross_blocks
+from .types import FitError, IdentityFit, LandmarkTrack
+
+__all__ = ["fit_identity", "sample_frames", "scale_direction"]
+
+
+def scale_direction(model, n_shape: int) -> np.ndarray:
+    """Unit vector ``(n_shape,)`` of shape coefficients that best scales the whole face.
+
+    A pinhole image of a face scaled by ``s`` at ``s`` times the distance is identical, so
+    the overall size is invisible to landmark fitting; left free, it drifts wherever the
+    per-frame expression prior pushes it (smaller faces need smaller expression
+    coefficients). The fit therefore pins the coefficient along this direction to its prior
+    mean (the model's mean size). Found by least squares: ``shapedirs @ b + t ~ v_template``.
+    """
+    V = model.v_template.shape[0]
+    S = np.asarray(model.shapedirs, np.float64)[..., :n_shape].reshape(V * 3, -1)
+    T = np.tile(np.eye(3), (V, 1))
+    coef = np.linalg.lstsq(np.concatenate([S, T], 1), np.asarray(model.v_template, np.float64).reshape(-1), rcond=None)[0]
+    b = coef[:n_shape]
+    n = np.linalg.norm(b)
+    return b / n if n > 0 else b
+
+
+def sample_frames(tracks: list[LandmarkTrack], n: int, seed: int = 0) -> list[tuple[int, np.ndarray]]:
+    """Up to ``n`` detected frames spread evenly over ``tracks``: ``[(track index, frame indices)]``.
+
+    Each clip gets an equal share (more when others are short), evenly spaced in time;
+    deterministic for a given ``seed``.
+    """
+    rng = np.random.default_rng(seed)
+    avail = [np.nonzero(t.valid)[0] for t in tracks]
+    total = sum(len(a) for a in avail)
+    if total == 0:
+        return []
+    n = min(n, total)
+    share = np.zeros(len(tracks), dtype=int)
+    left = n
+    order = np.argsort([len(a) for a in avail], kind="stable")
+    for rank, i in enumerate(order):  # shortest first, so spare quota flows to longer clips
+        k = min(len(avail[i]), left // (len(tracks) - rank))
+        share[i] = k
+        left -= k
+    out = []
+    for i, a in enumerate(avail):
+        if share[i] == 0:
+            continue
+        pos = (np.arange(share[i]) + rng.uniform(0.25, 0.75)) * len(a) / share[i]
+        out.append((i, a[np.clip(pos.astype(int), 0, len(a) - 1)]))
+    return out
+
+
+def fit_identity(tracks: list[LandmarkTrack], model, camera: PinholeCamera | None = None, cfg: FitConfig | None = None,
+                 device: str | torch.device = "cpu") -> IdentityFit:
+    """Fit one actor's shape from frames sampled across ``tracks`` (all of the same size).
+
+    Args:
+        tracks: the actor's clips (detector output).
+        model: the morphable model.
+        camera: the prior camera (default :func:`~pipeline.fitting.init.default_camera` from
+            ``cfg.camera``); with ``cfg.camera.estimate_focal`` its focal length is refined.
+        cfg: fitter settings; device: torch device.
+
+    Returns an :class:`IdentityFit` (shape, camera). Raises :class:`FitError` when no frame
+    has a face, the tracks disagree in size, or the solve diverges.
+    """
+    from .clip import _dtype, landmark_model_for
+
+    cfg = cfg or FitConfig()
+    if not tracks:
+        raise FitError("identity fit: no clips given")
+    sizes = {(t.width, t.height) for t in tracks}
+    if len(sizes) != 1:
+        raise FitError(f"identity fit: clips differ in size {sorted(sizes)}; one camera per actor needs one size")
+    w, h = sizes.pop()
+    camera = camera or default_camera(w, h, cfg.camera)
+    if (camera.width, camera.height) != (w, h):
+        raise FitError(f"identity fit: camera is {camera.width}x{camera.height} but the videos are {w}x{h}")
+    picks = sample_frames(tracks, cfg.identity_frames, cfg.seed)
+    if not picks:
+        raise FitError(f"identity fit: no face detected in any of {len(tracks)} clips "
+                       f"({', '.join(t.clip_id for t in tracks[:3] if t.clip_id)})")
+    dt = _dtype(cfg)
+    lm = landmark_model_for(model, cfg, dtype=dt, device=device)
+    E, S, K = lm.n_expression, lm.n_shape, lm.n_frame_params
+    est_f = bool(cfg.camera.estimate_focal)
+    G = S + (1 if est_f else 0)
+    f64 = torch.float64
+
+    # targets and initial values per sampled frame
+    zero_shape = torch.zeros(S, dtype=dt, device=device)
+    parts: list[Targets] = []
+    xs: list[torch.Tensor] = []
+    for i, frames in picks:
+        t = make_targets(tracks[i], lm, cfg, frames=frames, dtype=dt, device=device)
+        parts.append(t)
+        xs.append(initial_params(tracks[i], lm, zero_shape, t, camera, cfg, model.expression_names, frames=frames))
+    targets = Targets.concat(parts)
+    x = torch.cat(xs)  # (N, K) float64
+    N = len(x)
+    prior, _ = frame_priors(lm, cfg, f64, device)
+    # detector errors are correlated across frames of one face: let the sampled frames count
+    # as ``identity_effective_frames`` frames of evidence against the shape prior
+    c = min(1.0, float(cfg.identity_effective_frames) / N)
+    targets.weight = targets.weight * c
+    prior = prior * c
+    beta = torch.zeros(S, dtype=f64, device=device)
+    logf0 = float(np.log(camera.fx))
+    logf = torch.tensor(logf0, dtype=f64)
+    gprior = torch.full((G,), 1.0 / cfg.shape_std**2, dtype=f64)
+    if est_f:
+        gprior[S] = 1.0 / cfg.camera.focal_log_std**2
+    # shape prior precision (S, S): isotropic, plus (fix_scale) a stiff term along the
+    # overall-size direction, which images cannot observe (see scale_direction)
+    Pshape = torch.diag(gprior[:S])
+    if cfg.fix_scale:
+        u = torch.as_tensor(scale_direction(model, S), dtype=f64)
+        Pshape = Pshape + cfg.scale_precision * torch.outer(u, u)
+    lo = float(np.log(0.5 * h / np.tan(np.deg2rad(cfg.camera.max_fov_y_deg) / 2)))
+    hi = float(np.log(0.5 * h / np.tan(np.deg2rad(cfg.camera.min_fov_y_deg) / 2)))
+    chunk = max(1, int(cfg.identity_chunk))
+
+    def total(beta_: torch.Tensor, logf_: torch.Tensor, x_: torch.Tensor, blocks: bool):
+        """Energy, and (blocks) the arrow-structured normal equations."""
+        e_sum = 0.5 * beta_ @ Pshape @ beta_
+        if est_f:
+            e_sum = e_sum + 0.5 * gprior[S] * (logf_ - logf0) ** 2
+        Hs, gs, Hc = [], [], []
+        Hgg = torch.zeros(G, G, dtype=f64)
+        gg = torch.zeros(G, dtype=f64)
+        sh, f = beta_.to(dt), torch.exp(logf_).to(dt)
+        for a in range(0, N, chunk):
+            b = min(N, a + chunk)
+            t = targets.rows(a, b)
+            e, ev, H, g, wgt = batch_energy(lm, sh, x_[a:b], t, prior, camera, cfg, fx=f, blocks=blocks,
+                                            shape_blocks=blocks)
+            e_sum = e_sum + e
+            if blocks:
+                jg = torch.cat([ev.jac_shape, ev.jac_logf[..., None]], -1) if est_f else ev.jac_shape
+                hc, gpart = cross_blocks(ev.jac, jg, ev.uv - t.uv, wgt)
+                hgg, _ = cross_blocks(jg, jg, None, wgt)
+                Hs.append(H)
+                gs.append(g)
+                Hc.append(hc.to(f64))
+                Hgg = Hgg + hgg.to(f64).sum(0)
+                gg = gg + gpart.to(f64).sum(0)
+        if not blocks:
+            return e_sum, None
+        gg[:S] += Pshape @ beta_
+        if est_f:
+            gg[S] += gprior[S] * (logf_ - logf0)
+        Hgg[:S, :S] += Pshape
+        if est_f:
+            Hgg[S, S] += gprior[S]
+        return e_sum, (torch.cat(Hs), torch.cat(gs), torch.cat(Hc), Hgg, gg)
+
+    cur, blk = total(beta, logf, x, True)
+    mu = cfg.damping
+    converged = False
+    for it in range(1, cfg.identity_iterations + 1):
+        if not torch.isfinite(cur):
+            raise FitError(f"identity fit diverged (non-finite energy at iteration {it})")
+        Hff, gf, Hfg, Hgg, gg = blk
+        accepted = False
+        for _ in range(8):
+            Df = Hff + torch.diag_embed(mu * torch.diagonal(Hff, dim1=1, dim2=2).clamp_min(1e-9))
+            Dg = Hgg + torch.diag(mu * torch.diagonal(Hgg).clamp_min(1e-9))
+            try:
+                Lf = torch.linalg.cholesky(Df)
+                inv_hfg = torch.cholesky_solve(Hfg, Lf)  # (N,K,G)
+                inv_gf = torch.cholesky_solve(gf[..., None], Lf)[..., 0]  # (N,K)
+                red = Dg - torch.einsum("nkg,nkh->gh", Hfg, inv_hfg)
+                rhs = gg - torch.einsum("nkg,nk->g", Hfg, inv_gf)
+                dg = torch.linalg.solve(red, -rhs)
+            except RuntimeError:  # not positive definite: more damping
+                mu *= 10.0
+                continue
+            dxf = -(inv_gf + torch.einsum("nkg,g->nk", inv_hfg, dg))
+            nb = beta + dg[:S]
+            nl = (logf + dg[S]).clamp(lo, hi) if est_f else logf
+            nx = x + dxf
+            new, _ = total(nb, nl, nx, False)
+            if torch.isfinite(new) and new < cur:
+                accepted = True
+                break
+            mu *= 10.0
+        if not accepted:
+            converged = True  # no descent left: at a minimum
+            break
+        rel = float((cur - new) / cur.clamp_min(1e-12))
+        beta, logf, x, cur = nb, nl, nx, new
+        mu = max(mu * 0.3, 1e-9)
+        if rel < cfg.tolerance:
+            converged = True
+            break
+        cur, blk = total(beta, logf, x, True)
+    if not (torch.isfinite(beta).all() and torch.isfinite(x).all()):
+        raise FitError("identity fit diverged (non-finite parameters)")
+    # median reprojection error over the sampled frames, as a fraction of the inter-ocular distance
+    errs = []
+    for a in range(0, N, chunk):
+        b = min(N, a + chunk)
+        t = targets.rows(a, b)
+        _, ev, _, _, _ = batch_energy(lm, beta.to(dt), x[a:b], t, prior, camera, cfg, fx=torch.exp(logf).to(dt))
+        px = torch.linalg.norm(ev.uv - t.uv, dim=-1).mean(1).to(f64)
+        errs.append(px / t.iod)
+    err = float(torch.cat(errs).median())
+    if not np.isfinite(err) or err > cfg.diverged_iod:
+        raise FitError(f"identity fit diverged (median reprojection error {err:.2f} inter-ocular distances)")
+    f = float(torch.exp(logf))
+    cam = PinholeCamera(f, f * camera.fy / camera.fx, camera.cx, camera.cy, camera.width, camera.height)
+    shape = np.zeros(model.shapedirs.shape[-1], np.float32)
+    shape[:S] = beta.cpu().numpy()
+    return IdentityFit(shape=shape, camera=cam, n_frames=N, error_iod=err, focal_estimated=est_f,
+                       embedding=lm.embedding, model_name=model.name, converged=converged)

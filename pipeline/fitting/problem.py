@@ -1,0 +1,152 @@
+"""What the clip fit and the identity fit share: targets, noise scale, weights, the energy
+of one batch of frames and its Gauss-Newton blocks."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from emoface.mesh.camera import PinholeCamera
+
+from .config import FitConfig
+from .init import initial_expression, initial_rotation, initial_translation, interpolate_missing, jaw_open_sign
+from .landmark_groups import landmark_weights
+from .landmark_model import LandmarkModel
+from .solver import normal_blocks, robust
+from .types import FitError, LandmarkTrack, inter_ocular_px
+
+__all__ = ["Targets", "make_targets", "frame_priors", "initial_params", "batch_energy", "unpack"]
+
+
+@dataclass
+class Targets:
+    """Detector landmarks of N frames in the model's landmark order.
+
+    ``uv (N, L, 2)`` px, ``weight (N, L)`` (0 for frames without a detection), ``sigma`` px
+    (the noise std; a float, or ``(N,)`` per frame when frames come from several clips),
+    ``iod`` px (median inter-ocular distance; a float or ``(N,)``).
+    """
+
+    uv: torch.Tensor
+    weight: torch.Tensor
+    sigma: float | torch.Tensor
+    iod: float | torch.Tensor
+
+    def rows(self, a: int, b: int) -> "Targets":
+        """Frames ``a:b``."""
+        pick = lambda v: v[a:b] if torch.is_tensor(v) else v  # noqa: E731
+        return Targets(self.uv[a:b], self.weight[a:b], pick(self.sigma), pick(self.iod))
+
+    @staticmethod
+    def concat(parts: list["Targets"]) -> "Targets":
+        """Stack targets of several clips (per-frame sigma and IOD)."""
+        def per_frame(v, n):
+            return v if torch.is_tensor(v) else torch.full((n,), float(v), dtype=torch.float64)
+        return Targets(torch.cat([p.uv for p in parts]), torch.cat([p.weight for p in parts]),
+                       torch.cat([per_frame(p.sigma, len(p.uv)) for p in parts]),
+                       torch.cat([per_frame(p.iod, len(p.uv)) for p in parts]))
+
+
+def make_targets(track: LandmarkTrack, lm: LandmarkModel, cfg: FitConfig, frames: np.ndarray | None = None,
+                 dtype: torch.dtype = torch.float64, device: str | torch.device = "cpu", iod: float | None = None) -> Targets:
+    """Targets of ``track`` (all frames, or the rows ``frames``)."""
+    lmk = track.landmarks if frames is None else track.landmarks[frames]
+    valid = track.valid if frames is None else track.valid[frames]
+    if lmk.shape[1] <= int(lm.mp_index.max()):
+        raise FitError(f"{track.clip_id}: track has {lmk.shape[1]} landmarks, the {lm.embedding} embedding needs "
+                       f"MediaPipe point {int(lm.mp_index.max())}")
+    pts = lmk[:, lm.mp_index, :2].astype(np.float64)
+    bad = valid & ~np.isfinite(pts).all(axis=(1, 2))
+    if bad.any():
+        raise FitError(f"{track.clip_id or 'clip'}: non-finite landmarks in {int(bad.sum())} detected frame(s) "
+                       f"(first: {int(np.argmax(bad))})")
+    if iod is None:
+        good = track.landmarks[track.valid]
+        if len(good) == 0:
+            raise FitError(f"{track.clip_id or 'clip'}: no face detected in any frame")
+        iod = float(np.median(inter_ocular_px(good)))
+    if not np.isfinite(iod) or iod <= 1.0:
+        raise FitError(f"{track.clip_id or 'clip'}: degenerate landmarks (inter-ocular distance {iod:.2f} px)")
+    uv = np.nan_to_num(pts)
+    lw = landmark_weights(lm.mp_index, cfg.weight_lips, cfg.weight_eyes, cfg.weight_brows, cfg.weight_oval)
+    w = valid[:, None].astype(np.float64) * lw[None]
+    return Targets(torch.as_tensor(uv, dtype=dtype, device=device), torch.as_tensor(w, dtype=dtype, device=device),
+                   float(cfg.noise_iod * iod), iod)
+
+
+def frame_priors(lm: LandmarkModel, cfg: FitConfig, dtype=torch.float64, device="cpu") -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-frame prior precisions ``(K,)`` and temporal-smoothness precisions ``(K,)``."""
+    E = lm.n_expression
+    prior = torch.zeros(E + 9, dtype=dtype, device=device)
+    prior[:E] = 1.0 / cfg.expression_std**2
+    prior[E:E + 3] = 1.0 / torch.as_tensor(cfg.jaw_std, dtype=dtype) ** 2
+    step = torch.empty(E + 9, dtype=dtype, device=device)
+    step[:E] = 1.0 / cfg.expression_step_std**2
+    step[E:E + 3] = 1.0 / cfg.jaw_step_std**2
+    step[E + 3:E + 6] = 1.0 / cfg.rotation_step_std**2
+    step[E + 6:] = 1.0 / cfg.translation_step_std**2
+    return prior, step
+
+
+def unpack(x: torch.Tensor, E: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """``(N, E+9)`` -> expression, jaw, rotation, translation."""
+    return x[:, :E], x[:, E:E + 3], x[:, E + 3:E + 6], x[:, E + 6:E + 9]
+
+
+def initial_params(track: LandmarkTrack, lm: LandmarkModel, shape: torch.Tensor, targets: Targets,
+                   camera: PinholeCamera, cfg: FitConfig, expression_names: list[str], frames: np.ndarray | None = None,
+                   fx: float | None = None) -> torch.Tensor:
+    """Initial per-frame parameters ``(N, E+9)`` from the detector; undetected frames interpolated."""
+    sel = slice(None) if frames is None else frames
+    valid = track.valid[sel]
+    dt, dev = targets.uv.dtype, targets.uv.device
+    E = lm.n_expression
+    x = np.zeros((len(valid), E + 9))
+    x[:, :E] = initial_expression(track.blendshapes[sel], expression_names, E)
+    from pipeline.landmarker import BLENDSHAPE_NAMES
+
+    jaw_open = track.blendshapes[sel][:, BLENDSHAPE_NAMES.index("jawOpen")] if track.blendshapes.shape[1] == 52 else 0.0
+    x[:, E] = jaw_open_sign(lm) * cfg.max_jaw_open_rad * np.clip(jaw_open, 0.0, 1.0)
+    x[:, E + 3:E + 6] = initial_rotation(track.transforms[sel])
+    xt = torch.as_tensor(x, dtype=dt, device=dev)
+    expr, jaw, rot, _ = unpack(xt, E)
+    zero = torch.zeros(len(valid), 3, dtype=dt, device=dev)
+    q = lm.evaluate(shape, expr, jaw, zero, zero, 1.0, 1.0, 0.0, 0.0).points  # model-space landmarks
+    xt[:, E + 6:] = initial_translation(q, rot, targets.uv, targets.weight, camera, fx=fx)
+    bad = ~torch.isfinite(xt).all(1) | (xt[:, E + 8] > -1e-3)  # must sit in front of the camera
+    ok = torch.as_tensor(valid, device=dev) & ~bad
+    if not bool(ok.any()):
+        raise FitError(f"{track.clip_id or 'clip'}: could not initialise the head pose from the detector")
+    return torch.as_tensor(interpolate_missing(xt.cpu().numpy(), ok.cpu().numpy()), dtype=torch.float64, device=dev)
+
+
+def batch_energy(lm: LandmarkModel, shape: torch.Tensor, x: torch.Tensor, targets: Targets, prior: torch.Tensor,
+                 camera: PinholeCamera, cfg: FitConfig, fx: torch.Tensor | float | None = None,
+                 blocks: bool = False, shape_blocks: bool = False):
+    """Energy of N frames (data + per-frame priors; no temporal term) and optionally its blocks.
+
+    ``x (N, K)`` and ``prior`` are float64 (the solve); the model is evaluated in its own dtype.
+
+    Returns ``(energy, ev, H (N,K,K), g (N,K), w (N,L))``; ``H``/``g`` are ``None`` unless
+    ``blocks``. ``w`` is the total per-point weight (group x robust IRLS) / sigma^2.
+    """
+    E = lm.n_expression
+    expr, jaw, rot, trans = unpack(x.to(lm.dtype), E)
+    f = camera.fx if fx is None else fx
+    fy = f * (camera.fy / camera.fx)
+    ev = lm.evaluate(shape, expr, jaw, rot, trans, f, fy, camera.cx, camera.cy, jacobian=blocks,
+                     shape_jacobian=shape_blocks)
+    sig = targets.sigma[:, None].to(ev.uv.dtype) if torch.is_tensor(targets.sigma) else targets.sigma
+    e = torch.linalg.norm(ev.uv - targets.uv, dim=-1) / sig
+    rho, w_irls = robust(e, cfg.robust, cfg.robust_scale)
+    energy = (targets.weight * rho).sum(dtype=torch.float64) + 0.5 * (prior * x * x).sum()
+    w = targets.weight * w_irls / sig**2
+    H = g = None
+    if blocks:
+        H, g = normal_blocks(ev.jac, ev.uv - targets.uv, w)
+        H, g = H.to(x.dtype), g.to(x.dtype)
+        H = H + torch.diag_embed(prior.expand_as(x))
+        g = g + prior * x
+    return energy, ev, H, g, w

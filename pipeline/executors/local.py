@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import multiprocessing as mp
 import os
+import sys
 from collections.abc import Callable
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import replace
@@ -48,17 +49,16 @@ def check_gpus(requested: int) -> None:
 
 
 def worker_setup(torch_threads: int = 1, device: str | None = None) -> None:
-    """Run once in each worker process before its first task."""
-    for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
-        os.environ.setdefault(var, str(torch_threads))
-    try:
-        import torch
+    """Run once in each worker process before its first task.
 
+    ``device`` (``cuda:i`` under ``--gpus``) is handed to every task of this worker as
+    ``ctx.device``; the fitting code places its tensors there explicitly.
+    """
+    for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+        os.environ.setdefault(var, str(torch_threads))  # read by torch when it is first imported
+    torch = sys.modules.get("torch")
+    if torch is not None:
         torch.set_num_threads(max(1, torch_threads))
-        if device and device.startswith("cuda"):
-            torch.cuda.set_device(torch.device(device))
-    except ImportError:
-        pass
     _WORKER["device"] = device
     _WORKER["ready"] = True
 
@@ -71,7 +71,7 @@ def _init_pool(torch_threads: int, devices: Any) -> None:
 def call_task(fn: Callable, ctx: Any, *args: Any) -> Any:
     """Run ``fn(ctx, *args)`` with the worker's device (set by ``--gpus``) in ``ctx.device``."""
     device = _WORKER.get("device")
-    if device and getattr(ctx, "device", None) != device:
+    if device and hasattr(ctx, "device") and ctx.device != device:
         ctx = replace(ctx, device=device)
     return fn(ctx, *args)
 

@@ -1,0 +1,158 @@
+"""End to end: a tiny trained run, then ``emoface evaluate``, ``animate`` and ``render`` through the CLI."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+from typer.testing import CliRunner
+
+from emoface.cli import app
+
+REPO = Path(__file__).resolve().parents[3]
+SPEECH = REPO / ".." / "shared" / "assets" / "speech" / "faceformer_demo_test.wav"
+runner = CliRunner()
+
+
+def _gl_or_skip() -> None:
+    from emoface.render.gl import RenderUnavailable, offscreen_renderer
+
+    try:
+        offscreen_renderer(16, 16).delete()
+    except RenderUnavailable as exc:
+        pytest.skip(f"no offscreen OpenGL here: {exc}")
+
+
+@pytest.fixture(scope="session")
+def tiny(tmp_path_factory):
+    """Fixture splits and two tiny runs trained with the real trainer: EmoFace and the `add` ablation."""
+    import torch
+
+    from emoface.data.fixtures import write_synthetic_splits
+    from emoface.train.config import ExperimentConfig
+    from emoface.train.trainer import Trainer
+    from emoface.utils.config import load_yaml
+
+    root = tmp_path_factory.mktemp("tiny")
+    write_synthetic_splits(root / "data", train_actors=(1, 2), val_actors=(3,), test_actors=(5,), emotions=(0, 2),
+                           intensities=(0, 1), statements=(1,), base_frames=15)
+    threads = torch.get_num_threads()
+    common = {"train.epochs": 1, "train.device": "cpu", "train.threads": 2, "train.val_max_clips": 2,
+              "model.feature_dim": 32, "model.mesh_attention.channels": 4}
+    runs = {}
+    for name, extra in (("emoface", {}), ("add", {"model.fusion": "add"})):
+        cfg = load_yaml(ExperimentConfig, REPO / "configs" / "emoface-small.yaml", {**common, **extra, "name": name})
+        Trainer(cfg, root / "data", root / "runs" / name, max_steps=None if name == "emoface" else 2).run()
+        runs[name] = root / "runs" / name
+    torch.set_num_threads(threads)
+    return root / "data", runs
+
+
+def test_evaluate_writes_table_with_baselines_and_floor(tiny, tmp_path):
+    data, runs = tiny
+    out = tmp_path / "eval"
+    res = runner.invoke(app, ["evaluate", "--run", str(runs["emoface"]), "--data", str(data), "--split", "test",
+                              "--baselines", str(runs["add"]), "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    summary = json.loads((out / "metrics.json").read_text())
+    names = [m["name"] for m in summary["methods"]]
+    assert names == ["emoface", "add", "template only"]
+    emo, add, floor = summary["methods"]
+    assert emo["overall"]["n_conditions"] == 2 and floor["overall"]["n_conditions"] == 1
+    assert set(emo["per_condition"]) == {"Actor_01", "Actor_02"}
+    assert "add instead of Mesh Attention" in add["description"]
+    for m in summary["methods"]:
+        for k in ("lve", "eve"):
+            assert np.isfinite(m["overall"][k]["mean"]) and m["overall"][k]["mean"] >= 0
+    assert set(emo["per_emotion"]) == {"neutral", "happy"} and set(emo["per_intensity"]) == {"normal", "strong"}
+    md = (out / "table.md").read_text()
+    assert "| emoface |" in md and "| add |" in md and "| template only |" in md
+    assert "Per emotion: EVE" in md
+    # a run trained on another topology is refused with one line naming it
+    res = runner.invoke(app, ["evaluate", "--run", str(tmp_path / "nope"), "--data", str(data), "--out", str(out)])
+    assert res.exit_code == 1 and "nope" in res.output
+
+
+def test_animate_real_speech_mp4_with_audio(tiny, tmp_path):
+    if not SPEECH.is_file():
+        pytest.skip(f"{SPEECH} absent (the shared assets folder is not next to the repository)")
+    _gl_or_skip()
+    import imageio_ffmpeg
+
+    from emoface.data.schema import validate_split
+    from emoface.utils.media import probe_video
+
+    _, runs = tiny
+    out = tmp_path / "anim"
+    res = runner.invoke(app, ["animate", "--run", str(runs["emoface"]), "--audio", str(SPEECH), "--emotion", "happy",
+                              "--intensity", "strong", "--speaker", "1", "--out", str(out), "--size", "96", "--obj"])
+    assert res.exit_code == 0, res.output
+    duration = sf.info(str(SPEECH)).duration
+    n, _ = imageio_ffmpeg.count_frames_and_secs(str(out / "animation.mp4"))
+    assert abs(n - 30 * duration) <= 1
+    info = probe_video(out / "animation.mp4")
+    assert info.has_audio and info.fps == pytest.approx(30)
+    verts = np.load(out / "vertices.npy")
+    assert verts.shape[0] == n and np.isfinite(verts).all()
+    assert validate_split(out / "animation.h5") == []
+    assert len(list((out / "obj").glob("*.obj"))) == n
+
+
+def test_animate_60s_stereo_48k_and_emotion_mix(tiny, tmp_path):
+    if not SPEECH.is_file():
+        pytest.skip(f"{SPEECH} absent (the shared assets folder is not next to the repository)")
+    from emoface.utils.audio import load_audio, resample
+
+    _, runs = tiny
+    speech = resample(load_audio(SPEECH), 16000, 48000)
+    long = np.tile(speech, 6)[: 60 * 48000]
+    wav60 = tmp_path / "long.wav"
+    sf.write(str(wav60), np.stack([long, 0.5 * long], axis=1), 48000)  # 60 s, stereo, 48 kHz
+    res = runner.invoke(app, ["animate", "--run", str(runs["emoface"]), "--audio", str(wav60), "--out", str(tmp_path / "a60"),
+                              "--no-video", "--speaker", "Actor_02"])
+    assert res.exit_code == 0, res.output
+    v60 = np.load(tmp_path / "a60" / "vertices.npy")
+    assert v60.shape[0] == 1800 and np.isfinite(v60).all()
+
+    short = tmp_path / "short.wav"
+    sf.write(str(short), speech[: 2 * 48000], 48000)
+    outs = {}
+    for name, args in (("happy", ["--emotion", "happy"]), ("mix1", ["--emotion-mix", "happy=1.0"]),
+                       ("mix", ["--emotion-mix", "happy=0.5,sad=0.5"])):
+        res = runner.invoke(app, ["animate", "--run", str(runs["emoface"]), "--audio", str(short), "--out",
+                                  str(tmp_path / name), "--no-video", *args])
+        assert res.exit_code == 0, res.output
+        outs[name] = np.load(tmp_path / name / "vertices.npy")
+    np.testing.assert_array_equal(outs["happy"], outs["mix1"])  # a mix of one emotion is that emotion
+    assert not np.array_equal(outs["happy"], outs["mix"])  # and the mix does change the output
+    res = runner.invoke(app, ["animate", "--run", str(runs["emoface"]), "--audio", str(short), "--out", str(tmp_path / "x"),
+                              "--emotion", "bored"])
+    assert res.exit_code == 1 and "unknown emotion" in res.output
+
+
+def test_render_gt_and_prediction_side_by_side(tiny, tmp_path):
+    _gl_or_skip()
+    import imageio_ffmpeg
+
+    from emoface.data.schema import SplitReader
+
+    data, runs = tiny
+    with SplitReader(data / "test.h5") as r:
+        clip = r.clip_ids[0]
+        n_frames = r.clip_meta(clip).n_frames
+    out = tmp_path / "cmp.mp4"
+    res = runner.invoke(app, ["render", "--data", str(data), "--clip", clip, "--run", str(runs["emoface"]), "--out", str(out),
+                              "--size", "96"])
+    assert res.exit_code == 0, res.output
+    gen = imageio_ffmpeg.read_frames(str(out))
+    meta = next(gen)
+    assert meta["size"] == (288, 96)  # three panels: GT | prediction | error heat map
+    frames = [np.frombuffer(f, np.uint8).reshape(96, 288, 3) for f in gen]
+    assert len(frames) == n_frames
+    heat = frames[-1][:, 192:].astype(int)
+    assert (np.abs(heat[..., 0] - heat[..., 2]) > 60).any()  # coloured, unlike the grey panels
+    res = runner.invoke(app, ["render", "--data", str(data), "--clip", "no-such-clip"])
+    assert res.exit_code == 1 and "no-such-clip" in res.output

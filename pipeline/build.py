@@ -170,7 +170,7 @@ def build_ravdess(
         if sched.report is not None and not sched.report.ok:
             failures.append({"clip_id": None, "subject": None, "stage": "report", "reason": sched.report.reason,
                              "cached": sched.report.cached_failure, "source": None})
-        n_ok = sum(1 for st in sched.clips.values() if st.failure is None and st.final)
+        n_ok = sum(1 for st in sched.clips.values() if st.packable)
         summary = BuildSummary(
             out=str(out),
             executor=ex.description,

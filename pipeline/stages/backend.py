@@ -105,7 +105,7 @@ class Backend:
         raise NotImplementedError
 
     # numerics ----------------------------------------------------------------------------------
-    def fit_identity(self, tracks: list[Any], model: Any, cfg: dict[str, Any]) -> Any:
+    def fit_identity(self, tracks: list[Any], model: Any, cfg: dict[str, Any], device: str) -> Any:
         raise NotImplementedError
 
     def fit_clip(self, track: Any, identity: Any, model: Any, cfg: dict[str, Any], device: str) -> Any:
@@ -188,13 +188,12 @@ class DefaultBackend(Backend):
 
         return (IdentityFit if kind == "identity" else ClipFit).load(path)
 
-    def fit_identity(self, tracks: list[Any], model: Any, cfg: dict[str, Any]) -> Any:
-        from pipeline.fitting import fit_identity
-        from pipeline.fitting.init import default_camera
+    def fit_identity(self, tracks: list[Any], model: Any, cfg: dict[str, Any], device: str) -> Any:
+        from pipeline.fitting import default_camera, fit_identity
 
         fcfg = self._configs(cfg, "fit")
         camera = default_camera(tracks[0].width, tracks[0].height, fcfg.camera)
-        return fit_identity(tracks, model, camera, fcfg)
+        return fit_identity(tracks, model, camera, fcfg, device)
 
     def fit_clip(self, track: Any, identity: Any, model: Any, cfg: dict[str, Any], device: str) -> Any:
         from pipeline.fitting import fit_clip

@@ -58,7 +58,7 @@ def identity_stage(ctx: TaskContext, actor: str, clip_ids: list[str]) -> tuple[s
     if not clip_ids:
         raise ClipError(f"no clip of {actor} has landmarks")
     tracks = [load_track(ctx, cid) for cid in clip_ids]
-    identity = ctx.backend.fit_identity(tracks, ctx.model(), ctx.cfg.fit)
+    identity = ctx.backend.fit_identity(tracks, ctx.model(), ctx.cfg.fit, ctx.device)
     _check(ctx, identity, "identity fit")
     return _save(ctx, "identity", actor, identity)
 

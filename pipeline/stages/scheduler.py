@@ -58,6 +58,11 @@ class ClipState:
     failure: dict[str, Any] | None = None
     final: bool = False
 
+    @property
+    def packable(self) -> bool:
+        """Finished clips are packaged; a clip whose only failure is its QA still has valid meshes."""
+        return self.final and (self.failure is None or self.failure["stage"] == "qa")
+
 
 @dataclass
 class _Task:
@@ -241,7 +246,7 @@ class Scheduler:
 
     # -- barriers ---------------------------------------------------------------------------------------
     def _start_package(self, split: str) -> None:
-        members = [member(s.clip, s.hashes) for s in sorted(self.by_split[split], key=lambda s: s.clip.clip_id) if s.failure is None]
+        members = [member(s.clip, s.hashes) for s in sorted(self.by_split[split], key=lambda s: s.clip.clip_id) if s.packable]
         path = Path(self.ctx.out) / f"{split}.h5"
         if not members:
             self.splits[split] = {"path": None, "clips": 0, "status": "empty (every clip failed)"}

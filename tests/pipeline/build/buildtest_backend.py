@@ -16,7 +16,7 @@ from types import SimpleNamespace
 import numpy as np
 
 from emoface.utils.atomic import atomic_path, write_json_atomic
-from pipeline.stages.backend import Backend, QAInputs, Topology, sources_hash
+from pipeline.stages.backend import Backend, DefaultBackend, QAInputs, Topology, sources_hash
 
 
 @dataclass
@@ -78,7 +78,7 @@ class DetectorBackend(Backend):
     def load(self, kind: str, path: Path):
         return (DetectorIdentity if kind == "identity" else DetectorFit).load(path)
 
-    def fit_identity(self, tracks, model, cfg):
+    def fit_identity(self, tracks, model, cfg, device):
         lmk = np.concatenate([t["landmarks"][t["valid"]] for t in tracks])
         iod = np.linalg.norm(lmk[:, 33, :2] - lmk[:, 263, :2], axis=-1)
         return DetectorIdentity(np.asarray([np.median(iod)], np.float32), int(len(lmk)))
@@ -129,3 +129,24 @@ class DetectorBackend(Backend):
         with atomic_path(out_dir / "report.html") as tmp:
             tmp.write_text(f"<html><body><table>{rows}</table><pre>{json.dumps(data['clips'])}</pre></body></html>")
         return [out_dir / "report.json", out_dir / "report.html"]
+
+
+class RealFitDetectorQA(DefaultBackend):
+    """The real fitter (emoface.morphable + pipeline.fitting) with this module's QA and report.
+
+    Used by the real-clip test while ``pipeline.qa`` is not importable.
+    """
+
+    def code_version(self) -> str:
+        return super().code_version() + sources_hash("buildtest_backend")
+
+    def clip_qa(self, inputs, cfg):
+        track = {"valid": inputs.track.valid}
+        err = np.asarray(inputs.fit.fit_error_iod)
+        shim = QAInputs(inputs.clip_id, inputs.subject, inputs.decoded, track, inputs.raw_fit, inputs.fit,
+                        inputs.vertices, inputs.template, inputs.model, inputs.ground_truth)
+        out = DetectorBackend.clip_qa(self, shim, cfg)
+        out["metrics"]["median_error_iod"] = float(np.median(err[err >= 0]))
+        return out
+
+    write_report = DetectorBackend.write_report

@@ -149,7 +149,7 @@ def smile_right(a: Anatomy) -> np.ndarray:
 
 def frown(a: Anatomy) -> np.ndarray:
     """Both mouth corners pulled down (AU15)."""
-    h = _lip_handles(a, lambda p, i, t: abs(t) ** 2 * np.array([0.08 * np.sign(t), -0.45, -0.05]))
+    h = _lip_handles(a, lambda p, i, t: abs(t) ** 1.5 * np.array([0.1 * np.sign(t), -0.6, -0.06]))
     return _deform(a, h, 3.5)
 
 

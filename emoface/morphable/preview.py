@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["render_views", "default_poses", "main"]
+__all__ = ["MeshRenderer", "render_views", "default_poses", "main"]
 
 SKIN = (0.86, 0.68, 0.58)
 LIPS = (0.72, 0.36, 0.36)
@@ -85,42 +85,75 @@ def _rot_y(deg: float) -> np.ndarray:
     return np.array([[np.cos(t), 0, np.sin(t)], [0, 1, 0], [-np.sin(t), 0, np.cos(t)]])
 
 
-def _render_pyrender(model, verts_list, yaws, size: int) -> list[np.ndarray]:
-    os.environ.setdefault("PYOPENGL_PLATFORM", "egl")
-    import pyrender
-    import trimesh
+class MeshRenderer:
+    """Offscreen pyrender renderer of a model's mesh in camera space (OpenGL convention).
 
-    groups = _split_faces(model)
-    colours = {"skin": SKIN, "mouth": MOUTH, "eyes": EYE}
-    vcol = _vertex_colours(model)
-    r = pyrender.OffscreenRenderer(size, size)
+    ``render(vertices)`` takes camera-space vertices ``(V, 3)`` metres (the camera at the
+    origin looking along -z, as in :mod:`emoface.mesh.camera`) and returns an ``(H, W, 3)``
+    uint8 image: shaded skin with darker lips and brows, a dark mouth opening and eyes.
+    Call :meth:`close` (or use ``with``) to free the GL context.
+    """
+
+    def __init__(self, model, camera, background=(1.0, 1.0, 1.0), light_intensity: float = 1.6):
+        os.environ.setdefault("PYOPENGL_PLATFORM", "egl")
+        import pyrender
+
+        self.model, self.camera = model, camera
+        self.background = tuple(background)
+        self.light_intensity = light_intensity
+        self.groups = _split_faces(model)
+        self.vcol = (np.concatenate([_vertex_colours(model), np.ones((model.n_vertices, 1))], 1) * 255).astype(np.uint8)
+        self._renderer = pyrender.OffscreenRenderer(camera.width, camera.height)
+
+    def render(self, vertices: np.ndarray) -> np.ndarray:
+        import pyrender
+        import trimesh
+
+        cam = self.camera
+        scene = pyrender.Scene(bg_color=(*self.background, 1.0), ambient_light=(0.3, 0.3, 0.3))
+        colours = {"mouth": MOUTH, "eyes": EYE}
+        for key, fids in self.groups.items():
+            if len(fids) == 0:
+                continue
+            skin = key == "skin"
+            tm = trimesh.Trimesh(vertices, self.model.faces[fids], vertex_colors=self.vcol if skin else None, process=False)
+            mat = None
+            if not skin:
+                mat = pyrender.MetallicRoughnessMaterial(baseColorFactor=(*colours[key], 1.0), metallicFactor=0.0,
+                                                         roughnessFactor=0.8, doubleSided=True)  # fmt: skip
+            scene.add(pyrender.Mesh.from_trimesh(tm, material=mat, smooth=skin))
+        scene.add(pyrender.IntrinsicsCamera(cam.fx, cam.fy, cam.cx, cam.cy, znear=0.01, zfar=10.0), pose=np.eye(4))
+        tilt = np.array([[1, 0, 0], [0, np.cos(-0.4), -np.sin(-0.4)], [0, np.sin(-0.4), np.cos(-0.4)]])
+        light_pose = np.eye(4)
+        light_pose[:3, :3] = _rot_y(-20.0) @ tilt
+        scene.add(pyrender.DirectionalLight(color=np.ones(3), intensity=self.light_intensity), pose=light_pose)
+        color, _ = self._renderer.render(scene)
+        return np.ascontiguousarray(color[..., :3])
+
+    def close(self) -> None:
+        if self._renderer is not None:
+            self._renderer.delete()
+            self._renderer = None
+
+    def __enter__(self) -> "MeshRenderer":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def _render_pyrender(model, verts_list, yaws, size: int) -> list[np.ndarray]:
+    from emoface.mesh.camera import PinholeCamera
+
+    extent = float(np.ptp(model.v_template[:, 1]))
+    camera = PinholeCamera.from_fov(size, size, 25.0)
+    centre = model.v_template.mean(0)
     images = []
-    try:
+    with MeshRenderer(model, camera) as r:
         for verts in verts_list:
-            centre = model.v_template.mean(0)
             for yaw in yaws:
-                scene = pyrender.Scene(bg_color=(1.0, 1.0, 1.0, 1.0), ambient_light=(0.3, 0.3, 0.3))
-                v = (verts - centre) @ _rot_y(yaw).T
-                for key, fids in groups.items():
-                    if len(fids) == 0:
-                        continue
-                    skin = key == "skin"
-                    vc = (np.concatenate([vcol, np.ones((len(v), 1))], 1) * 255).astype(np.uint8) if skin else None
-                    tm = trimesh.Trimesh(v, model.faces[fids], vertex_colors=vc, process=False)
-                    base = (1.0, 1.0, 1.0, 1.0) if skin else (*colours[key], 1.0)
-                    mat = pyrender.MetallicRoughnessMaterial(baseColorFactor=base, metallicFactor=0.0, roughnessFactor=0.8, doubleSided=True)
-                    scene.add(pyrender.Mesh.from_trimesh(tm, material=None if skin else mat, smooth=skin))
-                extent = float(np.ptp(model.v_template[:, 1]))
-                cam_pose = np.eye(4)
-                cam_pose[2, 3] = extent * 2.6
-                scene.add(pyrender.PerspectiveCamera(yfov=np.deg2rad(25.0)), pose=cam_pose)
-                light_pose = np.eye(4)
-                light_pose[:3, :3] = _rot_y(-20.0) @ np.array([[1, 0, 0], [0, np.cos(-0.4), -np.sin(-0.4)], [0, np.sin(-0.4), np.cos(-0.4)]])
-                scene.add(pyrender.DirectionalLight(color=np.ones(3), intensity=1.6), pose=light_pose)
-                color, _ = r.render(scene)
-                images.append(color)
-    finally:
-        r.delete()
+                v = (verts - centre) @ _rot_y(yaw).T - np.array([0.0, 0.0, 2.6 * extent])
+                images.append(r.render(v))
     return images
 
 

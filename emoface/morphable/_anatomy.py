@@ -59,10 +59,6 @@ class Anatomy:
     def lip_ring(self) -> np.ndarray:
         return np.unique(np.concatenate([self.lips[k] for k in self.lips]))
 
-    def side(self, idx) -> np.ndarray:
-        """+1 for the subject's left (x > 0), -1 for the right, 0 on the midline."""
-        return np.sign(np.round(self.vertices[np.asarray(idx), 0], 6))
-
     def nearest(self, point, front: bool = True) -> int:
         """Vertex closest to ``point`` in x/y (the front-most surface when ``front``) or in 3D."""
         p = np.asarray(point, dtype=np.float64)
@@ -88,7 +84,6 @@ def build_anatomy(vertices: np.ndarray, faces: np.ndarray) -> Anatomy:
     from mediapipe.tasks.python.vision import FaceLandmarksConnections as C
 
     v = np.asarray(vertices, dtype=np.float64)
-    n = len(v)
     lip_loops = ordered_loops(_pairs(C.FACE_LANDMARKS_LIPS))
     outer = max(lip_loops, key=lambda lp: np.ptp(v[lp, 0]) * np.ptp(v[lp, 1]))
     inner = min(lip_loops, key=lambda lp: np.ptp(v[lp, 0]) * np.ptp(v[lp, 1]))

@@ -23,8 +23,6 @@ from torch import nn
 
 from emoface.mesh.camera import axis_angle_to_matrix
 
-from .landmarks import LandmarkEmbedding
-
 __all__ = ["lbs", "MorphableLayer", "MorphableOutput", "landmarks_from_vertices"]
 
 
@@ -100,7 +98,6 @@ def lbs(
         v = v + torch.einsum("vce,be->bvc", exprdirs, expression)
     joints = torch.einsum("jv,bvc->bjc", J_regressor, v)
     rot = axis_angle_to_matrix(pose)  # (B,J,3,3)
-    J = rot.shape[1]
     if posedirs.shape[-1] > 0:
         eye = torch.eye(3, dtype=rot.dtype, device=rot.device)
         feat = (rot[:, 1:] - eye).reshape(B, -1)
@@ -111,7 +108,6 @@ def lbs(
     if translation is not None:
         verts = verts + translation[:, None, :]
         posed_joints = posed_joints + translation[:, None, :]
-    assert J == lbs_weights.shape[1]
     return verts, posed_joints
 
 

@@ -76,7 +76,7 @@ class MorphableModel:
     extras: dict[str, np.ndarray] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        f32 = lambda a: np.ascontiguousarray(np.asarray(a, dtype=np.float32))  # noqa: E731
+        f32 = lambda a: np.ascontiguousarray(np.asarray(a, dtype=np.float32))
         self.v_template = f32(self.v_template)
         self.faces = np.ascontiguousarray(np.asarray(self.faces, dtype=np.int32))
         self.shapedirs = f32(self.shapedirs)
@@ -340,7 +340,7 @@ def load(name_or_path: str | os.PathLike = "demo", n_shape: int | None = None, n
         path = _ASSETS / "demo_head.npz"
         if not path.is_file():
             raise FileNotFoundError(f"{path}: the bundled demo head is missing; rebuild it with "
-                                    "`python -m emoface.morphable.demo_head --out {path}`")
+                                    f"`python -m emoface.morphable.demo_head --out {path}`")
         return _model_from_npz(path, None, None)
     if key == "synthetic-5023":
         from .synthetic import synthetic_model

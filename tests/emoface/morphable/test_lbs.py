@@ -50,7 +50,7 @@ def test_matches_numpy_reference_with_pose_correctives(flame_arrays):
     shape, expr = rng.normal(size=(3, m.n_shape)), rng.normal(size=(3, m.n_expr))
     pose = rng.normal(scale=0.3, size=(3, 5, 3))
     trans = rng.normal(scale=0.1, size=(3, 3))
-    t = lambda a: torch.tensor(a, dtype=torch.float32)  # noqa: E731
+    t = lambda a: torch.tensor(a, dtype=torch.float32)
     out = layer(shape=t(shape), expression=t(expr), global_rot=t(pose[:, 0]), neck=t(pose[:, 1]), jaw=t(pose[:, 2]),
                 eyes=t(pose[:, 3:].reshape(3, 6)), translation=t(trans), landmarks=None)  # fmt: skip
     for b in range(3):

@@ -39,9 +39,9 @@ def test_refine_to_exact_count_keeps_the_surface():
     assert len(v) == 2500 and P.shape == (2500, 468)
     np.testing.assert_allclose(P @ demo.v_template, v, atol=1e-7)
     np.testing.assert_allclose(np.asarray(P.sum(1)).ravel(), 1.0)
-    area = lambda vv, ff: 0.5 * np.linalg.norm(np.cross(vv[ff[:, 1]] - vv[ff[:, 0]], vv[ff[:, 2]] - vv[ff[:, 0]]), axis=1)  # noqa: E731
+    area = lambda vv, ff: 0.5 * np.linalg.norm(np.cross(vv[ff[:, 1]] - vv[ff[:, 0]], vv[ff[:, 2]] - vv[ff[:, 0]]), axis=1)
     np.testing.assert_allclose(area(v, f).sum(), area(demo.v_template, demo.faces).sum(), rtol=1e-6)
-    assert ((area(v, f) > 0)).all() and origin.max() < len(demo.faces)
+    assert (area(v, f) > 0).all() and origin.max() < len(demo.faces)
     with pytest.raises(ValueError, match="cannot refine"):
         refine_to(demo.v_template, demo.faces, 1000)
 

@@ -48,7 +48,8 @@ def _fake_chumpy(monkeypatch):
     return Ch, transpose
 
 
-def test_chumpy_flame_pickle_loads_without_chumpy(tmp_path, monkeypatch, flame_arrays):
+@pytest.mark.parametrize("protocol", [0, 2])  # 0: objects via copy_reg._reconstructor, as old pickles do
+def test_chumpy_flame_pickle_loads_without_chumpy(tmp_path, monkeypatch, flame_arrays, protocol):
     Ch, transpose = _fake_chumpy(monkeypatch)
     data = dict(flame_arrays)
     data["v_template"] = Ch(flame_arrays["v_template"])
@@ -56,7 +57,7 @@ def test_chumpy_flame_pickle_loads_without_chumpy(tmp_path, monkeypatch, flame_a
     # posedirs stored transposed behind a chumpy reordering op, as chumpy expressions can be
     data["posedirs"] = transpose(Ch(np.transpose(flame_arrays["posedirs"], (2, 1, 0))), (2, 1, 0))
     path = tmp_path / "generic_model.pkl"
-    path.write_bytes(pickle.dumps(data, protocol=2))
+    path.write_bytes(pickle.dumps(data, protocol=protocol))
     for name in ("chumpy", "chumpy.ch", "chumpy.reordering"):
         monkeypatch.delitem(sys.modules, name)
     assert "chumpy" not in sys.modules

@@ -121,18 +121,23 @@ def refine_to(vertices: np.ndarray, faces: np.ndarray, target: int) -> tuple[np.
     return np.asarray(verts), np.asarray(face_list, dtype=np.int64), P, np.asarray(origin_list, dtype=np.int64)
 
 
-def _smooth_fields(v: np.ndarray, f: np.ndarray, n: int, k_eig: int, rng: np.random.Generator, decay: float) -> np.ndarray:
-    """``n`` random smooth displacement fields ``(V, 3, n)``, unit largest displacement times decay^k."""
+def _low_frequencies(v: np.ndarray, f: np.ndarray, k_eig: int) -> tuple[np.ndarray, np.ndarray]:
+    """The ``k_eig`` lowest eigenpairs of the cotangent Laplacian (generalised, lumped mass)."""
     L, area = cotan_laplacian(v, f)
-    M = np.diag(area)
-    from scipy.linalg import eigh
+    s = 1.0 / np.sqrt(area)
+    w, Y = np.linalg.eigh(s[:, None] * L.toarray() * s[None, :])  # symmetric form of L u = w M u
+    Y = Y[:, :k_eig] * np.sign(Y[np.abs(Y[:, :k_eig]).argmax(0), np.arange(k_eig)])  # fixed signs across LAPACKs
+    return w[:k_eig], s[:, None] * Y
 
-    w, U = eigh(L.toarray(), M, subset_by_index=(0, k_eig - 1))
+
+def _smooth_fields(eig: tuple[np.ndarray, np.ndarray], n: int, k_eig: int, rng: np.random.Generator, decay: float) -> np.ndarray:
+    """``n`` random smooth displacement fields ``(V, 3, n)`` from the ``k_eig`` lowest modes;
+    largest displacement ``decay**k`` for field k."""
+    w, U = eig[0][:k_eig], eig[1][:, :k_eig]
     amp = 1.0 / np.sqrt(1.0 + w / max(w[1], 1e-9))  # lower frequencies dominate
-    out = np.empty((len(v), 3, n))
+    out = np.empty((U.shape[0], 3, n))
     for k in range(n):
-        c = rng.normal(size=(k_eig, 3)) * amp[:, None]
-        d = U @ c
+        d = U @ (rng.normal(size=(k_eig, 3)) * amp[:, None])
         out[:, :, k] = d / np.linalg.norm(d, axis=1).max() * decay**k
     return out
 
@@ -148,11 +153,12 @@ def _build() -> MorphableModel:
         flat = a.reshape(a.shape[0], -1)
         return np.asarray(P @ flat).reshape((P.shape[0],) + a.shape[1:])
 
-    rand = _smooth_fields(demo.v_template.astype(np.float64), demo.faces, N_SHAPE + N_EXPR - S0 - E0, 40, rng, 0.985)
+    eig = _low_frequencies(demo.v_template.astype(np.float64), demo.faces, 40)
+    rand = _smooth_fields(eig, N_SHAPE + N_EXPR - S0 - E0, 40, rng, 0.985)
     rand = carry(rand)
     shapedirs = np.concatenate([carry(demo.shapedirs), 0.003 * rand[:, :, : N_SHAPE - S0]], axis=-1)
     exprdirs = np.concatenate([carry(demo.exprdirs), 0.002 * rand[:, :, N_SHAPE - S0 :]], axis=-1)
-    posedirs = carry(_smooth_fields(demo.v_template.astype(np.float64), demo.faces, 36, 20, rng, 1.0)) * 1e-3
+    posedirs = carry(_smooth_fields(eig, 36, 20, rng, 1.0)) * 1e-3
     weights = carry(demo.lbs_weights)
     weights /= weights.sum(1, keepdims=True)
     J = np.zeros((demo.n_joints, N_VERTICES))

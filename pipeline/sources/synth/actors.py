@@ -82,9 +82,12 @@ class Actor:
     __hash__ = None  # type: ignore[assignment]
 
 
-def make_actor(index: int, seed: int, n_shape: int, distance_m: float = 1.0, shape_scale: float = 1.0) -> Actor:
-    """Draw actor ``index`` (1-24) for ``seed``: ``n_shape`` shape coefficients (unit normal
-    times ``shape_scale``), a head ``distance_m`` in front of the camera (+-5 %)."""
+def make_actor(
+    index: int, seed: int, n_shape: int, distance_m: float = 1.0, shape_scale: float = 0.6, base_shape: np.ndarray | None = None
+) -> Actor:
+    """Draw actor ``index`` (1-24) for ``seed``: ``n_shape`` shape coefficients (``base_shape``,
+    e.g. the photo's own fitted shape, plus unit normals times ``shape_scale``), a head
+    ``distance_m`` in front of the camera (+-5 %)."""
     if not 1 <= index <= N_ACTORS:
         raise ValueError(f"actor must be 1-{N_ACTORS}, got {index}")
     rng = np.random.default_rng([int(seed), int(index)])
@@ -97,7 +100,10 @@ def make_actor(index: int, seed: int, n_shape: int, distance_m: float = 1.0, sha
         pitch_range=int(rng.integers(40, 66)),
         gain=float(rng.uniform(0.8, 1.1)),
     )
-    shape = (rng.standard_normal(n_shape) * shape_scale).astype(np.float32)
+    shape = rng.standard_normal(n_shape) * shape_scale
+    if base_shape is not None:
+        shape = shape + np.asarray(base_shape, np.float64)[:n_shape]
+    shape = shape.astype(np.float32)
     tone = _SKIN_TONES[rng.integers(len(_SKIN_TONES))]
     wall = _WALLS[rng.integers(len(_WALLS))]
     look = Look(

@@ -22,7 +22,8 @@ class SynthConfig:
     - ``fov_y_deg``: vertical field of view of the pinhole camera; ``distance_m``: head distance.
     - ``lead_s``/``tail_s``: ranges of silence before and after speech; ``min_duration_s``.
     - ``audio_rate``: AAC sample rate; ``crf``/``preset``: libx264 quality and speed.
-    - ``shape_scale``: spread of the actors' face shapes (demo-head shape sigmas).
+    - ``shape_scale``: spread of the actors' face shapes around the photo's fitted shape
+      (demo-head shape sigmas).
     - ``model``: the morphable model the faces are driven by (``demo``: the bundled demo head).
     """
 
@@ -37,7 +38,7 @@ class SynthConfig:
     audio_rate: int = 48000
     crf: int = 20
     preset: str = "ultrafast"
-    shape_scale: float = 1.0
+    shape_scale: float = 0.6
     model: str = "demo"
     visemes: VisemeConfig = field(default_factory=VisemeConfig)
     emotion: EmotionConfig = field(default_factory=EmotionConfig)

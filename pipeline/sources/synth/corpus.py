@@ -31,17 +31,26 @@ from emoface.utils.atomic import atomic_path, atomic_write, write_json_atomic
 from emoface.utils.config import config_hash, to_dict
 from pipeline.sources.synth.config import GENERATOR_VERSION, SynthConfig
 
-__all__ = ["plan_names", "generate_clip", "generate_corpus", "CorpusResult", "ClipResult", "clip_paths"]
+__all__ = ["plan_names", "make_clip_actor", "generate_clip", "generate_corpus", "CorpusResult", "ClipResult", "clip_paths"]
 
-# emotion/intensity conditions, interleaved so that any prefix is balanced
-_CONDITIONS = ((1, 1), (2, 1), (3, 2), (4, 1), (5, 2), (6, 1), (7, 2), (8, 1), (2, 2), (3, 1), (4, 2), (5, 1), (6, 2), (7, 1), (8, 2))
 _COMBOS = ((1, 1), (2, 1), (1, 2), (2, 2))  # (statement, repetition)
+
+
+def _conditions(a: int) -> list[tuple[int, int]]:
+    """The 15 emotion/intensity conditions for 0-based actor ``a``: first one per emotion
+    (rotated by actor, intensity alternating), then the other intensity of each emotion."""
+    emotions = list(range(1, 9))
+    emotions = emotions[a % 8 :] + emotions[: a % 8]
+    first = [(e, 1 if e == 1 else 1 + (e + a) % 2) for e in emotions]
+    second = [(e, 3 - i) for e, i in first if e != 1]
+    return first + second
 
 
 def plan_names(actors: list[int] | range, clips_per_actor: int = 60) -> list[RavdessName]:
     """The clips to generate: all 60 speech trials per actor, or a balanced subset.
 
-    A subset walks the 15 emotion/intensity conditions (rotated per actor) with one
+    A subset walks the 15 emotion/intensity conditions (all eight emotions first, rotated
+    and with alternating intensities per actor) with one
     statement/repetition pair, then the next pair, so that every actor's clips share a
     statement and repetition across different emotions (cross-reconstruction pairs) and
     the corpus as a whole covers all emotions and both intensities.
@@ -54,7 +63,7 @@ def plan_names(actors: list[int] | range, clips_per_actor: int = 60) -> list[Rav
             out.extend(speech_names(actor))
             continue
         a = int(actor) - 1
-        conds = _CONDITIONS[a % 15 :] + _CONDITIONS[: a % 15]
+        conds = _conditions(a)
         combos = _COMBOS[a % 4 :] + _COMBOS[: a % 4]
         picked = [RavdessName(1, 1, e, i, s, r, int(actor)) for (s, r) in combos for (e, i) in conds][:clips_per_actor]
         out.extend(sorted(picked))
@@ -73,6 +82,7 @@ class ClipResult:
     seconds: float = 0.0
     n_frames: int = 0
     error: str = ""
+    cpu_s: float = 0.0  # CPU time of the worker and its children (ffmpeg, eSpeak) for this clip
 
 
 @dataclass
@@ -99,21 +109,43 @@ def _resources(cfg: SynthConfig):
     if _STATE.get("key") != key:
         from emoface.mesh.camera import PinholeCamera
         from emoface.morphable import MorphableLayer, load
-        from pipeline.sources.synth.photo import astronaut
+        from pipeline.sources.synth.photo import astronaut, fit_photo_shape
         from pipeline.sources.synth.speech import engine
 
         engine()  # load eSpeak NG before anything speaks (isolated synthesis forks from here)
         model = load(cfg.model)
+        photo = astronaut()
         _STATE.clear()
         _STATE.update(
             key=key,
             model=model,
             layer=MorphableLayer(model).eval(),
-            photo=astronaut(),
+            photo=photo,
+            base_shape=_lips_aligned(model, fit_photo_shape(model.v_template, model.shapedirs, photo.landmarks)),
             camera=PinholeCamera.from_fov(cfg.width, cfg.height, cfg.fov_y_deg),
             rigs={},
         )
     return _STATE
+
+
+def _lips_aligned(model, shape: np.ndarray) -> np.ndarray:
+    """The nearest shape (least change) whose inner-lip midpoints 13 and 14 are level in x and z,
+    so that closed lips touch in 3D and ``mouth_opening`` measures the opening, not lip depth."""
+    s = np.asarray(model.shapedirs, np.float64)
+    a = (s[13] - s[14])[[0, 2]]  # (2, S)
+    target = -(np.asarray(model.v_template, np.float64)[13] - model.v_template[14])[[0, 2]]
+    b = np.asarray(shape, np.float64)
+    b = b - a.T @ np.linalg.solve(a @ a.T, a @ b - target)
+    return b.astype(np.float32)
+
+
+def make_clip_actor(index: int, cfg: SynthConfig, seed: int):
+    """Actor ``index`` for this config and seed, with the lip alignment of :func:`_lips_aligned`."""
+    from pipeline.sources.synth.actors import make_actor
+
+    st = _resources(cfg)
+    actor = make_actor(index, seed, st["model"].n_shape, cfg.distance_m, cfg.shape_scale, st["base_shape"])
+    return dataclasses.replace(actor, shape=_lips_aligned(st["model"], actor.shape))
 
 
 def _rig(actor, cfg: SynthConfig, seed: int):
@@ -143,7 +175,6 @@ def _rig(actor, cfg: SynthConfig, seed: int):
 # ---------------------------------------------------------------------------- one clip
 def generate_clip(name: RavdessName | str, out: Path, cfg: SynthConfig = SynthConfig(), seed: int = 0) -> ClipResult:
     """Generate one clip's video and ground truth (atomically); skip it when both exist."""
-    from pipeline.sources.synth.actors import make_actor
     from pipeline.sources.synth.drive import drive_face
     from pipeline.sources.synth.emotion import emotion_prosody, expression_curves
     from pipeline.sources.synth.motion import blinks, head_motion, speech_envelope
@@ -156,11 +187,11 @@ def generate_clip(name: RavdessName | str, out: Path, cfg: SynthConfig = SynthCo
     video_path, gt_path = clip_paths(out, name)
     if video_path.is_file() and gt_path.is_file():
         return ClipResult(name.clip_id, "skipped")
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), _cpu_seconds()
     st = _resources(cfg)
     model, layer, camera = st["model"], st["layer"], st["camera"]
     rng = np.random.default_rng([int(seed), name.actor, name.emotion, name.intensity, name.statement, name.repetition])
-    actor = make_actor(name.actor, seed, model.n_shape, cfg.distance_m, cfg.shape_scale)
+    actor = make_clip_actor(name.actor, cfg, seed)
     emotion, strong = name.emotion_name, name.intensity == 2
     # speech: the actor's voice, moved by emotion and intensity, a little different per take
     pro = emotion_prosody(actor.prosody, emotion, name.intensity, cfg.emotion)
@@ -216,7 +247,16 @@ def generate_clip(name: RavdessName | str, out: Path, cfg: SynthConfig = SynthCo
         with ClipWriter(tmp, cfg.width, cfg.height, cfg.fps, audio, sr, cfg.audio_rate, cfg.crf, cfg.preset) as wr:
             for p in points:
                 wr.write(rig.render(p), region)
-    return ClipResult(name.clip_id, "done", time.perf_counter() - t0, n_frames)
+    return ClipResult(name.clip_id, "done", time.perf_counter() - t0, n_frames, cpu_s=_cpu_seconds() - c0)
+
+
+def _cpu_seconds() -> float:
+    """CPU seconds of this process plus its finished children (ffmpeg, the eSpeak forks)."""
+    import resource
+
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
 
 
 def _run_clip(args: tuple) -> ClipResult:

@@ -38,10 +38,10 @@ PROFILES: dict[str, dict[str, float]] = {
     "neutral": {},
     "calm": {"smile": 0.25, "squint": 0.10},
     "happy": {"smile": 0.95, "squint": 0.55, "brow_raise": 0.15},
-    "sad": {"brow_inner": 0.85, "brow_lower": 0.25, "frown": 0.75, "squint": 0.10},
-    "angry": {"brow_lower": 1.0, "squint": 0.45, "press": 0.45, "sneer": 0.25},
+    "sad": {"brow_inner": 0.85, "brow_lower": 0.15, "frown": 0.75, "squint": 0.10},
+    "angry": {"brow_lower": 0.75, "squint": 0.45, "press": 0.45, "sneer": 0.25},
     "fearful": {"brow_raise": 0.75, "brow_inner": 0.4, "eye_wide": 0.85, "lip_stretch": 0.7, "jaw_drop": 0.12},
-    "disgust": {"sneer": 0.95, "brow_lower": 0.55, "frown": 0.35, "squint": 0.3},
+    "disgust": {"sneer": 0.95, "brow_lower": 0.4, "frown": 0.35, "squint": 0.3},
     "surprised": {"brow_raise": 1.0, "eye_wide": 0.9, "jaw_drop": 0.3},
 }
 
@@ -59,7 +59,7 @@ _PROSODY: dict[str, tuple[float, float, float, float]] = {
 
 # how much the brows move with stressed syllables (arousal)
 _EMPHASIS: dict[str, float] = {
-    "neutral": 0.25, "calm": 0.15, "happy": 0.45, "sad": 0.15, "angry": 0.35, "fearful": 0.45, "disgust": 0.25, "surprised": 0.6,
+    "neutral": 0.4, "calm": 0.3, "happy": 0.6, "sad": 0.3, "angry": 0.5, "fearful": 0.6, "disgust": 0.4, "surprised": 0.7,
 }
 
 
@@ -73,7 +73,7 @@ class EmotionConfig:
     normal_scale: float = 0.55
     variation: float = 0.12
     onset_s: float = 0.6
-    emphasis_gain: float = 0.35
+    emphasis_gain: float = 0.6
     release: float = 0.75
 
 

@@ -292,6 +292,6 @@ class FaceRig:
         xx = np.linspace(-1.0, 1.0, w, dtype=np.float32)[None, :, None]
         canvas *= 1.0 - 0.45 * xx**2
         canvas = cv2.GaussianBlur(canvas, (3, 3), 0.7)
-        alpha = cv2.GaussianBlur(mouth[y0:y1, x0:x1].astype(np.float32), (3, 3), 0.6)[..., None]
+        alpha = cv2.GaussianBlur(mouth[y0:y1, x0:x1].astype(np.float32), (5, 5), 1.0)[..., None]
         view = patch[y0:y1, x0:x1].astype(np.float32)
         patch[y0:y1, x0:x1] = np.clip(view * (1.0 - alpha) + canvas * alpha, 0, 255).astype(np.uint8)

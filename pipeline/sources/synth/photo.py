@@ -124,6 +124,8 @@ def _skin_mask(image: np.ndarray, lmk: np.ndarray, person: np.ndarray) -> np.nda
     region = np.zeros_like(inner)
     grown = (hull - centre) * 1.08 + centre
     cv2.fillConvexPoly(region, np.round(grown).astype(np.int32), 1)
+    up = grown - np.array([0.0, 0.12 * width])  # the forehead above the mesh, up to the hairline
+    cv2.fillConvexPoly(region, np.round(up).astype(np.int32), 1)
     chin_y = float(lmk[152, 1])
     neck = (int(centre[0] - 0.1 * width), int(chin_y + 0.1 * width))
     cv2.ellipse(region, neck, (int(0.45 * width), int(0.45 * width)), 0, 0, 360, 1, -1)
@@ -158,6 +160,29 @@ def similarity_to(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
     scale = np.trace(np.diag(s) @ d) / a.var(0).sum()
     t = md - scale * r @ ms
     return np.concatenate([scale * r, t[:, None]], axis=1).astype(np.float32)
+
+
+def fit_photo_shape(v_template: np.ndarray, shapedirs: np.ndarray, landmarks: np.ndarray, reg: float = 1.0, iters: int = 3) -> np.ndarray:
+    """Shape coefficients ``(S,)`` whose front view best matches the photo's landmarks.
+
+    Linear least squares on x, y after a similarity alignment (alternated ``iters`` times),
+    with a ridge penalty ``reg`` (coefficients are in units of one sigma). The photo's own
+    expression (a smile) is partly absorbed; the penalty keeps that small.
+    Args: ``v_template (V, 3)``, ``shapedirs (V, 3, S)`` metres; ``landmarks (V, 2)`` pixels, y down.
+    """
+    v = np.asarray(v_template, np.float64)[:, :2] * np.array([1.0, -1.0])
+    d = np.asarray(shapedirs, np.float64)[:, :2, :] * np.array([1.0, -1.0])[None, :, None]
+    target = np.asarray(landmarks, np.float64)
+    beta = np.zeros(d.shape[-1])
+    for _ in range(iters):
+        cur = v + d @ beta
+        m = similarity_to(target, cur).astype(np.float64)  # photo pixels -> model metres
+        tgt = target @ m[:, :2].T + m[:, 2]
+        a = d.reshape(-1, d.shape[-1])
+        b = (tgt - v).reshape(-1)
+        scale = np.linalg.norm(a, axis=0).mean()
+        beta = np.linalg.solve(a.T @ a + reg * scale**2 * np.eye(a.shape[1]), a.T @ b)
+    return beta.astype(np.float32)
 
 
 def compose_portrait(photo: PhotoFace, look: Look, transform: np.ndarray, width: int, height: int) -> np.ndarray:

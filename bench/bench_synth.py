@@ -1,0 +1,214 @@
+"""Benchmark and quality bar of the generated corpus (``build-dataset synth``).
+
+    python -m bench.bench_synth --out /tmp/synth_bench --actors 6 --clips-per-actor 10 --workers 2
+    python -m bench.bench_synth --warp          # backward map vs per-triangle warpAffine
+
+Generates a sample (timed, with the given workers), then runs the project's Face Landmarker
+(VIDEO mode) on every frame of every clip and compares it with the ground truth:
+
+- detection rate per clip (bar: >= 99 % in every clip);
+- inner-lip opening: the detector's distance between landmarks 13 and 14, divided by its
+  outer eye-corner distance (33-263), against the ground-truth ``mouth_opening``: Pearson r
+  pooled over all frames (bar: >= 0.9), plus the per-clip median and minimum;
+- brow height: mean height of the detector's middle and outer brow points (70, 63, 105, 46,
+  53, 52 and their mirrors) above the eye-corner line, divided by the eye-corner distance,
+  against the ground-truth ``brow_raise`` component: Pearson r pooled (bar: >= 0.8), and
+  with each actor's mean removed (face shapes differ between actors);
+- speed: seconds per clip and per frame with N workers, extrapolated to 24 x 60 clips
+  from the sample's mean clip length.
+
+Writes ``bench/results/synth.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+
+BROWS = (70, 63, 105, 46, 53, 52, 300, 293, 334, 276, 283, 282)
+EYE_CORNERS = (33, 133, 362, 263)
+
+
+def detector_measures(video: Path) -> dict[str, np.ndarray]:
+    """Run the Face Landmarker on every frame: ``found (T,)``, ``lip (T,)``, ``brow (T,)`` (NaN when lost)."""
+    import imageio_ffmpeg
+
+    from pipeline.landmarker import FaceLandmarker
+
+    gen = imageio_ffmpeg.read_frames(str(video), pix_fmt="rgb24")
+    meta = next(gen)
+    w, h = meta["size"]
+    fps = meta["fps"]
+    found, lip, brow = [], [], []
+    with FaceLandmarker(mode="video") as lm:
+        for k, raw in enumerate(gen):
+            frame = np.frombuffer(raw, np.uint8).reshape(h, w, 3)
+            det = lm.detect(frame, int(round(k * 1000 / fps)))
+            if det is None:
+                found.append(False)
+                lip.append(np.nan)
+                brow.append(np.nan)
+                continue
+            p = det.landmarks[:, :2].astype(np.float64)
+            axis = p[263] - p[33]
+            iod = np.linalg.norm(axis)
+            axis /= iod
+            up = np.array([axis[1], -axis[0]])  # perpendicular, pointing up in the image
+            eye = p[list(EYE_CORNERS)].mean(axis=0)
+            found.append(True)
+            lip.append(np.linalg.norm(p[13] - p[14]) / iod)
+            brow.append(float(((p[list(BROWS)] - eye) @ up).mean() / iod))
+    return {"found": np.array(found), "lip": np.array(lip), "brow": np.array(brow)}
+
+
+def _r(a: np.ndarray, b: np.ndarray) -> float:
+    ok = np.isfinite(a) & np.isfinite(b)
+    if ok.sum() < 3 or np.std(a[ok]) == 0 or np.std(b[ok]) == 0:
+        return float("nan")
+    return float(np.corrcoef(a[ok], b[ok])[0, 1])
+
+
+def quality(corpus: Path) -> dict:
+    """Detector-vs-ground-truth numbers for every clip of a generated corpus."""
+    from emoface.data.ravdess import parse_name
+
+    rows = []
+    for gt_path in sorted((corpus / "ground_truth").glob("*.npz")):
+        name = parse_name(gt_path.name)
+        video = corpus / name.actor_folder / name.filename(".mp4")
+        if not video.is_file():
+            continue
+        gt = np.load(gt_path)
+        m = detector_measures(video)
+        n = min(len(m["found"]), gt["mouth_opening"].shape[0])
+        rows.append(
+            {
+                "clip": name.clip_id,
+                "actor": name.actor,
+                "frames_video": int(len(m["found"])),
+                "frames_gt": int(gt["mouth_opening"].shape[0]),
+                "found": m["found"][:n],
+                "lip": m["lip"][:n],
+                "brow": m["brow"][:n],
+                "gt_open": gt["mouth_opening"][:n].astype(np.float64),
+                "gt_brow": gt["brow_raise"][:n].astype(np.float64),
+            }
+        )
+    if not rows:
+        raise SystemExit(f"{corpus}: no generated clips found")
+    cat = {k: np.concatenate([r[k] for r in rows]) for k in ("lip", "brow", "gt_open", "gt_brow")}
+    centred = {"brow": [], "gt_brow": []}
+    for actor in sorted({r["actor"] for r in rows}):
+        mine = [r for r in rows if r["actor"] == actor]
+        b = np.concatenate([r["brow"] for r in mine])
+        g = np.concatenate([r["gt_brow"] for r in mine])
+        centred["brow"].append(b - np.nanmean(b))
+        centred["gt_brow"].append(g - g.mean())
+    per_clip_lip = [_r(r["lip"], r["gt_open"]) for r in rows]
+    detection = [float(r["found"].mean()) for r in rows]
+    return {
+        "clips": len(rows),
+        "frames": int(sum(len(r["found"]) for r in rows)),
+        "frame_counts_match": all(r["frames_video"] == r["frames_gt"] for r in rows),
+        "detection_min": min(detection),
+        "detection_mean": float(np.mean(detection)),
+        "lip_r_pooled": _r(cat["lip"], cat["gt_open"]),
+        "lip_r_clip_median": float(np.nanmedian(per_clip_lip)),
+        "lip_r_clip_min": float(np.nanmin(per_clip_lip)),
+        "brow_r_pooled": _r(cat["brow"], cat["gt_brow"]),
+        "brow_r_actor_centred": _r(np.concatenate(centred["brow"]), np.concatenate(centred["gt_brow"])),
+        "per_clip": [{"clip": r["clip"], "detection": d, "lip_r": lr} for r, d, lr in zip(rows, detection, per_clip_lip)],
+    }
+
+
+def warp_benchmark(repeats: int = 30) -> dict:
+    """Milliseconds per frame of the two warp implementations on an actor's rig."""
+    import dataclasses
+
+    from pipeline.sources.synth import corpus as corpus_mod
+    from pipeline.sources.synth.config import SynthConfig
+    from pipeline.sources.synth.warp import warp_backward_map, warp_per_triangle
+
+    cfg = SynthConfig()
+    st = corpus_mod._resources(cfg)
+    actor = corpus_mod.make_clip_actor(1, cfg, 0)
+    rig = corpus_mod._rig(actor, cfg, 0)
+    rest = np.asarray(rig.rest)[None].repeat(2, 0)
+    rest[1, 14:] += 0.0  # same geometry, a fresh call each time
+    pts = rig.points(rest, np.tile(actor.rest_rotation, (2, 1)) + [0, 0.05, 0], np.tile(actor.rest_translation, (2, 1)), np.zeros((2, 3)))[1]
+    order = np.arange(len(rig.triangles))
+    out = {}
+    for name, fn in (
+        ("backward_map_remap", lambda: warp_backward_map(rig.portrait, rig.src, pts.pix, rig.triangles, order, rig.region)),
+        ("per_triangle_warpaffine", lambda: warp_per_triangle(rig.portrait, rig.src, pts.pix, rig.triangles, order, rig.region)),
+    ):
+        fn()
+        t = time.perf_counter()
+        for _ in range(repeats):
+            fn()
+        out[name] = (time.perf_counter() - t) / repeats * 1000.0
+    t = time.perf_counter()
+    for _ in range(repeats):
+        rig.render(pts)
+    out["render_frame_total"] = (time.perf_counter() - t) / repeats * 1000.0
+    out["triangles"] = int(len(rig.triangles))
+    out["region"] = list(dataclasses.astuple(rig.region))
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--out", type=Path, default=Path("/tmp/synth_bench"))
+    ap.add_argument("--actors", type=int, default=6)
+    ap.add_argument("--clips-per-actor", type=int, default=10)
+    ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--skip-generate", action="store_true", help="measure an existing corpus")
+    ap.add_argument("--warp", action="store_true", help="only the warp micro-benchmark")
+    ap.add_argument("--json", type=Path, default=Path("bench/results/synth.json"))
+    args = ap.parse_args()
+    if args.warp:
+        print(json.dumps(warp_benchmark(), indent=2))
+        return
+    report: dict = {"command": " ".join(["python -m bench.bench_synth", f"--out {args.out}", f"--actors {args.actors}",
+                                         f"--clips-per-actor {args.clips_per_actor}", f"--workers {args.workers}"])}
+    if not args.skip_generate:
+        from pipeline.sources.synth.corpus import generate_corpus
+
+        res = generate_corpus(args.out, args.actors, args.clips_per_actor, args.seed, args.workers)
+        done = [c for c in res.clips if c.status == "done"]
+        frames = sum(c.n_frames for c in done)
+        report["generate"] = {
+            "clips_done": len(done),
+            "clips_failed": len(res.failed),
+            "failures": {c.clip_id: c.error for c in res.failed},
+            "wall_s": res.seconds,
+            "frames": frames,
+            "workers": args.workers,
+        }
+        if done and frames:
+            per_frame = res.seconds / frames
+            cpu_per_frame = sum(c.cpu_s for c in done) / frames
+            full_frames = frames / len(done) * 1440
+            report["generate"]["wall_ms_per_frame"] = per_frame * 1000
+            report["generate"]["cpu_ms_per_frame"] = cpu_per_frame * 1000
+            report["generate"]["mean_frames_per_clip"] = frames / len(done)
+            # wall clock of this run, scaled to 1440 clips (includes worker start-up and any load
+            # from other processes on the machine)
+            report["generate"]["extrapolated_full_corpus_min_wall"] = per_frame * full_frames / 60.0
+            # CPU seconds of all clips / workers: the wall time on an otherwise idle machine with
+            # one core per worker (start-up of the workers, a few seconds, not included)
+            report["generate"]["extrapolated_full_corpus_min_cpu"] = cpu_per_frame * full_frames / args.workers / 60.0
+    q = quality(args.out)
+    report["quality"] = {k: v for k, v in q.items() if k != "per_clip"}
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    args.json.write_text(json.dumps({**report, "per_clip": q["per_clip"]}, indent=2) + "\n")
+    print(json.dumps(report, indent=2))
+
+
+if __name__ == "__main__":
+    main()

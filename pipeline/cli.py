@@ -34,6 +34,9 @@ def _root(
 from pipeline.commands import ravdess  # noqa: E402
 
 app.command("ravdess")(ravdess)
+from pipeline.sources.synth.commands import synth  # noqa: E402
+
+app.command("synth")(synth)
 
 
 def main() -> None:

@@ -48,6 +48,8 @@ class TaskContext:
     device: str = "cpu"
     ffmpeg_threads: int = 1
     extra: dict[str, Any] = field(default_factory=dict)
+    #: per-stage config hashes, computed once per context (planning a rerun checks thousands of sidecars)
+    _config_hashes: dict = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def store(self) -> Store:
@@ -113,8 +115,7 @@ def code_version(stage: str, backend_spec: str, model_spec: str) -> str:
 
 def stage_hashes(ctx: TaskContext, stage: str, input_hash: str, extra: dict | None = None) -> tuple[str, str, str]:
     """``(input_hash, config_hash, code_version)`` of ``stage`` for one key."""
-    return (
-        input_hash,
-        stage_config_hash(ctx.cfg, stage, extra),
-        code_version(stage, ctx.cfg.backend, ctx.cfg.model),
-    )
+    key = (stage, repr(sorted(extra.items())) if extra else "")
+    if key not in ctx._config_hashes:
+        ctx._config_hashes[key] = stage_config_hash(ctx.cfg, stage, extra)
+    return input_hash, ctx._config_hashes[key], code_version(stage, ctx.cfg.backend, ctx.cfg.model)

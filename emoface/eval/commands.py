@@ -17,6 +17,13 @@ def _console():
     return Console(highlight=False)
 
 
+def _set_threads(threads: int | None) -> None:
+    if threads:
+        import torch
+
+        torch.set_num_threads(int(threads))
+
+
 def _split_file(data: Path, split: str) -> Path:
     path = data if data.suffix == ".h5" else data / f"{split}.h5"
     if not path.is_file():
@@ -35,6 +42,7 @@ def evaluate(
     first_frame: bool = typer.Option(True, "--first-frame/--no-first-frame", help="Start decoding from the ground-truth first frame (App. A.3)."),
     use_labels: bool = typer.Option(False, "--use-labels", help="Also feed each clip's emotion label (label-embedding extension; off in the paper)."),
     device: str = typer.Option("cpu", "--device", help="cpu, cuda, cuda:N."),
+    threads: int | None = typer.Option(None, "--threads", help="CPU threads for torch (default: torch's choice; 1 is often fastest for small models or on a busy machine)."),
 ) -> None:
     """LVE / EVE / FDD of a run (and baselines, and the template-only floor) as Markdown and JSON tables."""
     from emoface.data.schema import SplitReader
@@ -42,6 +50,7 @@ def evaluate(
     from emoface.eval.report import render_markdown, summarize, write_report
 
     console = _console()
+    _set_threads(threads)
     split_path = _split_file(data, split)
     with SplitReader(split_path) as r:
         topo_sha = str(r.attrs.get("topology_sha256", ""))
@@ -93,6 +102,7 @@ def animate(
     video: bool = typer.Option(True, "--video/--no-video", help="Render an mp4 with the audio (pyrender, offscreen)."),
     size: int = typer.Option(512, "--size", help="Video height and width in pixels."),
     device: str = typer.Option("cpu", "--device", help="cpu, cuda, cuda:N."),
+    threads: int | None = typer.Option(None, "--threads", help="CPU threads for torch (default: torch's choice; 1 is often fastest for small models or on a busy machine)."),
 ) -> None:
     """Animate a template from speech with a chosen emotion, intensity and speaking style."""
     import numpy as np
@@ -105,6 +115,7 @@ def animate(
     from emoface.utils.audio import AudioError, load_audio
 
     console = _console()
+    _set_threads(threads)
     try:
         model, cfg, meta = load_run(run, device)
         wav = load_audio(audio, meta.sample_rate)
@@ -154,6 +165,7 @@ def render(
     vmax_mm: float | None = typer.Option(None, "--vmax-mm", help="Top of the error colour scale in mm (default: 99th percentile)."),
     size: int = typer.Option(512, "--size", help="Panel height and width in pixels."),
     device: str = typer.Option("cpu", "--device", help="cpu, cuda, cuda:N."),
+    threads: int | None = typer.Option(None, "--threads", help="CPU threads for torch (default: torch's choice; 1 is often fastest for small models or on a busy machine)."),
 ) -> None:
     """Render a clip's ground truth (and a run's prediction side by side, with a per-vertex error heat map)."""
     import numpy as np
@@ -164,6 +176,7 @@ def render(
     from emoface.render.sequence import render_comparison, render_sequence
 
     console = _console()
+    _set_threads(threads)
     files = [data] if data.suffix == ".h5" else [data / f"{s}.h5" for s in ("test", "val", "train") if (data / f"{s}.h5").is_file()]
     found = None
     for f in files:

@@ -15,6 +15,18 @@ from emoface.cli import app
 REPO = Path(__file__).resolve().parents[3]
 SPEECH = REPO / ".." / "shared" / "assets" / "speech" / "faceformer_demo_test.wav"
 runner = CliRunner()
+# One torch thread: the tiny model's small ops run several times faster than with intra-op
+# threads on a shared 2-core machine (and the CLI option is exercised).
+T1 = ["--threads", "1"]
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _restore_torch_threads():
+    import torch
+
+    n = torch.get_num_threads()
+    yield
+    torch.set_num_threads(n)
 
 
 def _gl_or_skip() -> None:
@@ -29,8 +41,6 @@ def _gl_or_skip() -> None:
 @pytest.fixture(scope="session")
 def tiny(tmp_path_factory):
     """Fixture splits and two tiny runs trained with the real trainer: EmoFace and the `add` ablation."""
-    import torch
-
     from emoface.data.fixtures import write_synthetic_splits
     from emoface.train.config import ExperimentConfig
     from emoface.train.trainer import Trainer
@@ -39,22 +49,20 @@ def tiny(tmp_path_factory):
     root = tmp_path_factory.mktemp("tiny")
     write_synthetic_splits(root / "data", train_actors=(1, 2), val_actors=(3,), test_actors=(5,), emotions=(0, 2),
                            intensities=(0, 1), statements=(1,), base_frames=15)
-    threads = torch.get_num_threads()
-    common = {"train.epochs": 1, "train.device": "cpu", "train.threads": 2, "train.val_max_clips": 2,
+    common = {"train.epochs": 1, "train.device": "cpu", "train.threads": 1, "train.val_max_clips": 2,
               "model.feature_dim": 32, "model.mesh_attention.channels": 4}
     runs = {}
     for name, extra in (("emoface", {}), ("add", {"model.fusion": "add"})):
         cfg = load_yaml(ExperimentConfig, REPO / "configs" / "emoface-small.yaml", {**common, **extra, "name": name})
         Trainer(cfg, root / "data", root / "runs" / name, max_steps=None if name == "emoface" else 2).run()
         runs[name] = root / "runs" / name
-    torch.set_num_threads(threads)
     return root / "data", runs
 
 
 def test_evaluate_writes_table_with_baselines_and_floor(tiny, tmp_path):
     data, runs = tiny
     out = tmp_path / "eval"
-    res = runner.invoke(app, ["evaluate", "--run", str(runs["emoface"]), "--data", str(data), "--split", "test",
+    res = runner.invoke(app, ["evaluate", *T1, "--run", str(runs["emoface"]), "--data", str(data), "--split", "test",
                               "--baselines", str(runs["add"]), "--out", str(out)])
     assert res.exit_code == 0, res.output
     summary = json.loads((out / "metrics.json").read_text())
@@ -87,7 +95,7 @@ def test_animate_real_speech_mp4_with_audio(tiny, tmp_path):
 
     _, runs = tiny
     out = tmp_path / "anim"
-    res = runner.invoke(app, ["animate", "--run", str(runs["emoface"]), "--audio", str(SPEECH), "--emotion", "happy",
+    res = runner.invoke(app, ["animate", *T1, "--run", str(runs["emoface"]), "--audio", str(SPEECH), "--emotion", "happy",
                               "--intensity", "strong", "--speaker", "1", "--out", str(out), "--size", "96", "--obj"])
     assert res.exit_code == 0, res.output
     duration = sf.info(str(SPEECH)).duration
@@ -111,7 +119,7 @@ def test_animate_60s_stereo_48k_and_emotion_mix(tiny, tmp_path):
     long = np.tile(speech, 6)[: 60 * 48000]
     wav60 = tmp_path / "long.wav"
     sf.write(str(wav60), np.stack([long, 0.5 * long], axis=1), 48000)  # 60 s, stereo, 48 kHz
-    res = runner.invoke(app, ["animate", "--run", str(runs["emoface"]), "--audio", str(wav60), "--out", str(tmp_path / "a60"),
+    res = runner.invoke(app, ["animate", *T1, "--run", str(runs["emoface"]), "--audio", str(wav60), "--out", str(tmp_path / "a60"),
                               "--no-video", "--speaker", "Actor_02"])
     assert res.exit_code == 0, res.output
     v60 = np.load(tmp_path / "a60" / "vertices.npy")
@@ -122,13 +130,13 @@ def test_animate_60s_stereo_48k_and_emotion_mix(tiny, tmp_path):
     outs = {}
     for name, args in (("happy", ["--emotion", "happy"]), ("mix1", ["--emotion-mix", "happy=1.0"]),
                        ("mix", ["--emotion-mix", "happy=0.5,sad=0.5"])):
-        res = runner.invoke(app, ["animate", "--run", str(runs["emoface"]), "--audio", str(short), "--out",
+        res = runner.invoke(app, ["animate", *T1, "--run", str(runs["emoface"]), "--audio", str(short), "--out",
                                   str(tmp_path / name), "--no-video", *args])
         assert res.exit_code == 0, res.output
         outs[name] = np.load(tmp_path / name / "vertices.npy")
     np.testing.assert_array_equal(outs["happy"], outs["mix1"])  # a mix of one emotion is that emotion
     assert not np.array_equal(outs["happy"], outs["mix"])  # and the mix does change the output
-    res = runner.invoke(app, ["animate", "--run", str(runs["emoface"]), "--audio", str(short), "--out", str(tmp_path / "x"),
+    res = runner.invoke(app, ["animate", *T1, "--run", str(runs["emoface"]), "--audio", str(short), "--out", str(tmp_path / "x"),
                               "--emotion", "bored"])
     assert res.exit_code == 1 and "unknown emotion" in res.output
 
@@ -144,7 +152,7 @@ def test_render_gt_and_prediction_side_by_side(tiny, tmp_path):
         clip = r.clip_ids[0]
         n_frames = r.clip_meta(clip).n_frames
     out = tmp_path / "cmp.mp4"
-    res = runner.invoke(app, ["render", "--data", str(data), "--clip", clip, "--run", str(runs["emoface"]), "--out", str(out),
+    res = runner.invoke(app, ["render", *T1, "--data", str(data), "--clip", clip, "--run", str(runs["emoface"]), "--out", str(out),
                               "--size", "96"])
     assert res.exit_code == 0, res.output
     gen = imageio_ffmpeg.read_frames(str(out))

@@ -78,7 +78,11 @@ def evaluate(
         done[0] += 1
         console.print(f"  [{done[0]}] {cid}", end="\r")
 
-    result = evaluate_methods(split_path, methods, speakers, conditions=conds, clip_ids=clip_ids, progress=progress)
+    try:
+        result = evaluate_methods(split_path, methods, speakers, conditions=conds, clip_ids=clip_ids, progress=progress)
+    except ValueError as exc:  # MetricError, SchemaError, bad conditions: one line naming the problem
+        console.print(f"[red]error[/red]: {exc}")
+        raise typer.Exit(1) from exc
     out_dir = out or (run / "eval" / split)
     json_path, md_path = write_report(result, out_dir)
     console.print(render_markdown(summarize(result, include_clips=False)).split("## Per emotion")[0])

@@ -47,7 +47,7 @@ def test_bad_inputs_are_recorded_and_the_build_goes_on(tmp_path, media):
     assert s.exit_code == 1
     assert s.n_clips == 7 and s.n_ok == 2
     failed = {f["clip_id"]: (f["stage"], f["reason"]) for f in s.failures}
-    assert failed["01-01-03-01-02-01-01"] == ("decode", "not a readable video (Error opening input files: Invalid data found when processing input)")
+    assert failed["01-01-03-01-02-01-01"] == ("decode", "not a readable video (moov atom not found)")
     assert failed["01-01-03-01-02-02-01"][0] == "decode" and failed["01-01-03-01-02-02-01"][1].startswith("corrupt video:")
     assert failed["01-01-04-01-01-02-01"] == ("decode", "no audio track")
     assert failed["01-01-04-01-02-01-01"] == ("landmarks", "no face found in any of 30 frames")

@@ -10,7 +10,7 @@ import pytest
 
 from emoface.utils.media import ffmpeg_exe
 from pipeline.stages.config import BuildConfig, DecodeConfig, stage_config_hash, stages_from
-from pipeline.stages.decode import FrameReader, decode_clip
+from pipeline.stages.decode import MediaReader, decode_clip
 from pipeline.stages.outcome import run_stage
 from pipeline.stages.runtime import TaskContext
 from pipeline.stages.store import ClipError, Store, cleanup_temporaries, content_hash
@@ -28,7 +28,7 @@ def _index_video(path, n: int, rate: str = "30000/1001") -> None:
 def test_29_97_fps_becomes_30_fps_by_timestamps(tmp_path):
     path = tmp_path / "index.mp4"
     _index_video(path, 900)  # 30.03 s at 29.97 fps
-    got = np.array([int(round(f[..., 0].mean())) for _, f in FrameReader(path, 32, 32, fps=30.0)])
+    got = np.array([int(round(f[..., 0].mean())) for _, f in MediaReader(path, fps=30.0)])
     assert len(got) == 901  # 30.03 s at 30 fps
     index = np.round(got / 4).astype(int)  # source frame index modulo 60
     exact = np.minimum(np.arange(len(got)) * 1000 / 1001, 899)  # where output frame k (time k / 30) falls in the source

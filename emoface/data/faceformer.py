@@ -19,7 +19,6 @@ folder back with its labels.
 
 from __future__ import annotations
 
-import json
 import pickle
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field

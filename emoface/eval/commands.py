@@ -112,8 +112,16 @@ def animate(
     import numpy as np
     import torch
 
-    from emoface.eval.animate import (AnimateError, Conditions, resolve_emotion, resolve_intensity, resolve_speaker,
-                                      resolve_template, write_animation_h5, write_obj_sequence)
+    from emoface.eval.animate import (
+        AnimateError,
+        Conditions,
+        resolve_emotion,
+        resolve_intensity,
+        resolve_speaker,
+        resolve_template,
+        write_animation_h5,
+        write_obj_sequence,
+    )
     from emoface.train.checkpoint import load_run
     from emoface.utils.atomic import atomic_path
     from emoface.utils.audio import AudioError, load_audio
@@ -121,7 +129,7 @@ def animate(
     console = _console()
     _set_threads(threads)
     try:
-        model, cfg, meta = load_run(run, device)
+        model, _cfg, meta = load_run(run, device)
         wav = load_audio(audio, meta.sample_rate)
         spk = resolve_speaker(speaker, list(meta.speakers))
         cond = Conditions(spk, resolve_intensity(intensity, list(meta.intensities)), resolve_emotion(emotion, emotion_mix, list(meta.emotions)))

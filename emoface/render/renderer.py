@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from emoface.render.gl import offscreen_renderer, import_pyrender
+from emoface.render.gl import import_pyrender, offscreen_renderer
 
 __all__ = ["RenderConfig", "MeshRenderer", "vertex_normals"]
 

@@ -112,7 +112,8 @@ def resolve_template(
 
         if not template_file.is_file():
             raise AnimateError(f"{template_file}: template file not found")
-        mesh = trimesh.load(template_file, process=False, force="mesh")
+        kw = {"maintain_order": True} if template_file.suffix.lower() == ".obj" else {}
+        mesh = trimesh.load(template_file, process=False, force="mesh", **kw)
         v = np.asarray(mesh.vertices, dtype=np.float32) * float(template_scale)
         if v.shape != (meta.n_vertices, 3):
             raise AnimateError(f"{template_file}: {len(v)} vertices, the run's topology has {meta.n_vertices}")

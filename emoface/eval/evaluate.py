@@ -78,10 +78,12 @@ class RunMethod:
 
     def __init__(self, run_dir: str | Path, speakers: Sequence[str] | None = None, device: str = "cpu", which: str = "best",
                  first_frame: bool = True, use_labels: bool = False, data_topology_sha256: str | None = None):
-        from emoface.train.checkpoint import load_run
+        from emoface.train.checkpoint import find_checkpoint, load_run
 
         self.run_dir = Path(run_dir)
         self.model, self.cfg, self.meta = load_run(self.run_dir, device, which)
+        self.info = {"run": str(self.run_dir), "checkpoint": str(find_checkpoint(self.run_dir, which)),
+                     "first_frame": first_frame, "use_labels": use_labels}
         if data_topology_sha256 and self.meta.topology_sha256 and data_topology_sha256 != self.meta.topology_sha256:
             raise ValueError(f"{self.run_dir}: the run was trained on topology {self.meta.topology!r}, which differs from the data's")
         speakers = list(self.meta.speakers) if speakers is None else list(speakers)
@@ -152,7 +154,7 @@ def evaluate_methods(
     bad = [c for c in conds if not 0 <= c < len(speakers)]
     if bad or not conds:
         raise ValueError(f"conditions {bad or conds} not in 0..{len(speakers) - 1} (training speakers: {', '.join(speakers)})")
-    results = [MethodResult(m.name, m.description) for m in methods]
+    results = [MethodResult(m.name, m.description, extra=dict(getattr(m, "info", {}))) for m in methods]
     with SplitReader(split_path) as reader:
         regions = resolve_regions(reader.regions, reader.n_vertices)
         ids = list(reader.clip_ids if clip_ids is None else clip_ids)

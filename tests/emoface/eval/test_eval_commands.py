@@ -72,6 +72,7 @@ def test_evaluate_writes_table_with_baselines_and_floor(tiny, tmp_path):
     assert emo["overall"]["n_conditions"] == 2 and floor["overall"]["n_conditions"] == 1
     assert set(emo["per_condition"]) == {"Actor_01", "Actor_02"}
     assert "add instead of Mesh Attention" in add["description"]
+    assert emo["checkpoint"].endswith(".pt") and emo["first_frame"] is True
     for m in summary["methods"]:
         for k in ("lve", "eve"):
             assert np.isfinite(m["overall"][k]["mean"]) and m["overall"][k]["mean"] >= 0

@@ -3,7 +3,8 @@
 It follows :class:`pipeline.stages.backend.Backend` exactly (files, hashes, failures travel
 the same way) but its "fit" reads the answer off the detector: expression = blendshapes,
 head pose from MediaPipe's transforms, vertices = the canonical mesh moved by jawOpen.
-``fit: {diverge: [clip ids]}`` makes those clips' fits NaN, the way a diverged solver would.
+``fit: {diverge: [clip ids]}`` makes those clips' fits NaN, the way a diverged solver would;
+``fit: {crash: [clip ids]}`` kills the worker process fitting them.
 """
 
 from __future__ import annotations
@@ -86,6 +87,10 @@ class DetectorBackend(Backend):
     def fit_clip(self, track, identity, model, cfg, device):
         from scipy.spatial.transform import Rotation
 
+        if track["clip_id"] in cfg.get("crash", []):
+            import os
+
+            os._exit(3)  # a worker process that dies (segfault, OOM kill) without a Python exception
         t = len(track["valid"])
         rot = Rotation.from_matrix(track["transforms"][:, :3, :3].astype(np.float64)).as_rotvec().astype(np.float32)
         err = np.where(track["valid"], 0.5, -1.0).astype(np.float32)

@@ -116,7 +116,8 @@ def fit_identity(tracks: list[LandmarkTrack], model, camera: PinholeCamera | Non
         parts.append(t)
         xs.append(initial_params(tracks[i], lm, zero_shape, t, camera, cfg, model.expression_names, frames=frames))
     targets = Targets.concat(parts)
-    x = torch.cat(xs)  # (N, K) float64
+    logf0 = float(np.log(camera.fx))
+    x = _to_image_translation(torch.cat(xs), logf0, E)  # (N, K) float64
     N = len(x)
     prior, _ = frame_priors(lm, cfg, f64, device)
     # detector errors are correlated across frames of one face: let the sampled frames count
@@ -125,7 +126,6 @@ def fit_identity(tracks: list[LandmarkTrack], model, camera: PinholeCamera | Non
     targets.weight = targets.weight * c
     prior = prior * c
     beta = torch.zeros(S, dtype=f64, device=device)
-    logf0 = float(np.log(camera.fx))
     logf = torch.tensor(logf0, dtype=f64)
     gprior = torch.full((G,), 1.0 / cfg.shape_std**2, dtype=f64)
     if est_f:
@@ -153,7 +153,7 @@ def fit_identity(tracks: list[LandmarkTrack], model, camera: PinholeCamera | Non
             b = min(N, a + chunk)
             t = targets.rows(a, b)
             e, ev, H, g, wgt = batch_energy(lm, sh, x_[a:b], t, prior, camera, cfg, fx=f, blocks=blocks,
-                                            shape_blocks=blocks)
+                                            shape_blocks=blocks, reparam=_ImageTranslation(logf_, E))
             e_sum = e_sum + e
             if blocks:
                 jg = torch.cat([ev.jac_shape, ev.jac_logf[..., None]], -1) if est_f else ev.jac_shape
@@ -221,7 +221,8 @@ def fit_identity(tracks: list[LandmarkTrack], model, camera: PinholeCamera | Non
     for a in range(0, N, chunk):
         b = min(N, a + chunk)
         t = targets.rows(a, b)
-        _, ev, _, _, _ = batch_energy(lm, beta.to(dt), x[a:b], t, prior, camera, cfg, fx=torch.exp(logf).to(dt))
+        _, ev, _, _, _ = batch_energy(lm, beta.to(dt), x[a:b], t, prior, camera, cfg, fx=torch.exp(logf).to(dt),
+                                      reparam=_ImageTranslation(logf, E))
         px = torch.linalg.norm(ev.uv - t.uv, dim=-1).mean(1).to(f64)
         errs.append(px / t.iod)
     err = float(torch.cat(errs).median())
@@ -233,3 +234,45 @@ def fit_identity(tracks: list[LandmarkTrack], model, camera: PinholeCamera | Non
     shape[:S] = beta.cpu().numpy()
     return IdentityFit(shape=shape, camera=cam, n_frames=N, error_iod=err, focal_estimated=est_f,
                        embedding=lm.embedding, model_name=model.name, converged=converged)
+
+
+def _to_image_translation(x: torch.Tensor, logf: float, E: int) -> torch.Tensor:
+    """Per-frame translation ``t`` -> image-space ``(a, b, log s)``: ``s = f / -t_z`` (px per metre at
+    the head) and ``(a, b) = s (t_x, t_y)`` (the model origin's pixel offset from the centre).
+
+    With this parametrisation a change of focal length moves every frame's depth along with
+    it (constant image size), which removes the focal/depth coupling that makes a plain
+    Gauss-Newton crawl along a curved valley.
+    """
+    out = x.clone()
+    t = x[:, E + 6:E + 9]
+    s = torch.exp(torch.as_tensor(logf, dtype=x.dtype)) / (-t[:, 2])
+    out[:, E + 6] = t[:, 0] * s
+    out[:, E + 7] = t[:, 1] * s
+    out[:, E + 8] = torch.log(s)
+    return out
+
+
+class _ImageTranslation:
+    """``reparam`` hook of :func:`batch_energy` for the image-space translation (see above)."""
+
+    def __init__(self, logf: torch.Tensor, E: int):
+        self.logf, self.E = logf, E
+
+    def __call__(self, x: torch.Tensor):
+        E = self.E
+        a, b, logs = x[:, E + 6], x[:, E + 7], x[:, E + 8]
+        inv = torch.exp(-logs)
+        t = torch.stack([a * inv, b * inv, -torch.exp(self.logf - logs)], -1)
+        xm = torch.cat([x[:, :E + 6], t], 1)
+
+        def fix(ev) -> None:
+            dt = ev.uv.dtype
+            if ev.jac is not None:
+                jt = ev.jac[..., E + 6:E + 9].clone()  # d uv / d t  (N,L,2,3)
+                ev.jac[..., E + 6] = jt[..., 0] * inv[:, None, None].to(dt)
+                ev.jac[..., E + 7] = jt[..., 1] * inv[:, None, None].to(dt)
+                ev.jac[..., E + 8] = -(jt * t[:, None, None, :].to(dt)).sum(-1)
+                if ev.jac_logf is not None:  # d t / d log f = (0, 0, t_z) at fixed (a, b, log s)
+                    ev.jac_logf = ev.jac_logf + jt[..., 2] * t[:, None, None, 2].to(dt)
+        return xm, fix

@@ -124,16 +124,22 @@ def initial_params(track: LandmarkTrack, lm: LandmarkModel, shape: torch.Tensor,
 
 def batch_energy(lm: LandmarkModel, shape: torch.Tensor, x: torch.Tensor, targets: Targets, prior: torch.Tensor,
                  camera: PinholeCamera, cfg: FitConfig, fx: torch.Tensor | float | None = None,
-                 blocks: bool = False, shape_blocks: bool = False):
+                 blocks: bool = False, shape_blocks: bool = False, reparam=None):
     """Energy of N frames (data + per-frame priors; no temporal term) and optionally its blocks.
 
     ``x (N, K)`` and ``prior`` are float64 (the solve); the model is evaluated in its own dtype.
+    ``reparam``: optional ``(x) -> (x_model, fix)`` where ``x_model`` holds the model's
+    parameters and ``fix(ev)`` rewrites the Jacobians for the caller's parametrisation.
 
     Returns ``(energy, ev, H (N,K,K), g (N,K), w (N,L))``; ``H``/``g`` are ``None`` unless
     ``blocks``. ``w`` is the total per-point weight (group x robust IRLS) / sigma^2.
     """
     E = lm.n_expression
-    expr, jaw, rot, trans = unpack(x.to(lm.dtype), E)
+    fix = None
+    xm = x
+    if reparam is not None:
+        xm, fix = reparam(x)
+    expr, jaw, rot, trans = unpack(xm.to(lm.dtype), E)
     f = camera.fx if fx is None else fx
     fy = f * (camera.fy / camera.fx)
     ev = lm.evaluate(shape, expr, jaw, rot, trans, f, fy, camera.cx, camera.cy, jacobian=blocks,
@@ -144,6 +150,8 @@ def batch_energy(lm: LandmarkModel, shape: torch.Tensor, x: torch.Tensor, target
     energy = (targets.weight * rho).sum(dtype=torch.float64) + 0.5 * (prior * x * x).sum()
     w = targets.weight * w_irls / sig**2
     H = g = None
+    if fix is not None and (blocks or shape_blocks):
+        fix(ev)
     if blocks:
         H, g = normal_blocks(ev.jac, ev.uv - targets.uv, w)
         H, g = H.to(x.dtype), g.to(x.dtype)

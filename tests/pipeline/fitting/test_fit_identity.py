@@ -1,0 +1,71 @@
+"""fit_identity: shape (and focal length) from frames sampled across clips."""
+
+import numpy as np
+import pytest
+
+from emoface.mesh.camera import PinholeCamera
+from emoface.morphable import load
+from pipeline.fitting import CameraConfig, FitConfig, FitError, fit_identity, sample_frames
+from pipeline.fitting.identity import scale_direction
+from synthetic_tracks import make_clip
+from toy_model import toy_model
+
+
+def test_sample_frames_spreads_over_clips():
+    demo = load("demo")
+    cam = PinholeCamera.from_fov(1280, 720, 30.0)
+    clips = [make_clip(demo, np.zeros(30), cam, n_frames=n, seed=i).track for i, n in enumerate((10, 40, 40))]
+    clips[1].valid[:20] = False
+    picks = sample_frames(clips, 30, seed=0)
+    counts = {i: len(f) for i, f in picks}
+    assert sum(counts.values()) == 30 and counts[0] == 10 and counts[1] == 10 and counts[2] == 10
+    assert all(clips[i].valid[f].all() for i, f in picks)
+    assert all(len(np.unique(f)) == len(f) for _, f in picks)
+    assert sample_frames(clips, 30, seed=0)[2][1].tolist() == picks[2][1].tolist()  # deterministic
+
+
+def test_shape_recovered_up_to_the_unobservable_scale():
+    demo = load("demo")
+    cam = PinholeCamera.from_fov(1280, 720, 28.0)
+    rng = np.random.default_rng(7)
+    shape = rng.normal(size=demo.n_shape)
+    tracks = [make_clip(demo, shape, cam, n_frames=40, seed=s, noise_px=1.0).track for s in range(3)]
+    cfg = FitConfig(identity_frames=60, camera=CameraConfig(fov_y_deg=28.0, estimate_focal=False))
+    ident = fit_identity(tracks, demo, cfg=cfg)
+    assert ident.n_frames == 60 and ident.embedding == "mediapipe" and ident.camera == cam
+    u = scale_direction(demo, demo.n_shape)
+    assert abs(float(ident.shape @ u)) < 0.01  # size pinned to the mean size
+    true_rest = shape - (shape @ u) * u  # the observable part of the truth
+    err = np.abs(ident.shape - true_rest)
+    assert err.mean() < 0.25, err
+    assert ident.error_iod < 0.012
+
+
+def test_focal_length_estimated_from_a_wrong_prior():
+    toy = toy_model()  # its shape basis cannot scale the face, so the focal length is observable
+    true = PinholeCamera.from_fov(1280, 720, 30.0)
+    rng = np.random.default_rng(3)
+    shape = rng.normal(size=toy.n_shape)
+    tracks = [make_clip(toy, shape, true, n_frames=30, seed=s, noise_px=0.5).track for s in range(3)]
+    cfg = FitConfig(identity_frames=45, camera=CameraConfig(fov_y_deg=45.0, estimate_focal=True, focal_log_std=1.0))
+    ident = fit_identity(tracks, toy, cfg=cfg)
+    assert ident.focal_estimated
+    assert abs(ident.camera.fy / true.fy - 1.0) < 0.05
+    fixed = fit_identity(tracks, toy, cfg=FitConfig(identity_frames=45, camera=CameraConfig(fov_y_deg=45.0, estimate_focal=False)))
+    assert fixed.camera.fy == pytest.approx(PinholeCamera.from_fov(1280, 720, 45.0).fy)
+    assert np.abs(fixed.shape[: toy.n_shape] - shape).mean() > np.abs(ident.shape[: toy.n_shape] - shape).mean()
+
+
+def test_identity_failures():
+    demo = load("demo")
+    cam = PinholeCamera.from_fov(1280, 720, 30.0)
+    t = make_clip(demo, np.zeros(30), cam, n_frames=5, seed=0).track
+    t.valid[:] = False
+    with pytest.raises(FitError, match="no face detected in any of 1 clips"):
+        fit_identity([t], demo)
+    with pytest.raises(FitError, match="no clips"):
+        fit_identity([], demo)
+    small = make_clip(demo, np.zeros(30), PinholeCamera.from_fov(640, 480, 30.0), n_frames=5, seed=0).track
+    ok = make_clip(demo, np.zeros(30), cam, n_frames=5, seed=0).track
+    with pytest.raises(FitError, match="differ in size"):
+        fit_identity([ok, small], demo)

@@ -1,0 +1,136 @@
+"""wav2vec 2.0 audio encoders (``transformers.Wav2Vec2Model``) at the mesh frame rate.
+
+An encoder maps 16 kHz audio ``(B, N)`` to features ``(B, T, d)`` for any frame count T:
+the CNN feature extractor gives 50 Hz features, which are linearly interpolated to T frames
+(``align_corners=True``, as FaceFormer and EmoTalk do) either before the transformer
+(``interpolate: features``, the references' choice) or after it (``interpolate: output``);
+a ``Linear(hidden -> d)`` projects the result.
+
+``pretrained: DIR`` loads a local Hugging Face snapshot with ``local_files_only=True`` (never
+the network) and freezes the CNN; without it the encoder is randomly initialised from the
+config (the ``small`` preset uses tiny encoders that train on a CPU).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from emoface.model.config import EncoderConfig
+
+__all__ = ["AudioEncoder", "EncoderError", "build_wav2vec2", "receptive_field"]
+
+
+class EncoderError(RuntimeError):
+    """A pretrained encoder that cannot be loaded (the message names the folder and what to put there)."""
+
+
+def receptive_field(kernels: tuple[int, ...], strides: tuple[int, ...]) -> int:
+    """Samples needed for one CNN output frame."""
+    rf, jump = 1, 1
+    for k, s in zip(kernels, strides):
+        rf += (k - 1) * jump
+        jump *= s
+    return rf
+
+
+def build_wav2vec2(cfg: EncoderConfig, role: str = "content", hf_config: str | None = None):
+    """A ``Wav2Vec2Model``: from the local snapshot ``cfg.pretrained`` or randomly initialised.
+
+    ``hf_config`` (a ``Wav2Vec2Config`` as JSON text, saved in checkpoints) rebuilds the
+    architecture without the snapshot folder; the weights then come from the checkpoint.
+    """
+    from transformers import Wav2Vec2Config, Wav2Vec2Model
+
+    if hf_config is not None:
+        model = Wav2Vec2Model(Wav2Vec2Config.from_dict(json.loads(hf_config)))
+    elif cfg.pretrained:
+        folder = Path(cfg.pretrained).expanduser()
+        hint = ("a Hugging Face snapshot of facebook/wav2vec2-base-960h" if role == "content"
+                else "a snapshot of a speech-emotion wav2vec2 model (e.g. r-f/wav2vec-english-speech-emotion-recognition)")
+        if not (folder / "config.json").is_file():
+            raise EncoderError(
+                f"{folder}: no wav2vec2 snapshot for the {role} encoder (config.json missing); put {hint} there, "
+                f"e.g. `huggingface-cli download facebook/wav2vec2-base-960h --local-dir {folder}` on a machine "
+                "with network access, or set pretrained: null for a randomly initialised encoder"
+            )
+        try:
+            model = Wav2Vec2Model.from_pretrained(str(folder), local_files_only=True, layerdrop=cfg.layerdrop)
+        except (OSError, ValueError) as exc:
+            raise EncoderError(f"{folder}: cannot load the {role} wav2vec2 snapshot ({exc.__class__.__name__}: "
+                               f"{str(exc).splitlines()[0] if str(exc) else ''}); put {hint} there") from exc
+        if cfg.freeze_feature_extractor:
+            model.feature_extractor._freeze_parameters()
+    else:
+        if len(cfg.conv_dim) != len(cfg.conv_kernel) or len(cfg.conv_dim) != len(cfg.conv_stride):
+            raise ValueError("encoder conv_dim, conv_kernel and conv_stride must have the same length")
+        wcfg = Wav2Vec2Config(
+            hidden_size=cfg.hidden_size,
+            num_hidden_layers=cfg.num_hidden_layers,
+            num_attention_heads=cfg.num_attention_heads,
+            intermediate_size=cfg.intermediate_size,
+            conv_dim=list(cfg.conv_dim),
+            conv_kernel=list(cfg.conv_kernel),
+            conv_stride=list(cfg.conv_stride),
+            num_conv_pos_embeddings=cfg.num_conv_pos_embeddings,
+            num_conv_pos_embedding_groups=cfg.num_conv_pos_embedding_groups,
+            hidden_dropout=cfg.dropout,
+            attention_dropout=cfg.dropout,
+            activation_dropout=cfg.dropout,
+            feat_proj_dropout=cfg.dropout,
+            layerdrop=cfg.layerdrop,
+            mask_time_prob=0.0,
+            mask_feature_prob=0.0,
+            vocab_size=32,
+        )
+        model = Wav2Vec2Model(wcfg)
+    # SpecAugment is not applied (the features are resampled first); its embedding is unused
+    if getattr(model, "masked_spec_embed", None) is not None:
+        model.masked_spec_embed.requires_grad_(False)
+    return model
+
+
+class AudioEncoder(nn.Module):
+    """``audio (B, N)`` 16 kHz -> features ``(B, T, out_dim)`` at the mesh frame rate."""
+
+    def __init__(self, cfg: EncoderConfig, out_dim: int, role: str = "content", hf_config: str | None = None):
+        super().__init__()
+        self.cfg = cfg
+        self.wav2vec = build_wav2vec2(cfg, role, hf_config)
+        wc = self.wav2vec.config
+        self.min_samples = receptive_field(tuple(wc.conv_kernel), tuple(wc.conv_stride))
+        self.projection = nn.Linear(wc.hidden_size, out_dim)
+
+    def hf_config(self) -> str:
+        """The wav2vec2 architecture as JSON text (stored in checkpoints)."""
+        return self.wav2vec.config.to_json_string()
+
+    def forward(self, audio: torch.Tensor, n_frames: int) -> torch.Tensor:
+        if audio.dim() != 2:
+            raise ValueError(f"audio must be (B, N), got {tuple(audio.shape)}")
+        if audio.shape[1] < self.min_samples:
+            audio = F.pad(audio, (0, self.min_samples - audio.shape[1]))
+        if self.cfg.normalize_audio:
+            audio = (audio - audio.mean(dim=1, keepdim=True)) / torch.sqrt(audio.var(dim=1, keepdim=True, unbiased=False) + 1e-7)
+        w = self.wav2vec
+        feats = w.feature_extractor(audio).transpose(1, 2)  # (B, S, C) at 50 Hz
+        if self.cfg.interpolate == "features":
+            feats = _resample(feats, n_frames)
+        hidden, _ = w.feature_projection(feats)
+        hidden = w.encoder(hidden).last_hidden_state
+        if self.cfg.interpolate == "output":
+            hidden = _resample(hidden, n_frames)
+        return self.projection(hidden)
+
+
+def _resample(x: torch.Tensor, n: int) -> torch.Tensor:
+    """Linear interpolation along time: ``(B, S, C) -> (B, n, C)``."""
+    if x.shape[1] == n:
+        return x
+    if x.shape[1] == 1:
+        return x.expand(-1, n, -1)
+    return F.interpolate(x.transpose(1, 2), size=n, mode="linear", align_corners=True).transpose(1, 2)

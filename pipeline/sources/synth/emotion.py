@@ -73,7 +73,7 @@ class EmotionConfig:
     normal_scale: float = 0.55
     variation: float = 0.12
     onset_s: float = 0.6
-    emphasis_gain: float = 0.6
+    emphasis_gain: float = 0.8
     release: float = 0.75
 
 

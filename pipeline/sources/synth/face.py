@@ -31,8 +31,7 @@ from pipeline.sources.synth.photo import Look, PhotoFace, compose_portrait, simi
 from pipeline.sources.synth.warp import Region, warp_backward_map
 
 __all__ = [
-    "INNER_LIP_UPPER", "INNER_LIP_LOWER", "INNER_LIP_LOOP", "RIGHT_EYE", "LEFT_EYE",
-    "face_oval", "RigConfig", "FaceRig", "MOUTH_ID",
+    "INNER_LIP_UPPER", "INNER_LIP_LOWER", "INNER_LIP_LOOP", "RIGHT_EYE", "LEFT_EYE", "face_oval", "RigConfig", "FaceRig",
 ]
 
 # MediaPipe face-mesh contours (FaceLandmarksConnections), corner to corner.
@@ -41,7 +40,6 @@ INNER_LIP_LOWER = (308, 324, 318, 402, 317, 14, 87, 178, 88, 95, 78)
 INNER_LIP_LOOP = INNER_LIP_UPPER + INNER_LIP_LOWER[1:-1]
 RIGHT_EYE = (33, 246, 161, 160, 159, 158, 157, 173, 133, 155, 154, 153, 145, 144, 163, 7)
 LEFT_EYE = (263, 466, 388, 387, 386, 385, 384, 398, 362, 382, 381, 380, 374, 373, 390, 249)
-MOUTH_ID = -2  # id of mouth-interior pixels in the raster
 CHIN = 152
 
 
@@ -80,18 +78,20 @@ def _interior(faces: np.ndarray, loop) -> np.ndarray:
 class RigConfig:
     """Rig geometry: ring scales around the oval centre (inner moves with the head, outer is
     fixed), how much the inner ring follows the face below/above the mouth, the mouth interior
-    (metres) and its colours."""
+    (metres) and its colours; ``map_step`` 2 computes the warp's backward map on 2 x 2 blocks
+    (see :func:`~pipeline.sources.synth.warp.warp_backward_map`), 1 at every pixel."""
 
-    inner_ring: float = 1.4
-    outer_ring: float = 2.1
+    inner_ring: float = 1.35
+    outer_ring: float = 1.8
     hair_lift: float = 0.025
     follow_lower: float = 0.55
     follow_upper: float = 0.2
     teeth_behind_lip: float = 0.005
     teeth_height: float = 0.011
+    map_step: int = 2
     cavity: tuple[int, int, int] = (48, 16, 20)
     tongue: tuple[int, int, int] = (168, 78, 84)
-    teeth: tuple[int, int, int] = (226, 220, 204)
+    teeth: tuple[int, int, int] = (212, 204, 188)
 
 
 @dataclass
@@ -135,9 +135,10 @@ class FaceRig:
         self.jaw_joint = np.asarray(jaw_joint, np.float64)
         self.n_mesh = self.rest.shape[0]
         self.oval = face_oval(faces)
-        mouth = set(_interior(faces, INNER_LIP_LOOP).tolist())
+        mouth = _interior(faces, INNER_LIP_LOOP)
         eyes = np.concatenate([_interior(faces, RIGHT_EYE), _interior(faces, LEFT_EYE)])
-        keep = np.array([i for i in range(len(faces)) if i not in mouth and i not in set(eyes.tolist())], dtype=np.int64)
+        hidden = set(mouth.tolist()) | set(eyes.tolist())
+        keep = np.array([i for i in range(len(faces)) if i not in hidden], dtype=np.int64)
         self._build_rings()
         self._build_teeth()
         rest_pix = self._project(self.rest[None], np.asarray(rest_rotation)[None], np.asarray(rest_translation)[None])
@@ -158,11 +159,19 @@ class FaceRig:
                 j = (i + 1) % k
                 strips += [(a[i], a[j], b[i]), (a[j], b[j], b[i])]
         self.ring_tris = np.asarray(strips, dtype=np.int64)
+        self.mouth_tris = np.asarray(faces[mouth], dtype=np.int64)
         self.eye_tris = np.asarray(faces[eyes], dtype=np.int64)
         self.face_tris = np.asarray(faces[keep], dtype=np.int64)
-        self.triangles = np.concatenate([self.ring_tris, self.eye_tris, self.face_tris])
-        self._n_fixed = len(self.ring_tris) + len(self.eye_tris)
-        self.region = Region.around(self.outer_pix, camera.width, camera.height, pad=2)
+        # draw order: rings, mouth closure (painted over later), eye openings, then the face by depth
+        self.triangles = np.concatenate([self.ring_tris, self.mouth_tris, self.eye_tris, self.face_tris])
+        self._n_fixed = len(self.ring_tris) + len(self.mouth_tris) + len(self.eye_tris)
+        r = Region.around(self.outer_pix, camera.width, camera.height, pad=2)
+        x1, y1 = r.x1 + (r.x1 - r.x0) % 2, r.y1 + (r.y1 - r.y0) % 2  # even size for the 2 x 2 map
+        if x1 > camera.width:
+            x1 -= 2
+        if y1 > camera.height:
+            y1 -= 2
+        self.region = Region(r.x0 - r.x0 % 2, r.y0 - r.y0 % 2, x1 - r.x0 % 2, y1 - r.y0 % 2)
         self._frame = self.portrait.copy()
 
     # ------------------------------------------------------------------ geometry
@@ -247,16 +256,15 @@ class FaceRig:
     def render(self, pts: _Points) -> np.ndarray:
         """One frame ``(H, W, 3)`` uint8 (a view of an internal buffer: copy it to keep it)."""
         reg = self.region
-        ids = np.full(reg.shape, -1, dtype=np.int32)
-        mouth_poly = pts.pix[list(INNER_LIP_LOOP)]
-        off = np.array([reg.x0, reg.y0], np.float32)
-        cv2.fillPoly(ids, [np.round((mouth_poly - off) * 16).astype(np.int32)], MOUTH_ID, cv2.LINE_8, 4)
         zf = pts.depth[self.face_tris].mean(axis=1)
         order = np.concatenate([np.arange(self._n_fixed), self._n_fixed + np.argsort(zf, kind="stable")])
-        patch, ids = warp_backward_map(self.portrait, self.src, pts.pix, self.triangles, order, reg, ids)
-        mouth = ids == MOUTH_ID
+        patch, _ = warp_backward_map(self.portrait, self.src, pts.pix, self.triangles, order, reg, step=self.cfg.map_step)
+        # where the lips part, the mouth-closing triangles are replaced by the mouth interior
+        off = np.array([reg.x0, reg.y0], np.float32)
+        mouth = np.zeros(reg.shape, np.uint8)
+        cv2.fillPoly(mouth, [np.round((pts.pix[list(INNER_LIP_LOOP)] - off) * 16).astype(np.int32)], 1, cv2.LINE_8, 4)
         if mouth.any():
-            self._paint_mouth(patch, mouth, pts, off)
+            self._paint_mouth(patch, mouth.astype(bool), pts, off)
         self._frame[reg.slices] = patch
         return self._frame
 

@@ -89,9 +89,8 @@ class ClipWriter:
         self._u[cs] = chroma[0]
         self._v[cs] = chroma[1]
         try:
-            self._proc.stdin.write(self._y.tobytes())
-            self._proc.stdin.write(self._u.tobytes())
-            self._proc.stdin.write(self._v.tobytes())
+            for plane in (self._y, self._u, self._v):
+                self._proc.stdin.write(memoryview(plane).cast("B"))
         except BrokenPipeError:
             self._fail()
         self._n += 1

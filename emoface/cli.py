@@ -41,6 +41,16 @@ from emoface.data.interop_commands import export_faceformer_cmd, import_vocaset_
 app.command("import-vocaset")(import_vocaset_cmd)
 app.command("export-faceformer")(export_faceformer_cmd)
 
+from emoface.eval.commands import animate, evaluate, render  # noqa: E402
+
+app.command("evaluate")(evaluate)
+app.command("animate")(animate)
+app.command("render")(render)
+
+from emoface.train.commands import train  # noqa: E402
+
+app.command("train")(train)
+
 
 def main() -> None:
     app()

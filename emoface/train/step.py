@@ -1,0 +1,119 @@
+"""One training forward pass over a batch of pairs (the module that DDP wraps).
+
+For a pair (anchor ``c1,e1``; partner ``c1,e2``) of the same subject:
+
+- self target (``c1,e1``): content and emotion features of the anchor audio at ``T1``;
+- cross target (``c1,e2``): content features of the *anchor* audio interpolated to ``T2`` and
+  emotion features of the *partner* audio (PAPER 1.3, Eqs. 11-17); the conditioning
+  intensity is the partner's.
+
+The single-branch baseline reconstructs both clips from their own audio (it has no emotion
+path to exchange). Each target is decoded according to the schedule: one teacher-forced
+pass, the two-stage self-growing pass, or fully autoregressive decoding.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from emoface.model.emoface import BranchInputs, EmoFace, Offsets, shift_frames
+from emoface.train.config import ScheduleConfig
+from emoface.train.pairs import PairBatch
+from emoface.train.schedule import mix_inputs
+
+__all__ = ["PairModel", "PairOutputs", "TargetOutputs", "StepRandom"]
+
+
+@dataclass
+class StepRandom:
+    """Random draws of one step, made outside the module with the trainer's generator."""
+
+    uniform1: torch.Tensor  # (B, T1) schedule draws for the self target
+    uniform2: torch.Tensor  # (B, T2) for the cross target
+    keep1: torch.Tensor  # (B,) 1 = use the emotion label of clip 1, 0 = dropped
+    keep2: torch.Tensor  # (B,)
+
+
+@dataclass
+class TargetOutputs:
+    final: Offsets  # the prediction that is supervised (stage 2, or the single pass)
+    stage1: Offsets | None  # the stage-1 (teacher-forced) prediction when two stages ran
+    gt_inputs: int  # decoder inputs that were ground truth (positions 1..T-1)
+    inputs: int  # decoder inputs counted
+
+
+@dataclass
+class PairOutputs:
+    self_target: TargetOutputs
+    cross_target: TargetOutputs
+    gt_self: torch.Tensor  # (B, T1, V, 3) ground-truth offsets
+    gt_cross: torch.Tensor  # (B, T2, V, 3)
+    logits: torch.Tensor | None  # (2B, E): anchors then partners
+    labels: torch.Tensor  # (2B,)
+
+
+class PairModel(nn.Module):
+    """Wraps :class:`EmoFace` so that a whole training step is one ``forward`` (for DDP)."""
+
+    def __init__(self, model: EmoFace, schedule: ScheduleConfig):
+        super().__init__()
+        self.model = model
+        self.schedule = schedule
+
+    def forward(self, batch: PairBatch, p_gt: float, rnd: StepRandom) -> PairOutputs:
+        m = self.model
+        cfg = m.cfg
+        t1, t2 = batch.vertices1.shape[1], batch.vertices2.shape[1]
+        tpl = batch.template
+        gt1 = batch.vertices1 - tpl.unsqueeze(1)
+        gt2 = batch.vertices2 - tpl.unsqueeze(1)
+        spk = F.one_hot(batch.speaker, m.n_speakers).to(gt1.dtype)
+        int1 = F.one_hot(batch.intensity1, cfg.n_intensities).to(gt1.dtype)
+        int2 = F.one_hot(batch.intensity2, cfg.n_intensities).to(gt1.dtype)
+        lab1 = F.one_hot(batch.emotion1, cfg.n_emotions).to(gt1.dtype) * rnd.keep1.to(gt1)[:, None]
+        lab2 = F.one_hot(batch.emotion2, cfg.n_emotions).to(gt1.dtype) * rnd.keep2.to(gt1)[:, None]
+        logits = None
+        if cfg.single_branch:
+            c1 = m.add_emotion_label(m.encode_content(batch.audio1, t1), lab1)
+            c2 = m.add_emotion_label(m.encode_content(batch.audio2, t2), lab2)
+            in1 = m.prepare(c1, None, spk, int1, tpl)
+            in2 = m.prepare(c2, None, spk, int2, tpl)
+        else:
+            c1 = m.encode_content(batch.audio1, t1)
+            c12 = c1 if t2 == t1 else m.encode_content(batch.audio1, t2)
+            e1, l1 = m.encode_emotion(batch.audio1, t1)
+            e2, l2 = m.encode_emotion(batch.audio2, t2)
+            e1 = m.add_emotion_label(e1, lab1)
+            e2 = m.add_emotion_label(e2, lab2)
+            in1 = m.prepare(c1, e1, spk, int1, tpl)
+            in2 = m.prepare(c12, e2, spk, int2, tpl)
+            logits = torch.cat([l1, l2])
+        out1 = self._target(in1, gt1, rnd.uniform1, p_gt)
+        out2 = self._target(in2, gt2, rnd.uniform2, p_gt)
+        return PairOutputs(out1, out2, gt1, gt2, logits, torch.cat([batch.emotion1, batch.emotion2]))
+
+    def _target(self, inputs: BranchInputs, gt: torch.Tensor, uniform: torch.Tensor, p_gt: float) -> TargetOutputs:
+        m = self.model
+        s = self.schedule
+        start = gt[:, 0] if m.cfg.decoder.start_token == "first_frame" else torch.zeros_like(gt[:, 0])
+        n_inputs = gt.shape[0] * (gt.shape[1] - 1)
+        if s.kind == "autoregressive":
+            out = m.decode_autoregressive(inputs, start, cached=True, detach_feedback=s.detach_predictions)
+            return TargetOutputs(out, None, 0, n_inputs)
+        teacher = shift_frames(gt, start)
+        one_pass = s.kind == "teacher_forcing" or (p_gt >= 1.0 and s.skip_stage1_when_all_gt and s.stage1_loss_weight == 0)
+        if one_pass:
+            return TargetOutputs(m.decode(inputs, teacher), None, n_inputs, n_inputs)
+        stage1 = m.decode(inputs, teacher)
+        own = m.cfg.feedback == "own" and stage1.emotion is not None
+        pe, pc = (stage1.emotion, stage1.content) if own else (stage1.fused, stage1.fused)
+        if s.detach_predictions:
+            pe, pc = pe.detach(), pc.detach()
+        mixed_e, use_gt = mix_inputs(gt, pe, uniform, p_gt)
+        mixed_c = mix_inputs(gt, pc, uniform, p_gt)[0] if own else mixed_e
+        final = m.decode(inputs, shift_frames(mixed_e, start), shift_frames(mixed_c, start))
+        return TargetOutputs(final, stage1, int(use_gt[:, :-1].sum()), n_inputs)

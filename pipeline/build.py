@@ -160,9 +160,8 @@ def build_ravdess(
         cpus = os.cpu_count() or 1
         ctx = TaskContext(str(out), cfg, forced, device=cfg.device,
                           ffmpeg_threads=cfg.decode.ffmpeg_threads or max(1, cpus // max(1, workers)))
-        capacity = max(1, workers) + max(0, gpus)
         with ex, BuildProgress(progress) as bar:
-            sched = Scheduler(ctx, manifest, split, ex, bar, capacity=capacity, retries=cfg.executor.worker_death_retries)
+            sched = Scheduler(ctx, manifest, split, ex, bar, capacity=ex.capacity(), retries=cfg.executor.worker_death_retries)
             sched.run()
         cleanup_temporaries(out)
 

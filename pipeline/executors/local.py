@@ -81,6 +81,10 @@ class Executor:
 
     description = ""
 
+    def capacity(self) -> dict[str, int]:
+        """Tasks that can usefully run at once, per pool (``cpu``, and ``fit`` when fitting has its own workers)."""
+        return {"cpu": 1}
+
     def submit(self, kind: str, fn: Callable, ctx: Any, *args: Any) -> Future:
         raise NotImplementedError
 
@@ -142,6 +146,9 @@ class ProcessExecutor(Executor):
             self._cpu = ProcessPoolExecutor(self.workers, mp_context=self._mp, initializer=_init_pool,
                                             initargs=(self.torch_threads, None))
         return self._cpu
+
+    def capacity(self) -> dict[str, int]:
+        return {"cpu": self.workers, "fit": self.gpus} if self.gpus > 0 else {"cpu": self.workers}
 
     def submit(self, kind: str, fn: Callable, ctx: Any, *args: Any) -> Future:
         return self._pool(kind).submit(call_task, fn, ctx, *args)

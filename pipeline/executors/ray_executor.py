@@ -61,6 +61,11 @@ class RayExecutor(Executor):
         where = "local Ray instance" if address in (None, "", "local") else f"Ray cluster at {address}"
         self.description = f"{where} ({int(ray.cluster_resources().get('CPU', 0))} CPUs, {int(ray.cluster_resources().get('GPU', 0))} GPUs)"
 
+    def capacity(self) -> dict[str, int]:
+        res = self._ray.cluster_resources()
+        cpus = max(1, int(res.get("CPU", 1)))
+        return {"cpu": cpus, "fit": max(1, int(res.get("GPU", 0)))} if self.gpus else {"cpu": cpus}
+
     def submit(self, kind: str, fn: Callable, ctx: Any, *args: Any) -> Future:
         remote = self._fit if kind == "fit" else self._cpu
         device = "cuda:0" if (kind == "fit" and self.gpus) else None

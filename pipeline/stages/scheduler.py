@@ -8,9 +8,11 @@
 
 Before submitting a task the scheduler asks whether its stages are already up to date (the
 sidecar checks of :mod:`pipeline.stages.tasks`), so a rerun with nothing to do starts no
-worker and reads only small JSON files. At most ``capacity`` tasks are in flight; ready
-tasks are taken barrier-first (package, report, fit, identity, then media) so that actors
-finish early and their artefacts can be packaged while other clips are still decoding.
+worker and reads only small JSON files. Per pool (``cpu``; ``fit`` when fitting has its own
+GPU workers) at most ``capacity[pool]`` tasks are in flight, so the executor's queue never
+holds work that a more urgent task should overtake; ready tasks are taken barrier-first
+(package, report, fit, identity, then media) and clips actor by actor, so that actors
+finish early and their fits (on GPUs, if any) overlap the decoding of the next actors.
 
 A task that raises is recorded as a failure of its stage; a task whose worker process died
 is retried ``retries`` times on a fresh pool, then recorded as failed too.
@@ -76,13 +78,14 @@ class _Task:
 
 class Scheduler:
     def __init__(self, ctx: TaskContext, manifest: Manifest, split_cfg: SplitConfig, executor: Executor,
-                 progress: BuildProgress, capacity: int = 1, retries: int = 1):
+                 progress: BuildProgress, capacity: dict[str, int] | int = 1, retries: int = 1):
         self.ctx = ctx
         self.manifest = manifest
         self.manifest_sha = manifest.sha256()
         self.executor = executor
         self.progress = progress
-        self.capacity = max(1, capacity)
+        cap = capacity if isinstance(capacity, dict) else {"cpu": capacity}
+        self.capacity = {k: max(1, v) for k, v in cap.items()}
         self.retries = retries
         self.clips = {c.clip_id: ClipState(c, split_cfg.split_of(c.actor)) for c in manifest.clips}
         self.by_actor: dict[str, list[ClipState]] = defaultdict(list)
@@ -111,7 +114,7 @@ class Scheduler:
         p.add(_BAR["fit"], len(self.clips))
         p.add(_BAR["package"], len(self.by_split), unit="splits")
         p.add(_BAR["report"], 1, unit="reports")
-        for st in sorted(self.clips.values(), key=lambda s: s.clip.clip_id):
+        for st in sorted(self.clips.values(), key=lambda s: (s.clip.subject, s.clip.clip_id)):
             done = check_media_task(self.ctx, st.clip)
             if done is not None:
                 self._on_media(done)
@@ -124,11 +127,28 @@ class Scheduler:
     def _enqueue(self, task: _Task) -> None:
         heapq.heappush(self._ready, (_PRIORITY[task.kind], next(self._counter), task))
 
+    def _slot(self, task: _Task) -> str:
+        return task.pool if task.pool in self.capacity else "cpu"
+
     def _submit_ready(self) -> None:
-        while self._ready and len(self._inflight) < self.capacity:
-            _, _, task = heapq.heappop(self._ready)
+        busy: dict[str, int] = defaultdict(int)
+        for t in self._inflight.values():
+            busy[self._slot(t)] += 1
+        waiting = []
+        while self._ready:
+            item = heapq.heappop(self._ready)
+            slot = self._slot(item[2])
+            if busy[slot] >= self.capacity[slot]:
+                waiting.append(item)
+                if all(busy[k] >= v for k, v in self.capacity.items()):
+                    break
+                continue
+            task = item[2]
             fut = self.executor.submit(task.pool, task.fn, self.ctx, *task.args)
             self._inflight[fut] = task
+            busy[slot] += 1
+        for item in waiting:
+            heapq.heappush(self._ready, item)
 
     def _drain(self) -> None:
         self._submit_ready()

@@ -10,6 +10,8 @@ Measures, with the real back end (demo head, ``pipeline.fitting``, ``pipeline.qa
 - end-to-end wall time with ``--workers 1`` and ``--workers 2`` on fresh output folders,
   frames/s, frames/s per core, the speed-up and the extrapolation to the full RAVDESS
   speech set (1,440 clips, about 160k frames at 30 fps);
+- CPU seconds of the whole build (all its processes, ``RUSAGE_CHILDREN``): frames per
+  CPU-second is the per-core throughput even on a machine shared with other work;
 - peak resident memory of the largest process (``RUSAGE_CHILDREN`` of a wrapper process:
   the build itself with 1 worker, a worker process with 2);
 - a rerun with nothing to do on ``--noop-clips`` clips (1 s each), as a command (including
@@ -65,8 +67,9 @@ _WRAPPER = (
     "import json, resource, subprocess, sys, time\n"
     "t = time.perf_counter()\n"
     "rc = subprocess.call(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)\n"
-    "print(json.dumps({'rc': rc, 'wall_s': time.perf_counter() - t,"
-    " 'peak_rss_mb': resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024}))\n"
+    "u = resource.getrusage(resource.RUSAGE_CHILDREN)\n"
+    "print(json.dumps({'rc': rc, 'wall_s': time.perf_counter() - t, 'cpu_s': u.ru_utime + u.ru_stime,"
+    " 'peak_rss_mb': u.ru_maxrss / 1024}))\n"
 )
 
 
@@ -108,6 +111,7 @@ def main() -> None:
         "command": " ".join(["python -m bench.bench_build", *sys.argv[1:]]),
         "date": time.strftime("%Y-%m-%d"),
         "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, {platform.system()} {platform.release()}, Python {platform.python_version()}",
+        "load_average_before": round(os.getloadavg()[0], 2),
         "clip": args.clip.name,
         "clips": args.clips,
         "runs": {},
@@ -120,18 +124,27 @@ def main() -> None:
         secs = stage_seconds(r["summary"])
         dl = secs.get("decode", 0.0) + secs.get("landmarks", 0.0)
         after = sum(secs.get(s, 0.0) for s in AFTER_LANDMARKS)
+        n_actors = len({f.parent.name for f in root.glob("Actor_*/*.mp4")})
+        # the full corpus has 60 clips per actor: one identity fit per 60 clips, not per --per-actor
+        per_clip_after = after - secs.get("identity", 0.0)
+        full_after = per_clip_after + secs.get("identity", 0.0) * (args.clips / n_actors) / 60
         result["runs"][f"workers_{workers}"] = {
             "exit_code": r["rc"],
             "failures": r["summary"]["failures"],
             "frames": frames,
             "wall_s": round(r["wall_s"], 2),
+            "cpu_s": round(r["cpu_s"], 2),
+            "frames_per_cpu_s": round(frames / r["cpu_s"], 2),
             "frames_per_s": round(frames / r["wall_s"], 2),
             "frames_per_s_per_core": round(frames / r["wall_s"] / workers, 2),
+            "load_average_after": round(os.getloadavg()[0], 2),
             "stage_seconds": secs,
             "decode_landmarks_frames_per_s": round(frames / dl, 2) if dl else None,
             "after_landmarks_over_decode_landmarks": round(after / dl, 3) if dl else None,
+            "after_over_decode_landmarks_at_60_clips_per_actor": round(full_after / dl, 3) if dl else None,
             "peak_rss_mb": round(r["peak_rss_mb"], 1),
             "full_ravdess_minutes": round(RAVDESS_FRAMES / (frames / r["wall_s"]) / 60, 1),
+            "full_ravdess_minutes_2_cores_from_cpu_s": round(RAVDESS_FRAMES / (frames / r["cpu_s"]) / 2 / 60, 1),
         }
         print(json.dumps({f"workers_{workers}": result["runs"][f"workers_{workers}"]}, indent=1), flush=True)
     w1, w2 = result["runs"]["workers_1"], result["runs"]["workers_2"]
@@ -156,6 +169,7 @@ def main() -> None:
             "first_build_wall_s": round(first["wall_s"], 1),
             "first_build_exit_code": first["rc"],
             "command_wall_s": round(again["wall_s"], 2),
+            "command_cpu_s": round(again["cpu_s"], 2),
             "command_total_s": round(cmd_s, 2),
             "build_call_s": round(call_s, 3),
             "stages_run": ran,

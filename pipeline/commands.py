@@ -35,6 +35,12 @@ def ravdess(
     from pipeline.stages.config import load_build_config, load_split
     from pipeline.sources.zenodo import DownloadError
 
+    import signal
+
+    def _stop(signum, frame):  # SIGTERM: stop the workers too, like Ctrl-C
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, _stop)
     try:
         cfg_path = config if config is not None else (_DEFAULT_CONFIG if _DEFAULT_CONFIG.is_file() else None)
         cfg = load_build_config(cfg_path, {"model": model} if model else None)
@@ -44,6 +50,9 @@ def ravdess(
     except (GPUError, DownloadError, BuildLocked, ConfigError, FileNotFoundError, PermissionError, ValueError) as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from exc
+    except KeyboardInterrupt:
+        typer.echo("interrupted: finished artefacts are kept; rerun the same command to resume", err=True)
+        raise typer.Exit(130) from None
     except RuntimeError as exc:
         if type(exc).__name__ == "RayUnavailable":
             typer.echo(f"error: {exc}", err=True)

@@ -94,11 +94,18 @@ class Executor:
     def close(self) -> None:
         pass
 
+    def terminate(self) -> None:
+        """Stop at once (the build was interrupted): running tasks are abandoned, their artefacts never half-written."""
+        self.close()
+
     def __enter__(self) -> "Executor":
         return self
 
-    def __exit__(self, *exc) -> None:
-        self.close()
+    def __exit__(self, exc_type, *exc) -> None:
+        if exc_type is not None and issubclass(exc_type, (KeyboardInterrupt, SystemExit)):
+            self.terminate()
+        else:
+            self.close()
 
 
 class InlineExecutor(Executor):
@@ -164,4 +171,12 @@ class ProcessExecutor(Executor):
         for pool in (self._cpu, self._fit):
             if pool is not None:
                 pool.shutdown(wait=True, cancel_futures=True)
+        self._cpu = self._fit = None
+
+    def terminate(self) -> None:
+        for pool in (self._cpu, self._fit):
+            if pool is not None:
+                for proc in list(getattr(pool, "_processes", {}).values()):
+                    proc.terminate()
+                pool.shutdown(wait=False, cancel_futures=True)
         self._cpu = self._fit = None

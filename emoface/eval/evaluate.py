@@ -67,9 +67,9 @@ class RunMethod:
     """A trained run (``runs/NAME``, its best checkpoint) as a :class:`Method`.
 
     Each clip is predicted autoregressively from its audio with the clip's intensity and the
-    given training-speaker condition. ``first_frame`` (default, App. A.3: the models are trained
-    with the ground-truth first frame as condition) starts decoding from the clip's first
-    ground-truth frame; otherwise from the template. ``use_labels`` additionally feeds the
+    given training-speaker condition. ``first_frame`` starts decoding from the clip's first
+    ground-truth frame (App. A.3: the models are trained with it as condition), otherwise from
+    the template; ``None`` (default) follows the run's ``model.decoder.start_token``. ``use_labels`` additionally feeds the
     clip's emotion label through the optional label embedding (off by default: in the paper
     emotion comes from the audio).
     """
@@ -77,11 +77,13 @@ class RunMethod:
     conditioned = True
 
     def __init__(self, run_dir: str | Path, speakers: Sequence[str] | None = None, device: str = "cpu", which: str = "best",
-                 first_frame: bool = True, use_labels: bool = False, data_topology_sha256: str | None = None):
+                 first_frame: bool | None = None, use_labels: bool = False, data_topology_sha256: str | None = None):
         from emoface.train.checkpoint import find_checkpoint, load_run
 
         self.run_dir = Path(run_dir)
         self.model, self.cfg, self.meta = load_run(self.run_dir, device, which)
+        if first_frame is None:
+            first_frame = getattr(self.cfg.model.decoder, "start_token", "first_frame") == "first_frame"
         self.info = {"run": str(self.run_dir), "checkpoint": str(find_checkpoint(self.run_dir, which)),
                      "first_frame": first_frame, "use_labels": use_labels}
         if data_topology_sha256 and self.meta.topology_sha256 and data_topology_sha256 != self.meta.topology_sha256:

@@ -310,6 +310,9 @@ def import_vocaset(
             target = labels.get("split") or split.assign(seq.subject, seq.sentence)
             if target is None:
                 continue
+            if target not in writers:
+                report.skipped.append(f"{seq.source}: split {target!r} is not train, val or test")
+                continue
             if seq.subject not in templates:
                 report.skipped.append(f"{seq.source}: subject {seq.subject} has no template")
                 continue

@@ -38,7 +38,8 @@ def test_samples_and_speaker_indices(tmp_path):
 def test_dataloader_with_workers(tmp_path):
     path = write_synthetic_split(tmp_path / "s.h5", SyntheticSpec(actors=(1,), emotions=(0, 2), base_frames=15))
     ds = MeshSeqDataset(path)
-    loader = torch.utils.data.DataLoader(ds, batch_size=None, num_workers=2, multiprocessing_context="spawn")
+    _ = ds[0]  # the parent opens the file first; forked workers must reopen it, not share the handle
+    loader = torch.utils.data.DataLoader(ds, batch_size=None, num_workers=2, multiprocessing_context="fork")
     ids = sorted(s.clip_id for s in loader)
     assert ids == sorted(ds.clip_ids)
 

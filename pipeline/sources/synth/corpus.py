@@ -129,13 +129,21 @@ def _resources(cfg: SynthConfig):
 
 
 def _lips_aligned(model, shape: np.ndarray) -> np.ndarray:
-    """The nearest shape (least change) whose inner-lip midpoints 13 and 14 are level in x and z,
-    so that closed lips touch in 3D and ``mouth_opening`` measures the opening, not lip depth."""
+    """The nearest shape (least change) that leaves the inner lips as the template has them:
+    midpoints 13 and 14 level in x and z, and every upper/lower inner-lip pair as far apart
+    vertically as in the template. Then ``lip_press`` closes the whole mouth at once (lips
+    touch along their length without crossing), and ``mouth_opening`` measures the opening,
+    not lip depth."""
     s = np.asarray(model.shapedirs, np.float64)
-    a = (s[13] - s[14])[[0, 2]]  # (2, S)
-    target = -(np.asarray(model.v_template, np.float64)[13] - model.v_template[14])[[0, 2]]
+    from pipeline.sources.synth.drive import LIP_PAIRS
+
+    rows = [(s[13] - s[14])[0], (s[13] - s[14])[2]] + [(s[u] - s[lo])[1] for u, lo in LIP_PAIRS]
+    a = np.stack(rows)  # (11, S)
+    v = np.asarray(model.v_template, np.float64)
+    target = np.zeros(len(rows))
+    target[:2] = -(v[13] - v[14])[[0, 2]]  # also cancel the template's own side/depth offset
     b = np.asarray(shape, np.float64)
-    b = b - a.T @ np.linalg.solve(a @ a.T, a @ b - target)
+    b = b - a.T @ np.linalg.lstsq(a @ a.T, a @ b - target, rcond=None)[0]
     return b.astype(np.float32)
 
 
@@ -164,7 +172,8 @@ def _rig(actor, cfg: SynthConfig, seed: int):
             st["model"], st["layer"], actor.shape, Articulation(rest_art, np.zeros(1)),
             np.zeros((1, len(EXPRESSION_CHANNELS)), np.float32), np.zeros(1), actor.eye_open, 0.0, cfg.drive,
         )
-        st["rigs"].clear()  # one actor at a time is enough: clips are ordered by actor
+        if len(st["rigs"]) >= 2:  # clips come in actor order: two actors at a time are enough
+            st["rigs"].pop(next(iter(st["rigs"])))
         st["rigs"][key] = FaceRig(
             st["photo"], actor.look, st["model"].faces, rest.vertices[0], actor.rest_rotation, actor.rest_translation,
             rest.jaw_joint, st["camera"], cfg.rig,
@@ -267,6 +276,20 @@ def _run_clip(args: tuple) -> ClipResult:
         return ClipResult(name.clip_id, "failed", error=f"{type(exc).__name__}: {exc}")
 
 
+def _remove_stale_temporaries(out: Path) -> None:
+    """Delete what a killed run left: hidden ``.<name>.*.tmp*`` files and ``.synth-*`` folders."""
+    import shutil
+
+    for folder in [out / "ground_truth", *out.glob("Actor_*")]:
+        if not folder.is_dir():
+            continue
+        for p in folder.iterdir():
+            if p.name.startswith(".synth-") and p.is_dir():
+                shutil.rmtree(p, ignore_errors=True)
+            elif p.name.startswith(".") and ".tmp" in p.name and p.is_file():
+                p.unlink(missing_ok=True)
+
+
 def _init_worker() -> None:
     import cv2
     import torch
@@ -300,6 +323,8 @@ def generate_corpus(
     cfg = cfg or SynthConfig()
     if fps is not None:
         cfg = dataclasses.replace(cfg, fps=float(fps))
+    if abs(cfg.fps - 30000 / 1001) < 0.006:  # "29.97" means NTSC's exact 30000/1001, as in RAVDESS
+        cfg = dataclasses.replace(cfg, fps=30000 / 1001)
     out = Path(out)
     actor_list = list(range(1, actors + 1)) if isinstance(actors, int) else sorted(set(int(a) for a in actors))
     names = plan_names(actor_list, clips_per_actor)
@@ -310,6 +335,7 @@ def generate_corpus(
         if any(old.get(k) != v for k, v in settings.items()):
             raise ValueError(f"{out}: holds a corpus made with another seed or config ({manifest_path}); choose another --out")
     out.mkdir(parents=True, exist_ok=True)
+    _remove_stale_temporaries(out)
     if not manifest_path.is_file():  # settings first, so that a killed run is recognised
         write_json_atomic(manifest_path, {**settings, "config": to_dict(cfg), "clips": [], "failures": {}})
     result = CorpusResult(out=out)

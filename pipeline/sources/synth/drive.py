@@ -26,7 +26,10 @@ import torch
 from pipeline.sources.synth.emotion import EXPRESSION_CHANNELS
 from pipeline.sources.synth.visemes import Articulation
 
-__all__ = ["DriveConfig", "FaceParams", "drive_face", "REQUIRED_COMPONENTS"]
+__all__ = ["DriveConfig", "FaceParams", "drive_face", "REQUIRED_COMPONENTS", "LIP_PAIRS"]
+
+# upper/lower inner-lip vertex pairs of the MediaPipe mesh, midline first
+LIP_PAIRS = ((13, 14), (82, 87), (81, 178), (80, 88), (191, 95), (312, 317), (311, 402), (310, 318), (415, 324))
 
 REQUIRED_COMPONENTS = (
     "lip_pucker", "lip_funnel", "lip_stretch", "lip_press", "upper_lip_raise", "smile_left", "smile_right", "frown",
@@ -123,15 +126,19 @@ def drive_face(
     e[:, ix("eyelid_close_right")] = blink
     jaw = np.zeros((t, 3), dtype=np.float64)
     jaw[:, 0] = cfg.jaw_max_rad * art["jaw"] + cfg.jaw_drop_rad * ch("jaw_drop")
-    # lip closure: press closes a fraction of the gap the other parameters leave
+    # lip closure: press closes a fraction of the gap the other parameters leave, and never
+    # more than the narrowest upper/lower inner-lip pair allows (lips touch, never cross)
     press = ix("lip_press")
     d = np.asarray(model.exprdirs[:, :, press], dtype=np.float64)
-    per_unit = float(d[13, 1] - d[14, 1])  # signed gap change per unit of lip_press (negative)
+    up, lo = np.array([p[0] for p in LIP_PAIRS]), np.array([p[1] for p in LIP_PAIRS])
+    per_unit = d[up, 1] - d[lo, 1]  # signed gap change per unit of lip_press (negative)
+    use = per_unit < -1e-5
     verts, _ = _layer_vertices(layer, shape, e, jaw)
-    gap = (verts[:, 13, 1] - verts[:, 14, 1]).astype(np.float64)
+    gaps = (verts[:, up, 1] - verts[:, lo, 1]).astype(np.float64)  # (T, pairs)
     close = np.clip(art["close"] + ch("press"), 0.0, 1.0)
-    if per_unit < 0:
-        e[:, press] = np.clip(close * np.maximum(gap - cfg.min_gap_m, 0.0) / -per_unit, 0.0, 2.0)
+    if use.any():
+        room = np.maximum(gaps[:, use] - cfg.min_gap_m, 0.0) / -per_unit[use]
+        e[:, press] = np.clip(close * room.min(axis=1), 0.0, 2.0)
     verts, joints = _layer_vertices(layer, shape, e, jaw)
     return FaceParams(
         shape=np.asarray(shape, np.float32),

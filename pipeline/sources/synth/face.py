@@ -148,6 +148,13 @@ class FaceRig:
         lm = photo.landmarks @ self.photo_to_frame[:, :2].T + self.photo_to_frame[:, 2]
         self.src = np.concatenate([lm, ring_pix[: 2 * len(self.oval)]]).astype(np.float32)
         self.portrait = compose_portrait(photo, look, self.photo_to_frame, camera.width, camera.height)
+        # the photo's own mouth opening (teeth of a smile) becomes a dark cavity: the mouth-closing
+        # triangles sample it, so whatever shows between the lips at their contact line is dark
+        dark = np.zeros(self.portrait.shape[:2], np.float32)
+        cv2.fillPoly(dark, [np.round(lm[list(INNER_LIP_LOOP)] * 16).astype(np.int32)], 1.0, cv2.LINE_AA, 4)
+        dark = cv2.GaussianBlur(cv2.dilate(dark, np.ones((3, 3), np.uint8)), (0, 0), 1.0)[..., None]
+        cavity = np.asarray(cfg.cavity, np.float32) * 0.8
+        self.portrait = np.clip(self.portrait * (1.0 - dark) + cavity * dark, 0, 255).astype(np.uint8)
         self.outer_pix = ring_pix[len(self.oval) : 2 * len(self.oval)].astype(np.float32)
         # triangles: outer strip (outer ring - inner ring), inner strip (inner ring - oval), eyes, face
         n, k = self.n_mesh, len(self.oval)
@@ -262,13 +269,14 @@ class FaceRig:
         # where the lips part, the mouth-closing triangles are replaced by the mouth interior
         off = np.array([reg.x0, reg.y0], np.float32)
         mouth = np.zeros(reg.shape, np.uint8)
-        cv2.fillPoly(mouth, [np.round((pts.pix[list(INNER_LIP_LOOP)] - off) * 16).astype(np.int32)], 1, cv2.LINE_8, 4)
+        cv2.fillPoly(mouth, [np.round((pts.pix[list(INNER_LIP_LOOP)] - off) * 16).astype(np.int32)], 255, cv2.LINE_AA, 4)
         if mouth.any():
-            self._paint_mouth(patch, mouth.astype(bool), pts, off)
+            self._paint_mouth(patch, mouth, pts, off)
         self._frame[reg.slices] = patch
         return self._frame
 
     def _paint_mouth(self, patch: np.ndarray, mouth: np.ndarray, pts: _Points, off: np.ndarray) -> None:
+        """Paint the mouth interior into ``patch`` through ``mouth`` (uint8 anti-aliased coverage)."""
         cfg = self.cfg
         ys, xs = np.nonzero(mouth)
         y0, y1 = max(ys.min() - 3, 0), min(ys.max() + 4, patch.shape[0])
@@ -288,6 +296,9 @@ class FaceRig:
         axes = (max(abs(r[0] - c[0]), 1.0), max(abs(lo[1] - c[1]) * 1.6, 1.0))
         cv2.ellipse(canvas, (int(round(c[0] - o[0])), int(round(c[1] - o[1]))), (int(round(axes[0])), int(round(axes[1]))), 0, 180, 360, cfg.tongue, -1, cv2.LINE_AA)
         cv2.ellipse(canvas, (int(round(c[0] - o[0])), int(round(c[1] - o[1]))), (int(round(axes[0])), int(round(axes[1] * 0.6))), 0, 0, 180, cfg.tongue, -1, cv2.LINE_AA)
+        # teeth and tongue fade in as the lips part (a barely open mouth is a dark line)
+        gap = float(np.linalg.norm(pts.pix[13] - pts.pix[14]))
+        vis = float(np.clip((gap - 1.5) / 5.0, 0.0, 1.0))
         poly(pts.lower_teeth, cfg.teeth, 0.86)
         poly(pts.upper_teeth, cfg.teeth, 1.0)
         # gaps between incisors, shading toward the corners
@@ -300,6 +311,8 @@ class FaceRig:
         xx = np.linspace(-1.0, 1.0, w, dtype=np.float32)[None, :, None]
         canvas *= 1.0 - 0.45 * xx**2
         canvas = cv2.GaussianBlur(canvas, (3, 3), 0.7)
-        alpha = cv2.GaussianBlur(mouth[y0:y1, x0:x1].astype(np.float32), (5, 5), 1.0)[..., None]
+        if vis < 1.0:
+            canvas = vis * canvas + (1.0 - vis) * np.asarray(cfg.cavity, np.float32) * 0.7
+        alpha = cv2.GaussianBlur(mouth[y0:y1, x0:x1].astype(np.float32) / 255.0, (3, 3), 0.5)[..., None]
         view = patch[y0:y1, x0:x1].astype(np.float32)
         patch[y0:y1, x0:x1] = np.clip(view * (1.0 - alpha) + canvas * alpha, 0, 255).astype(np.uint8)

@@ -2,8 +2,10 @@
 
 LVE (PAPER 4.1): per frame, the maximum over lip vertices of the squared L2 error (metres^2),
 averaged over all frames of all clips. EVE (PAPER 4.2): the same over the eye region and the
-forehead. Values are in m^2 (the paper reports them divided by 1e-5). The template-only
-floor is the same metric for a prediction that is the subject's template at every frame.
+forehead. Values are in m^2 (the paper reports them divided by 1e-5). The per-frame errors
+and the regions come from :mod:`emoface.eval.metrics` (the project's one definition). The
+template-only floor is the same metric for a prediction that is the subject's template at
+every frame.
 """
 
 from __future__ import annotations
@@ -15,15 +17,10 @@ import numpy as np
 import torch
 
 from emoface.data.dataset import MeshSeqDataset
+from emoface.eval.metrics import MetricError, region_frame_errors, resolve_regions
 from emoface.train.distributed import DistInfo, all_sum
 
-__all__ = ["frame_max_sq_error", "ValidationResult", "eval_regions", "validate"]
-
-
-def frame_max_sq_error(pred: torch.Tensor, gt: torch.Tensor, region: torch.Tensor) -> torch.Tensor:
-    """``pred, gt (T, V, 3)``, ``region (R,)`` vertex indices -> ``(T,)`` max over the region of the squared L2 error."""
-    d = (pred[:, region] - gt[:, region]).pow(2).sum(-1)
-    return d.max(dim=1).values
+__all__ = ["ValidationResult", "eval_regions", "validate"]
 
 
 @dataclass
@@ -40,13 +37,17 @@ class ValidationResult:
 
 
 def eval_regions(regions: dict[str, np.ndarray], n_vertices: int) -> tuple[np.ndarray, np.ndarray | None]:
-    """LVE vertices (``lips``; all vertices when absent) and EVE vertices (``eye_region`` ∪ ``forehead``)."""
-    lips = regions.get("lips")
-    if lips is None or len(lips) == 0:
-        lips = np.arange(n_vertices)
-    parts = [regions[k] for k in ("eye_region", "forehead") if k in regions and len(regions[k])]
-    eve = np.unique(np.concatenate(parts)) if parts else None
-    return np.asarray(lips, dtype=np.int64), eve
+    """LVE vertices (``lips``) and EVE vertices (``eye_region`` ∪ ``forehead``), as the evaluation uses them.
+
+    A topology without these regions still validates: LVE then uses every vertex (and EVE is
+    skipped), so that training on custom data works; the evaluation command will refuse it.
+    """
+    try:
+        r = resolve_regions(regions, n_vertices)
+        return r.lips, r.emotion
+    except MetricError:
+        lips = regions.get("lips")
+        return (np.asarray(lips, dtype=np.int64) if lips is not None and len(lips) else np.arange(n_vertices)), None
 
 
 def validate(model, data: MeshSeqDataset, device: torch.device, info: DistInfo, val_speaker: int = 0,
@@ -57,8 +58,6 @@ def validate(model, data: MeshSeqDataset, device: torch.device, info: DistInfo, 
     """
     ids = list(clip_ids or data.clip_ids)[: max_clips or None]
     lips, eve = eval_regions({k: np.asarray(v) for k, v in data.regions.items()}, model.n_vertices)
-    lips_t = torch.from_numpy(lips)
-    eve_t = torch.from_numpy(eve) if eve is not None else None
     first = model.cfg.decoder.start_token == "first_frame"
     sums = [0.0, 0.0, 0.0, 0.0, 0.0, 0.0]  # lve, eve, tpl_lve, tpl_eve, frames, clips
     for cid in ids[info.rank :: info.world_size]:
@@ -68,18 +67,18 @@ def validate(model, data: MeshSeqDataset, device: torch.device, info: DistInfo, 
         pred = model.generate(s.audio, s.template, speaker=spk, intensity=s.intensity, n_frames=s.n_frames,
                               first_frame=gt[0] if first else None).vertices[0].cpu()
         tpl = s.template.unsqueeze(0).expand_as(gt)
-        sums[0] += float(frame_max_sq_error(pred, gt, lips_t).sum())
-        sums[2] += float(frame_max_sq_error(tpl, gt, lips_t).sum())
-        if eve_t is not None:
-            sums[1] += float(frame_max_sq_error(pred, gt, eve_t).sum())
-            sums[3] += float(frame_max_sq_error(tpl, gt, eve_t).sum())
+        sums[0] += float(region_frame_errors(pred, gt, lips).sum())
+        sums[2] += float(region_frame_errors(tpl, gt, lips).sum())
+        if eve is not None:
+            sums[1] += float(region_frame_errors(pred, gt, eve).sum())
+            sums[3] += float(region_frame_errors(tpl, gt, eve).sum())
         sums[4] += gt.shape[0]
         sums[5] += 1
     sums = all_sum(sums, device, info)
     n = max(sums[4], 1.0)
     nan = float("nan")
     return ValidationResult(
-        lve=sums[0] / n, eve=sums[1] / n if eve_t is not None else nan,
-        template_lve=sums[2] / n, template_eve=sums[3] / n if eve_t is not None else nan,
+        lve=sums[0] / n, eve=sums[1] / n if eve is not None else nan,
+        template_lve=sums[2] / n, template_eve=sums[3] / n if eve is not None else nan,
         clips=int(sums[5]), frames=int(sums[4]),
     )

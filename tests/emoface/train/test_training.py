@@ -131,3 +131,20 @@ def test_two_process_gloo_ddp_trains_with_identical_weights(data, tmp_path):
     state = read_checkpoint(tmp_path / "run" / "checkpoints" / "last.pt")
     assert len(state["rng"]) == 2 and state["global_step"] == 2
     assert state["model"]["content_decoder.output.weight"].abs().sum() > 0  # trained (zero-initialised)
+
+
+@pytest.mark.parametrize("override", [
+    {"model": {"fusion": "add"}},
+    {"model": {"single_branch": True}},
+    {"model": {"feedback": "own"}, "schedule": {"stage1_loss_weight": 0.5}},
+    {"schedule": {"kind": "autoregressive"}},
+    {"schedule": {"kind": "teacher_forcing", "draw": "sequence"}, "train": {"batch_size": 2}},
+    {"model": {"decoder": {"start_token": "template"}, "mesh_attention": {"vertex_embedding": "template",
+                                                                          "weight_channels": 3}}},
+])
+def test_ablations_train_a_step(data, tmp_path, override):
+    cfg = from_dict(ExperimentConfig, tiny_config(**override))
+    res = Trainer(cfg, data / "four", tmp_path / "run", max_steps=2).run()
+    assert res["stopped_early"] and res["global_step"] == 2
+    model, _, _ = load_run(tmp_path / "run", "cpu", "last")
+    assert model.cfg == cfg.model

@@ -1,0 +1,102 @@
+"""Inference real-time factor: cached autoregressive decoding next to the uncached reference loop.
+
+    python -m bench.bench_inference                       # small @ 468 and paper @ 5023, 3 s and 60 s
+    python -m bench.bench_inference --presets small --seconds 3 60
+
+The real-time factor is compute seconds / audio seconds (< 1 is faster than real time) for
+``model.generate`` (encoders + Mesh Attention + autoregressive decoding, no gradients) on
+random audio, for the cached decoder (one token per step against stored keys/values) and
+the uncached reference loop (every step re-decodes the whole prefix, as FaceFormer's
+``predict`` does). Uncached runs whose estimated time exceeds ``--max-uncached-seconds``
+are skipped and reported as such (the estimate scales the 3 s measurement by T^2).
+
+Writes ``bench/results/inference.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+DEFAULT_VERTICES = {"small": 468, "paper": 5023}
+
+
+def run(preset: str, n_vertices: int, seconds: list[float], max_uncached: float, device: str) -> list[dict]:
+    import torch
+
+    from bench.bench_train import topology
+    from emoface.model.build import build_model
+    from emoface.train.config import ExperimentConfig
+    from emoface.utils.config import load_yaml
+
+    cfg = load_yaml(ExperimentConfig, REPO / "configs" / f"emoface-{preset}.yaml")
+    m = topology(n_vertices)
+    torch.manual_seed(0)
+    model = build_model(cfg.model, m.faces, n_vertices, 20, m.v_template).to(device).eval()
+    for dec in (model.content_decoder, model.emotion_decoder):
+        torch.nn.init.normal_(dec.output.weight, std=1e-3)  # trained-like, non-zero output
+    tpl = torch.from_numpy(m.v_template).float()
+    g = torch.Generator().manual_seed(0)
+    model.generate(0.1 * torch.randn(16000, generator=g), tpl)  # warm-up
+    rows = []
+    per_t2: float | None = None
+    for sec in seconds:
+        audio = 0.1 * torch.randn(int(sec * 16000), generator=g)
+        t_frames = model.n_frames_for(audio.shape[0])
+        for cached in (True, False):
+            row = {"preset": preset, "vertices": n_vertices, "audio_seconds": sec, "frames": t_frames,
+                   "decoder": "cached" if cached else "uncached"}
+            if not cached and per_t2 is not None and per_t2 * t_frames**2 > max_uncached:
+                row.update(skipped=True, estimated_seconds=per_t2 * t_frames**2,
+                           estimated_rtf=per_t2 * t_frames**2 / sec)
+                rows.append(row)
+                print(json.dumps(row), flush=True)
+                continue
+            if device.startswith("cuda"):
+                torch.cuda.synchronize()
+            t0 = time.perf_counter()
+            model.generate(audio, tpl, first_frame=tpl, cached=cached)
+            if device.startswith("cuda"):
+                torch.cuda.synchronize()
+            dt = time.perf_counter() - t0
+            if not cached and per_t2 is None:
+                per_t2 = dt / t_frames**2
+            row.update(seconds=dt, rtf=dt / sec)
+            rows.append(row)
+            print(json.dumps(row), flush=True)
+    return rows
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--presets", nargs="+", default=["small", "paper"])
+    ap.add_argument("--vertices", type=int, default=None, help="default: 468 for small, 5023 for paper")
+    ap.add_argument("--seconds", nargs="+", type=float, default=[3.0, 60.0])
+    ap.add_argument("--max-uncached-seconds", type=float, default=300.0)
+    ap.add_argument("--device", default="cpu")
+    ap.add_argument("--threads", type=int, default=None)
+    ap.add_argument("--out", type=Path, default=REPO / "bench" / "results" / "inference.json")
+    args = ap.parse_args()
+    import torch
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    rows = []
+    for preset in args.presets:
+        v = args.vertices or DEFAULT_VERTICES.get(preset, 468)
+        rows += run(preset, v, sorted(args.seconds), args.max_uncached_seconds, args.device)
+    report = {"benchmark": "inference_rtf", "date": time.strftime("%Y-%m-%d"), "machine": platform.processor() or
+              platform.machine(), "cpus": os.cpu_count(), "threads": torch.get_num_threads(), "device": args.device,
+              "rows": rows}
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(report, indent=2) + "\n")
+    print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,160 @@
+"""Training-step time and peak memory of EmoFace and the single-branch baseline.
+
+    python -m bench.bench_train                                   # small + paper, V = 468 and 5023
+    python -m bench.bench_train --presets small --vertices 468 --steps 5
+
+For each preset (``configs/emoface-<preset>.yaml``), topology (468: the demo head; 5023: the
+5023-vertex synthetic FLAME-sized model) and variant (EmoFace with Mesh Attention,
+single-branch FaceFormer-style), a fresh process builds the model and runs one warm-up and
+``--steps`` timed training steps on a synthetic pair (two clips of ``--frames`` frames and
+matching audio) with the self-growing two-stage pass (p_gt = 0.5, the most expensive
+phase): forward, loss, backward, Adam. Reported: mean seconds per step, peak resident memory
+during the steps (CPU: VmHWM after a reset) or peak CUDA memory, and the parameter count.
+
+Writes ``bench/results/train.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _rss_kib(field: str) -> int:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1])
+    return -1
+
+
+def _reset_peak_rss() -> None:
+    try:
+        Path("/proc/self/clear_refs").write_text("5")
+    except OSError:
+        pass
+
+
+def topology(n_vertices: int):
+    from emoface.morphable import load
+
+    m = load("demo" if n_vertices == 468 else "synthetic-5023")
+    if m.v_template.shape[0] != n_vertices:
+        raise SystemExit(f"no bundled topology with {n_vertices} vertices")
+    return m
+
+
+def one(preset: str, n_vertices: int, variant: str, steps: int, frames: int, device: str, threads: int | None) -> dict:
+    import torch
+
+    from emoface.model.build import build_model
+    from emoface.train.config import ExperimentConfig
+    from emoface.train.losses import pair_losses
+    from emoface.train.pairs import PairBatch
+    from emoface.train.step import PairModel, StepRandom
+    from emoface.utils.config import load_yaml
+
+    if threads:
+        torch.set_num_threads(threads)
+    dev = torch.device(device)
+    cfg = load_yaml(ExperimentConfig, REPO / "configs" / f"emoface-{preset}.yaml",
+                    {"model.single_branch": variant == "single_branch"})
+    m = topology(n_vertices)
+    torch.manual_seed(0)
+    model = build_model(cfg.model, m.faces, n_vertices, 20, m.v_template).to(dev)
+    pm = PairModel(model, cfg.schedule).train()
+    opt = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=1e-4)
+    tpl = torch.from_numpy(m.v_template).float().to(dev)
+    g = torch.Generator().manual_seed(0)
+
+    def side(t):
+        n = int(round(t * 16000 / 30))
+        audio = 0.1 * torch.randn(1, n, generator=g)
+        verts = tpl + 0.002 * torch.randn(1, t, n_vertices, 3, generator=g)
+        return audio.to(dev), verts.to(dev)
+
+    a1, v1 = side(frames)
+    a2, v2 = side(frames + 7)
+    z = torch.zeros(1, dtype=torch.long, device=dev)
+    batch = PairBatch(["a"], ["b"], a1, a2, v1, v2, tpl.unsqueeze(0), z, z, z + 2, z, z + 1)
+
+    def step():
+        rnd = StepRandom(torch.rand(1, frames, generator=g), torch.rand(1, frames + 7, generator=g),
+                         torch.ones(1), torch.ones(1))
+        out = pm(batch, 0.5, rnd)
+        loss = pair_losses(out.self_target.final, out.gt_self, out.cross_target.final, out.gt_cross, out.logits,
+                           out.labels, cfg.loss).total
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+
+    step()  # warm-up (allocations, Adam state)
+    base = _rss_kib("VmRSS")
+    _reset_peak_rss()
+    if dev.type == "cuda":
+        torch.cuda.synchronize()
+        torch.cuda.reset_peak_memory_stats(dev)
+    t0 = time.perf_counter()
+    for _ in range(steps):
+        step()
+    if dev.type == "cuda":
+        torch.cuda.synchronize()
+    sec = (time.perf_counter() - t0) / steps
+    out = {
+        "preset": preset, "vertices": n_vertices, "variant": variant, "frames": frames, "steps": steps,
+        "seconds_per_step": sec, "params_trainable": sum(p.numel() for p in model.parameters() if p.requires_grad),
+        "rss_before_mib": base / 1024, "peak_rss_mib": _rss_kib("VmHWM") / 1024, "device": str(dev),
+        "threads": torch.get_num_threads(),
+    }
+    if dev.type == "cuda":
+        out["peak_cuda_mib"] = torch.cuda.max_memory_allocated(dev) / 2**20
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--presets", nargs="+", default=["small", "paper"])
+    ap.add_argument("--vertices", nargs="+", type=int, default=[468, 5023])
+    ap.add_argument("--variants", nargs="+", default=["emoface", "single_branch"])
+    ap.add_argument("--steps", type=int, default=3)
+    ap.add_argument("--frames", type=int, default=110, help="frames per clip (3D-RAVDESS mean: ~111)")
+    ap.add_argument("--device", default="cpu")
+    ap.add_argument("--threads", type=int, default=None)
+    ap.add_argument("--out", type=Path, default=REPO / "bench" / "results" / "train.json")
+    ap.add_argument("--one", nargs=3, metavar=("PRESET", "V", "VARIANT"), help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.one:
+        res = one(args.one[0], int(args.one[1]), args.one[2], args.steps, args.frames, args.device, args.threads)
+        print(json.dumps(res))
+        return
+    rows = []
+    for preset in args.presets:
+        for v in args.vertices:
+            for variant in args.variants:
+                cmd = [sys.executable, "-m", "bench.bench_train", "--one", preset, str(v), variant, "--steps",
+                       str(args.steps), "--frames", str(args.frames), "--device", args.device]
+                if args.threads:
+                    cmd += ["--threads", str(args.threads)]
+                p = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO)
+                if p.returncode != 0:
+                    row = {"preset": preset, "vertices": v, "variant": variant, "error": p.stderr.strip()[-500:]}
+                else:
+                    row = json.loads(p.stdout.strip().splitlines()[-1])
+                rows.append(row)
+                print(json.dumps(row), flush=True)
+    report = {"benchmark": "train_step", "date": time.strftime("%Y-%m-%d"), "machine": platform.processor() or
+              platform.machine(), "cpus": os.cpu_count(), "python": platform.python_version(), "rows": rows}
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(report, indent=2) + "\n")
+    print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()

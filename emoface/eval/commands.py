@@ -85,7 +85,7 @@ def evaluate(
         raise typer.Exit(1) from exc
     out_dir = out or (run / "eval" / split)
     json_path, md_path = write_report(result, out_dir)
-    console.print(render_markdown(summarize(result, include_clips=False)).split("## Per emotion")[0])
+    console.print(render_markdown(summarize(result, include_clips=False)).split("## Per emotion")[0], soft_wrap=True)
     console.print(f"{result.n_clips} clips x {len(conds) if conds else len(speakers)} conditions in {time.time() - t0:.1f} s")
     console.print(f"wrote {md_path} and {json_path}")
 

@@ -13,7 +13,6 @@ these functions load the upstream artefacts, call the back end, refuse non-finit
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -97,6 +96,3 @@ def canonical_stage(ctx: TaskContext, clip: SourceClip, memo: dict) -> tuple[str
     memo["canonical"] = {"vertices": vertices, "template": template}
     return ctx.store.write_npz("canonical", clip.clip_id, {"vertices": vertices, "template": template})
 
-
-def artefact_path(ctx: TaskContext, stage: str, key: str) -> Path:
-    return ctx.store.artefact(stage, key)

@@ -23,10 +23,8 @@ from __future__ import annotations
 import dataclasses
 import datetime as _dt
 import hashlib
-import importlib
 import json
 import os
-import typing
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -41,8 +39,6 @@ __all__ = [
     "Store",
     "content_hash",
     "combine_hashes",
-    "save_dataclass",
-    "load_dataclass",
     "cleanup_temporaries",
 ]
 
@@ -163,63 +159,6 @@ class Store:
         path = self.artefact(stage, key, ".npz")
         with np.load(path, allow_pickle=False) as z:
             return {k: z[k] for k in z.files}
-
-
-# -- dataclass (de)serialisation for the fitting results -------------------------------------
-def _to_numpy(value: Any) -> Any:
-    if hasattr(value, "detach") and hasattr(value, "cpu"):
-        return value.detach().cpu().numpy()
-    return value
-
-
-def save_dataclass(obj: Any) -> dict[str, np.ndarray]:
-    """Flatten a dataclass of arrays/scalars/dicts (e.g. ``ClipFit``) to npz-ready arrays.
-
-    The class is recorded as ``__type__`` (``module:QualName``); dict fields become
-    ``field/key`` entries; ``None`` fields are left out.
-    """
-    if not dataclasses.is_dataclass(obj) or isinstance(obj, type):
-        raise TypeError(f"expected a dataclass instance, got {type(obj).__name__}")
-    cls = type(obj)
-    out: dict[str, np.ndarray] = {"__type__": np.asarray(f"{cls.__module__}:{cls.__qualname__}")}
-    for f in dataclasses.fields(obj):
-        value = _to_numpy(getattr(obj, f.name))
-        if value is None:
-            continue
-        if isinstance(value, dict):
-            out[f"{f.name}/__dict__"] = np.asarray(True)
-            for k, v in value.items():
-                out[f"{f.name}/{k}"] = np.asarray(_to_numpy(v))
-        elif dataclasses.is_dataclass(value):
-            raise TypeError(f"{cls.__name__}.{f.name}: nested dataclasses are not supported")
-        else:
-            out[f.name] = np.asarray(value)
-    return out
-
-
-def load_dataclass(arrays: dict[str, np.ndarray]) -> Any:
-    """Inverse of :func:`save_dataclass` (0-d arrays become Python scalars where the field is scalar)."""
-    mod_name, qual = str(arrays["__type__"]).split(":")
-    cls: Any = importlib.import_module(mod_name)
-    for part in qual.split("."):
-        cls = getattr(cls, part)
-    hints = typing.get_type_hints(cls)
-    kwargs: dict[str, Any] = {}
-    for f in dataclasses.fields(cls):
-        if f"{f.name}/__dict__" in arrays:
-            prefix = f"{f.name}/"
-            kwargs[f.name] = {k[len(prefix):]: v for k, v in arrays.items() if k.startswith(prefix) and not k.endswith("/__dict__")}
-        elif f.name in arrays:
-            value = arrays[f.name]
-            if value.ndim == 0 and not _is_array_hint(hints.get(f.name)):
-                value = value.item()
-            kwargs[f.name] = value
-    return cls(**kwargs)
-
-
-def _is_array_hint(tp: Any) -> bool:
-    text = str(tp)
-    return "ndarray" in text or "Tensor" in text
 
 
 def cleanup_temporaries(folder: str | Path) -> int:

@@ -27,7 +27,7 @@ import numpy as np
 from pipeline.sources.ravdess import SourceClip
 from pipeline.stages.decode import decode_clip, stream_frames
 from pipeline.stages.outcome import Outcome, TaskResult, check_stage, run_stage
-from pipeline.stages.runtime import TaskContext, stage_hashes
+from pipeline.stages.runtime import TaskContext
 from pipeline.stages.store import ClipError, combine_hashes
 
 __all__ = [

@@ -74,6 +74,7 @@ def _layer_vertices(layer, shape: np.ndarray, expression: np.ndarray, jaw: np.nd
             shape=torch.as_tensor(np.tile(shape, (t, 1)), dtype=torch.float32),
             expression=torch.as_tensor(expression, dtype=torch.float32),
             jaw=torch.as_tensor(jaw, dtype=torch.float32),
+            landmarks=None,
         )
     return out.vertices.numpy(), out.joints.numpy()
 

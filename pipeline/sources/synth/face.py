@@ -267,21 +267,23 @@ class FaceRig:
         order = np.concatenate([np.arange(self._n_fixed), self._n_fixed + np.argsort(zf, kind="stable")])
         patch, _ = warp_backward_map(self.portrait, self.src, pts.pix, self.triangles, order, reg, step=self.cfg.map_step)
         # where the lips part, the mouth-closing triangles are replaced by the mouth interior
-        off = np.array([reg.x0, reg.y0], np.float32)
-        mouth = np.zeros(reg.shape, np.uint8)
-        cv2.fillPoly(mouth, [np.round((pts.pix[list(INNER_LIP_LOOP)] - off) * 16).astype(np.int32)], 255, cv2.LINE_AA, 4)
-        if mouth.any():
-            self._paint_mouth(patch, mouth, pts, off)
+        lips = pts.pix[list(INNER_LIP_LOOP)]
+        lo = np.maximum(np.floor(lips.min(axis=0)).astype(int) - 3, [reg.x0, reg.y0])
+        hi = np.minimum(np.ceil(lips.max(axis=0)).astype(int) + 4, [reg.x1, reg.y1])
+        if (hi > lo).all():
+            mouth = np.zeros((hi[1] - lo[1], hi[0] - lo[0]), np.uint8)
+            cv2.fillPoly(mouth, [np.round((lips - lo) * 16).astype(np.int32)], 255, cv2.LINE_AA, 4)
+            self._paint_mouth(patch, mouth, pts, lo, np.array([reg.x0, reg.y0]))
         self._frame[reg.slices] = patch
         return self._frame
 
-    def _paint_mouth(self, patch: np.ndarray, mouth: np.ndarray, pts: _Points, off: np.ndarray) -> None:
-        """Paint the mouth interior into ``patch`` through ``mouth`` (uint8 anti-aliased coverage)."""
+    def _paint_mouth(self, patch: np.ndarray, mouth: np.ndarray, pts: _Points, corner: np.ndarray, region_origin: np.ndarray) -> None:
+        """Paint the mouth interior into ``patch`` through ``mouth`` (uint8 anti-aliased coverage
+        of a small box whose top-left pixel is ``corner``, in frame pixels)."""
         cfg = self.cfg
-        ys, xs = np.nonzero(mouth)
-        y0, y1 = max(ys.min() - 3, 0), min(ys.max() + 4, patch.shape[0])
-        x0, x1 = max(xs.min() - 3, 0), min(xs.max() + 4, patch.shape[1])
-        o = off + np.array([x0, y0], np.float32)
+        x0, y0 = (corner - region_origin).astype(int)
+        y1, x1 = y0 + mouth.shape[0], x0 + mouth.shape[1]
+        o = corner.astype(np.float32)
         h, w = y1 - y0, x1 - x0
         canvas = np.empty((h, w, 3), np.float32)
         # cavity: darker towards the back (lower) part
@@ -313,6 +315,6 @@ class FaceRig:
         canvas = cv2.GaussianBlur(canvas, (3, 3), 0.7)
         if vis < 1.0:
             canvas = vis * canvas + (1.0 - vis) * np.asarray(cfg.cavity, np.float32) * 0.7
-        alpha = cv2.GaussianBlur(mouth[y0:y1, x0:x1].astype(np.float32) / 255.0, (3, 3), 0.5)[..., None]
+        alpha = cv2.GaussianBlur(mouth.astype(np.float32) / 255.0, (3, 3), 0.5)[..., None]
         view = patch[y0:y1, x0:x1].astype(np.float32)
         patch[y0:y1, x0:x1] = np.clip(view * (1.0 - alpha) + canvas * alpha, 0, 255).astype(np.uint8)

@@ -64,14 +64,20 @@ def affine_to_source(src_tri: np.ndarray, dst_tri: np.ndarray, min_area: float =
         ``valid (F,)``: target triangles with at least ``min_area`` square pixels (degenerate
         ones get the identity-free zero map and must not be drawn).
     """
-    f = dst_tri.shape[0]
-    d = np.concatenate([dst_tri.astype(np.float64), np.ones((f, 3, 1))], axis=2)  # (F,3,3) rows [x y 1]
-    area2 = np.abs(np.linalg.det(d))
-    valid = area2 > 2.0 * min_area
-    d_safe = np.where(valid[:, None, None], d, np.eye(3)[None])
-    # d @ A^T = src  ->  A^T = d^-1 @ src
-    a_t = np.linalg.solve(d_safe, src_tri.astype(np.float64))  # (F,3,2)
-    a = np.transpose(a_t, (0, 2, 1))
+    d = dst_tri.astype(np.float64)
+    s = src_tri.astype(np.float64)
+    # linear part L = Ms @ inv(Md) with Md, Ms the edge matrices [c1 - c0, c2 - c0] (columns)
+    d1, d2 = d[:, 1] - d[:, 0], d[:, 2] - d[:, 0]
+    s1, s2 = s[:, 1] - s[:, 0], s[:, 2] - s[:, 0]
+    det = d1[:, 0] * d2[:, 1] - d2[:, 0] * d1[:, 1]  # twice the signed area
+    valid = np.abs(det) > 2.0 * min_area
+    inv = 1.0 / np.where(valid, det, 1.0)
+    # inv(Md) = [[d2y, -d2x], [-d1y, d1x]] / det
+    a = np.empty((d.shape[0], 2, 3))
+    for r in range(2):
+        a[:, r, 0] = (s1[:, r] * d2[:, 1] - s2[:, r] * d1[:, 1]) * inv
+        a[:, r, 1] = (-s1[:, r] * d2[:, 0] + s2[:, r] * d1[:, 0]) * inv
+        a[:, r, 2] = s[:, 0, r] - a[:, r, 0] * d[:, 0, 0] - a[:, r, 1] * d[:, 0, 1]
     a[~valid] = 0.0
     return a.astype(np.float32), valid
 

@@ -18,13 +18,17 @@ __all__ = ["CameraConfig", "FitConfig", "SmoothConfig", "GroupNoise"]
 class CameraConfig:
     """How the fixed per-video pinhole camera is chosen (see docs/fitting.md).
 
-    The principal point is the image centre and pixels are square. The focal length starts
-    from ``fov_y_deg`` (vertical field of view); with ``estimate_focal`` the identity fit
-    refines it per actor with a log-normal prior of width ``focal_log_std`` around that value.
+    The principal point is the image centre and pixels are square. The focal length comes
+    from ``fov_y_deg`` (vertical field of view; 25 degrees: a camcorder framing head and
+    shoulders from about a metre). With ``estimate_focal`` the identity fit refines it per
+    actor with a log-normal prior of width ``focal_log_std``: exact landmarks recover the
+    true focal length, but MediaPipe landmarks of a real or rendered face carry a static
+    per-face bias that the estimate turns into implausibly wide angles, so it is off by
+    default (docs/fitting.md, "Camera").
     """
 
-    fov_y_deg: float = 30.0
-    estimate_focal: bool = True
+    fov_y_deg: float = 25.0
+    estimate_focal: bool = False
     focal_log_std: float = 0.3
     min_fov_y_deg: float = 5.0
     max_fov_y_deg: float = 90.0
@@ -75,9 +79,11 @@ class FitConfig:
     damping: float = 1e-3  # initial LM damping (times the diagonal of the normal matrix)
     identity_frames: int = 120  # frames sampled across an actor's clips for the shape fit
     # how many frames' worth of evidence the sampled frames add up to against the shape
-    # prior (detector errors of one face are correlated across frames, so N frames are not
-    # N independent observations)
-    identity_effective_frames: float = 10.0
+    # prior. Detector errors of one face are mostly a static bias (about 2.5 % of the
+    # inter-ocular distance on the generated corpus, 3x the frame-to-frame noise), so N
+    # frames are far from N independent observations; a small value keeps the shape from
+    # absorbing that bias (docs/fitting.md, "Identity").
+    identity_effective_frames: float = 0.3
     identity_chunk: int = 40  # frames per chunk when accumulating the identity system
     seed: int = 0
     # initialisation from the detector

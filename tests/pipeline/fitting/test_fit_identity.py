@@ -47,11 +47,14 @@ def test_focal_length_estimated_from_a_wrong_prior():
     rng = np.random.default_rng(3)
     shape = rng.normal(size=toy.n_shape)
     tracks = [make_clip(toy, shape, true, n_frames=30, seed=s, noise_px=0.5).track for s in range(3)]
-    cfg = FitConfig(identity_frames=45, camera=CameraConfig(fov_y_deg=45.0, estimate_focal=True, focal_log_std=1.0))
+    # exact landmarks: every frame is real evidence (the default discounts a detector's static bias)
+    cfg = FitConfig(identity_frames=45, identity_effective_frames=45.0,
+                    camera=CameraConfig(fov_y_deg=45.0, estimate_focal=True, focal_log_std=1.0))
     ident = fit_identity(tracks, toy, cfg=cfg)
     assert ident.focal_estimated
     assert abs(ident.camera.fy / true.fy - 1.0) < 0.05
-    fixed = fit_identity(tracks, toy, cfg=FitConfig(identity_frames=45, camera=CameraConfig(fov_y_deg=45.0, estimate_focal=False)))
+    fixed = fit_identity(tracks, toy, cfg=FitConfig(identity_frames=45, identity_effective_frames=45.0,
+                                                    camera=CameraConfig(fov_y_deg=45.0, estimate_focal=False)))
     assert fixed.camera.fy == pytest.approx(PinholeCamera.from_fov(1280, 720, 45.0).fy)
     assert np.abs(fixed.shape[: toy.n_shape] - shape).mean() > np.abs(ident.shape[: toy.n_shape] - shape).mean()
 

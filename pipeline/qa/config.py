@@ -1,0 +1,32 @@
+"""Thresholds of the per-clip QA flags and report settings (defaults live here)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = ["QAConfig"]
+
+
+@dataclass
+class QAConfig:
+    """A clip is flagged when any metric crosses its threshold (the flag names the metric).
+
+    - ``min_detection_rate``: fraction of frames with a detected face;
+    - ``max_reprojection_iod``: median landmark reprojection error, fraction of the
+      inter-ocular distance (outer eye corners);
+    - ``max_jitter_mm``: mean vertex acceleration ``|v[t+1] - 2 v[t] + v[t-1]|`` of the
+      front-facing mesh, millimetres per frame^2;
+    - ``max_av_mismatch_s``: ``|n_frames / fps - audio duration|``, seconds;
+    - with ground truth: ``max_vertex_error_mm`` (whole face, mean) and
+      ``min_mouth_correlation`` (Pearson r of the mouth opening).
+    """
+
+    min_detection_rate: float = 0.9
+    max_reprojection_iod: float = 0.03
+    max_jitter_mm: float = 0.5
+    max_av_mismatch_s: float = 0.1
+    max_vertex_error_mm: float = 2.0
+    min_mouth_correlation: float = 0.9
+    # report
+    thumbnail_size: int = 160  # px, square face crop with landmarks and the fitted mesh
+    plot_points: int = 240  # at most this many points per curve in the inline SVG plots

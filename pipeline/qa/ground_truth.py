@@ -1,0 +1,130 @@
+"""Errors of a fitted clip against the generated corpus's ground truth (``ground_truth/<clip>.npz``).
+
+Definitions (all means are over frames and the named vertices):
+
+- ``vertex_error_mm[region]``: mean Euclidean distance between the fitted front-facing
+  mesh and the true front-facing mesh, millimetres, for ``face`` (all vertices), ``lips``
+  and ``eye_region`` (the model's regions);
+- ``vertex_error_aligned_mm``: the same (whole face) after one similarity transform (scale,
+  rotation, translation) fitted over the whole clip: what is left once the unobservable
+  overall size and the canonical frame's placement are factored out;
+- ``mouth_correlation``: Pearson r between fitted and true mouth opening (inner-lip
+  distance, MediaPipe points 13-14), plus its mean absolute error in mm;
+- ``landmark_error_px`` / ``_iod``: mean distance between the fitted landmarks in the
+  image and the true ones (the true mesh projected through the true camera and pose),
+  and ``detector_error_px`` / ``_iod``: the detector's own distance to the truth.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from emoface.mesh.camera import PinholeCamera
+
+from .metrics import mouth_opening, pearson, project_landmarks
+
+__all__ = ["GroundTruth", "load_ground_truth", "ground_truth_metrics", "similarity_align"]
+
+
+@dataclass
+class GroundTruth:
+    """Arrays of a ground-truth npz (see docs/architecture.md)."""
+
+    vertices: np.ndarray  # (T, V, 3) front-facing metres
+    head_rotation: np.ndarray  # (T, 3)
+    head_translation: np.ndarray  # (T, 3)
+    camera: PinholeCamera
+    mouth_opening: np.ndarray | None  # (T,) metres
+    model: str
+    fps: float
+
+
+def load_ground_truth(path: str | Path) -> GroundTruth:
+    """Read ``ground_truth/<clip_id>.npz``; raises ``ValueError`` naming the file when malformed."""
+    path = Path(path)
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            return GroundTruth(
+                vertices=z["vertices"].astype(np.float64), head_rotation=z["head_rotation"].astype(np.float64),
+                head_translation=z["head_translation"].astype(np.float64), camera=PinholeCamera.from_array(z["camera"]),
+                mouth_opening=z["mouth_opening"].astype(np.float64) if "mouth_opening" in z else None,
+                model=str(z["model"]) if "model" in z else "", fps=float(z["fps"]) if "fps" in z else 30.0)
+    except (OSError, KeyError, ValueError) as exc:
+        raise ValueError(f"{path}: unreadable ground truth ({exc})") from exc
+
+
+def similarity_align(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
+    """``src (..., 3)`` mapped by the least-squares similarity onto ``dst`` (Umeyama 1991)."""
+    a = src.reshape(-1, 3)
+    b = dst.reshape(-1, 3)
+    ma, mb = a.mean(0), b.mean(0)
+    a0, b0 = a - ma, b - mb
+    u, s, vt = np.linalg.svd(b0.T @ a0 / len(a))
+    d = np.ones(3)
+    d[2] = np.sign(np.linalg.det(u @ vt))
+    R = u @ np.diag(d) @ vt
+    scale = (s * d).sum() / (a0 * a0).sum(1).mean()
+    return (scale * a0 @ R.T + mb).reshape(src.shape)
+
+
+def _gt_landmarks(gt: GroundTruth, model, mp_index: np.ndarray, embedding: str) -> np.ndarray | None:
+    """True image positions of the fitted embedding's landmarks ``(T, L, 2)`` (None if unavailable)."""
+    import torch
+
+    from emoface.mesh.camera import project, transform_points
+
+    emb = model.landmark_embeddings.get(embedding)
+    if emb is None or gt.vertices.shape[1] != model.v_template.shape[0]:
+        return None
+    pts = emb.points(gt.vertices, np.asarray(model.faces))  # (T, L, 3)
+    d = lambda a: torch.as_tensor(a, dtype=torch.float64)  # noqa: E731
+    cam = transform_points(d(pts), d(gt.head_rotation), d(gt.head_translation))
+    return project(cam, gt.camera).numpy()
+
+
+def ground_truth_metrics(gt: GroundTruth, vertices: np.ndarray, fit, track, model) -> tuple[dict, dict]:
+    """Metrics (JSON-able) and per-frame curves of a fit against its ground truth."""
+    T = min(len(gt.vertices), len(vertices))
+    out: dict = {"gt_frames": int(len(gt.vertices)), "frames_compared": int(T)}
+    curves: dict[str, np.ndarray] = {}
+    if gt.vertices.shape[1:] != vertices.shape[1:]:
+        out["note"] = f"ground truth has {gt.vertices.shape[1]} vertices, the fit {vertices.shape[1]}: no mesh errors"
+        return out, curves
+    fv = np.asarray(vertices[:T], np.float64)
+    tv = gt.vertices[:T]
+    dist = 1000.0 * np.linalg.norm(fv - tv, axis=-1)  # (T, V) mm
+    errs = {"face": float(dist.mean())}
+    for name in ("lips", "eye_region"):
+        idx = model.regions.get(name)
+        if idx is not None and len(idx):
+            errs[name] = float(dist[:, idx].mean())
+    out["vertex_error_mm"] = errs
+    out["vertex_error_aligned_mm"] = float(1000.0 * np.linalg.norm(similarity_align(fv, tv) - tv, axis=-1).mean())
+    curves["vertex_error_mm"] = dist.mean(1)
+    fm = mouth_opening(fv, model)
+    if fm is not None and gt.mouth_opening is not None:
+        tm = gt.mouth_opening[:T]
+        out["mouth_correlation"] = pearson(fm, tm)
+        out["mouth_error_mm"] = float(1000.0 * np.abs(fm - tm).mean())
+        curves["mouth_fit_mm"] = 1000.0 * fm
+        curves["mouth_gt_mm"] = 1000.0 * tm
+    uv, mp = project_landmarks(fit, model, np.arange(T))
+    true = _gt_landmarks(gt, model, mp, fit.embedding)
+    if true is not None:
+        from pipeline.fitting.types import inter_ocular_px
+
+        valid = track.valid[:T]
+        det = track.landmarks[:T, mp, :2].astype(np.float64)
+        iod = float(np.median(inter_ocular_px(track.landmarks[:T][valid]))) if valid.any() else float("nan")
+        fit_px = np.linalg.norm(uv - true, axis=-1).mean(1)
+        out["landmark_error_px"] = float(fit_px.mean())
+        out["landmark_error_iod"] = float(fit_px.mean() / iod)
+        if valid.any():
+            det_px = np.linalg.norm(det - true, axis=-1).mean(1)[valid]
+            out["detector_error_px"] = float(det_px.mean())
+            out["detector_error_iod"] = float(det_px.mean() / iod)
+        curves["landmark_error_px"] = fit_px
+    return out, curves

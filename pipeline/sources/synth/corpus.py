@@ -291,6 +291,7 @@ def _remove_stale_temporaries(out: Path) -> None:
 
 
 def _init_worker() -> None:
+    os.environ.setdefault("GLOG_minloglevel", "2")  # MediaPipe's start-up chatter, once per worker
     import cv2
     import torch
 

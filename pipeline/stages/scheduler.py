@@ -15,7 +15,9 @@ holds work that a more urgent task should overtake; ready tasks are taken barrie
 finish early and their fits (on GPUs, if any) overlap the decoding of the next actors.
 
 A task that raises is recorded as a failure of its stage; a task whose worker process died
-is retried ``retries`` times on a fresh pool, then recorded as failed too.
+is retried ``retries`` times on a fresh pool, then recorded as failed too. A dead worker
+breaks every task in flight on its pool, so those retries run *isolated* (one task at a
+time, nothing else in flight): the task that kills its worker then fails alone.
 """
 
 from __future__ import annotations
@@ -74,6 +76,7 @@ class _Task:
     fn: Callable
     args: tuple
     tries: int = 0
+    isolated: bool = False
 
 
 class Scheduler:
@@ -125,7 +128,7 @@ class Scheduler:
         self._drain()
 
     def _enqueue(self, task: _Task) -> None:
-        heapq.heappush(self._ready, (_PRIORITY[task.kind], next(self._counter), task))
+        heapq.heappush(self._ready, (-1 if task.isolated else _PRIORITY[task.kind], next(self._counter), task))
 
     def _slot(self, task: _Task) -> str:
         return task.pool if task.pool in self.capacity else "cpu"
@@ -136,7 +139,14 @@ class Scheduler:
             busy[self._slot(t)] += 1
         waiting = []
         while self._ready:
+            if any(t.isolated for t in self._inflight.values()):
+                break  # an isolated retry runs alone
+            if self._ready[0][2].isolated and self._inflight:
+                break  # wait until everything else has finished
             item = heapq.heappop(self._ready)
+            if item[2].isolated:
+                self._inflight[self.executor.submit(item[2].pool, item[2].fn, self.ctx, *item[2].args)] = item[2]
+                break
             slot = self._slot(item[2])
             if busy[slot] >= self.capacity[slot]:
                 waiting.append(item)
@@ -162,6 +172,7 @@ class Scheduler:
                     self.executor.restart()
                     if task.tries < self.retries:
                         task.tries += 1
+                        task.isolated = True
                         self._enqueue(task)
                         continue
                     result = self._failed_task(task, "worker process died (killed or crashed) while running this task")
@@ -169,6 +180,7 @@ class Scheduler:
                     name = type(exc).__name__
                     if name in ("WorkerCrashedError", "RayActorError", "NodeDiedError") and task.tries < self.retries:
                         task.tries += 1
+                        task.isolated = True
                         self._enqueue(task)
                         continue
                     result = self._failed_task(task, f"{name}: {exc}".splitlines()[0][:300])

@@ -130,7 +130,7 @@ def _skin_mask(image: np.ndarray, lmk: np.ndarray, person: np.ndarray) -> np.nda
     neck = (int(centre[0] - 0.1 * width), int(chin_y + 0.1 * width))
     cv2.ellipse(region, neck, (int(0.45 * width), int(0.45 * width)), 0, 0, 360, 1, -1)
     m = close * region * (person > 0.5)
-    m = np.maximum(m, inner * 0.0 + cv2.erode(inner, np.ones((9, 9), np.uint8)) * 0.9 * close.clip(0.5, 1))
+    m = np.maximum(m, cv2.erode(inner, np.ones((9, 9), np.uint8)) * 0.9 * close.clip(0.5, 1))
     return cv2.GaussianBlur(m.astype(np.float32), (0, 0), 2.0)
 
 

@@ -13,6 +13,7 @@ One file per split (``train.h5``, ``val.h5``, ``test.h5``)::
     /clips/<clip_id>/params/<name>  float32 (T, k) per-frame, or (k,) per-clip (shape, camera)
     /clips/<clip_id>/landmarks      (T, 478, 3) float32 (optional)
     /clips/<clip_id>/fit_error      (T,) float32 (optional)
+    /clips/<clip_id>/valid          (T,) uint8, 1 where the detector found the face (optional)
                                     attrs: subject, emotion, emotion_name, intensity,
                                            statement, repetition, source, source_sha256,
                                            n_frames, duration_s (+ extra)
@@ -87,6 +88,7 @@ class ClipRecord:
     params: dict[str, np.ndarray] = field(default_factory=dict)
     landmarks: np.ndarray | None = None
     fit_error: np.ndarray | None = None
+    valid: np.ndarray | None = None
     extra_attrs: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -144,6 +146,8 @@ def _check_clip(rec: ClipRecord, n_vertices: int, fps: float, sample_rate: int, 
         raise SchemaError(f"{where}: landmarks must be (T, L, 3) with T={t}, got {rec.landmarks.shape}")
     if rec.fit_error is not None and np.asarray(rec.fit_error).shape != (t,):
         raise SchemaError(f"{where}: fit_error must be ({t},), got {np.asarray(rec.fit_error).shape}")
+    if rec.valid is not None and np.asarray(rec.valid).shape != (t,):
+        raise SchemaError(f"{where}: valid must be ({t},), got {np.asarray(rec.valid).shape}")
 
 
 def _length_problem(n_frames: int, n_samples: int, fps: float, sample_rate: int) -> str | None:
@@ -274,6 +278,8 @@ class SplitWriter:
             g.create_dataset("landmarks", data=np.asarray(rec.landmarks, dtype=np.float32), **comp)
         if rec.fit_error is not None:
             g.create_dataset("fit_error", data=np.asarray(rec.fit_error, dtype=np.float32))
+        if rec.valid is not None:
+            g.create_dataset("valid", data=np.asarray(rec.valid, dtype=bool).astype(np.uint8))
         a = g.attrs
         a["subject"] = rec.subject
         a["emotion"] = int(rec.emotion)
@@ -391,6 +397,7 @@ class SplitReader:
             params={k: np.asarray(d[()], dtype=np.float32) for k, d in g["params"].items()} if params and "params" in g else {},
             landmarks=np.asarray(g["landmarks"][()], dtype=np.float32) if landmarks and "landmarks" in g else None,
             fit_error=np.asarray(g["fit_error"][()], dtype=np.float32) if "fit_error" in g else None,
+            valid=np.asarray(g["valid"][()], dtype=bool) if "valid" in g else None,
             extra_attrs={k: v for k, v in meta.attrs.items() if k not in _REQUIRED_CLIP_ATTRS + ("source", "source_sha256")},
         )
         _check_clip(rec, self.n_vertices, self.fps, self.sample_rate, f"{self.path}: clip {clip_id}")
@@ -569,5 +576,6 @@ def _validate_clip(g, cid: str, n_v: int, fps: float, sr: int, subjects: set[str
         lm = g["landmarks"]
         if lm.ndim != 3 or lm.shape[0] != t or lm.shape[2] != 3:
             add(f"{where}/landmarks must be (T={t}, L, 3), got {lm.shape}")
-    if "fit_error" in g and g["fit_error"].shape != (t,):
-        add(f"{where}/fit_error must be ({t},), got {g['fit_error'].shape}")
+    for name in ("fit_error", "valid"):
+        if name in g and g[name].shape != (t,):
+            add(f"{where}/{name} must be ({t},), got {g[name].shape}")

@@ -5,7 +5,7 @@ and only when complete. Per subject, the template is the actor's fitted identity
 expression and pose (from the canonical stage). Per clip: front-facing vertices, the audio
 trimmed or zero-padded at the end to exactly ``T / fps`` seconds (``audio_padded_samples``
 says how many samples were added), the smoothed parameters, the detector landmarks and the
-per-frame fit error (``-1`` on frames without a face; ``landmarks_valid`` flags them too).
+per-frame fit error (``-1`` on frames without a face) and the per-frame ``valid`` flags.
 Clips are written in sorted order, so the file's content does not depend on scheduling.
 """
 
@@ -90,9 +90,9 @@ def _write_split(ctx: TaskContext, split: str, members: list[dict[str, Any]], ma
                 params=backend.clip_params(fit),
                 landmarks=track["landmarks"] if cfg.package.landmarks else None,
                 fit_error=backend.fit_error(fit),
+                valid=valid,
                 extra_attrs={
                     "detection_rate": float(valid.mean()),
-                    "landmarks_valid": valid.astype(np.uint8),
                     "audio_padded_samples": int(padded),
                     "source_fps": float(decoded["src_fps"]),
                     "fit_converged": bool(getattr(fit, "converged", True)),

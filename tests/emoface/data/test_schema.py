@@ -34,6 +34,7 @@ def _record(clip_id="01-01-03-02-01-01-01", subject="Actor_01", t=10, seed=0) ->
         },
         landmarks=rng.normal(size=(t, 478, 3)).astype(np.float32),
         fit_error=rng.random(t).astype(np.float32),
+        valid=rng.random(t) > 0.2,
     )
 
 
@@ -65,6 +66,7 @@ def test_roundtrip_is_exact(tmp_path):
             np.testing.assert_array_equal(got.audio, rec.audio)
             np.testing.assert_array_equal(got.landmarks, rec.landmarks)
             np.testing.assert_array_equal(got.fit_error, rec.fit_error)
+            np.testing.assert_array_equal(got.valid, rec.valid)
             for k, v in rec.params.items():
                 np.testing.assert_array_equal(got.params[k], v)
             assert (got.emotion, got.intensity, got.statement, got.repetition) == (2, 1, 1, 1)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
+import numpy as np
 import torch
 
 from emoface.data.ravdess import EMOTIONS
@@ -22,6 +23,8 @@ class ConditionError(ValueError):
 
 def _rows(value, k: int, batch: int, what: str) -> torch.Tensor:
     """Index / list of indices / (K,) / (B, K) weights -> (B, K)."""
+    if isinstance(value, np.ndarray):
+        value = torch.from_numpy(value)
     if isinstance(value, torch.Tensor) and value.is_floating_point() or (
         isinstance(value, Sequence) and value and isinstance(value[0], float)
     ):

@@ -67,8 +67,9 @@ class MeshAttentionConfig:
     weight_channels: Literal[1, 3] = 1  # one weight per vertex-frame, or one per coordinate
     vertex_embedding: Literal["learned", "template"] = "learned"
     max_activation_elements: int = 1 << 26  # chunk over time above this (B*V*T*C)
-    max_gather_elements: int = 1 << 25  # chunk over vertices above this (B*V*T*L*delta*C)
+    max_gather_elements: int = 1 << 26  # chunk over vertices above this (B*C*(T+delta-1)*V*L)
     checkpoint: bool = True  # recompute chunks in backward instead of storing the gathers
+    separable_first_layer: bool = True  # exact shortcut for the first layer (F is a broadcast sum)
 
 
 @dataclass

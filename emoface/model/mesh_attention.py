@@ -7,7 +7,10 @@
 
 ``E_vertex`` is a learned per-vertex embedding (or, with ``vertex_embedding: template``, a
 linear map of the template coordinates). The weight depends on the audio features only, so
-it is computed for all frames at once, also during autoregressive decoding.
+it is computed for all frames at once, also during autoregressive decoding. Because F is a
+broadcast sum, the first SpiralConv3D layer is computed exactly as a temporal convolution of
+the audio part plus a spiral convolution of the vertex part (``separable_first_layer``; the
+same weights, the same numbers, without the ``V * T * L`` gather).
 
 Internally the tensors are channels-first, ``(B, C/16, T, V)`` (see
 :mod:`emoface.model.spiralconv`); the paper's ``(B, V, T, C/16)`` is the same tensor permuted.
@@ -20,6 +23,7 @@ unchunked result because every layer is causal with a window of ``delta`` frames
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from emoface.model.config import MeshAttentionConfig
@@ -82,13 +86,40 @@ class MeshAttention(nn.Module):
             raise ValueError("mesh_attention.vertex_embedding=template needs the template (B, V, 3)")
         return self.vertex_map(template)
 
+    def _first_layer_separable(self, audio: torch.Tensor, vemb: torch.Tensor) -> torch.Tensor:
+        """The first SpiralConv3D applied to ``F = audio (x) 1 + 1 (x) vemb`` without building F.
+
+        With ``F[c, t, v] = a[c, t] + e[c, v]`` (zero before frame 0) the layer splits exactly:
+
+            y[o, t, v] = b[o] + sum_{c,tau} (sum_l W[o,c,tau,l]) a[c, t-delta+1+tau]
+                              + sum_{tau >= delta-1-t} sum_{c,l} W[o,c,tau,l] e[c, S(v)_l]
+
+        a temporal convolution of the audio part (B, O, T) plus a spiral convolution of the
+        vertex part per window offset (B, O, delta, V), summed over the offsets that fall on
+        or after frame 0. Cost O(V L) + O(T) instead of O(V T L).
+        """
+        conv = self.convs[0]
+        d = conv.delta
+        a = audio.transpose(1, 2)  # (B, C, T)
+        at = F.conv1d(F.pad(a, (d - 1, 0)), conv.weight.sum(dim=3), conv.bias)  # (B, O, T)
+        e = vemb.transpose(1, 2)  # (B, C, V)
+        g = e.index_select(2, conv.indices.reshape(-1)).view(e.shape[0], e.shape[1], -1, conv.seq_length)
+        ev = torch.einsum("bcvl,octl->botv", g, conv.weight)  # (B, O, delta, V)
+        suffix = ev.flip(2).cumsum(2).flip(2)  # suffix[:, :, k] = sum over tau >= k
+        t = a.shape[2]
+        k = (d - 1 - torch.arange(t, device=a.device)).clamp(min=0)
+        return at.unsqueeze(3) + suffix.index_select(2, k)  # (B, O, T, V)
+
     def _weights(self, audio: torch.Tensor, vemb: torch.Tensor) -> torch.Tensor:
         """``audio (B, T, C)``, ``vemb (B, V, C)`` -> weights ``(B, k, T, V)``."""
-        x = audio.transpose(1, 2).unsqueeze(3) + vemb.transpose(1, 2).unsqueeze(2)  # (B, C/16, T, V)
-        for i, conv in enumerate(self.convs):
-            x = conv(x)
-            if i < len(self.convs) - 1:
-                x = self.act(x)
+        if self.cfg.separable_first_layer:
+            x = self._first_layer_separable(audio, vemb)
+            rest = self.convs[1:]
+        else:
+            x = self.convs[0](audio.transpose(1, 2).unsqueeze(3) + vemb.transpose(1, 2).unsqueeze(2))  # F (B, C, T, V)
+            rest = self.convs[1:]
+        for conv in rest:
+            x = conv(self.act(x))
         return torch.sigmoid(x)
 
     def forward(self, emotion: torch.Tensor, content: torch.Tensor, template: torch.Tensor | None = None) -> torch.Tensor:

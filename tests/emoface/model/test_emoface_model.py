@@ -10,6 +10,7 @@ from emoface.model.conditioning import (
     emotion_weights,
     intensity_weights,
     parse_emotion_mix,
+    speaker_weights,
 )
 from emoface.model.config import EncoderConfig, ModelConfig
 from emoface.model.decoder import MotionDecoder
@@ -100,7 +101,6 @@ def test_predict_api_and_emotion_conditioning(mesh):
         model.predict(audio, tpl, emotion="bored")
     with pytest.raises(ConditionError):
         model.predict(audio, tpl, speaker=3)
-    no_label = _model(mesh, emotion_label={"enabled": False}) if False else None  # noqa: F841
     model.cfg.emotion_label.enabled = False
     model.emotion_label = None
     with pytest.raises(ValueError, match="emotion-label"):
@@ -113,6 +113,8 @@ def test_condition_helpers():
     assert torch.allclose(w, torch.tensor([[0, 0, 0.75, 0.25, 0, 0, 0, 0]]))
     assert emotion_weights(2, 8, batch=3).shape == (3, 8)
     torch.testing.assert_close(intensity_weights(0.25), torch.tensor([[0.75, 0.25]]))
+    torch.testing.assert_close(speaker_weights(np.array([0.5, 0.5, 0.0]), 3), torch.tensor([[0.5, 0.5, 0.0]]))
+    torch.testing.assert_close(speaker_weights(np.int64(2), 3, batch=2), torch.tensor([[0.0, 0, 1], [0, 0, 1]]))
     with pytest.raises(ConditionError):
         parse_emotion_mix("happy")
 

@@ -105,3 +105,19 @@ def test_fusion_formula():
     w = torch.full((1, 2, 3, 1), 0.25)
     torch.testing.assert_close(fuse(w, e, c), torch.full_like(e, 0.25 * 2 - 0.75))
     torch.testing.assert_close(fuse(None, e, c), e + c)
+
+
+def test_separable_first_layer_is_exact(spirals):
+    torch.manual_seed(0)
+    ma = MeshAttention(32, spirals, MeshAttentionConfig(channels=4, layers=2, delta=3))
+    for p in ma.convs.parameters():
+        torch.nn.init.normal_(p, std=0.3)  # non-zero bias too
+    fe, fc = torch.randn(2, 12, 32, requires_grad=True), torch.randn(2, 12, 32)
+    w_fast = ma(fe, fc)
+    g_fast = torch.autograd.grad(w_fast.square().sum(), [fe, ma.vertex_emb, ma.convs[0].weight])
+    ma.cfg = MeshAttentionConfig(channels=4, layers=2, delta=3, separable_first_layer=False)
+    w_ref = ma(fe, fc)
+    g_ref = torch.autograd.grad(w_ref.square().sum(), [fe, ma.vertex_emb, ma.convs[0].weight])
+    torch.testing.assert_close(w_fast, w_ref, rtol=1e-5, atol=1e-6)
+    for a, b in zip(g_fast, g_ref):
+        torch.testing.assert_close(a, b, rtol=1e-3, atol=1e-5 * float(b.abs().max()))

@@ -156,8 +156,9 @@ def fit_identity(tracks: list[LandmarkTrack], model, camera: PinholeCamera | Non
                                             shape_blocks=blocks, reparam=_ImageTranslation(logf_, E))
             e_sum = e_sum + e
             if blocks:
-                jg = torch.cat([ev.jac_shape, ev.jac_logf[..., None]], -1) if est_f else ev.jac_shape
-                hc, gpart = cross_blocks(ev.jac, jg, ev.uv - t.uv, wgt)
+                jg = torch.cat([ev.jac_shape, ev.jac_logf[:, :, None]], 2) if est_f else ev.jac_shape
+                hc, _ = cross_blocks(ev.jac, jg, None, wgt)
+                _, gpart = cross_blocks(jg, jg[:, :, :0], (ev.uv - t.uv).transpose(1, 2).contiguous(), wgt)
                 hgg, _ = cross_blocks(jg, jg, None, wgt)
                 Hs.append(H)
                 gs.append(g)
@@ -269,10 +270,11 @@ class _ImageTranslation:
         def fix(ev) -> None:
             dt = ev.uv.dtype
             if ev.jac is not None:
-                jt = ev.jac[..., E + 6:E + 9].clone()  # d uv / d t  (N,L,2,3)
-                ev.jac[..., E + 6] = jt[..., 0] * inv[:, None, None].to(dt)
-                ev.jac[..., E + 7] = jt[..., 1] * inv[:, None, None].to(dt)
-                ev.jac[..., E + 8] = -(jt * t[:, None, None, :].to(dt)).sum(-1)
+                jt = ev.jac[:, :, E + 6:E + 9].clone()  # d uv / d t  (N, 2, 3, L)
+                tt = t.to(dt)[:, None, :, None]
+                ev.jac[:, :, E + 6] = jt[:, :, 0] * inv[:, None, None].to(dt)
+                ev.jac[:, :, E + 7] = jt[:, :, 1] * inv[:, None, None].to(dt)
+                ev.jac[:, :, E + 8] = -(jt * tt).sum(2)
                 if ev.jac_logf is not None:  # d t / d log f = (0, 0, t_z) at fixed (a, b, log s)
-                    ev.jac_logf = ev.jac_logf + jt[..., 2] * t[:, None, None, 2].to(dt)
+                    ev.jac_logf = ev.jac_logf + jt[:, :, 2] * tt[:, :, 2]
         return xm, fix

@@ -74,9 +74,10 @@ def choose_embedding(model, requested: str = "auto") -> str:
 class Evaluation:
     """Projected landmarks and (optionally) their Jacobians, batched over N frames.
 
-    ``uv (N, L, 2)`` px; ``points (N, L, 3)`` camera metres; ``jac (N, L, 2, K)`` for the
-    per-frame parameters ``[expression, jaw, rotation, translation]``; ``jac_shape
-    (N, L, 2, S)`` and ``jac_logf (N, L, 2)`` when asked for.
+    ``uv (N, L, 2)`` px; ``points (N, L, 3)`` camera metres. Jacobians are stored axis-major:
+    ``jac (N, 2, K, L)`` for the per-frame parameters ``[expression, jaw, rotation,
+    translation]`` (``jac[n, i, k, l] = d uv[n, l, i] / d x[n, k]``); ``jac_shape (N, 2, S, L)``
+    and ``jac_logf (N, 2, L)`` when asked for.
     """
 
     uv: torch.Tensor
@@ -149,11 +150,15 @@ class LandmarkModel:
         self.J_S = t(np.einsum("v,vcs->cs", jr, Sd))
         self.J_E = t(np.einsum("v,vce->ce", jr, Ed))
         self.has_posedirs = bool(np.abs(Pj).max(initial=0.0) > 0)
-        # d q / d coeffs = static + R_jaw inner, stacked as (L, 6, k) for the Jacobian
+        # d q / d coeffs = static + R_jaw inner: stacked as (6, k, L) planes for the Jacobian
         w = self.omega[:, None, None]
-        self.B_E = torch.cat([self.A_E + w * self.J_E[None], self.C_E - w * self.J_E[None]], 1).contiguous()
-        self.B_S = torch.cat([self.A_S + w * self.J_S[None], self.C_S - w * self.J_S[None]], 1).contiguous()
-        self.B_P = torch.cat([self.A_P, self.C_P], 1).contiguous()  # pose correctives do not move the joint
+
+        def planes(static: torch.Tensor, inner: torch.Tensor) -> torch.Tensor:
+            return torch.cat([static, inner], 1).permute(1, 2, 0).contiguous()
+
+        self.P_E = planes(self.A_E + w * self.J_E[None], self.C_E - w * self.J_E[None])
+        self.P_S = planes(self.A_S + w * self.J_S[None], self.C_S - w * self.J_S[None])
+        self.P_P = planes(self.A_P, self.C_P)  # pose correctives do not move the joint
 
     @property
     def n_landmarks(self) -> int:
@@ -185,45 +190,61 @@ class LandmarkModel:
         Rg = axis_angle_to_matrix(rotation)
         p = q @ Rg.transpose(1, 2) + translation[:, None]
         d = (-p[..., 2]).clamp_min(1e-4)
-        ux = cx + fx * p[..., 0] / d
-        vy = cy - fy * p[..., 1] / d
-        uv = torch.stack([ux, vy], -1)
-        out = Evaluation(uv=uv, points=p)
+        px, py = p[..., 0], p[..., 1]
+        ux = cx + fx * px / d
+        vy = cy - fy * py / d
+        out = Evaluation(uv=torch.stack([ux, vy], -1), points=p)
         if not (jacobian or shape_jacobian):
             return out
-        # d uv / d p  (N,L,2,3)
-        zero = torch.zeros_like(d)
-        pi = torch.stack([
-            torch.stack([fx / d, zero, fx * p[..., 0] / d**2], -1),
-            torch.stack([zero, -fy / d, -fy * p[..., 1] / d**2], -1),
-        ], -2)
-        L = pi.shape[1]
-        pir = torch.bmm(pi.reshape(N, 2 * L, 3), Rg).reshape(N, L, 2, 3)  # d uv / d q
-        pirj = torch.bmm(pir.reshape(N, 2 * L, 3), Rj).reshape(N, L, 2, 3)  # d uv / d (R_jaw x)
-        both = torch.cat([pir, pirj], -1).permute(1, 0, 2, 3).reshape(L, 2 * N, 6)  # (L, 2N, 6)
+        # Jacobians in the layout (N, 2, K, L): every column of every image axis is a contiguous
+        # plane over the landmarks, so the per-point products stay vectorised and the normal
+        # equations are one batched matrix product.
+        # d uv / d p = [[pa, 0, pb], [0, pc, pd]] per point, (N, L) planes
+        pa, pc = fx / d, -fy / d
+        pb, pd = pa * px / d, pc * py / d
+        L = d.shape[1]
+        # d uv / d q = pi R_head: (N, 2 (axis), 3 (component), L)
+        pir = torch.stack([pa[:, None] * Rg[:, 0, :, None] + pb[:, None] * Rg[:, 2, :, None],
+                           pc[:, None] * Rg[:, 1, :, None] + pd[:, None] * Rg[:, 2, :, None]], 1)
+        # d uv / d (R_jaw x) = pi R_head R_jaw
+        pirj = (pir[:, :, 0:1] * Rj[:, None, 0, :, None] + pir[:, :, 1:2] * Rj[:, None, 1, :, None]
+                + pir[:, :, 2:3] * Rj[:, None, 2, :, None])
+        both = torch.cat([pir, pirj], 2)  # (N, 2, 6, L)
 
-        def through(basis: torch.Tensor) -> torch.Tensor:  # (L,6,k) -> d uv / d coeffs (N,L,2,k)
-            return torch.bmm(both, basis).reshape(L, N, 2, -1).permute(1, 0, 2, 3)
+        def through(basis: torch.Tensor) -> torch.Tensor:
+            """d uv / d coeffs of a basis stored as ``(6, k, L)`` planes: ``(N, 2, k, L)``."""
+            res = both[:, :, 0:1] * basis[0]
+            for j in range(1, 6):
+                res.addcmul_(both[:, :, j:j + 1], basis[j])
+            return res
+
+        def rotation_columns(w: torch.Tensor, M: torch.Tensor) -> torch.Tensor:
+            """``-pi [w]_x M`` for points ``w (N, L, 3)`` and per-frame ``M (N, 3, 3)``: ``(N, 2, 3, L)``.
+
+            Row i of ``-pi [w]_x`` is ``(w x pi_i)^T``.
+            """
+            wx, wy, wz = w[..., 0], w[..., 1], w[..., 2]
+            rows = torch.stack([torch.stack([pb * wy, pa * wz - pb * wx, -pa * wy], 1),
+                                torch.stack([pd * wy - pc * wz, -pd * wx, pc * wx], 1)], 1)  # (N, 2, 3 (m), L)
+            return (rows[:, :, 0:1] * M[:, None, 0, :, None] + rows[:, :, 1:2] * M[:, None, 1, :, None]
+                    + rows[:, :, 2:3] * M[:, None, 2, :, None])
 
         if jacobian:
-            E = self.n_expression
-            jac = torch.empty(N, L, 2, E + 9, dtype=p.dtype, device=p.device)
-            jac[..., :E] = through(self.B_E)
-            # d(R x)/d aa = -R [x]_x Jr(aa); a row r^T of d uv / d(R x) gives r^T(-[x]_x) = (x cross r)^T
-            jj = torch.linalg.cross(u[:, :, None].expand(-1, -1, 2, -1), pirj, dim=-1)
-            jj = torch.bmm(jj.reshape(N, 2 * L, 3), right_jacobian(jaw)).reshape(N, L, 2, 3)
+            # d(R x)/d aa = -R [x]_x Jr(aa) and pi R [x]_x = pi [R x]_x R: the jaw rotates u, seen
+            # through the head rotation; the head rotates q
+            rjr = Rg @ Rj
+            jj = rotation_columns(u @ rjr.transpose(1, 2), rjr @ right_jacobian(jaw))
             if self.has_posedirs:
-                dfeat = self._dvec_rotation(Rj, jaw)  # (N,9,3)
-                pc = through(self.B_P).reshape(N, 2 * L, 9)
-                jj = jj + torch.bmm(pc, dfeat).reshape(N, L, 2, 3)
-            jac[..., E:E + 3] = jj
-            jr = torch.linalg.cross(q[:, :, None].expand(-1, -1, 2, -1), pir, dim=-1)
-            jac[..., E + 3:E + 6] = torch.bmm(jr.reshape(N, 2 * L, 3), right_jacobian(rotation)).reshape(N, L, 2, 3)
-            jac[..., E + 6:] = pi
-            out.jac = jac  # (N,L,2,E+9)
+                dfeat = self._dvec_rotation(Rj, jaw)  # (N, 9, 3)
+                pcor = through(self.P_P)  # (N, 2, 9, L)
+                jj = jj + (pcor[:, :, :, None, :] * dfeat[:, None, :, :, None]).sum(2)
+            jr = rotation_columns(p - translation[:, None], Rg @ right_jacobian(rotation))
+            zero = torch.zeros_like(d)
+            jt = torch.stack([torch.stack([pa, zero, pb], 1), torch.stack([zero, pc, pd], 1)], 1)
+            out.jac = torch.cat([through(self.P_E), jj, jr, jt], 2)  # (N, 2, E + 9, L)
         if shape_jacobian:
-            out.jac_shape = through(self.B_S).contiguous()
-            out.jac_logf = torch.stack([ux - cx, vy - cy], -1)
+            out.jac_shape = through(self.P_S)
+            out.jac_logf = torch.stack([ux - cx, vy - cy], 1)  # (N, 2, L)
         return out
 
     @staticmethod

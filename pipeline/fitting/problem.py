@@ -145,7 +145,8 @@ def batch_energy(lm: LandmarkModel, shape: torch.Tensor, x: torch.Tensor, target
     ev = lm.evaluate(shape, expr, jaw, rot, trans, f, fy, camera.cx, camera.cy, jacobian=blocks,
                      shape_jacobian=shape_blocks)
     sig = targets.sigma[:, None].to(ev.uv.dtype) if torch.is_tensor(targets.sigma) else targets.sigma
-    e = torch.linalg.norm(ev.uv - targets.uv, dim=-1) / sig
+    res = ev.uv - targets.uv  # (N, L, 2) px
+    e = torch.linalg.norm(res, dim=-1) / sig
     rho, w_irls = robust(e, cfg.robust, cfg.robust_scale)
     energy = (targets.weight * rho).sum(dtype=torch.float64) + 0.5 * (prior * x * x).sum()
     w = targets.weight * w_irls / sig**2
@@ -153,7 +154,7 @@ def batch_energy(lm: LandmarkModel, shape: torch.Tensor, x: torch.Tensor, target
     if fix is not None and (blocks or shape_blocks):
         fix(ev)
     if blocks:
-        H, g = normal_blocks(ev.jac, ev.uv - targets.uv, w)
+        H, g = normal_blocks(ev.jac, res.transpose(1, 2), w)
         H, g = H.to(x.dtype), g.to(x.dtype)
         H = H + torch.diag_embed(prior.expand_as(x))
         g = g + prior * x

@@ -29,30 +29,26 @@ def robust(e: torch.Tensor, kind: str, scale: float) -> tuple[torch.Tensor, torc
 
 
 def normal_blocks(jac: torch.Tensor, res: torch.Tensor, weight: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Per-frame Gauss-Newton blocks.
+    """Per-frame Gauss-Newton blocks from axis-major Jacobians.
 
-    ``jac (N, L, 2, K)``, ``res (N, L, 2)``, ``weight (N, L)`` -> ``H (N, K, K) = J^T W J`` and
-    ``g (N, K) = J^T W r``.
+    ``jac (N, 2, K, L)``, ``res (N, 2, L)``, ``weight (N, L)`` -> ``H (N, K, K) = J^T W J`` and
+    ``g (N, K) = J^T W r`` (summed over both image axes and all landmarks).
     """
-    N, L, _, K = jac.shape
-    j = jac.reshape(N, 2 * L, K)
-    w = weight.repeat_interleave(2, dim=1)  # (N, 2L)
-    jw = j * w[..., None]
-    H = torch.bmm(jw.transpose(1, 2), j)
-    g = torch.bmm(jw.transpose(1, 2), res.reshape(N, 2 * L, 1))[..., 0]
+    H, g = cross_blocks(jac, jac, res, weight)
     return H, g
 
 
 def cross_blocks(jac_a: torch.Tensor, jac_b: torch.Tensor, res: torch.Tensor | None,
                  weight: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
-    """``J_a^T W J_b (N, Ka, Kb)`` and (optionally) ``J_b^T W r (N, Kb)``."""
-    N, L, _, Ka = jac_a.shape
-    Kb = jac_b.shape[-1]
-    a = jac_a.reshape(N, 2 * L, Ka)
-    b = jac_b.reshape(N, 2 * L, Kb)
-    w = weight.repeat_interleave(2, dim=1)[..., None]
-    H = torch.bmm((a * w).transpose(1, 2), b)
-    g = None if res is None else torch.bmm((b * w).transpose(1, 2), res.reshape(N, 2 * L, 1))[..., 0]
+    """``J_a^T W J_b (N, Ka, Kb)`` and (optionally) ``J_a^T W r (N, Ka)``; axis-major inputs
+    ``(N, 2, K, L)``."""
+    N, _, Ka, L = jac_a.shape
+    Kb = jac_b.shape[2]
+    aw = jac_a * weight[:, None, None, :]
+    H = torch.bmm(aw.reshape(2 * N, Ka, L), jac_b.reshape(2 * N, Kb, L).transpose(1, 2)).reshape(N, 2, Ka, Kb).sum(1)
+    g = None
+    if res is not None:
+        g = torch.bmm(aw.reshape(2 * N, Ka, L), res.reshape(2 * N, L, 1)).reshape(N, 2, Ka).sum(1)
     return H, g
 
 

@@ -47,16 +47,16 @@ def test_jacobians_match_autograd():
 
     x = torch.cat([psi, jaw, rot, tr], 1)
     full = torch.autograd.functional.jacobian(f, x, vectorize=True, strategy="forward-mode")  # (N,L,2,N,K)
-    per_frame = torch.stack([full[i, :, :, i] for i in range(len(x))])
-    assert torch.allclose(per_frame, ev.jac, rtol=1e-7, atol=1e-7)
+    per_frame = torch.stack([full[i, :, :, i] for i in range(len(x))])  # (N, L, 2, K)
+    assert torch.allclose(per_frame.permute(0, 2, 3, 1), ev.jac, rtol=1e-7, atol=1e-7)  # axis-major (N, 2, K, L)
     js = torch.autograd.functional.jacobian(
         lambda b: lm.evaluate(b, psi, jaw, rot, tr, 1000.0, 990.0, 640.0, 360.0).uv, beta, vectorize=True,
         strategy="forward-mode")
-    assert torch.allclose(js, ev.jac_shape, atol=1e-8)
+    assert torch.allclose(js.permute(0, 2, 3, 1), ev.jac_shape, atol=1e-8)
     jf = torch.autograd.functional.jacobian(
         lambda lf: lm.evaluate(beta, psi, jaw, rot, tr, torch.exp(lf), torch.exp(lf) * 0.99, 640.0, 360.0).uv,
         torch.tensor(np.log(1000.0), dtype=torch.float64), vectorize=True, strategy="forward-mode")
-    assert torch.allclose(jf, ev.jac_logf, atol=1e-6)
+    assert torch.allclose(jf.transpose(1, 2), ev.jac_logf, atol=1e-6)
 
 
 def test_right_jacobian_small_and_large_angles():

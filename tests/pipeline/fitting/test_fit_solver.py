@@ -50,12 +50,12 @@ def test_robust_losses():
 
 def test_normal_blocks_are_jtwj():
     g = torch.Generator().manual_seed(1)
-    J = torch.randn(3, 5, 2, 4, generator=g, dtype=torch.float64)
-    r = torch.randn(3, 5, 2, generator=g, dtype=torch.float64)
+    J = torch.randn(3, 2, 4, 5, generator=g, dtype=torch.float64)  # (N, 2, K, L) axis-major
+    r = torch.randn(3, 2, 5, generator=g, dtype=torch.float64)
     w = torch.rand(3, 5, generator=g, dtype=torch.float64)
     H, gr = normal_blocks(J, r, w)
     for n in range(3):
-        Jn = J[n].reshape(10, 4)
-        W = torch.diag(w[n].repeat_interleave(2))
+        Jn = J[n].permute(0, 2, 1).reshape(10, 4)  # rows (axis, landmark)
+        W = torch.diag(w[n].repeat(2))
         assert torch.allclose(H[n], Jn.T @ W @ Jn)
         assert torch.allclose(gr[n], Jn.T @ W @ r[n].reshape(10))

@@ -30,11 +30,12 @@ def landmark_model_for(model, cfg: FitConfig, embedding: str | None = None, dtyp
                        device: str | torch.device = "cpu") -> LandmarkModel:
     """The (cached) :class:`LandmarkModel` of ``model`` for these settings."""
     name = embedding or choose_embedding(model, cfg.embedding)
-    key = (id(model), model.name, name, cfg.n_shape, cfg.n_expression, dtype, str(device))
+    key = (id(model), model.name, name, cfg.n_shape, cfg.n_expression, cfg.max_landmarks, dtype, str(device))
     if key not in _CACHE:
         if len(_CACHE) > 8:
             _CACHE.clear()
-        _CACHE[key] = LandmarkModel(model, name, cfg.n_shape, cfg.n_expression, dtype=dtype, device=device)
+        _CACHE[key] = LandmarkModel(model, name, cfg.n_shape, cfg.n_expression, dtype=dtype, device=device,
+                                    max_landmarks=cfg.max_landmarks)
     return _CACHE[key]
 
 

@@ -49,6 +49,9 @@ class FitConfig:
     # which landmark embedding of the model to fit ("auto": mediapipe if the model has a
     # dense one, else ibug68 through the MediaPipe -> iBUG-68 map, else the 105-point one)
     embedding: str = "auto"
+    # a dense embedding (the demo head's 468 MediaPipe points) is thinned to this many points
+    # for speed: every lip/eye/brow/oval point is kept, the rest evenly sampled (0 = all)
+    max_landmarks: int = 250
     n_shape: int = 100  # shape coefficients fitted (first n of the model's basis)
     n_expression: int = 50  # expression coefficients fitted per frame
     # detector noise, robust loss

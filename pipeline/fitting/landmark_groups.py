@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["MP_LIPS", "MP_EYES", "MP_BROWS", "MP_OVAL", "detector_indices", "landmark_weights"]
+__all__ = ["MP_LIPS", "MP_EYES", "MP_BROWS", "MP_OVAL", "detector_indices", "landmark_weights", "select_landmarks"]
 
 MP_LIPS = np.array([0, 13, 14, 17, 37, 39, 40, 61, 78, 80, 81, 82, 84, 87, 88, 91, 95, 146, 178, 181, 185, 191, 267,
                     269, 270, 291, 308, 310, 311, 312, 314, 317, 318, 321, 324, 375, 402, 405, 409, 415])
@@ -40,3 +40,30 @@ def landmark_weights(mp_index: np.ndarray, lips: float, eyes: float, brows: floa
     for group, value in ((MP_OVAL, oval), (MP_BROWS, brows), (MP_EYES, eyes), (MP_LIPS, lips)):
         w[np.isin(mp_index, group)] = value
     return w
+
+
+def select_landmarks(mp_index: np.ndarray, points: np.ndarray, max_n: int) -> np.ndarray:
+    """Rows of an embedding to fit when it is dense: at most ``max_n`` (0 = all).
+
+    Every lip, eye, brow and face-oval point is kept (they carry the expression and the
+    outline); the rest (cheeks, forehead, nose) are thinned by farthest-point sampling on the
+    template positions ``points (L, 3)``, which keeps them evenly spread. Deterministic.
+    Returns sorted row indices.
+    """
+    L = len(mp_index)
+    if max_n <= 0 or L <= max_n:
+        return np.arange(L)
+    keep = np.isin(mp_index, np.concatenate([MP_LIPS, MP_EYES, MP_BROWS, MP_OVAL]))
+    chosen = list(np.nonzero(keep)[0])
+    rest = np.nonzero(~keep)[0]
+    need = max_n - len(chosen)
+    if need <= 0:
+        return np.sort(np.asarray(chosen[:max_n]))
+    pts = np.asarray(points, np.float64)
+    dist = np.min(np.linalg.norm(pts[rest][:, None] - pts[chosen][None], axis=-1), axis=1) if chosen else np.full(len(rest), np.inf)
+    for _ in range(need):
+        k = int(np.argmax(dist))
+        chosen.append(int(rest[k]))
+        dist = np.minimum(dist, np.linalg.norm(pts[rest] - pts[rest[k]], axis=1))
+        dist[k] = -1.0
+    return np.sort(np.asarray(chosen))

@@ -24,7 +24,7 @@ import torch
 
 from emoface.mesh.camera import axis_angle_to_matrix
 
-from .landmark_groups import detector_indices
+from .landmark_groups import detector_indices, select_landmarks
 
 __all__ = ["LandmarkModel", "Evaluation", "skew", "right_jacobian", "choose_embedding"]
 
@@ -95,17 +95,22 @@ class LandmarkModel:
         embedding: name of one of ``model.landmark_embeddings``.
         n_shape, n_expression: how many leading coefficients to fit.
         dtype, device: torch placement of the bases.
+        max_landmarks: fit at most this many of the embedding's points (0 = all), see
+            :func:`~pipeline.fitting.landmark_groups.select_landmarks`.
 
     Attributes: ``mp_index (L,)`` the MediaPipe detector point of each landmark, ``n_shape``,
     ``n_expression``, ``n_frame_params`` (= E + 9).
     """
 
     def __init__(self, model, embedding: str, n_shape: int, n_expression: int,
-                 dtype: torch.dtype = torch.float64, device: str | torch.device = "cpu"):
+                 dtype: torch.dtype = torch.float64, device: str | torch.device = "cpu", max_landmarks: int = 0):
         emb = model.landmark_embeddings[embedding]
+        mp = detector_indices(embedding, emb.source_index)
+        rows = select_landmarks(mp, emb.points(np.asarray(model.v_template), np.asarray(model.faces)), max_landmarks)
+        emb = type(emb)(emb.face_idx[rows], emb.bary[rows], emb.source_index[rows])
         self.embedding = embedding
         self.model_name = model.name
-        self.mp_index = detector_indices(embedding, emb.source_index)
+        self.mp_index = mp[rows]
         S = min(int(n_shape), model.shapedirs.shape[-1])
         E = min(int(n_expression), model.exprdirs.shape[-1])
         self.n_shape, self.n_expression = S, E

@@ -18,7 +18,8 @@ def project_landmarks(fit, model, frames: np.ndarray | None = None) -> tuple[np.
 
     E = fit.expression.shape[1]
     S = min(len(fit.shape), model.shapedirs.shape[-1])
-    lm = landmark_model_for(model, FitConfig(n_shape=S, n_expression=E), fit.embedding, torch.float64)
+    # every point of the embedding, whatever subset the fit used
+    lm = landmark_model_for(model, FitConfig(n_shape=S, n_expression=E, max_landmarks=0), fit.embedding, torch.float64)
     sel = slice(None) if frames is None else frames
     d = lambda a: torch.as_tensor(np.asarray(a, np.float64))  # noqa: E731
     cam = fit.camera

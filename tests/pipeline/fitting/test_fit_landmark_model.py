@@ -93,3 +93,19 @@ def test_landmark_groups_match_mediapipe():
     assert sorted(MP_LIPS) == idx("FACE_LANDMARKS_LIPS")
     assert sorted(MP_EYES) == idx("FACE_LANDMARKS_LEFT_EYE", "FACE_LANDMARKS_RIGHT_EYE")
     assert sorted(MP_OVAL) == idx("FACE_LANDMARKS_FACE_OVAL")
+
+
+def test_dense_embedding_is_thinned_keeping_every_feature_point():
+    from pipeline.fitting.landmark_groups import MP_BROWS, select_landmarks
+
+    demo = load("demo")
+    emb = demo.landmark_embeddings["mediapipe"]
+    pts = emb.points(demo.v_template, demo.faces)
+    rows = select_landmarks(emb.source_index, pts, 200)
+    assert len(rows) == 200 and len(np.unique(rows)) == 200
+    for group in (MP_LIPS, MP_EYES, MP_BROWS, MP_OVAL):
+        assert np.isin(group, emb.source_index[rows]).all()
+    assert np.array_equal(rows, select_landmarks(emb.source_index, pts, 200))
+    assert len(select_landmarks(emb.source_index, pts, 0)) == 468
+    lm = LandmarkModel(demo, "mediapipe", 30, 20, max_landmarks=200)
+    assert lm.n_landmarks == 200 and np.array_equal(lm.mp_index, emb.source_index[rows])

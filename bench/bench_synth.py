@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import time
 from pathlib import Path
 
@@ -169,17 +170,22 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--skip-generate", action="store_true", help="measure an existing corpus")
     ap.add_argument("--warp", action="store_true", help="only the warp micro-benchmark")
+    ap.add_argument("--no-quality", action="store_true", help="only time the generation")
     ap.add_argument("--json", type=Path, default=Path("bench/results/synth.json"))
     args = ap.parse_args()
     if args.warp:
         print(json.dumps(warp_benchmark(), indent=2))
         return
-    report: dict = {"command": " ".join(["python -m bench.bench_synth", f"--out {args.out}", f"--actors {args.actors}",
-                                         f"--clips-per-actor {args.clips_per_actor}", f"--workers {args.workers}"])}
+    report: dict = {
+        "command": " ".join(["python -m bench.bench_synth", f"--out {args.out}", f"--actors {args.actors}",
+                             f"--clips-per-actor {args.clips_per_actor}", f"--workers {args.workers}"]),
+        "load_average_before": list(os.getloadavg()),
+    }
     if not args.skip_generate:
         from pipeline.sources.synth.corpus import generate_corpus
 
         res = generate_corpus(args.out, args.actors, args.clips_per_actor, args.seed, args.workers)
+        report["load_average_after_generate"] = list(os.getloadavg())
         done = [c for c in res.clips if c.status == "done"]
         frames = sum(c.n_frames for c in done)
         report["generate"] = {
@@ -203,10 +209,11 @@ def main() -> None:
             # CPU seconds of all clips / workers: the wall time on an otherwise idle machine with
             # one core per worker (start-up of the workers, a few seconds, not included)
             report["generate"]["extrapolated_full_corpus_min_cpu"] = cpu_per_frame * full_frames / args.workers / 60.0
-    q = quality(args.out)
-    report["quality"] = {k: v for k, v in q.items() if k != "per_clip"}
+    q = {} if args.no_quality else quality(args.out)
+    if q:
+        report["quality"] = {k: v for k, v in q.items() if k != "per_clip"}
     args.json.parent.mkdir(parents=True, exist_ok=True)
-    args.json.write_text(json.dumps({**report, "per_clip": q["per_clip"]}, indent=2) + "\n")
+    args.json.write_text(json.dumps({**report, "per_clip": q.get("per_clip", [])}, indent=2) + "\n")
     print(json.dumps(report, indent=2))
 
 

@@ -36,7 +36,7 @@ class SynthConfig:
     tail_s: tuple[float, float] = (0.7, 1.2)
     min_duration_s: float = 3.0
     audio_rate: int = 48000
-    crf: int = 20
+    crf: int = 23
     preset: str = "ultrafast"
     shape_scale: float = 0.6
     model: str = "demo"

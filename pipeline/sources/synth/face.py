@@ -82,7 +82,7 @@ class RigConfig:
     (see :func:`~pipeline.sources.synth.warp.warp_backward_map`), 1 at every pixel."""
 
     inner_ring: float = 1.35
-    outer_ring: float = 1.8
+    outer_ring: float = 1.7
     hair_lift: float = 0.025
     follow_lower: float = 0.55
     follow_upper: float = 0.2

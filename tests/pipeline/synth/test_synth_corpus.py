@@ -83,10 +83,21 @@ def test_video_audio_and_ground_truth_agree(corpus):
         assert np.median(err) < 8.0, f"{video.name}: detector is {np.median(err):.1f} px from the ground truth"
 
 
-def test_rerun_skips_finished_clips(corpus):
+def test_rerun_skips_finished_clips_and_finishes_a_killed_run(corpus):
     out, _ = corpus
     again = generate_corpus(out, actors=[2], clips_per_actor=2, seed=0, workers=1)
     assert again.count("skipped") == 2 and again.count("done") == 0
+    # what a run killed while writing the second clip's video leaves: its ground truth, a
+    # temporary video and ffmpeg's scratch folder, but no video under the final name
+    name = plan_names([2], 2)[1]
+    video, gt = clip_paths(out, name)
+    gt_before = np.load(gt)["vertices"].copy()
+    video.rename(video.parent / f".{video.name}.abc123.tmp.mp4")
+    (video.parent / ".synth-xyz").mkdir()
+    again = generate_corpus(out, actors=[2], clips_per_actor=2, seed=0, workers=1)
+    assert again.count("skipped") == 1 and again.count("done") == 1
+    assert video.is_file() and not list(out.rglob("*.tmp*")) and not list(out.rglob(".synth-*"))
+    assert np.array_equal(np.load(gt)["vertices"], gt_before)
     with pytest.raises(ValueError, match="another seed"):
         generate_corpus(out, actors=[2], clips_per_actor=2, seed=5, workers=1)
 

@@ -186,6 +186,11 @@ class ESpeak:
 
     def _speak(self, text: str, voice: str, prosody: Prosody) -> Speech:
         p = prosody.clamped()
+        # eSpeak NG draws noise (breathiness, frication) from libc's rand() and its own
+        # generator; seed both so that the waveform does not depend on this process's history
+        ctypes.CDLL(None).srand(0)
+        if hasattr(self._lib, "espeak_ng_SetRandSeed"):
+            self._lib.espeak_ng_SetRandSeed(ctypes.c_long(0))
         self._chunks, self._events = [], []
         if self._lib.espeak_SetVoiceByName(voice.encode()) != 0:
             raise ESpeakError(f"eSpeak NG has no voice {voice!r}")

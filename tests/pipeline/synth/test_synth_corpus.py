@@ -105,7 +105,8 @@ def test_rerun_skips_finished_clips_and_finishes_a_killed_run(corpus):
 def test_same_seed_same_ground_truth_different_seed_differs(corpus, tmp_path):
     out, _ = corpus
     name = plan_names([2], 1)[0]
-    same = generate_corpus(tmp_path / "same", actors=[2], clips_per_actor=1, seed=0, workers=1)
+    # the same seed in worker processes (spawned, other history) gives the same ground truth
+    same = generate_corpus(tmp_path / "same", actors=[2], clips_per_actor=2, seed=0, workers=2)
     other = generate_corpus(tmp_path / "other", actors=[2], clips_per_actor=1, seed=1, workers=1)
     assert not same.failed and not other.failed
     ref = np.load(clip_paths(out, name)[1])
@@ -113,5 +114,7 @@ def test_same_seed_same_ground_truth_different_seed_differs(corpus, tmp_path):
     b = np.load(clip_paths(tmp_path / "other", name)[1])
     for key in GT_KEYS:
         assert np.array_equal(ref[key], a[key]), key
+    second = plan_names([2], 2)[1]
+    assert np.array_equal(np.load(clip_paths(out, second)[1])["head_rotation"], np.load(clip_paths(tmp_path / "same", second)[1])["head_rotation"])
     assert not np.array_equal(ref["vertices"], b["vertices"]) if ref["vertices"].shape == b["vertices"].shape else True
     assert not np.array_equal(ref["shape"], b["shape"])

@@ -83,51 +83,58 @@ def fit_clip(track: LandmarkTrack, identity: IdentityFit, model, camera: Pinhole
     prior, step = frame_priors(lm, cfg, torch.float64, device)
     x = initial_params(track, lm, shape, targets, camera, cfg, model.expression_names)
 
-    def energy(xx: torch.Tensor, blocks: bool):
-        e, ev, H, g, _ = batch_energy(lm, shape, xx, targets, prior, camera, cfg, blocks=blocks)
+    def energy(xx: torch.Tensor, blocks: bool, kind: str):
+        e, ev, H, g, _ = batch_energy(lm, shape, xx, targets, prior, camera, cfg, blocks=blocks, robust_kind=kind)
         return e + _smooth_energy(xx, step), ev, H, g
 
-    cur, ev, H, g = energy(x, True)
-    mu = cfg.damping
-    converged = False
-    it = 0
-    for it in range(1, cfg.max_iterations + 1):
-        if not torch.isfinite(cur):
-            raise FitError(f"{name}: fit diverged (non-finite energy at iteration {it})")
-        # add the temporal term to the gradient and the diagonal blocks
-        gs = g.clone()
-        d = x[1:] - x[:-1]
-        gs[1:] += step * d
-        gs[:-1] -= step * d
-        nb = torch.full((len(x), 1), 2.0, dtype=x.dtype, device=device)
-        nb[0] = nb[-1] = 1.0
-        if len(x) == 1:
-            nb[0] = 0.0
-        D = H + torch.diag_embed(nb * step)
-        diag = torch.diagonal(D, dim1=1, dim2=2).clamp_min(1e-9)
-        accepted = False
-        for _ in range(8):
-            Dd = D + torch.diag_embed(mu * diag)
-            try:
-                delta = solve_block_tridiagonal(Dd, step, -gs)
-            except RuntimeError:  # not positive definite: more damping
+    def levenberg_marquardt(x: torch.Tensor, kind: str, max_iterations: int):
+        """LM on the clip energy with robust loss ``kind``; returns (x, ev, converged, steps)."""
+        cur, ev, H, g = energy(x, True, kind)
+        mu = cfg.damping
+        steps = 0
+        for _ in range(max_iterations):
+            if not torch.isfinite(cur):
+                raise FitError(f"{name}: fit diverged (non-finite energy at step {steps + 1})")
+            # add the temporal term to the gradient and the diagonal blocks
+            gs = g.clone()
+            d = x[1:] - x[:-1]
+            gs[1:] += step * d
+            gs[:-1] -= step * d
+            nb = torch.full((len(x), 1), 2.0, dtype=x.dtype, device=device)
+            nb[0] = nb[-1] = 1.0
+            if len(x) == 1:
+                nb[0] = 0.0
+            D = H + torch.diag_embed(nb * step)
+            diag = torch.diagonal(D, dim1=1, dim2=2).clamp_min(1e-9)
+            accepted = False
+            for _ in range(8):
+                Dd = D + torch.diag_embed(mu * diag)
+                try:
+                    delta = solve_block_tridiagonal(Dd, step, -gs)
+                except RuntimeError:  # not positive definite: more damping
+                    mu *= 10.0
+                    continue
+                xn = x + delta
+                new, evn, Hn, gn = energy(xn, True, kind)  # blocks too: a rejected step is rare
+                if torch.isfinite(new) and new < cur:
+                    accepted = True
+                    break
                 mu *= 10.0
-                continue
-            xn = x + delta
-            new, evn, Hn, gn = energy(xn, True)  # blocks too: a rejected step is rare
-            if torch.isfinite(new) and new < cur:
-                accepted = True
-                break
-            mu *= 10.0
-        if not accepted:
-            converged = True  # no descent direction left at this damping: a minimum
-            break
-        rel = float((cur - new) / cur.clamp_min(1e-12))
-        x, cur, ev, H, g = xn, new, evn, Hn, gn
-        mu = max(mu * 0.3, 1e-9)
-        if rel < cfg.tolerance:
-            converged = True
-            break
+            if not accepted:
+                return x, ev, True, steps  # no descent direction left at this damping: a minimum
+            steps += 1
+            rel = float((cur - new) / cur.clamp_min(1e-12))
+            x, cur, ev, H, g = xn, new, evn, Hn, gn
+            mu = max(mu * 0.3, 1e-9)
+            if rel < cfg.tolerance:
+                return x, ev, True, steps
+        return x, ev, False, steps
+
+    it = 0
+    if cfg.robust == "geman_mcclure" and cfg.robust_warmup > 0:  # convex start, then the redescending loss
+        x, ev, _, it = levenberg_marquardt(x, "huber", cfg.robust_warmup)
+    x, ev, converged, more = levenberg_marquardt(x, cfg.robust, max(1, cfg.max_iterations - it))
+    it += more
     if not torch.isfinite(x).all():
         raise FitError(f"{name}: fit diverged (non-finite parameters)")
     # final errors (ev belongs to x: the last accepted point or the start)

@@ -56,8 +56,11 @@ class FitConfig:
     n_expression: int = 50  # expression coefficients fitted per frame
     # detector noise, robust loss
     noise_iod: float = 0.01  # detector noise std as a fraction of the inter-ocular distance
-    robust: Literal["huber", "geman_mcclure", "l2"] = "huber"
+    # Geman-McClure ignores points far off (the detector's biased points) instead of bending
+    # the fit towards them; it is not convex, so the first ``robust_warmup`` LM steps use Huber
+    robust: Literal["huber", "geman_mcclure", "l2"] = "geman_mcclure"
     robust_scale: float = 3.0  # in units of the noise std (Huber threshold / GM scale)
+    robust_warmup: int = 2
     weight_lips: float = 1.0
     weight_eyes: float = 1.0
     weight_brows: float = 1.0
@@ -78,7 +81,7 @@ class FitConfig:
     # solver (Levenberg-Marquardt on the whole clip, block-tridiagonal normal equations)
     max_iterations: int = 12
     identity_iterations: int = 25
-    tolerance: float = 1e-5  # relative decrease of the energy at which it stops
+    tolerance: float = 1e-4  # relative decrease of the energy at which it stops
     damping: float = 1e-3  # initial LM damping (times the diagonal of the normal matrix)
     identity_frames: int = 120  # frames sampled across an actor's clips for the shape fit
     # how many frames' worth of evidence the sampled frames add up to against the shape

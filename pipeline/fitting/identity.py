@@ -140,6 +140,8 @@ def fit_identity(tracks: list[LandmarkTrack], model, camera: PinholeCamera | Non
     hi = float(np.log(0.5 * h / np.tan(np.deg2rad(cfg.camera.min_fov_y_deg) / 2)))
     chunk = max(1, int(cfg.identity_chunk))
 
+    kind = "huber" if cfg.robust == "geman_mcclure" and cfg.robust_warmup > 0 else cfg.robust
+
     def total(beta_: torch.Tensor, logf_: torch.Tensor, x_: torch.Tensor, blocks: bool):
         """Energy, and (blocks) the arrow-structured normal equations."""
         e_sum = 0.5 * beta_ @ Pshape @ beta_
@@ -153,7 +155,7 @@ def fit_identity(tracks: list[LandmarkTrack], model, camera: PinholeCamera | Non
             b = min(N, a + chunk)
             t = targets.rows(a, b)
             e, ev, H, g, wgt = batch_energy(lm, sh, x_[a:b], t, prior, camera, cfg, fx=f, blocks=blocks,
-                                            shape_blocks=blocks, reparam=_ImageTranslation(logf_, E))
+                                            shape_blocks=blocks, reparam=_ImageTranslation(logf_, E), robust_kind=kind)
             e_sum = e_sum + e
             if blocks:
                 jg = torch.cat([ev.jac_shape, ev.jac_logf[:, :, None]], 2) if est_f else ev.jac_shape
@@ -179,6 +181,9 @@ def fit_identity(tracks: list[LandmarkTrack], model, camera: PinholeCamera | Non
     mu = cfg.damping
     converged = False
     for it in range(1, cfg.identity_iterations + 1):
+        if kind != cfg.robust and it > cfg.robust_warmup:  # convex start, then the redescending loss
+            kind = cfg.robust
+            cur, blk = total(beta, logf, x, True)
         if not torch.isfinite(cur):
             raise FitError(f"identity fit diverged (non-finite energy at iteration {it})")
         Hff, gf, Hfg, Hgg, gg = blk
@@ -205,15 +210,22 @@ def fit_identity(tracks: list[LandmarkTrack], model, camera: PinholeCamera | Non
                 accepted = True
                 break
             mu *= 10.0
+        warming = kind != cfg.robust
         if not accepted:
+            if warming:
+                kind = cfg.robust
+                cur, blk = total(beta, logf, x, True)
+                continue
             converged = True  # no descent left: at a minimum
             break
         rel = float((cur - new) / cur.clamp_min(1e-12))
         beta, logf, x, cur = nb, nl, nx, new
         mu = max(mu * 0.3, 1e-9)
-        if rel < cfg.tolerance:
+        if rel < cfg.tolerance and not warming:
             converged = True
             break
+        if warming and rel < cfg.tolerance:
+            kind = cfg.robust
         cur, blk = total(beta, logf, x, True)
     if not (torch.isfinite(beta).all() and torch.isfinite(x).all()):
         raise FitError("identity fit diverged (non-finite parameters)")

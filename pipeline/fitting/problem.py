@@ -124,11 +124,11 @@ def initial_params(track: LandmarkTrack, lm: LandmarkModel, shape: torch.Tensor,
 
 def batch_energy(lm: LandmarkModel, shape: torch.Tensor, x: torch.Tensor, targets: Targets, prior: torch.Tensor,
                  camera: PinholeCamera, cfg: FitConfig, fx: torch.Tensor | float | None = None,
-                 blocks: bool = False, shape_blocks: bool = False, reparam=None):
+                 blocks: bool = False, shape_blocks: bool = False, reparam=None, robust_kind: str | None = None):
     """Energy of N frames (data + per-frame priors; no temporal term) and optionally its blocks.
 
     ``x (N, K)`` and ``prior`` are float64 (the solve); the model is evaluated in its own dtype.
-    ``reparam``: optional ``(x) -> (x_model, fix)`` where ``x_model`` holds the model's
+    ``robust_kind`` overrides ``cfg.robust``. ``reparam``: optional ``(x) -> (x_model, fix)`` where ``x_model`` holds the model's
     parameters and ``fix(ev)`` rewrites the Jacobians for the caller's parametrisation.
 
     Returns ``(energy, ev, H (N,K,K), g (N,K), w (N,L))``; ``H``/``g`` are ``None`` unless
@@ -147,7 +147,7 @@ def batch_energy(lm: LandmarkModel, shape: torch.Tensor, x: torch.Tensor, target
     sig = targets.sigma[:, None].to(ev.uv.dtype) if torch.is_tensor(targets.sigma) else targets.sigma
     res = ev.uv - targets.uv  # (N, L, 2) px
     e = torch.linalg.norm(res, dim=-1) / sig
-    rho, w_irls = robust(e, cfg.robust, cfg.robust_scale)
+    rho, w_irls = robust(e, robust_kind or cfg.robust, cfg.robust_scale)
     energy = (targets.weight * rho).sum(dtype=torch.float64) + 0.5 * (prior * x * x).sum()
     w = targets.weight * w_irls / sig**2
     H = g = None

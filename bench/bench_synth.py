@@ -184,7 +184,7 @@ def main() -> None:
         return
     report: dict = {
         "command": " ".join(["python -m bench.bench_synth", f"--out {args.out}", f"--actors {args.actors}",
-                             f"--clips-per-actor {args.clips_per_actor}", f"--workers {args.workers}"]),
+                             f"--clips-per-actor {args.clips_per_actor}", f"--workers {args.workers}", f"--seed {args.seed}"]),
         "load_average_before": list(os.getloadavg()),
     }
     res = None

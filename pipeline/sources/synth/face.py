@@ -12,10 +12,12 @@ An actor's :class:`FaceRig` ties three things together:
   ears and neck: the inner ring moves rigidly with the head (and partly with the jaw), the
   outer ring is fixed; outside it the portrait stays still.
 
-Per frame, triangle ids are rasterised back to front (rings, eye openings, then the face by
-depth), the backward map samples the portrait once (:mod:`.warp`), and where the lips part
-the mouth interior is painted: a dark cavity, a tongue, and upper and lower teeth placed in
-3D (the upper teeth fixed to the skull, the lower teeth rotating with the jaw joint).
+Per frame, triangle ids are rasterised back to front (rings, the triangles closing the mouth,
+eye openings, then the face by depth), the backward map (on 2 x 2 blocks, interpolated) samples
+the portrait once (:mod:`.warp`), and inside the inner-lip polygon the mouth interior is
+painted: a dark cavity, a tongue, and upper and lower teeth placed in 3D (the upper teeth fixed
+to the skull, the lower teeth rotating with the jaw joint), fading in as the lips part. The
+photo's own mouth opening is darkened in the portrait, so that closed lips meet on a dark line.
 """
 
 from __future__ import annotations

@@ -126,15 +126,15 @@ def fit_identity(tracks: list[LandmarkTrack], model, camera: PinholeCamera | Non
     targets.weight = targets.weight * c
     prior = prior * c
     beta = torch.zeros(S, dtype=f64, device=device)
-    logf = torch.tensor(logf0, dtype=f64)
-    gprior = torch.full((G,), 1.0 / cfg.shape_std**2, dtype=f64)
+    logf = torch.tensor(logf0, dtype=f64, device=device)
+    gprior = torch.full((G,), 1.0 / cfg.shape_std**2, dtype=f64, device=device)
     if est_f:
         gprior[S] = 1.0 / cfg.camera.focal_log_std**2
     # shape prior precision (S, S): isotropic, plus (fix_scale) a stiff term along the
     # overall-size direction, which images cannot observe (see scale_direction)
     Pshape = torch.diag(gprior[:S])
     if cfg.fix_scale:
-        u = torch.as_tensor(scale_direction(model, S), dtype=f64)
+        u = torch.as_tensor(scale_direction(model, S), dtype=f64, device=device)
         Pshape = Pshape + cfg.scale_precision * torch.outer(u, u)
     lo = float(np.log(0.5 * h / np.tan(np.deg2rad(cfg.camera.max_fov_y_deg) / 2)))
     hi = float(np.log(0.5 * h / np.tan(np.deg2rad(cfg.camera.min_fov_y_deg) / 2)))
@@ -148,8 +148,8 @@ def fit_identity(tracks: list[LandmarkTrack], model, camera: PinholeCamera | Non
         if est_f:
             e_sum = e_sum + 0.5 * gprior[S] * (logf_ - logf0) ** 2
         Hs, gs, Hc = [], [], []
-        Hgg = torch.zeros(G, G, dtype=f64)
-        gg = torch.zeros(G, dtype=f64)
+        Hgg = torch.zeros(G, G, dtype=f64, device=device)
+        gg = torch.zeros(G, dtype=f64, device=device)
         sh, f = beta_.to(dt), torch.exp(logf_).to(dt)
         for a in range(0, N, chunk):
             b = min(N, a + chunk)
@@ -259,7 +259,7 @@ def _to_image_translation(x: torch.Tensor, logf: float, E: int) -> torch.Tensor:
     """
     out = x.clone()
     t = x[:, E + 6:E + 9]
-    s = torch.exp(torch.as_tensor(logf, dtype=x.dtype)) / (-t[:, 2])
+    s = torch.exp(torch.as_tensor(logf, dtype=x.dtype, device=x.device)) / (-t[:, 2])
     out[:, E + 6] = t[:, 0] * s
     out[:, E + 7] = t[:, 1] * s
     out[:, E + 8] = torch.log(s)

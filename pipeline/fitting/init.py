@@ -52,22 +52,26 @@ def initial_translation(points: torch.Tensor, rotation: torch.Tensor, uv: torch.
     A = torch.cat([a1, a2], 1)  # (N, 2L, 3)
     b = torch.cat([b1, b2], 1)
     w = torch.cat([weight, weight], 1)[..., None]
-    ata = (A * w).transpose(1, 2) @ A + 1e-9 * torch.eye(3, dtype=A.dtype)
+    ata = (A * w).transpose(1, 2) @ A + 1e-9 * torch.eye(3, dtype=A.dtype, device=A.device)
     atb = (A * w).transpose(1, 2) @ b[..., None]
     return torch.linalg.solve(ata, atb)[..., 0]
 
 
 def jaw_open_sign(lm: LandmarkModel) -> float:
     """+1 if a positive rotation about x opens the model's jaw (the jaw-most landmark moves down)."""
-    dt = lm.A_T.dtype
-    z = torch.zeros(1, lm.n_expression, dtype=dt)
-    base = torch.zeros(1, 3, dtype=dt)
-    shape = torch.zeros(lm.n_shape, dtype=dt)
-    ident = dict(rotation=base, translation=torch.tensor([[0.0, 0.0, -1.0]], dtype=dt), fx=1000.0, fy=1000.0, cx=0.0, cy=0.0)
+    cached = getattr(lm, "_jaw_open_sign", None)
+    if cached is not None:
+        return cached
+    kw = dict(dtype=lm.A_T.dtype, device=lm.A_T.device)
+    z = torch.zeros(1, lm.n_expression, **kw)
+    base = torch.zeros(1, 3, **kw)
+    shape = torch.zeros(lm.n_shape, **kw)
+    ident = dict(rotation=base, translation=torch.tensor([[0.0, 0.0, -1.0]], **kw), fx=1000.0, fy=1000.0, cx=0.0, cy=0.0)
     p0 = lm.evaluate(shape, z, base, **ident).points[0]
-    p1 = lm.evaluate(shape, z, torch.tensor([[0.2, 0.0, 0.0]], dtype=dt), **ident).points[0]
+    p1 = lm.evaluate(shape, z, torch.tensor([[0.2, 0.0, 0.0]], **kw), **ident).points[0]
     k = int(torch.argmax(lm.omega))
-    return 1.0 if float(p1[k, 1] - p0[k, 1]) < 0 else -1.0
+    lm._jaw_open_sign = 1.0 if float(p1[k, 1] - p0[k, 1]) < 0 else -1.0
+    return lm._jaw_open_sign
 
 
 def initial_expression(blendshapes: np.ndarray, expression_names: list[str], n_expression: int) -> np.ndarray:

@@ -43,7 +43,8 @@ class Targets:
     def concat(parts: list["Targets"]) -> "Targets":
         """Stack targets of several clips (per-frame sigma and IOD)."""
         def per_frame(v, n):
-            return v if torch.is_tensor(v) else torch.full((n,), float(v), dtype=torch.float64)
+            return v if torch.is_tensor(v) else torch.full((n,), float(v), dtype=torch.float64, device=dev)
+        dev = parts[0].uv.device
         return Targets(torch.cat([p.uv for p in parts]), torch.cat([p.weight for p in parts]),
                        torch.cat([per_frame(p.sigma, len(p.uv)) for p in parts]),
                        torch.cat([per_frame(p.iod, len(p.uv)) for p in parts]))
@@ -81,7 +82,7 @@ def frame_priors(lm: LandmarkModel, cfg: FitConfig, dtype=torch.float64, device=
     E = lm.n_expression
     prior = torch.zeros(E + 9, dtype=dtype, device=device)
     prior[:E] = 1.0 / cfg.expression_std**2
-    prior[E:E + 3] = 1.0 / torch.as_tensor(cfg.jaw_std, dtype=dtype) ** 2
+    prior[E:E + 3] = 1.0 / torch.as_tensor(cfg.jaw_std, dtype=dtype, device=device) ** 2
     step = torch.empty(E + 9, dtype=dtype, device=device)
     step[:E] = 1.0 / cfg.expression_step_std**2
     step[E:E + 3] = 1.0 / cfg.jaw_step_std**2

@@ -121,39 +121,54 @@ def _resources(cfg: SynthConfig):
             model=model,
             layer=MorphableLayer(model).eval(),
             photo=photo,
-            base_shape=_lips_aligned(model, fit_photo_shape(model.v_template, model.shapedirs, photo.landmarks)),
+            base_shape=_aligned_shape(model, fit_photo_shape(model.v_template, model.shapedirs, photo.landmarks)),
             camera=PinholeCamera.from_fov(cfg.width, cfg.height, cfg.fov_y_deg),
             rigs={},
         )
     return _STATE
 
 
-def _lips_aligned(model, shape: np.ndarray) -> np.ndarray:
-    """The nearest shape (least change) that leaves the inner lips as the template has them:
-    midpoints 13 and 14 level in x and z, and every upper/lower inner-lip pair as far apart
-    vertically as in the template. Then ``lip_press`` closes the whole mouth at once (lips
-    touch along their length without crossing), and ``mouth_opening`` measures the opening,
-    not lip depth."""
-    s = np.asarray(model.shapedirs, np.float64)
+_BROWS = (70, 63, 105, 46, 53, 52, 300, 293, 334, 276, 283, 282)  # middle and outer brow points
+_EYE_CORNERS = (33, 133, 362, 263)
+
+
+def _aligned_shape(model, shape: np.ndarray, reference: np.ndarray | None = None) -> np.ndarray:
+    """The nearest shape (least change, a linear projection) with two properties fixed.
+
+    - Inner lips as the template has them: midpoints 13 and 14 level in x and z, every
+      upper/lower inner-lip pair as far apart vertically as in the template. Then ``lip_press``
+      closes the whole mouth at once (lips touch along their length without crossing), and
+      ``mouth_opening`` measures the opening, not lip depth.
+    - With ``reference`` (the photo's fitted shape): the same height of the middle/outer brows
+      above the eye corners and the same eye-corner distance as the reference, so that a brow
+      measure normalised by the eye distance reads the brow *movement* (``brow_raise``) the
+      same way for every actor. Actors still differ in every other direction of the basis.
+    """
     from pipeline.sources.synth.drive import LIP_PAIRS
 
-    rows = [(s[13] - s[14])[0], (s[13] - s[14])[2]] + [(s[u] - s[lo])[1] for u, lo in LIP_PAIRS]
-    a = np.stack(rows)  # (11, S)
+    s = np.asarray(model.shapedirs, np.float64)
     v = np.asarray(model.v_template, np.float64)
-    target = np.zeros(len(rows))
-    target[:2] = -(v[13] - v[14])[[0, 2]]  # also cancel the template's own side/depth offset
+    rows = [(s[13] - s[14])[0], (s[13] - s[14])[2]] + [(s[u] - s[lo])[1] for u, lo in LIP_PAIRS]
+    target = [-(v[13] - v[14])[0], -(v[13] - v[14])[2]] + [0.0] * len(LIP_PAIRS)
+    if reference is not None:
+        ref = np.asarray(reference, np.float64)
+        brow = s[list(_BROWS), 1].mean(axis=0) - s[list(_EYE_CORNERS), 1].mean(axis=0)
+        eyes = s[263, 0] - s[33, 0]
+        rows += [brow, eyes]
+        target += [float(brow @ ref), float(eyes @ ref)]
+    a = np.stack(rows)
     b = np.asarray(shape, np.float64)
-    b = b - a.T @ np.linalg.lstsq(a @ a.T, a @ b - target, rcond=None)[0]
+    b = b - a.T @ np.linalg.lstsq(a @ a.T, a @ b - np.asarray(target), rcond=None)[0]
     return b.astype(np.float32)
 
 
 def make_clip_actor(index: int, cfg: SynthConfig, seed: int):
-    """Actor ``index`` for this config and seed, with the lip alignment of :func:`_lips_aligned`."""
+    """Actor ``index`` for this config and seed, its shape projected by :func:`_aligned_shape`."""
     from pipeline.sources.synth.actors import make_actor
 
     st = _resources(cfg)
     actor = make_actor(index, seed, st["model"].n_shape, cfg.distance_m, cfg.shape_scale, st["base_shape"])
-    return dataclasses.replace(actor, shape=_lips_aligned(st["model"], actor.shape))
+    return dataclasses.replace(actor, shape=_aligned_shape(st["model"], actor.shape, st["base_shape"]))
 
 
 def _rig(actor, cfg: SynthConfig, seed: int):

@@ -24,7 +24,7 @@ from .types import FitError, IdentityFit, LandmarkTrack
 __all__ = ["fit_identity", "sample_frames", "scale_direction"]
 
 
-def scale_direction(model, n_shape: int) -> np.ndarray:
+def scale_direction(model, n_shape: int, max_residual: float = 0.3) -> np.ndarray:
     """Unit vector ``(n_shape,)`` of shape coefficients that best scales the whole face.
 
     A pinhole image of a face scaled by ``s`` at ``s`` times the distance is identical, so
@@ -32,14 +32,20 @@ def scale_direction(model, n_shape: int) -> np.ndarray:
     per-frame expression prior pushes it (smaller faces need smaller expression
     coefficients). The fit therefore pins the coefficient along this direction to its prior
     mean (the model's mean size). Found by least squares: ``shapedirs @ b + t ~ v_template``.
+    When the basis cannot express a scaling (relative residual above ``max_residual``) the
+    zero vector is returned and nothing is pinned.
     """
     V = model.v_template.shape[0]
     S = np.asarray(model.shapedirs, np.float64)[..., :n_shape].reshape(V * 3, -1)
-    T = np.tile(np.eye(3), (V, 1))
-    coef = np.linalg.lstsq(np.concatenate([S, T], 1), np.asarray(model.v_template, np.float64).reshape(-1), rcond=None)[0]
+    A = np.concatenate([S, np.tile(np.eye(3), (V, 1))], 1)
+    target = np.asarray(model.v_template, np.float64)
+    coef = np.linalg.lstsq(A, target.reshape(-1), rcond=None)[0]
+    residual = np.linalg.norm(target.reshape(-1) - A @ coef) / max(np.linalg.norm(target - target.mean(0)), 1e-12)
     b = coef[:n_shape]
     n = np.linalg.norm(b)
-    return b / n if n > 0 else b
+    if residual > max_residual or n == 0:
+        return np.zeros(n_shape)
+    return b / n
 
 
 def sample_frames(tracks: list[LandmarkTrack], n: int, seed: int = 0) -> list[tuple[int, np.ndarray]]:

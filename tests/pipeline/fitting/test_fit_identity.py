@@ -72,3 +72,15 @@ def test_identity_failures():
     ok = make_clip(demo, np.zeros(30), cam, n_frames=5, seed=0).track
     with pytest.raises(FitError, match="differ in size"):
         fit_identity([ok, small], demo)
+
+
+def test_scale_direction_only_where_the_basis_can_scale():
+    demo = load("demo")
+    u = scale_direction(demo, demo.n_shape)
+    assert np.linalg.norm(u) == pytest.approx(1.0)
+    V = demo.n_vertices
+    scaled = demo.shapedirs.reshape(V * 3, -1) @ u  # a pure scaling (up to a translation)
+    A = np.concatenate([demo.v_template.reshape(-1, 1), np.tile(np.eye(3), (V, 1))], 1).astype(np.float64)
+    coef = np.linalg.lstsq(A, scaled, rcond=None)[0]  # scaled = k * template + translation
+    assert np.linalg.norm(scaled - A @ coef) < 1e-3 * np.linalg.norm(scaled) and abs(coef[0]) > 0.01
+    assert np.all(scale_direction(toy_model(), 12) == 0)  # random smooth fields: nothing to pin

@@ -202,11 +202,11 @@ class EmoFace(nn.Module):
             if cached:
                 c = self.content_decoder.step(prev_c, inputs.content, inputs.cond_content, caches[0])
                 e = self.emotion_decoder.step(prev_e, inputs.emotion, inputs.cond_emotion, caches[1]) if two else None
-            else:
+            else:  # .clone(): a view of the last row would keep the whole (t, V, 3) output alive
                 hist_c.append(prev_c)
                 hist_e.append(prev_e)
-                c = self.content_decoder(torch.stack(hist_c, 1), inputs.content[:, : t + 1], inputs.cond_content)[:, -1]
-                e = (self.emotion_decoder(torch.stack(hist_e, 1), inputs.emotion[:, : t + 1], inputs.cond_emotion)[:, -1]
+                c = self.content_decoder(torch.stack(hist_c, 1), inputs.content[:, : t + 1], inputs.cond_content)[:, -1].clone()
+                e = (self.emotion_decoder(torch.stack(hist_e, 1), inputs.emotion[:, : t + 1], inputs.cond_emotion)[:, -1].clone()
                      if two else None)
             if two:
                 w = None if inputs.weight is None else inputs.weight[:, t]

@@ -108,7 +108,7 @@ def fit_identity(tracks: list[LandmarkTrack], model, camera: PinholeCamera | Non
                        f"({', '.join(t.clip_id for t in tracks[:3] if t.clip_id)})")
     dt = _dtype(cfg)
     lm = landmark_model_for(model, cfg, dtype=dt, device=device)
-    E, S, K = lm.n_expression, lm.n_shape, lm.n_frame_params
+    E, S = lm.n_expression, lm.n_shape
     est_f = bool(cfg.camera.estimate_focal)
     G = S + (1 if est_f else 0)
     f64 = torch.float64

@@ -207,7 +207,6 @@ class LandmarkModel:
         # d uv / d p = [[pa, 0, pb], [0, pc, pd]] per point, (N, L) planes
         pa, pc = fx / d, -fy / d
         pb, pd = pa * px / d, pc * py / d
-        L = d.shape[1]
         # d uv / d q = pi R_head: (N, 2 (axis), 3 (component), L)
         pir = torch.stack([pa[:, None] * Rg[:, 0, :, None] + pb[:, None] * Rg[:, 2, :, None],
                            pc[:, None] * Rg[:, 1, :, None] + pd[:, None] * Rg[:, 2, :, None]], 1)

@@ -58,7 +58,7 @@ def solve_block_tridiagonal(D: torch.Tensor, s: torch.Tensor, b: torch.Tensor) -
 
     Block Thomas algorithm (a block LDL^T): ``O(T K^3)`` time, a loop over frames.
     """
-    T, K, _ = D.shape
+    T = D.shape[0]
     if T == 1:
         return torch.linalg.solve(D[0], b[0])[None]
     chol = []

@@ -209,9 +209,9 @@ def write_report(out_dir: str | Path, clips: list[dict[str, Any]], failures: lis
     heads += ["flags", "per frame"]
     doc = [f"<!DOCTYPE html><html lang=en><head><meta charset=utf-8><title>{escape(title)}</title>",
            f"<style>{_CSS}</style></head><body>", f"<h1>{escape(title)}</h1>",
-           f'<p class="note">Generated {escape(_dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"))}. '
-           "Errors as % of the inter-ocular distance (IOD, outer eye corners). Jitter: mean vertex acceleration of the "
-           "front-facing mesh. Thumbnails: detected landmarks (green) and the fitted mesh (cyan). Click a column to sort.</p>",
+           (f'<p class="note">Generated {escape(_dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"))}. '
+            "Errors as % of the inter-ocular distance (IOD, outer eye corners). Jitter: mean vertex acceleration of the "
+            "front-facing mesh. Thumbnails: detected landmarks (green) and the fitted mesh (cyan). Click a column to sort.</p>"),
            _summary_html(summary, qc)]
     doc.append(f"<h2>Clips ({len(rows)})</h2>")
     doc.append('<table class="sortable"><thead><tr>' + "".join(f"<th>{escape(h)}</th>" for h in heads)

@@ -61,10 +61,14 @@ def train(
 
     import torch.distributed as dist
 
+    from emoface.data.schema import SchemaError
+    from emoface.model.conditioning import ConditionError
+    from emoface.model.encoders import EncoderError
+    from emoface.train.checkpoint import CheckpointError
     from emoface.train.config import ExperimentConfig
     from emoface.train.distributed import shutdown_distributed
     from emoface.train.trainer import Trainer, TrainingError
-    from emoface.utils.config import ConfigError, dump_yaml, load_yaml, to_dict
+    from emoface.utils.config import ConfigError, load_yaml, to_dict
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s", stream=sys.stderr)
     overrides = parse_overrides(set_)
@@ -88,15 +92,13 @@ def train(
         raise typer.BadParameter(str(exc)) from exc
     rank = int(__import__("os").environ.get("RANK", "0"))
     if rank == 0:
-        prepare_run_dir(run_dir, resume, overwrite)
-        run_dir.mkdir(parents=True, exist_ok=True)
-        dump_yaml(cfg, run_dir / "config.yaml")
-    trainer = Trainer(cfg, data, run_dir, resume=resume, max_steps=max_steps)
-    if dist.is_initialized():
-        dist.barrier()
+        prepare_run_dir(run_dir, resume, overwrite)  # the trainer writes config.yaml once set up
     try:
+        trainer = Trainer(cfg, data, run_dir, resume=resume, max_steps=max_steps)
+        if dist.is_initialized():
+            dist.barrier()
         result = trainer.run()
-    except TrainingError as exc:
+    except (TrainingError, EncoderError, CheckpointError, SchemaError, ConditionError) as exc:
         typer.echo(f"error: {exc}", err=True)
         shutdown_distributed()
         raise typer.Exit(1) from exc

@@ -44,7 +44,7 @@ from emoface.train.schedule import draw_uniform, gt_probability
 from emoface.train.step import PairModel, StepRandom
 from emoface.train.validation import validate
 from emoface.utils.atomic import write_json_atomic
-from emoface.utils.config import to_dict
+from emoface.utils.config import dump_yaml, to_dict
 
 __all__ = ["Trainer", "TrainingError", "NonFiniteLossError"]
 
@@ -102,6 +102,8 @@ class Trainer:
         self.speakers = list(self.pairs.speakers)
         val_path = self.data_dir / "val.h5"
         self.val = MeshSeqDataset(val_path, self.speakers) if val_path.is_file() else None
+        if self.val is not None and faces_sha256(self.val.faces) != faces_sha256(reader.faces):
+            raise TrainingError(f"{val_path}: topology differs from {train_path} (faces do not match)")
         if self.val is None and info.is_main:
             log.warning("%s not found: no validation, best.pt follows the last epoch", val_path)
         n_v = reader.n_vertices
@@ -132,6 +134,9 @@ class Trainer:
             self._load_resume()
         if info.is_main:
             from torch.utils.tensorboard import SummaryWriter
+
+            self.run_dir.mkdir(parents=True, exist_ok=True)
+            dump_yaml(cfg, self.run_dir / "config.yaml")
 
             self.writer = SummaryWriter(str(self.run_dir / "events"))
 

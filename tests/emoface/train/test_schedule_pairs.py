@@ -70,3 +70,24 @@ def test_losses_are_means_and_weighted():
     assert t.total.item() == pytest.approx(1000 * 0.003 * 2 + 1e-4 * ce, rel=1e-5)
     single = pair_losses(Offsets(pred, None, pred), gt, Offsets(pred, None, pred), gt, None, None, LossConfig())
     assert single.terms["self"].item() == pytest.approx(0.001)
+
+
+def test_run_folder_rules(tmp_path):
+    import typer
+
+    from emoface.train.commands import parse_overrides, prepare_run_dir
+
+    run = tmp_path / "run"
+    prepare_run_dir(run, resume=False, overwrite=False)  # a new folder is fine
+    (run / "checkpoints").mkdir(parents=True)
+    (run / "checkpoints" / "last.pt").write_bytes(b"x")
+    (run / "notes.txt").write_text("mine")
+    with pytest.raises(typer.BadParameter, match="--overwrite"):
+        prepare_run_dir(run, resume=False, overwrite=False)
+    prepare_run_dir(run, resume=True, overwrite=False)
+    prepare_run_dir(run, resume=False, overwrite=True)
+    assert not (run / "checkpoints").exists() and (run / "notes.txt").read_text() == "mine"
+    with pytest.raises(typer.BadParameter, match="nothing to resume"):
+        prepare_run_dir(run, resume=True, overwrite=False)
+    assert parse_overrides(["train.epochs=3", "model.fusion=add", "optim.grad_clip=null"]) == {
+        "train.epochs": 3, "model.fusion": "add", "optim.grad_clip": None}

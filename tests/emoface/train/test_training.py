@@ -138,7 +138,7 @@ def test_two_process_gloo_ddp_trains_with_identical_weights(data, tmp_path):
     {"model": {"single_branch": True}},
     {"model": {"feedback": "own"}, "schedule": {"stage1_loss_weight": 0.5}},
     {"schedule": {"kind": "autoregressive"}},
-    {"schedule": {"kind": "teacher_forcing", "draw": "sequence"}, "train": {"batch_size": 2}},
+    {"schedule": {"kind": "teacher_forcing", "draw": "sequence"}, "train": {"batch_size": 2, "num_workers": 1}},
     {"model": {"decoder": {"start_token": "template"}, "mesh_attention": {"vertex_embedding": "template",
                                                                           "weight_channels": 3}}},
 ])

@@ -77,6 +77,27 @@ def run(preset: str, n_vertices: int, seconds: list[float], max_uncached: float,
     return rows
 
 
+def run_presets(presets=("small", "paper"), vertices: int | None = None, seconds=(3.0, 60.0),
+                max_uncached_seconds: float | dict[str, float] = 300.0, device: str = "cpu",
+                threads: int | None = None) -> dict:
+    """``run`` for each preset (its default topology unless ``vertices``); returns the report with ``rows``.
+
+    ``max_uncached_seconds`` may be one limit or one per preset.
+    """
+    import torch
+
+    if threads:
+        torch.set_num_threads(threads)
+    rows = []
+    for preset in presets:
+        v = vertices or DEFAULT_VERTICES.get(preset, 468)
+        limit = max_uncached_seconds.get(preset, 300.0) if isinstance(max_uncached_seconds, dict) else max_uncached_seconds
+        rows += run(preset, v, sorted(seconds), limit, device)
+    return {"benchmark": "inference_rtf", "date": time.strftime("%Y-%m-%d"), "machine": platform.processor() or
+            platform.machine(), "cpus": os.cpu_count(), "threads": torch.get_num_threads(), "device": device,
+            "max_uncached_seconds": max_uncached_seconds, "rows": rows}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--presets", nargs="+", default=["small", "paper"])
@@ -87,17 +108,7 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=None)
     ap.add_argument("--out", type=Path, default=REPO / "bench" / "results" / "inference.json")
     args = ap.parse_args()
-    import torch
-
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    rows = []
-    for preset in args.presets:
-        v = args.vertices or DEFAULT_VERTICES.get(preset, 468)
-        rows += run(preset, v, sorted(args.seconds), args.max_uncached_seconds, args.device)
-    report = {"benchmark": "inference_rtf", "date": time.strftime("%Y-%m-%d"), "machine": platform.processor() or
-              platform.machine(), "cpus": os.cpu_count(), "threads": torch.get_num_threads(), "device": args.device,
-              "rows": rows}
+    report = run_presets(args.presets, args.vertices, args.seconds, args.max_uncached_seconds, args.device, args.threads)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=2) + "\n")
     print(f"wrote {args.out}")

@@ -167,6 +167,66 @@ def warp_benchmark(repeats: int = 50) -> dict:
     return out
 
 
+def generate(out: Path, actors: int, clips_per_actor: int, workers: int, seed: int) -> tuple[dict, list[dict]]:
+    """Generate the sample with ``generate_corpus``: (timing summary with the 1,440-clip extrapolations, per clip)."""
+    from pipeline.sources.synth.corpus import generate_corpus
+
+    res = generate_corpus(out, actors, clips_per_actor, seed, workers)
+    done = [c for c in res.clips if c.status == "done"]
+    frames = sum(c.n_frames for c in done)
+    gen: dict = {
+        "clips_done": len(done),
+        "clips_failed": len(res.failed),
+        "failures": {c.clip_id: c.error for c in res.failed},
+        "wall_s": res.seconds,
+        "frames": frames,
+        "workers": workers,
+    }
+    if done and frames:
+        per_frame = res.seconds / frames
+        cpu_per_frame = sum(c.cpu_s for c in done) / frames
+        full_frames = frames / len(done) * 1440
+        gen["wall_ms_per_frame"] = per_frame * 1000
+        gen["cpu_ms_per_frame"] = cpu_per_frame * 1000
+        gen["mean_frames_per_clip"] = frames / len(done)
+        # wall clock of this run, scaled to 1440 clips (includes worker start-up and any load
+        # from other processes on the machine)
+        gen["extrapolated_full_corpus_min_wall"] = per_frame * full_frames / 60.0
+        # CPU seconds of all clips / workers: the wall time on an otherwise idle machine with
+        # one core per worker. The first clip of each worker also carries the worker's
+        # start-up (imports, photo registration, model): counted once per worker, apart.
+        per_clip = sorted(c.cpu_s / c.n_frames for c in done)
+        steady = float(np.median(per_clip))
+        first = sorted((c.cpu_s for c in done), reverse=True)[:workers]
+        startup = max(sum(first) - steady * sum(sorted((c.n_frames for c in done), reverse=True)[:workers]), 0.0)
+        gen["extrapolated_full_corpus_min_cpu"] = cpu_per_frame * full_frames / workers / 60.0
+        gen["steady_cpu_ms_per_frame"] = steady * 1000
+        gen["worker_startup_cpu_s"] = startup
+        gen["extrapolated_full_corpus_min_cpu_steady"] = (steady * full_frames + startup) / workers / 60.0
+    clips = [{"clip": c.clip_id, "frames": c.n_frames, "cpu_s": c.cpu_s, "wall_s": c.seconds} for c in res.clips]
+    return gen, clips
+
+
+def run(out: Path, actors: int = 6, clips_per_actor: int = 10, workers: int = 2, seed: int = 0,
+        skip_generate: bool = False, with_quality: bool = True) -> dict:
+    """Generate (timed) and measure a sample; returns the report with ``per_clip`` and ``generation`` lists."""
+    report: dict = {
+        "command": " ".join(["python -m bench.bench_synth", f"--out {out}", f"--actors {actors}",
+                             f"--clips-per-actor {clips_per_actor}", f"--workers {workers}", f"--seed {seed}"]),
+        "seed": seed,
+        "load_average_before": list(os.getloadavg()),
+    }
+    clips: list[dict] = []
+    if not skip_generate:
+        report["generate"], clips = generate(out, actors, clips_per_actor, workers, seed)
+        report["load_average_after_generate"] = list(os.getloadavg())
+    q = quality(out) if with_quality else {}
+    if q:
+        report["quality"] = {k: v for k, v in q.items() if k != "per_clip"}
+        report["load_average_after_quality"] = list(os.getloadavg())
+    return {**report, "per_clip": q.get("per_clip", []), "generation": clips}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--out", type=Path, default=Path("/tmp/synth_bench"))
@@ -182,55 +242,11 @@ def main() -> None:
     if args.warp:
         print(json.dumps(warp_benchmark(), indent=2))
         return
-    report: dict = {
-        "command": " ".join(["python -m bench.bench_synth", f"--out {args.out}", f"--actors {args.actors}",
-                             f"--clips-per-actor {args.clips_per_actor}", f"--workers {args.workers}", f"--seed {args.seed}"]),
-        "load_average_before": list(os.getloadavg()),
-    }
-    res = None
-    if not args.skip_generate:
-        from pipeline.sources.synth.corpus import generate_corpus
-
-        res = generate_corpus(args.out, args.actors, args.clips_per_actor, args.seed, args.workers)
-        report["load_average_after_generate"] = list(os.getloadavg())
-        done = [c for c in res.clips if c.status == "done"]
-        frames = sum(c.n_frames for c in done)
-        report["generate"] = {
-            "clips_done": len(done),
-            "clips_failed": len(res.failed),
-            "failures": {c.clip_id: c.error for c in res.failed},
-            "wall_s": res.seconds,
-            "frames": frames,
-            "workers": args.workers,
-        }
-        if done and frames:
-            per_frame = res.seconds / frames
-            cpu_per_frame = sum(c.cpu_s for c in done) / frames
-            full_frames = frames / len(done) * 1440
-            report["generate"]["wall_ms_per_frame"] = per_frame * 1000
-            report["generate"]["cpu_ms_per_frame"] = cpu_per_frame * 1000
-            report["generate"]["mean_frames_per_clip"] = frames / len(done)
-            # wall clock of this run, scaled to 1440 clips (includes worker start-up and any load
-            # from other processes on the machine)
-            report["generate"]["extrapolated_full_corpus_min_wall"] = per_frame * full_frames / 60.0
-            # CPU seconds of all clips / workers: the wall time on an otherwise idle machine with
-            # one core per worker. The first clip of each worker also carries the worker's
-            # start-up (imports, photo registration, model): counted once per worker, apart.
-            per_clip = sorted(c.cpu_s / c.n_frames for c in done)
-            steady = float(np.median(per_clip))
-            first = sorted((c.cpu_s for c in done), reverse=True)[: args.workers]
-            startup = max(sum(first) - steady * sum(sorted((c.n_frames for c in done), reverse=True)[: args.workers]), 0.0)
-            report["generate"]["extrapolated_full_corpus_min_cpu"] = cpu_per_frame * full_frames / args.workers / 60.0
-            report["generate"]["steady_cpu_ms_per_frame"] = steady * 1000
-            report["generate"]["worker_startup_cpu_s"] = startup
-            report["generate"]["extrapolated_full_corpus_min_cpu_steady"] = (steady * full_frames + startup) / args.workers / 60.0
-    q = {} if args.no_quality else quality(args.out)
-    if q:
-        report["quality"] = {k: v for k, v in q.items() if k != "per_clip"}
+    res = run(args.out, args.actors, args.clips_per_actor, args.workers, args.seed, args.skip_generate,
+              not args.no_quality)
     args.json.parent.mkdir(parents=True, exist_ok=True)
-    clips = [{"clip": c.clip_id, "frames": c.n_frames, "cpu_s": c.cpu_s, "wall_s": c.seconds} for c in (res.clips if not args.skip_generate else [])]
-    args.json.write_text(json.dumps({**report, "per_clip": q.get("per_clip", []), "generation": clips}, indent=2) + "\n")
-    print(json.dumps(report, indent=2))
+    args.json.write_text(json.dumps(res, indent=2) + "\n")
+    print(json.dumps({k: v for k, v in res.items() if k not in ("per_clip", "generation")}, indent=2))
 
 
 if __name__ == "__main__":

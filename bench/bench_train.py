@@ -118,6 +118,33 @@ def one(preset: str, n_vertices: int, variant: str, steps: int, frames: int, dev
     return out
 
 
+def run(presets=("small", "paper"), vertices=(468, 5023), variants=("emoface", "single_branch"), steps: int = 3,
+        frames: int = 110, device: str = "cpu", threads: int | None = None) -> dict:
+    """Every preset x topology x variant, each in a fresh process (``one``); returns the report with ``rows``.
+
+    A configuration that fails (e.g. out of memory) is a row with ``error`` (the end of its stderr).
+    """
+    rows = []
+    for preset in presets:
+        for v in vertices:
+            for variant in variants:
+                cmd = [sys.executable, "-m", "bench.bench_train", "--one", preset, str(v), variant, "--steps",
+                       str(steps), "--frames", str(frames), "--device", device]
+                if threads:
+                    cmd += ["--threads", str(threads)]
+                p = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO)
+                if p.returncode != 0:
+                    row = {"preset": preset, "vertices": v, "variant": variant, "frames": frames,
+                           "error": p.stderr.strip()[-500:]}
+                else:
+                    row = json.loads(p.stdout.strip().splitlines()[-1])
+                row["load_average_after"] = round(os.getloadavg()[0], 2)
+                rows.append(row)
+                print(json.dumps(row), flush=True)
+    return {"benchmark": "train_step", "date": time.strftime("%Y-%m-%d"), "machine": platform.processor() or
+            platform.machine(), "cpus": os.cpu_count(), "python": platform.python_version(), "rows": rows}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--presets", nargs="+", default=["small", "paper"])
@@ -134,23 +161,7 @@ def main() -> None:
         res = one(args.one[0], int(args.one[1]), args.one[2], args.steps, args.frames, args.device, args.threads)
         print(json.dumps(res))
         return
-    rows = []
-    for preset in args.presets:
-        for v in args.vertices:
-            for variant in args.variants:
-                cmd = [sys.executable, "-m", "bench.bench_train", "--one", preset, str(v), variant, "--steps",
-                       str(args.steps), "--frames", str(args.frames), "--device", args.device]
-                if args.threads:
-                    cmd += ["--threads", str(args.threads)]
-                p = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO)
-                if p.returncode != 0:
-                    row = {"preset": preset, "vertices": v, "variant": variant, "error": p.stderr.strip()[-500:]}
-                else:
-                    row = json.loads(p.stdout.strip().splitlines()[-1])
-                rows.append(row)
-                print(json.dumps(row), flush=True)
-    report = {"benchmark": "train_step", "date": time.strftime("%Y-%m-%d"), "machine": platform.processor() or
-              platform.machine(), "cpus": os.cpu_count(), "python": platform.python_version(), "rows": rows}
+    report = run(args.presets, args.vertices, args.variants, args.steps, args.frames, args.device, args.threads)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=2) + "\n")
     print(f"wrote {args.out}")

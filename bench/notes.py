@@ -1,6 +1,6 @@
 """The fixed prose of BENCHMARKS.md: what each benchmark measures and the analysis behind the numbers.
 
-``bench.report`` puts these texts around the tables it renders from ``bench/results/*.json``.
+``bench.report`` puts these texts around the tables it renders from ``bench/results/full/*.json``.
 Texts named ``*_ANALYSIS`` or ``*_EARLIER`` hold findings and numbers from investigations that
 ``make bench`` does not repeat (alternative settings, earlier code, isolated measurements);
 they say so in the rendered file, and stay true when the tables change. Edit the prose here,

@@ -81,7 +81,7 @@ def failed(d: dict) -> list[str] | None:
     if "error" in d:
         last = d["error"].strip().splitlines()[-1] if d["error"].strip() else "?"
         return [f"*This benchmark failed in its last run ({run_cell(d['meta'])}): `{last}`; the traceback is in "
-                f"bench/results/{d['meta']['name']}.json.*", ""]
+                f"its results file, {d['meta']['name']}.json.*", ""]
     return None
 
 

@@ -3,10 +3,12 @@
     python -m bench.run_all                      # full mode: about an hour on 2 idle cores
     python -m bench.run_all --quick              # small sizes, a few minutes (results/report under bench/results/quick/)
     python -m bench.run_all --only build_scaling # one section (others keep their last results)
-    python -m bench.run_all --report-only        # re-render BENCHMARKS.md from bench/results/*.json
+    python -m bench.run_all --report-only        # re-render BENCHMARKS.md from bench/results/full/*.json
 
-Sections (each writes ``<results>/<name>.json``: the benchmark's own result dict plus
-``meta``, see ``bench.machine.section``, and ``plan``, the sizes used):
+Sections (each writes ``<results>/<name>.json``, ``<results>`` = ``bench/results/full`` or
+``bench/results/quick``, apart from the ``bench/results/<name>.json`` that the scripts write when
+run alone: the benchmark's own result dict plus ``meta``, see ``bench.machine.section``, and
+``plan``, the sizes used):
 
 ==================  =====================================================================
 synth               generated-corpus quality bar and speed (``bench.bench_synth``), per seed; warp timing
@@ -39,7 +41,7 @@ from pathlib import Path
 from bench.machine import section
 
 REPO = Path(__file__).resolve().parents[1]
-RESULTS = REPO / "bench" / "results"
+RESULTS = REPO / "bench" / "results"  # full/ and quick/: apart from the scripts' own <name>.json
 ORDER = ("synth", "fit", "build", "train", "inference", "train_scaling", "small_training", "build_scaling")
 
 
@@ -199,7 +201,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--only", default="", help=f"comma-separated sections of: {', '.join(ORDER)}")
     ap.add_argument("--skip", default="", help="comma-separated sections to leave out")
     ap.add_argument("--report-only", action="store_true", help="only render the report from existing results")
-    ap.add_argument("--results", type=Path, default=None, help="results folder (default bench/results[/quick])")
+    ap.add_argument("--results", type=Path, default=None, help="results folder (default bench/results/full or /quick)")
     ap.add_argument("--md", type=Path, default=None,
                     help="report to write (default BENCHMARKS.md; with --quick <results>/BENCHMARKS.md)")
     ap.add_argument("--work", type=Path, default=None, help="scratch folder (default: a temporary one, removed)")
@@ -207,7 +209,7 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
 
     plan = replace(QUICK if args.quick else FULL, device=args.device)
-    results = args.results or (RESULTS / "quick" if args.quick else RESULTS)
+    results = args.results or RESULTS / plan.mode
     md = args.md or (results / "BENCHMARKS.md" if args.quick else REPO / "BENCHMARKS.md")
     only = [s for s in args.only.split(",") if s]
     skip = {s for s in args.skip.split(",") if s}

@@ -143,10 +143,14 @@ def synth_section(R: dict) -> list[str]:
 
 
 # --------------------------------------------------------------------------- fitting
+def _loss(name) -> str:
+    return {"geman_mcclure": "Geman-McClure", "huber": "Huber", "cauchy": "Cauchy", "l2": "L2"}.get(str(name), str(name))
+
+
 def _fit_config(cfg: dict) -> str:
     cam = cfg.get("camera") or {}
     parts = ["focal length estimated per actor" if cam.get("estimate_focal") else f"fixed {num(cam.get('fov_y_deg'), 'g')}-degree camera",
-             f"{str(cfg.get('robust', '?')).replace('_', '-')} loss",
+             f"{_loss(cfg.get('robust', '?'))} loss",
              f"up to {cfg.get('max_landmarks', '?')} of the demo head's 468 points fitted"]
     return ", ".join(parts)
 
@@ -184,7 +188,10 @@ def fit_section(R: dict) -> list[str]:
                      f"({s['mouth_r_mean']:.3f} mean, {s['mouth_r_min']:.3f} worst clip).")
     its = [r.get("iterations") for r in c.get("rows", []) if isinstance(r.get("iterations"), int)]
     if its:
-        lines.append(f"- The fit takes {min(its)}-{max(its)} Levenberg-Marquardt steps per clip.")
+        fc = fi.get("fit_config") or {}
+        warm = (f" (the first {fc['robust_warmup']} with a Huber loss, then {_loss(fc.get('robust'))})"
+                if fc.get("robust_warmup") else "")
+        lines.append(f"- The fit takes {min(its)}-{max(its)} Levenberg-Marquardt steps per clip{warm}.")
     lines.append("")
     if "reprojection_iod_median" in rv:
         r = rv["reprojection_iod_median"]
@@ -252,9 +259,13 @@ def build_section(R: dict) -> list[str]:
                      f"{b.get('per_actor')} clips instead of per 60); the 1,000-clip build in \"Scaling\" measures them spread out.")
         if b.get("speedup_1_to_2_workers") is not None:
             peaks = ", ".join(f"{r['peak_rss_mb']:.0f} MB" for r in runs.values())
+            r2 = runs.get("workers_2") or {}
+            extra = (f" The 2-worker build spent {pct(r2['cpu_s'] / r1['cpu_s'] - 1, '+.0f')} CPU seconds relative to the "
+                     "1-worker one (a second start-up, identity fits running at once, contention)."
+                     if r1.get("cpu_s") and r2.get("cpu_s") else "")
             lines.append(f"- 1 -> 2 workers on these {b.get('clips')} clips: {b['speedup_1_to_2_workers']:.2f}x wall (goal >= 1.8x; "
-                         "the largest build in \"Scaling\" is the representative figure). Peak memory of the largest "
-                         f"process: {peaks} (goal <= 2 GB per worker).")
+                         "the largest build in \"Scaling\" is the representative figure)." + extra + " Peak memory of the "
+                         f"largest process: {peaks} (goal <= 2 GB per worker).")
         lines.append("")
     return lines + analysis(notes.BUILD_ANALYSIS)
 

@@ -9,7 +9,7 @@ from .landmarks import MEDIAPIPE_TO_IBUG68, LandmarkEmbedding
 from .lbs import MorphableLayer, MorphableOutput, lbs
 from .model import FlameNotFoundError, MorphableModel, load, save_npz
 from .pickle_io import UnsafePickleError
-from .regions import load_flame_masks, region, region_names
+from .regions import face_groups_for, load_flame_masks, region, region_names
 
 __all__ = [
     "load",
@@ -23,6 +23,7 @@ __all__ = [
     "region",
     "region_names",
     "load_flame_masks",
+    "face_groups_for",
     "UnsafePickleError",
     "FlameNotFoundError",
 ]

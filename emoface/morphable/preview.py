@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["MeshRenderer", "render_views", "default_poses", "main"]
+__all__ = ["preview_renderer", "vertex_colours", "render_views", "default_poses", "main"]
 
 SKIN = (0.86, 0.68, 0.58)
 LIPS = (0.72, 0.36, 0.36)
@@ -69,7 +69,7 @@ def _split_faces(model) -> dict[str, np.ndarray]:
     return {"skin": skin, "mouth": mouth, "eyes": eyes}
 
 
-def _vertex_colours(model) -> np.ndarray:
+def vertex_colours(model) -> np.ndarray:
     """Skin with darker lips and brows, so that their motion shows in the renders."""
     c = np.tile(np.asarray(SKIN), (model.n_vertices, 1))
     if "lips" in model.regions:
@@ -85,61 +85,13 @@ def _rot_y(deg: float) -> np.ndarray:
     return np.array([[np.cos(t), 0, np.sin(t)], [0, 1, 0], [-np.sin(t), 0, np.cos(t)]])
 
 
-class MeshRenderer:
-    """Offscreen pyrender renderer of a model's mesh in camera space (OpenGL convention).
+def preview_renderer(model, camera, background=(1.0, 1.0, 1.0)):
+    """The project's renderer (:class:`emoface.render.renderer.MeshRenderer`) set up for ``model``
+    in ``camera`` space: dark mouth and eye openings; render with ``colors=vertex_colours(model)``."""
+    from emoface.render.renderer import MeshRenderer, RenderConfig
 
-    ``render(vertices)`` takes camera-space vertices ``(V, 3)`` metres (the camera at the
-    origin looking along -z, as in :mod:`emoface.mesh.camera`) and returns an ``(H, W, 3)``
-    uint8 image: shaded skin with darker lips and brows, a dark mouth opening and eyes.
-    Call :meth:`close` (or use ``with``) to free the GL context.
-    """
-
-    def __init__(self, model, camera, background=(1.0, 1.0, 1.0), light_intensity: float = 1.6):
-        os.environ.setdefault("PYOPENGL_PLATFORM", "egl")
-        import pyrender
-
-        self.model, self.camera = model, camera
-        self.background = tuple(background)
-        self.light_intensity = light_intensity
-        self.groups = _split_faces(model)
-        self.vcol = (np.concatenate([_vertex_colours(model), np.ones((model.n_vertices, 1))], 1) * 255).astype(np.uint8)
-        self._renderer = pyrender.OffscreenRenderer(camera.width, camera.height)
-
-    def render(self, vertices: np.ndarray) -> np.ndarray:
-        import pyrender
-        import trimesh
-
-        cam = self.camera
-        scene = pyrender.Scene(bg_color=(*self.background, 1.0), ambient_light=(0.3, 0.3, 0.3))
-        colours = {"mouth": MOUTH, "eyes": EYE}
-        for key, fids in self.groups.items():
-            if len(fids) == 0:
-                continue
-            skin = key == "skin"
-            tm = trimesh.Trimesh(vertices, self.model.faces[fids], vertex_colors=self.vcol if skin else None, process=False)
-            mat = None
-            if not skin:
-                mat = pyrender.MetallicRoughnessMaterial(baseColorFactor=(*colours[key], 1.0), metallicFactor=0.0,
-                                                         roughnessFactor=0.8, doubleSided=True)  # fmt: skip
-            scene.add(pyrender.Mesh.from_trimesh(tm, material=mat, smooth=skin))
-        scene.add(pyrender.IntrinsicsCamera(cam.fx, cam.fy, cam.cx, cam.cy, znear=0.01, zfar=10.0), pose=np.eye(4))
-        tilt = np.array([[1, 0, 0], [0, np.cos(-0.4), -np.sin(-0.4)], [0, np.sin(-0.4), np.cos(-0.4)]])
-        light_pose = np.eye(4)
-        light_pose[:3, :3] = _rot_y(-20.0) @ tilt
-        scene.add(pyrender.DirectionalLight(color=np.ones(3), intensity=self.light_intensity), pose=light_pose)
-        color, _ = self._renderer.render(scene)
-        return np.ascontiguousarray(color[..., :3])
-
-    def close(self) -> None:
-        if self._renderer is not None:
-            self._renderer.delete()
-            self._renderer = None
-
-    def __enter__(self) -> "MeshRenderer":
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
+    cfg = RenderConfig(width=camera.width, height=camera.height, background=tuple(background))
+    return MeshRenderer(model.faces, model.v_template, cfg, face_groups=model.face_groups, camera=camera)
 
 
 def _render_pyrender(model, verts_list, yaws, size: int) -> list[np.ndarray]:
@@ -149,11 +101,12 @@ def _render_pyrender(model, verts_list, yaws, size: int) -> list[np.ndarray]:
     camera = PinholeCamera.from_fov(size, size, 25.0)
     centre = model.v_template.mean(0)
     images = []
-    with MeshRenderer(model, camera) as r:
+    colours = vertex_colours(model)
+    with preview_renderer(model, camera) as r:
         for verts in verts_list:
             for yaw in yaws:
                 v = (verts - centre) @ _rot_y(yaw).T - np.array([0.0, 0.0, 2.6 * extent])
-                images.append(r.render(v))
+                images.append(r.render(v, colors=colours))
     return images
 
 
@@ -174,7 +127,7 @@ def _render_matplotlib(model, verts_list, yaws, size: int) -> list[np.ndarray]:
             n = np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0])
             n /= np.maximum(np.linalg.norm(n, axis=1, keepdims=True), 1e-12)
             shade = np.clip(0.35 + 0.65 * (n @ np.array([0.3, 0.4, 0.87])), 0, 1)
-            base = _vertex_colours(model)[model.faces].mean(1)
+            base = vertex_colours(model)[model.faces].mean(1)
             for key, fids in groups.items():
                 if key != "skin":
                     base[fids] = colours[key]

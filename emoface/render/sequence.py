@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
+from emoface.morphable.regions import face_groups_for
 from emoface.render.heatmap import colorbar_panel, error_colors, hstack_panels, label_panel, vertex_error_mm
 from emoface.render.renderer import MeshRenderer, RenderConfig
 from emoface.render.video import write_video
@@ -29,7 +30,7 @@ def render_sequence(
     The camera is framed on ``template`` (V,3) when given, else on the first frame.
     """
     vertices = np.asarray(vertices, dtype=np.float32)
-    with MeshRenderer(faces, vertices[0] if template is None else template, config) as r:
+    with MeshRenderer(faces, vertices[0] if template is None else template, config, face_groups_for(faces)) as r:
 
         def frames() -> Iterator[np.ndarray]:
             for v in vertices:
@@ -79,5 +80,5 @@ def render_comparison(
         raise ValueError(f"{path}: ground truth {gt.shape} and prediction {pred.shape} differ")
     if vmax_mm is None:
         vmax_mm = float(max(1.0, np.ceil(np.percentile(vertex_error_mm(pred, gt), 99))))
-    with MeshRenderer(faces, template, config) as r:
+    with MeshRenderer(faces, template, config, face_groups_for(faces)) as r:
         return write_video(comparison_frames(gt, pred, r, vmax_mm, labels), path, fps=fps, audio=audio)

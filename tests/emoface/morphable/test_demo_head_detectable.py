@@ -13,15 +13,16 @@ import torch
 from emoface.mesh.camera import PinholeCamera, project
 from emoface.morphable import MorphableLayer, load
 from emoface.morphable.canonical_mesh import task_file
+from emoface.morphable.preview import vertex_colours
 
 
 @pytest.fixture(scope="module")
 def renderer():
     demo = load("demo")
     try:
-        from emoface.morphable.preview import MeshRenderer
+        from emoface.morphable.preview import preview_renderer
 
-        r = MeshRenderer(demo, PinholeCamera.from_fov(480, 480, 22.0), background=(0.55, 0.6, 0.65))
+        r = preview_renderer(demo, PinholeCamera.from_fov(480, 480, 22.0), background=(0.55, 0.6, 0.65))
     except Exception as exc:  # no GL context on this machine
         pytest.skip(f"no offscreen OpenGL context for pyrender: {exc}")
     yield demo, r
@@ -55,7 +56,7 @@ def test_detector_follows_jaw_smile_blink_and_brows(renderer):
     with FaceLandmarker.create_from_options(opts) as lm:
         for name, kw in cases.items():
             out = layer(translation=torch.tensor([[0.0, 0.0, -0.62]]), **kw)
-            img = r.render(out.vertices[0].numpy())
+            img = r.render(out.vertices[0].numpy(), colors=vertex_colours(demo))
             det = lm.detect(mp.Image(image_format=mp.ImageFormat.SRGB, data=img))
             assert det.face_landmarks, f"{name}: no face found in the render"
             pts = np.array([[p.x * 480, p.y * 480] for p in det.face_landmarks[0]])[:468]

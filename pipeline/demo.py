@@ -33,6 +33,7 @@ class Step:
     argv: list[str]
     done: Path | None = None  # skip the step when this file exists (and is newer than ``after``)
     after: Path | None = None
+    parallel: tuple[list[str], ...] = ()  # further commands run at the same time as ``argv``
 
     def is_done(self) -> bool:
         if self.done is None or not self.done.exists():
@@ -76,9 +77,12 @@ def plan_demo(
                                          "--workers", workers)),
         Step("build the 3D dataset", _cli("pipeline", "ravdess", "--root", corpus, "--out", data, "--workers", workers, "--split", split)),
     ]
+    trains = []
     for run, extra in ((emoface_run, []), (baseline_run, ["--set", "model.single_branch=true", "--set", "name=faceformer-small"])):
         resume = ["--resume"] if (run / "checkpoints" / "last.pt").is_file() else []
-        steps.append(Step(f"train {run.name}", _cli("emoface", "train", "--config", small, "--data", data, "--out", run, *epoch_args, *resume, *extra)))
+        trains.append(_cli("emoface", "train", "--config", small, "--data", data, "--out", run, *epoch_args, *resume, *extra))
+    # one thread each (the small preset), so the two runs share the 2 cores
+    steps.append(Step(f"train {emoface_run.name} and {baseline_run.name} side by side", trains[0], parallel=(trains[1],)))
     report = emoface_run / "eval" / "test"
     steps.append(
         Step(
@@ -126,6 +130,13 @@ def _prepare_audio(plan: DemoPlan) -> None:
         sf.write(tmp, clip.audio, 16000, format="WAV")
 
 
+def _shown(argv: list[str]) -> str:
+    """The command line as a user would type it (console scripts instead of ``python -m``)."""
+    text = " ".join(shlex.quote(a) for a in argv)
+    text = text.replace(shlex.quote(sys.executable) + " -m pipeline", "build-dataset")
+    return text.replace(shlex.quote(sys.executable) + " -m emoface", "emoface")
+
+
 def run_demo(plan: DemoPlan) -> int:
     from rich.console import Console
 
@@ -135,14 +146,15 @@ def run_demo(plan: DemoPlan) -> int:
         if step.title.startswith("animate"):
             _prepare_audio(plan)
         console.rule(f"[bold]{i}/{len(plan.steps)} {step.title}")
-        shown = " ".join(shlex.quote(a) for a in step.argv).replace(shlex.quote(sys.executable) + " -m pipeline", "build-dataset")
-        shown = shown.replace(shlex.quote(sys.executable) + " -m emoface", "emoface")
-        console.print(f"$ {shown}")
+        for argv in (step.argv, *step.parallel):
+            console.print(f"$ {_shown(argv)}{' &' if step.parallel else ''}")
         if step.is_done():
             console.print("[green]already done[/green] (outputs are newer than their inputs)")
             continue
         t0 = time.monotonic()
-        rc = subprocess.call(step.argv)
+        procs = [subprocess.Popen(argv) for argv in (step.argv, *step.parallel)]
+        codes = [p.wait() for p in procs]
+        rc = next((c for c in codes if c != 0), 0)
         console.print(f"[dim]{step.title}: {time.monotonic() - t0:.0f} s, exit code {rc}[/dim]")
         if rc != 0:
             # a dataset build exits 1 when some clips failed; the splits it wrote are still usable
@@ -164,7 +176,7 @@ def main(
     actors: int = typer.Option(6, "--actors", help="Generated actors (the demo split: 1-4 train, 5 val, 6 test)."),
     clips_per_actor: int = typer.Option(20, "--clips-per-actor", help="Clips per actor (a balanced subset of the 60)."),
     workers: int = typer.Option(2, "--workers", help="Worker processes for the corpus and the dataset build."),
-    epochs: int = typer.Option(None, "--epochs", help="Training epochs (default: the small preset's)."),
+    epochs: int = typer.Option(12, "--epochs", help="Training epochs (the small preset has 30; 12 keep the demo within ~20 minutes on 2 cores)."),
     audio: Path = typer.Option(None, "--audio", help="Speech to animate (default: a real RAVDESS recording when ../shared is present)."),
 ) -> None:
     """Run the whole chain offline on the embedded default."""

@@ -116,7 +116,8 @@ def synth_section(R: dict) -> list[str]:
     lines += ["### Speed", ""]
     w = sy.get("warp") or {}
     if w:
-        lines += [notes.SYNTH_WARP + f" {w.get('triangles')} triangles, a {g(w, 'region', 2)} x {g(w, 'region', 3)} px region.", "",
+        reg = w.get("region") or [0, 0, 0, 0]  # x0, y0, x1, y1
+        lines += [notes.SYNTH_WARP + f" {w.get('triangles')} triangles, a {reg[2] - reg[0]} x {reg[3] - reg[1]} px region.", "",
                   *table(["implementation", "ms / frame"], [
                       ["per-triangle `cv2.warpAffine` on bounding boxes + masked copy", num(w.get("per_triangle_warpaffine_ms"), ".1f")],
                       ["triangle-id raster + backward map + `cv2.remap`, map at every pixel", num(w.get("backward_map_remap_ms"), ".1f")],

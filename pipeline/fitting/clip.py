@@ -17,7 +17,7 @@ from emoface.mesh.camera import PinholeCamera
 
 from .config import FitConfig
 from .landmark_model import LandmarkModel, choose_embedding
-from .problem import batch_energy, frame_priors, initial_params, make_targets, unpack
+from .problem import batch_energy, frame_bounds, frame_priors, initial_params, make_targets, unpack
 from .solver import solve_block_tridiagonal
 from .types import ClipFit, FitError, IdentityFit, LandmarkTrack
 
@@ -81,10 +81,12 @@ def fit_clip(track: LandmarkTrack, identity: IdentityFit, model, camera: Pinhole
     shape[:n] = torch.as_tensor(np.asarray(identity.shape[:n]), dtype=dt, device=device)
     targets = make_targets(track, lm, cfg, dtype=dt, device=device)
     prior, step = frame_priors(lm, cfg, torch.float64, device)
+    bound = frame_bounds(lm, cfg, model.expression_names, torch.float64, device)
     x = initial_params(track, lm, shape, targets, camera, cfg, model.expression_names)
 
     def energy(xx: torch.Tensor, blocks: bool, kind: str):
-        e, ev, H, g, _ = batch_energy(lm, shape, xx, targets, prior, camera, cfg, blocks=blocks, robust_kind=kind)
+        e, ev, H, g, _ = batch_energy(lm, shape, xx, targets, prior, camera, cfg, blocks=blocks, robust_kind=kind,
+                                      bound=bound)
         return e + _smooth_energy(xx, step), ev, H, g
 
     def levenberg_marquardt(x: torch.Tensor, kind: str, max_iterations: int):

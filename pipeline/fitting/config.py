@@ -61,10 +61,17 @@ class FitConfig:
     robust: Literal["huber", "geman_mcclure", "l2"] = "geman_mcclure"
     robust_scale: float = 3.0  # in units of the noise std (Huber threshold / GM scale)
     robust_warmup: int = 2
+    # per-landmark confidence by MediaPipe group (docs/fitting.md, "Energy"): points on a
+    # visible edge (lip and lid contours, nose) are located by the image; brows are a wide band
+    # with no point-like feature; face-oval points sit on the silhouette, which the mesh's oval
+    # vertices are not once the head turns; the rest (cheeks, forehead, lid creases: "other")
+    # carry no local feature at all, the detector places them from its own face model
     weight_lips: float = 1.0
     weight_eyes: float = 1.0
-    weight_brows: float = 1.0
-    weight_oval: float = 0.5  # face-oval points sit on the silhouette; trust them less
+    weight_nose: float = 1.0
+    weight_brows: float = 0.3
+    weight_oval: float = 0.2
+    weight_other: float = 0.1
     # priors (standard deviations)
     shape_std: float = 1.0
     # overall face size is unobservable in images (scale-depth ambiguity): pin the shape
@@ -73,6 +80,16 @@ class FitConfig:
     scale_precision: float = 1e4
     expression_std: float = 1.0
     jaw_std: tuple[float, float, float] = (0.3, 0.05, 0.05)  # rad about x (open), y, z
+    # one-sided (soft) bounds: the jaw cannot close past its rest position (teeth contact),
+    # and components that are muscle activations (the demo head's named FACS-like ones; not a
+    # PCA basis such as FLAME's ``expr_*``) cannot go negative. Without them the fit closes
+    # the lips with a negative jaw angle and a negative ``lip_press``, which puts the lower lip
+    # millimetres in front of the upper one (docs/fitting.md, "Energy"). Below the bound the
+    # value meets a quadratic wall of width ``bound_std`` (model units / radians).
+    jaw_nonnegative: bool = True
+    nonnegative_expression: Literal["auto", "on", "off"] = "auto"  # auto: on for named components
+    two_sided_expressions: tuple[str, ...] = ("mouth_shift_left",)  # signed even when named
+    bound_std: float = 0.05
     # temporal smoothness: std of the change between consecutive frames
     expression_step_std: float = 0.3
     jaw_step_std: float = 0.05  # rad / frame

@@ -17,7 +17,7 @@ from emoface.mesh.camera import PinholeCamera
 
 from .config import FitConfig
 from .init import default_camera
-from .problem import Targets, batch_energy, frame_priors, initial_params, make_targets
+from .problem import Targets, batch_energy, frame_bounds, frame_priors, initial_params, make_targets
 from .solver import cross_blocks
 from .types import FitError, IdentityFit, LandmarkTrack
 
@@ -126,11 +126,13 @@ def fit_identity(tracks: list[LandmarkTrack], model, camera: PinholeCamera | Non
     x = _to_image_translation(torch.cat(xs), logf0, E)  # (N, K) float64
     N = len(x)
     prior, _ = frame_priors(lm, cfg, f64, device)
+    bound = frame_bounds(lm, cfg, model.expression_names, f64, device)
     # detector errors are correlated across frames of one face: let the sampled frames count
     # as ``identity_effective_frames`` frames of evidence against the shape prior
     c = min(1.0, float(cfg.identity_effective_frames) / N)
     targets.weight = targets.weight * c
     prior = prior * c
+    bound = bound * c
     beta = torch.zeros(S, dtype=f64, device=device)
     logf = torch.tensor(logf0, dtype=f64, device=device)
     gprior = torch.full((G,), 1.0 / cfg.shape_std**2, dtype=f64, device=device)
@@ -161,7 +163,8 @@ def fit_identity(tracks: list[LandmarkTrack], model, camera: PinholeCamera | Non
             b = min(N, a + chunk)
             t = targets.rows(a, b)
             e, ev, H, g, wgt = batch_energy(lm, sh, x_[a:b], t, prior, camera, cfg, fx=f, blocks=blocks,
-                                            shape_blocks=blocks, reparam=_ImageTranslation(logf_, E), robust_kind=kind)
+                                            shape_blocks=blocks, reparam=_ImageTranslation(logf_, E), robust_kind=kind,
+                                            bound=bound)
             e_sum = e_sum + e
             if blocks:
                 jg = torch.cat([ev.jac_shape, ev.jac_logf[:, :, None]], 2) if est_f else ev.jac_shape

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["MP_LIPS", "MP_EYES", "MP_BROWS", "MP_OVAL", "detector_indices", "landmark_weights", "select_landmarks"]
+__all__ = ["MP_LIPS", "MP_EYES", "MP_BROWS", "MP_OVAL", "MP_NOSE", "detector_indices", "landmark_weights",
+           "select_landmarks"]
 
 MP_LIPS = np.array([0, 13, 14, 17, 37, 39, 40, 61, 78, 80, 81, 82, 84, 87, 88, 91, 95, 146, 178, 181, 185, 191, 267,
                     269, 270, 291, 308, 310, 311, 312, 314, 317, 318, 321, 324, 375, 402, 405, 409, 415])
@@ -14,6 +15,8 @@ MP_EYES = np.array([249, 263, 362, 373, 374, 380, 381, 382, 384, 385, 386, 387, 
 MP_BROWS = np.array([276, 282, 283, 285, 293, 295, 296, 300, 334, 336, 46, 52, 53, 55, 63, 65, 66, 70, 105, 107])
 MP_OVAL = np.array([10, 21, 54, 58, 67, 93, 103, 109, 127, 132, 136, 148, 149, 150, 152, 162, 172, 176, 234, 251,
                     284, 288, 297, 323, 332, 338, 356, 361, 365, 377, 378, 379, 389, 397, 400, 454])
+MP_NOSE = np.array([1, 2, 4, 5, 6, 19, 45, 48, 64, 94, 97, 98, 115, 168, 195, 197, 220, 275, 278, 294, 326, 327, 344,
+                    440])
 # MediaPipe inner-lip midpoints (upper 13, lower 14): the mouth opening
 MP_MOUTH_PAIR = (13, 14)
 
@@ -34,10 +37,12 @@ def detector_indices(embedding_name: str, source_index: np.ndarray) -> np.ndarra
     return source_index
 
 
-def landmark_weights(mp_index: np.ndarray, lips: float, eyes: float, brows: float, oval: float) -> np.ndarray:
-    """Per-landmark weight ``(L,)`` from the MediaPipe group each point belongs to (1 elsewhere)."""
-    w = np.ones(len(mp_index), dtype=np.float64)
-    for group, value in ((MP_OVAL, oval), (MP_BROWS, brows), (MP_EYES, eyes), (MP_LIPS, lips)):
+def landmark_weights(mp_index: np.ndarray, lips: float, eyes: float, brows: float, oval: float, nose: float = 1.0,
+                     other: float = 1.0) -> np.ndarray:
+    """Per-landmark weight ``(L,)`` from the MediaPipe group each point belongs to; ``other``
+    for points in none of the groups (cheeks, forehead, lid creases, ...)."""
+    w = np.full(len(mp_index), float(other), dtype=np.float64)
+    for group, value in ((MP_NOSE, nose), (MP_OVAL, oval), (MP_BROWS, brows), (MP_EYES, eyes), (MP_LIPS, lips)):
         w[np.isin(mp_index, group)] = value
     return w
 

@@ -17,7 +17,8 @@ from .landmark_model import LandmarkModel
 from .solver import normal_blocks, robust
 from .types import FitError, LandmarkTrack, inter_ocular_px
 
-__all__ = ["Targets", "make_targets", "frame_priors", "initial_params", "batch_energy", "unpack"]
+__all__ = ["Targets", "make_targets", "frame_priors", "frame_bounds", "bound_terms", "initial_params", "batch_energy",
+           "unpack"]
 
 
 @dataclass
@@ -71,7 +72,8 @@ def make_targets(track: LandmarkTrack, lm: LandmarkModel, cfg: FitConfig, frames
     if not np.isfinite(iod) or iod <= 1.0:
         raise FitError(f"{track.clip_id or 'clip'}: degenerate landmarks (inter-ocular distance {iod:.2f} px)")
     uv = np.nan_to_num(pts)
-    lw = landmark_weights(lm.mp_index, cfg.weight_lips, cfg.weight_eyes, cfg.weight_brows, cfg.weight_oval)
+    lw = landmark_weights(lm.mp_index, cfg.weight_lips, cfg.weight_eyes, cfg.weight_brows, cfg.weight_oval,
+                          cfg.weight_nose, cfg.weight_other)
     w = valid[:, None].astype(np.float64) * lw[None]
     return Targets(torch.as_tensor(uv, dtype=dtype, device=device), torch.as_tensor(w, dtype=dtype, device=device),
                    float(cfg.noise_iod * iod), iod)
@@ -89,6 +91,42 @@ def frame_priors(lm: LandmarkModel, cfg: FitConfig, dtype=torch.float64, device=
     step[E + 3:E + 6] = 1.0 / cfg.rotation_step_std**2
     step[E + 6:] = 1.0 / cfg.translation_step_std**2
     return prior, step
+
+
+def frame_bounds(lm: LandmarkModel, cfg: FitConfig, expression_names: list[str], dtype=torch.float64,
+                 device="cpu") -> torch.Tensor:
+    """One-sided bounds of the per-frame parameters as a signed precision ``(K,)``.
+
+    Entry ``k`` of value ``b``: ``b > 0`` keeps parameter ``k`` from going below 0, ``b < 0`` from
+    going above 0, with the energy ``1/2 |b| x^2`` on the wrong side only; ``0`` is unbounded.
+    Bounded: the jaw opening (``cfg.jaw_nonnegative``; the side that opens the model's mouth) and
+    the expression components that are activations (``cfg.nonnegative_expression``; ``auto``:
+    components with names other than FLAME's ``expr_###``, minus ``cfg.two_sided_expressions``).
+    """
+    import re
+
+    E = lm.n_expression
+    b = torch.zeros(E + 9, dtype=dtype, device=device)
+    prec = 1.0 / cfg.bound_std**2
+    mode = cfg.nonnegative_expression
+    names = list(expression_names[:E])
+    for e, name in enumerate(names):
+        named = not re.fullmatch(r"expr_?\d+", name)
+        if (mode == "on" or (mode == "auto" and named)) and name not in cfg.two_sided_expressions:
+            b[e] = prec
+    if cfg.jaw_nonnegative:
+        b[E] = prec * jaw_open_sign(lm)
+    return b
+
+
+def bound_terms(x: torch.Tensor, bound: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Energy, gradient ``(N, K)`` and Gauss-Newton diagonal ``(N, K)`` of the one-sided bounds."""
+    if bound is None:
+        z = torch.zeros_like(x)
+        return x.new_zeros(()), z, z
+    active = (x * torch.sign(bound)) < 0
+    w = torch.where(active, bound.abs().expand_as(x), torch.zeros_like(x))
+    return 0.5 * (w * x * x).sum(), w * x, w
 
 
 def unpack(x: torch.Tensor, E: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -125,10 +163,12 @@ def initial_params(track: LandmarkTrack, lm: LandmarkModel, shape: torch.Tensor,
 
 def batch_energy(lm: LandmarkModel, shape: torch.Tensor, x: torch.Tensor, targets: Targets, prior: torch.Tensor,
                  camera: PinholeCamera, cfg: FitConfig, fx: torch.Tensor | float | None = None,
-                 blocks: bool = False, shape_blocks: bool = False, reparam=None, robust_kind: str | None = None):
+                 blocks: bool = False, shape_blocks: bool = False, reparam=None, robust_kind: str | None = None,
+                 bound: torch.Tensor | None = None):
     """Energy of N frames (data + per-frame priors; no temporal term) and optionally its blocks.
 
     ``x (N, K)`` and ``prior`` are float64 (the solve); the model is evaluated in its own dtype.
+    ``bound``: the signed one-sided precisions of :func:`frame_bounds` (or None).
     ``robust_kind`` overrides ``cfg.robust``. ``reparam``: optional ``(x) -> (x_model, fix)`` where ``x_model`` holds the model's
     parameters and ``fix(ev)`` rewrites the Jacobians for the caller's parametrisation.
 
@@ -149,7 +189,8 @@ def batch_energy(lm: LandmarkModel, shape: torch.Tensor, x: torch.Tensor, target
     res = ev.uv - targets.uv  # (N, L, 2) px
     e = torch.linalg.norm(res, dim=-1) / sig
     rho, w_irls = robust(e, robust_kind or cfg.robust, cfg.robust_scale)
-    energy = (targets.weight * rho).sum(dtype=torch.float64) + 0.5 * (prior * x * x).sum()
+    eb, gb, hb = bound_terms(x, bound)
+    energy = (targets.weight * rho).sum(dtype=torch.float64) + 0.5 * (prior * x * x).sum() + eb
     w = targets.weight * w_irls / sig**2
     H = g = None
     if fix is not None and (blocks or shape_blocks):
@@ -157,6 +198,6 @@ def batch_energy(lm: LandmarkModel, shape: torch.Tensor, x: torch.Tensor, target
     if blocks:
         H, g = normal_blocks(ev.jac, res.transpose(1, 2), w)
         H, g = H.to(x.dtype), g.to(x.dtype)
-        H = H + torch.diag_embed(prior.expand_as(x))
-        g = g + prior * x
+        H = H + torch.diag_embed(prior.expand_as(x) + hb)
+        g = g + prior * x + gb
     return energy, ev, H, g, w

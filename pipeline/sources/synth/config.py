@@ -11,7 +11,7 @@ from pipeline.sources.synth.visemes import VisemeConfig
 
 __all__ = ["SynthConfig", "GENERATOR_VERSION"]
 
-GENERATOR_VERSION = "1"
+GENERATOR_VERSION = "2"
 
 
 @dataclass(frozen=True)

@@ -40,6 +40,9 @@ __all__ = [
 INNER_LIP_UPPER = (78, 191, 80, 81, 82, 13, 312, 311, 310, 415, 308)
 INNER_LIP_LOWER = (308, 324, 318, 402, 317, 14, 87, 178, 88, 95, 78)
 INNER_LIP_LOOP = INNER_LIP_UPPER + INNER_LIP_LOWER[1:-1]
+OUTER_LIP_LOOP = (61, 185, 40, 39, 37, 0, 267, 269, 270, 409, 291, 375, 321, 405, 314, 17, 84, 181, 91, 146)
+# upper/lower inner-lip vertices facing each other (corners excluded), midline in the middle
+LIP_PAIRS = tuple(zip(INNER_LIP_UPPER[1:-1], INNER_LIP_LOWER[::-1][1:-1]))
 RIGHT_EYE = (33, 246, 161, 160, 159, 158, 157, 173, 133, 155, 154, 153, 145, 144, 163, 7)
 LEFT_EYE = (263, 466, 388, 387, 386, 385, 384, 398, 362, 382, 381, 380, 374, 373, 390, 249)
 CHIN = 152
@@ -150,11 +153,18 @@ class FaceRig:
         lm = photo.landmarks @ self.photo_to_frame[:, :2].T + self.photo_to_frame[:, 2]
         self.src = np.concatenate([lm, ring_pix[: 2 * len(self.oval)]]).astype(np.float32)
         self.portrait = compose_portrait(photo, look, self.photo_to_frame, camera.width, camera.height)
-        # the photo's own mouth opening (teeth of a smile) becomes a dark cavity: the mouth-closing
-        # triangles sample it, so whatever shows between the lips at their contact line is dark
+        # the detector puts the photo's inner-lip points on the lips, a little outside the visible
+        # opening: keep that band of lip texture inside the contour (frame pixels per pair)
+        loop = {v: i for i, v in enumerate(INNER_LIP_LOOP)}
+        self._pair_u = np.array([loop[u] for u, _ in LIP_PAIRS])
+        self._pair_l = np.array([loop[lo] for _, lo in LIP_PAIRS])
+        self.lip_margin = lip_margins(photo.image, photo.landmarks) * float(np.hypot(*self.photo_to_frame[:, 0]))
+        # the photo's own visible opening (teeth of a smile) becomes a dark cavity: the
+        # mouth-closing triangles sample it, so closed lips meet on a thin dark seam; nothing
+        # outside it is darkened (a dark lip edge reads as a parted mouth)
         dark = np.zeros(self.portrait.shape[:2], np.float32)
-        cv2.fillPoly(dark, [np.round(lm[list(INNER_LIP_LOOP)] * 16).astype(np.int32)], 1.0, cv2.LINE_AA, 4)
-        dark = cv2.GaussianBlur(cv2.dilate(dark, np.ones((3, 3), np.uint8)), (0, 0), 1.0)[..., None]
+        cv2.fillPoly(dark, [np.round(self.opening(lm) * 16).astype(np.int32)], 1.0, cv2.LINE_AA, 4)
+        dark = cv2.GaussianBlur(dark, (0, 0), 0.7)[..., None]
         cavity = np.asarray(cfg.cavity, np.float32) * 0.8
         self.portrait = np.clip(self.portrait * (1.0 - dark) + cavity * dark, 0, 255).astype(np.uint8)
         self.outer_pix = ring_pix[len(self.oval) : 2 * len(self.oval)].astype(np.float32)
@@ -184,6 +194,21 @@ class FaceRig:
         self._frame = self.portrait.copy()
 
     # ------------------------------------------------------------------ geometry
+    def opening(self, pix: np.ndarray) -> np.ndarray:
+        """The visible mouth opening ``(len(INNER_LIP_LOOP), 2)`` for vertex pixels ``pix (>= 468, 2)``:
+        the inner-lip loop with each upper/lower pair moved towards each other by the lip margins
+        (pairs closer than their margins meet: the lips look closed)."""
+        loop = np.asarray(pix, np.float64)[list(INNER_LIP_LOOP)].copy()
+        u, lo = loop[self._pair_u], loop[self._pair_l]
+        d = lo - u
+        g = np.linalg.norm(d, axis=1, keepdims=True)
+        e = d / np.maximum(g, 1e-9)
+        mu, ml = self.lip_margin[:, :1], self.lip_margin[:, 1:]
+        f = np.minimum(1.0, g / np.maximum(mu + ml, 1e-9))
+        loop[self._pair_u] = u + e * mu * f
+        loop[self._pair_l] = lo - e * ml * f
+        return loop
+
     def _build_rings(self) -> None:
         """Inner and outer rings (head coordinates) from the oval, pushed out from its centre."""
         ov = self.rest[self.oval]
@@ -269,7 +294,7 @@ class FaceRig:
         order = np.concatenate([np.arange(self._n_fixed), self._n_fixed + np.argsort(zf, kind="stable")])
         patch, _ = warp_backward_map(self.portrait, self.src, pts.pix, self.triangles, order, reg, step=self.cfg.map_step)
         # where the lips part, the mouth-closing triangles are replaced by the mouth interior
-        lips = pts.pix[list(INNER_LIP_LOOP)]
+        lips = self.opening(pts.pix)
         lo = np.maximum(np.floor(lips.min(axis=0)).astype(int) - 3, [reg.x0, reg.y0])
         hi = np.minimum(np.ceil(lips.max(axis=0)).astype(int) + 4, [reg.x1, reg.y1])
         if (hi > lo).all():
@@ -301,7 +326,8 @@ class FaceRig:
         cv2.ellipse(canvas, (int(round(c[0] - o[0])), int(round(c[1] - o[1]))), (int(round(axes[0])), int(round(axes[1]))), 0, 180, 360, cfg.tongue, -1, cv2.LINE_AA)
         cv2.ellipse(canvas, (int(round(c[0] - o[0])), int(round(c[1] - o[1]))), (int(round(axes[0])), int(round(axes[1] * 0.6))), 0, 0, 180, cfg.tongue, -1, cv2.LINE_AA)
         # teeth and tongue fade in as the lips part (a barely open mouth is a dark line)
-        gap = float(np.linalg.norm(pts.pix[13] - pts.pix[14]))
+        mid = self.opening(pts.pix)[[INNER_LIP_LOOP.index(13), INNER_LIP_LOOP.index(14)]]
+        gap = float(np.linalg.norm(mid[0] - mid[1]))
         vis = float(np.clip((gap - 1.5) / 5.0, 0.0, 1.0))
         poly(pts.lower_teeth, cfg.teeth, 0.86)
         poly(pts.upper_teeth, cfg.teeth, 1.0)
@@ -320,3 +346,57 @@ class FaceRig:
         alpha = cv2.GaussianBlur(mouth.astype(np.float32) / 255.0, (3, 3), 0.5)[..., None]
         view = patch[y0:y1, x0:x1].astype(np.float32)
         patch[y0:y1, x0:x1] = np.clip(view * (1.0 - alpha) + canvas * alpha, 0, 255).astype(np.uint8)
+
+
+def lip_margins(image: np.ndarray, landmarks: np.ndarray, threshold: float = 0.5) -> np.ndarray:
+    """How far the lips' own texture reaches inside the detected inner-lip contour of a photo.
+
+    For each of :data:`LIP_PAIRS`, the segment from the upper to the lower inner-lip landmark
+    (extended by 2 px at both ends) is sampled every 1/8 px; a sample belongs to the visible
+    opening when it is dark (lightness below 0.6 of the lips') or not red (CIE a* nearer the
+    opening's than the lips'; teeth and the cavity are grey or dark, lips red). Lip colour is
+    the median between the outer and the inner lip contours, the opening's the 20th percentile
+    of a* inside the inner contour. Returns ``(P, 2)`` photo pixels ``[upper, lower]``: from each
+    landmark to the first opening sample on its side, >= 0 and together at most the pair's
+    distance (0 for a pair with no opening between them).
+
+    Args: ``image (H, W, 3)`` uint8 RGB, ``landmarks (>= 468, 2)`` pixels.
+    """
+    lab = cv2.cvtColor(np.ascontiguousarray(image), cv2.COLOR_RGB2LAB).astype(np.float32)
+    lmk = np.asarray(landmarks, np.float64)
+    h, w = lab.shape[:2]
+
+    def poly_mask(loop) -> np.ndarray:
+        m = np.zeros((h, w), np.uint8)
+        cv2.fillPoly(m, [np.round(lmk[list(loop)] * 16).astype(np.int32)], 1, cv2.LINE_AA, 4)
+        return m
+
+    inner = poly_mask(INNER_LIP_LOOP)
+    ring = (poly_mask(OUTER_LIP_LOOP) > 0) & (cv2.dilate(inner, np.ones((3, 3), np.uint8)) == 0)
+    inside = cv2.erode(inner, np.ones((3, 3), np.uint8)) > 0
+    out = np.zeros((len(LIP_PAIRS), 2), np.float32)
+    if ring.sum() < 10 or inside.sum() < 4:
+        return out
+    a_lip, l_lip = float(np.median(lab[..., 1][ring])), float(np.median(lab[..., 0][ring]))
+    a_open = float(np.percentile(lab[..., 1][inside], 20))
+    if a_lip - a_open < 2.0:  # no colour contrast between lips and opening: keep the contour
+        return out
+    for i, (u, lo) in enumerate(LIP_PAIRS):
+        d = lmk[lo] - lmk[u]
+        g = float(np.linalg.norm(d))
+        if g < 1e-6:
+            continue
+        e = d / g
+        ts = np.arange(-2.0, g + 2.0 + 1e-9, 0.125)
+        pts = (lmk[u][None] + ts[:, None] * e[None]).astype(np.float32)
+        smp = cv2.remap(lab, pts[:, 0].reshape(1, -1), pts[:, 1].reshape(1, -1), cv2.INTER_LINEAR)[0]
+        lip = (smp[:, 1] - a_open) / (a_lip - a_open) >= threshold
+        opening = ~lip | (smp[:, 0] < 0.6 * l_lip)
+        if not opening.any():
+            continue
+        t0, t1 = ts[np.argmax(opening)], ts[len(ts) - 1 - np.argmax(opening[::-1])]
+        mu, ml = max(t0, 0.0), max(g - t1, 0.0)
+        if mu + ml > g:
+            mu, ml = mu * g / (mu + ml), ml * g / (mu + ml)
+        out[i] = (mu, ml)
+    return out

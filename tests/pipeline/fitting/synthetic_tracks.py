@@ -37,7 +37,10 @@ def make_clip(model, shape: np.ndarray, camera: PinholeCamera, n_frames: int = 6
     t = np.arange(n_frames) / 30.0
     freq = rng.uniform(0.3, 1.5, size=E)
     phase = rng.uniform(0, 2 * np.pi, size=E)
-    expr = 0.5 * np.clip(np.sin(2 * np.pi * freq * t[:, None] + phase), -0.2, 1.0)
+    # activations (the demo head's components are one-sided: 0 at rest); a FLAME-style PCA
+    # basis (``expr_*`` names) is signed
+    signed = all(n.startswith("expr") for n in model.expression_names[:E])
+    expr = 0.5 * np.clip(np.sin(2 * np.pi * freq * t[:, None] + phase), -0.2 if signed else 0.0, 1.0)
     jaw = np.zeros((n_frames, 3))
     jaw[:, 0] = 0.12 * (1 + np.sin(2 * np.pi * rng.uniform(1.5, 3.0) * t + rng.uniform(0, 6)))
     rot = np.stack([0.08 * np.sin(2 * np.pi * 0.3 * t + rng.uniform(0, 6)),

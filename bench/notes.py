@@ -95,7 +95,8 @@ FIT_ANALYSIS = (
     "overall face size is unobservable (pinned to the model's mean size) and the field of view is "
     "fixed: the fitted distance was 1.01 m for a true 0.99 m (camera 26 degrees, prior 25); with a "
     "Huber loss, a 15- or 40-degree prior gave 4.15 / 3.69 mm instead of 4.25 mm, and estimating the "
-    "focal length per actor found 32-43 degrees (3.79 mm)."
+    "focal length per actor found 32-43 degrees (3.79 mm). docs/fitting.md keeps the current "
+    "analysis of the fit's settings with its numbers."
 )
 
 FIT_CPU = "The HDF5 packaging is measured in \"Dataset build\"."

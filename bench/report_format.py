@@ -94,6 +94,11 @@ def mode_note(d: dict) -> str:
 
 
 # --------------------------------------------------------------------------- derived figures
+def cores_used(run: dict) -> float:
+    """CPU seconds of a build's processes per wall second: how much of the machine it actually got."""
+    return run["cpu_s"] / run["wall_s"] if run.get("wall_s") else float("nan")
+
+
 def build_after(b: dict) -> tuple[float | None, float | None]:
     """(after-landmarks / decode+landmarks as measured, the same with identity spread over 60 clips per actor)."""
     r = g(b, "runs", "workers_1") or {}
@@ -113,4 +118,6 @@ def train_row(t: dict, preset: str, v: int, variant: str) -> dict | None:
 
 
 def infer_rows(inf: dict) -> dict[tuple, dict]:
-    return {(r["preset"], r["vertices"], r["audio_seconds"], r["decoder"]): r for r in g(inf, "rows", default=[])}
+    """Inference rows by (preset, V, audio seconds, decoder), the small preset first."""
+    rows = sorted(g(inf, "rows", default=[]), key=lambda r: (r["preset"] != "small", r["preset"], r["vertices"], r["audio_seconds"]))
+    return {(r["preset"], r["vertices"], r["audio_seconds"], r["decoder"]): r for r in rows}

@@ -5,7 +5,7 @@ from __future__ import annotations
 from bench import notes
 from bench.machine import machine_label
 from bench.report_format import (
-    RAVDESS_FRAMES, analysis, build_after, cmd, failed, g, infer_rows, missing, mode_note, num, pct, plural, run_cell,
+    RAVDESS_FRAMES, analysis, build_after, cmd, cores_used, failed, g, infer_rows, missing, mode_note, num, pct, plural, run_cell,
     table,
 )
 
@@ -56,12 +56,13 @@ def scaling_section(R: dict) -> list[str]:
         for r in s["rows"]:
             sp = g(s, "speedup_1_to_2_workers", str(r["clips"])) if r["workers"] == 2 else None
             rows.append([f"{r['clips']:,}", str(r["actors"]), f"{r['frames']:,}", str(r["workers"]), num(r["wall_s"], ".1f"),
-                         num(r["frames_per_s"], ".1f"), num(r["frames_per_cpu_s"], ".1f"), num(r["clips_per_s"], ".2f"),
+                         num(r["frames_per_s"], ".1f"), num(r["frames_per_cpu_s"], ".1f"), num(cores_used(r), ".2f"),
+                         num(r["clips_per_s"], ".2f"),
                          f"{sp:.2f}x" if sp else "", num(r["peak_rss_mb"], ".0f"),
                          pct(r.get("after_landmarks_over_decode_landmarks"), ".0f"),
                          f"{r['load_average_before']:.1f} -> {r['load_average_after']:.1f}"
                          + (f"; {r['failed']} failed" if r.get("failed") else "")])
-        lines += table(["clips", "actors", "frames", "workers", "wall s", "frames/s", "frames / CPU s", "clips/s",
+        lines += table(["clips", "actors", "frames", "workers", "wall s", "frames/s", "frames / CPU s", "cores used (CPU s / wall s)", "clips/s",
                         "1 -> 2 workers", "peak RSS MB", "after landmarks / decode+landmarks", "load before -> after"], rows)
         noop = s.get("noop_rerun")
         if noop:
@@ -233,11 +234,11 @@ def build_section(R: dict) -> list[str]:
               f"actor ({frames} frames at 30 fps in all). Equivalent standalone command: "
               f"`python -m bench.bench_build --clips {b.get('clips')} --per-actor {b.get('per_actor')} --noop-clips 0`.", ""]
     rows = [[f"`--workers {r['workers']}`", num(r["wall_s"], ".1f"), num(r["cpu_s"], ".1f"), num(r["frames_per_cpu_s"], ".1f"),
-             num(r["frames_per_s"], ".1f"), f"{r['peak_rss_mb']:.0f} MB", f"{r['load_average_before']:.1f} -> "
+             num(r["frames_per_s"], ".1f"), num(cores_used(r), ".2f"), f"{r['peak_rss_mb']:.0f} MB", f"{r['load_average_before']:.1f} -> "
              f"{r['load_average_after']:.1f}" + (f"; {len(r['failures'])} failed" if r.get("failures") else "")]
             for r in runs.values()]
     lines += table([f"run ({b.get('clips')} clips, {frames} frames)", "wall s", "CPU s", "frames / CPU s", "frames / s",
-                    "peak RSS of largest process", "load before -> after"], rows)
+                    "cores used (CPU s / wall s)", "peak RSS of largest process", "load before -> after"], rows)
     secs = r1.get("stage_seconds") or {}
     if secs and frames:
         lines += [notes.BUILD_STAGES, "",
@@ -294,7 +295,7 @@ def model_section(R: dict) -> list[str]:
         lines += [notes.INFER_INTRO, ""]
         rows_i = infer_rows(inf)
         rows = []
-        for (preset, v, sec, dec), r in sorted(rows_i.items()):
+        for (preset, v, sec, dec), r in rows_i.items():
             if dec != "cached":
                 continue
             u = rows_i.get((preset, v, sec, "uncached"), {})
@@ -307,7 +308,7 @@ def model_section(R: dict) -> list[str]:
                 us, ratio = "n/a", ""
             rows.append([preset, str(v), f"{sec:g} s", f"{r['frames']:,}", f"{r['seconds']:.2f} ({r['rtf']:.3f})", us, ratio])
         lines += table(["preset", "V", "audio", "frames", "cached s (RTF)", "uncached s (RTF)", "uncached / cached"], rows)
-        for preset in sorted({k[0] for k in rows_i}):
+        for preset in dict.fromkeys(k[0] for k in rows_i):
             c = sorted((k[2], r["rtf"]) for k, r in rows_i.items() if k[0] == preset and k[3] == "cached" and "rtf" in r)
             if len(c) > 1:
                 lines.append(f"- {preset}: the cached decoder's RTF goes from {c[0][1]:.3f} at {c[0][0]:g} s to {c[-1][1]:.3f} "

@@ -71,18 +71,24 @@ def evaluate(
         conds = list(range(min(int(conditions), len(speakers))))
     else:
         conds = [int(c) for c in conditions.split(",") if c.strip()]
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
     t0 = time.time()
-    done = [0]
+    with SplitReader(split_path) as r:
+        n_clips = len(clip_ids) if clip_ids is not None else len(r.clip_ids)
+    columns = (TextColumn("evaluate"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(), TextColumn("{task.description}"))
+    with Progress(*columns, console=console, transient=True) as bar:
+        task = bar.add_task("", total=n_clips)
 
-    def progress(cid: str) -> None:
-        done[0] += 1
-        console.print(f"  [{done[0]}] {cid}", end="\r")
+        def progress(cid: str) -> None:
+            bar.update(task, advance=1, description=cid)
 
-    try:
-        result = evaluate_methods(split_path, methods, speakers, conditions=conds, clip_ids=clip_ids, progress=progress)
-    except ValueError as exc:  # MetricError, SchemaError, bad conditions: one line naming the problem
-        console.print(f"[red]error[/red]: {exc}")
-        raise typer.Exit(1) from exc
+        try:
+            result = evaluate_methods(split_path, methods, speakers, conditions=conds, clip_ids=clip_ids, progress=progress)
+        except ValueError as exc:  # MetricError, SchemaError, bad conditions: one line naming the problem
+            bar.stop()
+            console.print(f"[red]error[/red]: {exc}")
+            raise typer.Exit(1) from exc
     out_dir = out or (run / "eval" / split)
     json_path, md_path = write_report(result, out_dir)
     console.print(render_markdown(summarize(result, include_clips=False)).split("## Per emotion")[0], soft_wrap=True)

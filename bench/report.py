@@ -19,7 +19,7 @@ from bench.report_format import (
     RAVDESS_FRAMES, build_after, cmd, cores_used, failed, g, infer_rows, largest, load, num, pct, plural, run_cell, table, train_row,
     verdict,
 )
-from bench.report_sections import build_section, fit_section, machines, model_section, scaling_section, synth_section
+from bench.report_sections import build_section, corpus_build_section, fit_section, machines, model_section, scaling_section, synth_section
 
 REPO = Path(__file__).resolve().parents[1]
 HEADER = (
@@ -60,6 +60,26 @@ def headline(R: dict) -> list[str]:
                          f"{num(w[1]['load_average_before'], '.1f')} -> {num(w[2]['load_average_after'], '.1f')}; on 2 free "
                          f"cores 2 x the CPU efficiency ratio ({eff:.2f}) = {2 * eff:.2f}x (estimate)",
                          cmd(s["meta"]), run_cell(s["meta"])])
+    bc = R.get("build_corpus")
+    if bc and not failed(bc):
+        w = {r["workers"]: r for r in bc.get("rows", [])}
+        n, fr = g(bc, "corpus_generation", "clips_done"), g(bc, "corpus_generation", "frames")
+        r1 = w.get(1)
+        if r1 and r1.get("after_over_decode_landmarks_at_60_clips_per_actor") is not None:
+            a, a60 = r1["after_landmarks_over_decode_landmarks"], r1["after_over_decode_landmarks_at_60_clips_per_actor"]
+            rows.append([f"build end to end / decode+landmarks, generated corpus ({n} clips of RAVDESS length, {fr:,} frames), "
+                         "identity spread over 60 clips per actor", f"**{1 + a60:.2f}x** (+{100 * a60:.0f}%)", "<= 1.35x (+35%)",
+                         verdict(a60, 0.35, False), f"as measured with {bc.get('per_actor')} clips per actor +{100 * a:.0f}%; "
+                         f"decode+landmarks {num(r1.get('decode_landmarks_frames_per_s'), '.1f')} frames/s",
+                         cmd(bc["meta"]), run_cell(bc["meta"])])
+        sp = bc.get("speedup_1_to_2_workers")
+        if sp and 1 in w and 2 in w:
+            eff = w[2]["frames_per_cpu_s"] / w[1]["frames_per_cpu_s"]
+            rows.append([f"build 1 -> 2 workers, wall time, generated corpus ({n} clips of RAVDESS length)", f"**{sp:.2f}x**",
+                         ">= 1.8x", verdict(sp, 1.8, True), f"{num(w[1]['wall_s'], '.0f')} s -> {num(w[2]['wall_s'], '.0f')} s; "
+                         f"cores used {cores_used(w[1]):.2f} -> {cores_used(w[2]):.2f}; CPU efficiency 2 / 1 workers "
+                         f"{eff:.2f}; load {num(w[1]['load_average_before'], '.1f')} -> {num(w[2]['load_average_after'], '.1f')}",
+                         cmd(bc["meta"]), run_cell(bc["meta"])])
     if t and not failed(t):
         for preset, v in (("small", 468), ("small", 5023), ("paper", 468), ("paper", 5023)):
             e, sb = train_row(t, preset, v, "emoface"), train_row(t, preset, v, "single_branch")
@@ -155,6 +175,15 @@ def goals(R: dict) -> list[str]:
             rows.append(["same, from its CPU time on 2 fully available cores "
                          f"({big2['frames_per_cpu_s']:.1f} frames per CPU-second)", f"{cpu:.0f} min", "<= 30 min",
                          verdict(cpu, 30, False, estimate=True), cmd(s["meta"]), run_cell(s["meta"])])
+    bc = R.get("build_corpus")
+    if bc and not failed(bc):
+        r2 = next((r for r in bc.get("rows", []) if r["workers"] == 2), None)
+        if r2:
+            wall = RAVDESS_FRAMES / r2["frames_per_s"] / 60
+            rows.append([f"full RAVDESS speech set (~160k frames), 2 workers: from the generated-corpus build's wall "
+                         f"throughput ({r2['clips']} clips of RAVDESS length, 2 workers, {r2['frames_per_s']:.1f} frames/s)",
+                         f"{wall:.0f} min", "<= 30 min", verdict(wall, 30, False, estimate=True), cmd(bc["meta"]),
+                         run_cell(bc["meta"])])
     b = R.get("build")
     r1 = g(b, "runs", "workers_1") if b and not failed(b) else None
     if r1 and r1.get("full_ravdess_minutes_2_cores_from_cpu_s") is not None:
@@ -192,7 +221,7 @@ def render(results: Path) -> str:
              "Each ratio compares two things measured in the same run on the same machine; the absolute times beside "
              "them are context (they move with the machine's load).", "", *headline(R),
              "## Goals from the issues", "", *goals(R),
-             *scaling_section(R), *synth_section(R), *fit_section(R), *build_section(R), *model_section(R)]
+             *scaling_section(R), *synth_section(R), *fit_section(R), *build_section(R), *corpus_build_section(R), *model_section(R)]
     text = "\n".join(lines).rstrip() + "\n"
     while "\n\n\n" in text:
         text = text.replace("\n\n\n", "\n\n")

@@ -86,6 +86,8 @@ def failed(d: dict) -> list[str] | None:
 
 
 def analysis(text: str) -> list[str]:
+    if not text:
+        return []
     return [f"*Analysis (hand-written from investigations that `make bench` does not repeat):* {text}", ""]
 
 

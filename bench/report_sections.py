@@ -272,6 +272,36 @@ def build_section(R: dict) -> list[str]:
     return lines + analysis(notes.BUILD_ANALYSIS)
 
 
+def corpus_build_section(R: dict) -> list[str]:
+    b, lines = _section(R, "build_corpus", "## Dataset build on a generated corpus (RAVDESS-length clips)")
+    if not b:
+        return lines
+    gen = b.get("corpus_generation") or {}
+    rows = b.get("rows", [])
+    lines += [notes.BUILD_CORPUS_INTRO, "", "Equivalent standalone commands:", "", f"    {gen.get('command')}",
+              *[f"    build-dataset ravdess --root $WORK/build_corpus --out $WORK/out_w{r['workers']} --workers {r['workers']}"
+                for r in rows], ""]
+    lines += table(["workers", "clips", "frames", "wall s", "CPU s", "frames / s", "frames / CPU s", "cores used",
+                    "after landmarks / decode+landmarks (at 60 clips per actor)", "peak RSS MB", "full RAVDESS, wall rate",
+                    "load before -> after"],
+                   [[str(r["workers"]), str(r["clips"]), f"{r['frames']:,}", num(r["wall_s"], ".1f"), num(r["cpu_s"], ".1f"),
+                     num(r["frames_per_s"], ".1f"), num(r["frames_per_cpu_s"], ".1f"), num(cores_used(r), ".2f"),
+                     f"{pct(r.get('after_landmarks_over_decode_landmarks'), '.0f')} "
+                     f"({pct(r.get('after_over_decode_landmarks_at_60_clips_per_actor'), '.0f')})",
+                     f"{r['peak_rss_mb']:.0f}", f"{r['full_ravdess_minutes']:.0f} min",
+                     f"{r['load_average_before']:.1f} -> {r['load_average_after']:.1f}"
+                     + (f"; {r['failed']} failed" if r.get("failed") else "")] for r in rows])
+    r1 = next((r for r in rows if r["workers"] == 1), None)
+    secs, frames = (r1 or {}).get("stage_seconds") or {}, (r1 or {}).get("frames")
+    if secs and frames:
+        lines += ["Time per stage of the 1-worker build, summed over clips:", "",
+                  *table(["stage", "s", "ms / frame"],
+                         [[STAGE_LABELS.get(k, k), num(secs[k]), num(1000 * secs[k] / frames, ".1f")] for k in STAGES if k in secs])]
+    if b.get("speedup_1_to_2_workers"):
+        lines += [f"1 -> 2 workers: **{b['speedup_1_to_2_workers']:.2f}x** wall (goal >= 1.8x).", ""]
+    return lines + analysis(notes.BUILD_CORPUS_ANALYSIS)
+
+
 # --------------------------------------------------------------------------- model and training
 def model_section(R: dict) -> list[str]:
     lines = ["## Model and training", "", notes.THREADS, ""]

@@ -19,6 +19,7 @@ inference           real-time factor, cached vs uncached decoding (``bench.bench
 train_scaling       step time against sequence length (``bench.bench_scaling``)
 small_training      the small preset trained on the fixture corpus (``bench.bench_small_training``)
 build_scaling       build throughput against clips and workers, no-op rerun (``bench.bench_scaling``)
+build_corpus        ``build-dataset ravdess`` on a generated corpus of RAVDESS-length clips, 1 vs 2 workers
 ==================  =====================================================================
 
 Full mode: see ``FULL`` below; the 1,000-clip build point uses 1 s clips (the 1280x720 test
@@ -42,7 +43,7 @@ from bench.machine import section
 
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "bench" / "results"  # full/ and quick/: apart from the scripts' own <name>.json
-ORDER = ("synth", "fit", "build", "train", "inference", "train_scaling", "small_training", "build_scaling")
+ORDER = ("synth", "fit", "build", "build_corpus", "train", "inference", "train_scaling", "small_training", "build_scaling")
 
 
 @dataclass(frozen=True)
@@ -62,6 +63,8 @@ class Plan:
     scaling_clips: tuple[int, ...] = (10, 100, 1000)
     scaling_workers: tuple[int, ...] = (1, 2)
     noop_at: int = 100
+    corpus_actors: int = 4
+    corpus_clips_per_actor: int = 20
     train_presets: tuple[str, ...] = ("small", "paper")
     train_vertices: tuple[int, ...] = (468, 5023)
     train_steps: int = 3
@@ -80,6 +83,7 @@ FULL = Plan("full")
 QUICK = Plan(
     "quick", synth_actors=2, synth_clips_per_actor=3, synth_seeds=(0,), warp_repeats=10, fit_actors=1,
     fit_clips_per_actor=3, build_clips=2, build_per_actor=2, scaling_clips=(4, 12), noop_at=12,
+    corpus_actors=2, corpus_clips_per_actor=3,
     train_presets=("small",), train_vertices=(468,), train_steps=1, seq_frames=(90, 300), seq_steps=1,
     infer_presets=("small",), infer_seconds=(3.0, 10.0), infer_max_uncached=(("small", 60.0),), small_epochs=3,
 )
@@ -123,6 +127,32 @@ def run_build(plan: Plan, work: Path) -> dict:
                workers=plan.scaling_workers)
 
 
+def run_build_corpus(plan: Plan, work: Path) -> dict:
+    """The build on generated clips of RAVDESS length (3-4 s), fresh with each worker count."""
+    from bench.bench_build import measure_run
+    from bench.bench_synth import generate
+
+    root = work / "build_corpus"
+    shutil.rmtree(root, ignore_errors=True)
+    gen, _ = generate(root, plan.corpus_actors, plan.corpus_clips_per_actor, plan.synth_workers, 0)
+    n = gen["clips_done"]
+    rows = []
+    for w in plan.scaling_workers:
+        out = work / f"build_corpus_out_w{w}"
+        row = measure_run(root, out, w, n, plan.corpus_clips_per_actor)
+        row["failed"] = len(row.pop("failures"))
+        rows.append(row)
+        print(json.dumps({k: row[k] for k in ("clips", "workers", "wall_s", "frames_per_s", "cpu_s")}), flush=True)
+        shutil.rmtree(out, ignore_errors=True)
+    shutil.rmtree(root, ignore_errors=True)
+    by_w = {r["workers"]: r for r in rows}
+    speedup = round(by_w[1]["wall_s"] / by_w[2]["wall_s"], 3) if 1 in by_w and 2 in by_w else None
+    return {"corpus_generation": {"command": f"build-dataset synth --out {root} --actors {plan.corpus_actors} "
+                                  f"--clips-per-actor {plan.corpus_clips_per_actor} --seed 0 --workers {plan.synth_workers}",
+                                  **{k: gen[k] for k in ("clips_done", "clips_failed", "frames", "wall_s")}},
+            "per_actor": plan.corpus_clips_per_actor, "rows": rows, "speedup_1_to_2_workers": speedup}
+
+
 def run_build_scaling(plan: Plan, work: Path) -> dict:
     from bench.bench_scaling import build_scaling
 
@@ -156,7 +186,8 @@ def run_small_training(plan: Plan, work: Path) -> dict:
 
 
 SECTIONS = {
-    "synth": run_synth, "fit": run_fit, "build": run_build, "build_scaling": run_build_scaling, "train": run_train,
+    "synth": run_synth, "fit": run_fit, "build": run_build, "build_scaling": run_build_scaling,
+    "build_corpus": run_build_corpus, "train": run_train,
     "train_scaling": run_train_scaling, "inference": run_inference, "small_training": run_small_training,
 }
 

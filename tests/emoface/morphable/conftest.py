@@ -1,10 +1,12 @@
-"""Shared fixtures for the morphable-model tests: a small random FLAME-format model."""
+"""Shared fixtures for the morphable-model tests: a small random FLAME-format model, the demo head and its layer."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 import scipy.sparse as sp
+
+from emoface.morphable import MorphableLayer, load
 
 
 def make_flame_arrays(n_vertices: int = 40, n_shape: int = 300, n_expr: int = 100, seed: int = 0) -> dict:
@@ -42,3 +44,13 @@ def flame_arrays() -> dict:
 def make_flame():
     """The factory itself, for tests that need other sizes."""
     return make_flame_arrays
+
+
+@pytest.fixture(scope="module")
+def demo():
+    return load("demo")
+
+
+@pytest.fixture(scope="module")
+def layer(demo):
+    return MorphableLayer(demo)

@@ -6,19 +6,9 @@ import numpy as np
 import pytest
 import torch
 
-from emoface.morphable import MorphableLayer, load, region, region_names, save_npz
+from emoface.morphable import load, region, region_names, save_npz
 from emoface.morphable.canonical_mesh import load_canonical_mesh
 from emoface.morphable.landmarks import MEDIAPIPE_TO_IBUG68
-
-
-@pytest.fixture(scope="module")
-def demo():
-    return load("demo")
-
-
-@pytest.fixture(scope="module")
-def layer(demo):
-    return MorphableLayer(demo)
 
 
 def _pose(layer, demo, jaw=None, **expr):

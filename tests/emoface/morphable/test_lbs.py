@@ -7,18 +7,8 @@ import pytest
 import torch
 from scipy.spatial.transform import Rotation
 
-from emoface.morphable import MorphableLayer, load
+from emoface.morphable import MorphableLayer
 from emoface.morphable.model import from_flame_dict
-
-
-@pytest.fixture(scope="module")
-def demo():
-    return load("demo")
-
-
-@pytest.fixture(scope="module")
-def layer(demo):
-    return MorphableLayer(demo)
 
 
 def _reference_lbs(m, shape, expr, pose, trans):

@@ -19,13 +19,19 @@ class QAConfig:
     - ``max_av_mismatch_s``: ``|n_frames / fps - audio duration|``, seconds;
     - with ground truth: ``max_vertex_error_mm`` (whole face, mean) and
       ``min_mouth_correlation`` (Pearson r of the mouth opening).
+
+    Flags pick clips for review, so each threshold sits above what a sound fit of the corpus
+    gives. ``max_vertex_error_mm`` is 5 mm, not the issue's 2.0 mm accuracy goal: that goal is
+    a benchmark of the whole corpus (BENCHMARKS.md, "Fitting accuracy"), and as a flag it would
+    mark every generated clip (2.8-4.3 mm in the `make demo` build of 2026-11-29, for the
+    detector's bias explained in docs/fitting.md) and hide the outliers it is there to show.
     """
 
     min_detection_rate: float = 0.9
     max_reprojection_iod: float = 0.03
     max_jitter_mm: float = 0.5
     max_av_mismatch_s: float = 0.1
-    max_vertex_error_mm: float = 2.0
+    max_vertex_error_mm: float = 5.0
     min_mouth_correlation: float = 0.9
     # report
     thumbnail_size: int = 160  # px, square face crop with landmarks and the fitted mesh

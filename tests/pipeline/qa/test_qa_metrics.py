@@ -55,8 +55,8 @@ def test_flags_name_the_metric_and_threshold():
             "ground_truth": {"vertex_error_mm": {"face": 1.0}, "mouth_correlation": 0.97}}
     assert flags_for(good, cfg) == []
     bad = {"detection_rate": 0.5, "reprojection_iod": 0.05, "jitter_mm": 0.9, "av_mismatch_s": -0.3,
-           "ground_truth": {"vertex_error_mm": {"face": 3.1}, "mouth_correlation": 0.5}}
+           "ground_truth": {"vertex_error_mm": {"face": 6.2}, "mouth_correlation": 0.5}}
     f = flags_for(bad, cfg)
     assert len(f) == 6
     assert f[0].startswith("detection rate 0.50") and "5.00% IOD" in f[1] and "-0.300 s" in f[3]
-    assert "3.10 mm" in f[4] and "0.500" in f[5]
+    assert "6.20 mm > 5.0 mm" in f[4] and "0.500" in f[5]

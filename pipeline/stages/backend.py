@@ -7,8 +7,10 @@ number comes from a :class:`Backend`. :class:`DefaultBackend` delegates to
 processes. ``BuildConfig.backend`` names the class as ``module:Class``, so a worker
 process (local or on Ray) builds the same back end from the config alone.
 
-A backend's :meth:`Backend.code_version` enters every fitting sidecar: when the fitting,
-model or QA code changes, the affected artefacts are rebuilt.
+A backend's :meth:`Backend.code_version` enters the sidecar of every stage after landmarks,
+per stage: when the fitting or model code changes the fits are redone; when only the QA code
+changes, only ``qa`` and ``report`` are (later stages see their inputs' content hashes, so an
+unchanged artefact does not redo what follows it).
 """
 
 from __future__ import annotations
@@ -83,7 +85,8 @@ def sources_hash(*packages: str) -> str:
 class Backend:
     """The interface the stages call (duck-typed; subclass for convenience). All methods are per clip/actor."""
 
-    def code_version(self) -> str:
+    def code_version(self, stage: str) -> str:
+        """A short hash of the code that makes ``stage``'s artefacts (``identity`` ... ``package``)."""
         raise NotImplementedError
 
     def load_model(self, spec: str) -> Any:
@@ -152,8 +155,15 @@ class DefaultBackend(Backend):
     def __init__(self) -> None:
         self._fit_cfg: dict[str, Any] = {}
 
-    def code_version(self) -> str:
-        return sources_hash("pipeline.fitting", "pipeline.qa", "emoface.morphable", "emoface.mesh.camera")
+    _CODE = {
+        "fitting": ("pipeline.fitting", "emoface.morphable", "emoface.mesh.camera"),
+        "qa": ("pipeline.qa", "emoface.morphable", "emoface.mesh.camera"),
+        "package": ("emoface.morphable",),
+    }
+
+    def code_version(self, stage: str) -> str:
+        group = "qa" if stage in ("qa", "report") else "package" if stage == "package" else "fitting"
+        return sources_hash(*self._CODE[group])
 
     def load_model(self, spec: str) -> Any:
         from emoface import morphable

@@ -109,7 +109,7 @@ def code_version(stage: str, backend_spec: str, model_spec: str) -> str:
     elif stage == "landmarks":
         parts.append(_landmarker_version())
     else:
-        parts += [load_backend(backend_spec).code_version(), model_fingerprint(model_spec)]
+        parts += [load_backend(backend_spec).code_version(stage), model_fingerprint(model_spec)]
     return hashlib.sha256("|".join(parts).encode()).hexdigest()[:16]
 
 

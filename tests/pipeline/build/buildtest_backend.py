@@ -55,7 +55,7 @@ class DetectorFit:
 
 
 class DetectorBackend(Backend):
-    def code_version(self) -> str:
+    def code_version(self, stage: str) -> str:
         return sources_hash("buildtest_backend")
 
     def load_model(self, spec: str):
@@ -142,8 +142,8 @@ class RealFitDetectorQA(DefaultBackend):
     Used by the real-clip test while ``pipeline.qa`` is not importable.
     """
 
-    def code_version(self) -> str:
-        return super().code_version() + sources_hash("buildtest_backend")
+    def code_version(self, stage: str) -> str:
+        return super().code_version(stage) + sources_hash("buildtest_backend")
 
     def clip_qa(self, inputs, cfg):
         track = {"valid": inputs.track.valid}

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 
 import numpy as np
 import pytest
 
+from conftest import BACKEND
 from emoface.utils.media import ffmpeg_exe
 from pipeline.stages.config import BuildConfig, DecodeConfig, stage_config_hash, stages_from
 from pipeline.stages.decode import MediaReader, decode_clip
@@ -129,3 +131,42 @@ def test_content_hash_ignores_file_bytes_and_cleanup(tmp_path):
     assert h1 == h2 and h1 != content_hash({"a": np.ones(3, np.float64), "b": np.int64(2)})
     (tmp_path / "work" / "fit" / ".k.npz.abc123.tmp.npz").write_bytes(b"half")
     assert cleanup_temporaries(tmp_path) == 1 and sorted(p.name for p in (tmp_path / "work" / "fit").iterdir()) == ["k.npz"]
+
+
+def test_code_versions_are_per_stage_group():
+    from pipeline.stages.backend import DefaultBackend
+
+    b = DefaultBackend()
+    fit = {b.code_version(s) for s in ("identity", "fit", "smooth", "canonical")}
+    assert len(fit) == 1
+    assert b.code_version("qa") == b.code_version("report") != b.code_version("fit")
+    assert b.code_version("package") not in fit | {b.code_version("qa")}
+    assert "pipeline.qa" not in DefaultBackend._CODE["fitting"] and "pipeline.fitting" not in DefaultBackend._CODE["qa"]
+
+
+def test_a_qa_code_change_redoes_qa_and_report_only(tmp_path, media, monkeypatch):
+    import buildtest_backend
+
+    from pipeline.build import build_ravdess
+    from pipeline.stages import runtime
+    from pipeline.stages.config import BuildConfig
+
+    root = tmp_path / "ravdess"
+    (root / "Actor_01").mkdir(parents=True)
+    shutil.copy(media["good"], root / "Actor_01" / "01-01-03-01-01-01-01.mp4")
+    out, cfg = tmp_path / "out", BuildConfig(backend=BACKEND)
+    assert build_ravdess(root, out, cfg).exit_code == 0
+    before = (out / "train.h5").stat().st_mtime_ns
+    orig = buildtest_backend.DetectorBackend.code_version
+    monkeypatch.setattr(buildtest_backend.DetectorBackend, "code_version",
+                        lambda self, stage: orig(self, stage) + ("-qa-v2" if stage in ("qa", "report") else ""))
+    runtime.code_version.cache_clear()
+    try:
+        s = build_ravdess(root, out, cfg)
+    finally:
+        runtime.code_version.cache_clear()
+    assert s.exit_code == 0
+    assert s.stages["qa"]["ran"] == 1, s.stages
+    assert all("ran" not in s.stages.get(k, {}) for k in ("decode", "landmarks", "identity", "fit", "smooth", "canonical", "package"))
+    assert s.stages["fit"]["cached"] == 1 and s.stages["package"]["cached"] == 1
+    assert (out / "train.h5").stat().st_mtime_ns == before

@@ -65,13 +65,14 @@ SYNTH_SPEED = (
 )
 
 SYNTH_EARLIER = (
-    "Earlier speed runs (2026-11-29, same renderer, not repeated by `make bench`) put the full "
-    "corpus at 16.8-24 min from CPU time depending on how busy the shared machine was (CPU seconds "
-    "per frame of identical work varied by 25% with the other jobs), and at 37-47 min from wall "
-    "time when other jobs took about half of the CPU. Per frame, about 6 ms are the warp and mouth, "
-    "~5 ms libx264 (`-preset ultrafast`, the cheapest preset), ~1 ms YUV conversion and the pipe, "
-    "~1 ms per-clip work spread over the frames (ffmpeg start-up and AAC ~70 ms, eSpeak ~25 ms, "
-    "parameters and npz per clip)."
+    "The run above (generator 2) started on an otherwise idle machine; earlier runs of generator 1 on "
+    "the shared machine gave 16.8-24 min from CPU time (CPU seconds per frame of identical work varied "
+    "by 25% with the other jobs) and 37-47 min from wall time. The `make demo` corpus of the same day "
+    "(120 clips, 12,185 frames, 2 workers, idle machine) took 122 s: about 24 min for the full corpus. "
+    "Per frame, one worker alone (cProfile, 3 clips after warm-up) spends 14.5 ms CPU: 8.7 ms in Python "
+    "(warp 6 ms of which `cv2.remap` 2.1 and ~1,000 `cv2.fillConvexPoly` 1.7, the mouth 0.7, the pipe to "
+    "ffmpeg 1.3) and 5.8 ms in ffmpeg and eSpeak (libx264 `-preset ultrafast` about 5 ms; other x264 "
+    "settings save under 0.5 ms). Two workers on the 2 vCPUs spend 17-20 ms per frame each."
 )
 
 # ----------------------------------------------------------------------------- fitting
@@ -133,15 +134,15 @@ BUILD_CORPUS_INTRO = (
 )
 
 BUILD_CORPUS_ANALYSIS = (
-    "The first run of this section (2026-11-29) started on an otherwise idle machine (load 1.1), unlike "
-    "the 1,000-clip rows of \"Scaling\" (load 3-4, other jobs taking about half of the CPU, and 1 s clips): "
-    "it is the closest to a user's build. The 1-worker build used 1.17 cores (MediaPipe's inference "
-    "threads spill onto the idle second core), which is why it spent more CPU seconds than the 2-worker "
-    "build and the speed-up is slightly above 2. The full-set figure is an extrapolation from 8,111 frames, "
-    "not a run (RAVDESS cannot be downloaded here). Cross-check: the `make demo` build of the same day "
-    "(120 generated clips, 6 actors, 12,185 frames, 2 workers, QA report and packaging included) took "
-    "166 s, 73 frames/s, which scales to 36 min for 160,000 frames; so the 30-minute goal is at the edge "
-    "of what this machine does, met by one measurement and missed by the other."
+    "This section and \"Scaling\" were run on an otherwise idle machine on 2026-11-29 (the load "
+    "figures count the build's own processes and MediaPipe's threads). A 1-worker build uses about 1.17 "
+    "cores (MediaPipe's inference threads spill onto the idle second core), so 1 -> 2 workers gains a "
+    "little under or over 2x: 2.04x here, 1.99x for 1,000 clips of 1 s, 1.71x for 100. The full-set figure "
+    "is an extrapolation, not a run (RAVDESS cannot be downloaded here), and the estimates disagree "
+    "around the 30-minute goal: 27 min from these RAVDESS-length clips, 35 min from the 1,000 clips of "
+    "1 s (whose per-clip costs weigh 3.5x more per frame), 36 min from the `make demo` build of the same "
+    "day (120 generated clips, 12,185 frames, 166 s with its QA report and packaging). The goal is at "
+    "the edge of what this machine does and is not demonstrated."
 )
 
 SCALING_BUILD = (

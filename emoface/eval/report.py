@@ -112,6 +112,15 @@ def _pm(s: dict, digits: int = 4) -> str:
     return f"{s['mean']:.{digits}f} ± {s['std']:.{digits}f}"
 
 
+def _conditions_line(summary: dict) -> str:
+    """'all 4 training speakers', or '2 of the 4 training speakers (s0, s3)' for a subset."""
+    speakers = summary["speakers"]
+    used = sorted({c for m in summary["methods"] for c in m.get("per_condition", {}) if c != "-"}, key=speakers.index)
+    if len(used) == len(speakers):
+        return f"all {len(speakers)} training speakers"
+    return f"{len(used)} of the {len(speakers)} training speakers ({', '.join(used)})"
+
+
 def render_markdown(summary: dict) -> str:
     """Markdown tables: the main table (Table 2 shape), per emotion, per intensity, reference."""
     d = summary["data"]
@@ -120,7 +129,7 @@ def render_markdown(summary: dict) -> str:
         f"# Evaluation on `{summary['split']}`",
         "",
         f"{d['n_clips']} clips, {d['n_frames']} frames; data model `{d['model']}`, topology `{d['topology']}` "
-        f"(V={d['n_vertices']}). Conditions: {len(summary['speakers'])} training speakers.",
+        f"(V={d['n_vertices']}). Conditions: {_conditions_line(summary)}.",
         "",
         "LVE and EVE in 1e-5 m² (squared metres; max over the region's vertices per frame, mean over all "
         "frames; PAPER 4.1-4.2), FDD in 1e-7 m² (signed; > 0 = less upper-face motion than the ground truth). "

@@ -12,7 +12,7 @@ from emoface.data.fixtures import SyntheticSpec, write_synthetic_split
 from emoface.data.schema import SplitReader
 from emoface.eval.evaluate import TemplateFloor, evaluate_methods
 from emoface.eval.metrics import REPORT_SCALE, lip_vertex_error, resolve_regions
-from emoface.eval.report import write_report
+from emoface.eval.report import render_markdown, summarize, write_report
 
 
 @dataclass
@@ -65,6 +65,7 @@ def test_table_values_spread_and_floor(split, tmp_path):
     assert len(shifted["clips"]) == 3 * n_clips and len(floor["clips"]) == n_clips
     md = md_path.read_text()
     assert "| shifted | 0.4667 ± 0.3300 |" in md
+    assert "Conditions: all " in md
     assert md.index("| neutral |") < md.index("| happy |")  # tables follow the RAVDESS order
     assert "| template only |" in md and "## Per emotion: LVE" in md and "## Per intensity: EVE" in md
     assert "| EmoFace (paper) | 2.8669 | 0.4664 | 4.8863 | 0.9509 |" in md
@@ -73,6 +74,7 @@ def test_table_values_spread_and_floor(split, tmp_path):
 def test_condition_subset_and_errors(split):
     res = evaluate_methods(split, [ShiftedTruth()], ["A", "B", "C"], conditions=[2])
     assert {c.condition for c in res.methods[0].clips} == {"C"}
+    assert "Conditions: 1 of the 3 training speakers (C)." in render_markdown(summarize(res))
     with pytest.raises(ValueError, match="conditions"):
         evaluate_methods(split, [ShiftedTruth()], ["A"], conditions=[3])
 

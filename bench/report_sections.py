@@ -302,6 +302,36 @@ def corpus_build_section(R: dict) -> list[str]:
     return lines + analysis(notes.BUILD_CORPUS_ANALYSIS)
 
 
+def full_corpus_section(R: dict) -> list[str]:
+    d, lines = _section(R, "full_corpus", "## The full generated corpus, end to end")
+    if not d:
+        return lines
+    gen, b, qa = d.get("generation") or {}, d.get("build") or {}, d.get("qa_summary") or {}
+    gt = qa.get("ground_truth") or {}
+    lines += [notes.FULL_CORPUS_INTRO, "", "Equivalent standalone commands:", "", f"    {gen.get('command')}",
+              f"    {b.get('command')}", ""]
+    rows = [["generate (`build-dataset synth`)", f"{gen.get('clips_done', 0):,} ({gen.get('clips_failed', 0)} failed)",
+             f"{gen.get('frames', 0):,}", num((gen.get("wall_s") or 0) / 60, ".1f"), "-", "-", "-"]]
+    if b:
+        rows.append(["build (`build-dataset ravdess --workers 2`)", f"{b['clips']:,} ({b.get('failed', 0)} failed)",
+                     f"{b['frames']:,}", num(b["wall_s"] / 60, ".1f"), num(b["frames_per_s"], ".1f"),
+                     f"{pct(b.get('after_landmarks_over_decode_landmarks'), '.0f')}", f"{b['peak_rss_mb']:.0f}"])
+    lines += table(["step", "clips", "frames", "wall min", "frames / s", "after landmarks / decode+landmarks",
+                    "peak RSS MB"], rows)
+    splits = d.get("splits") or {}
+    if splits:
+        lines += ["Splits (paper split by actor): " + ", ".join(
+            f"{k} {v['clips']} clips ({'valid' if v['validation_problems'] == 0 else str(v['validation_problems']) + ' problems'})"
+            for k, v in splits.items()) + ".", ""]
+    if gt:
+        lines += [f"Fit against the ground truth over the whole corpus: {num(gt.get('vertex_error_mm_face'), '.2f')} mm face, "
+                  f"{num(gt.get('vertex_error_mm_lips'), '.2f')} mm lips, {num(gt.get('vertex_error_mm_eye_region'), '.2f')} "
+                  f"mm eye region; mouth-opening r {num((gt.get('mouth_correlation') or {}).get('mean'), '.3f')} (mean over "
+                  f"clips); faces found in {pct((qa.get('detection_rate') or {}).get('mean'), '.1f')} of frames (mean over clips); "
+                  f"{qa.get('flagged', 0)} clips flagged.", ""]
+    return lines
+
+
 # --------------------------------------------------------------------------- model and training
 def model_section(R: dict) -> list[str]:
     lines = ["## Model and training", "", notes.THREADS, ""]

@@ -20,6 +20,7 @@ train_scaling       step time against sequence length (``bench.bench_scaling``)
 small_training      the small preset trained on the fixture corpus (``bench.bench_small_training``)
 build_scaling       build throughput against clips and workers, no-op rerun (``bench.bench_scaling``)
 build_corpus        ``build-dataset ravdess`` on a generated corpus of RAVDESS-length clips, 1 vs 2 workers
+full_corpus         the full 24 x 60 generated corpus, generated and built with 2 workers (about an hour)
 ==================  =====================================================================
 
 Full mode: see ``FULL`` below; the 1,000-clip build point uses 1 s clips (the 1280x720 test
@@ -43,7 +44,8 @@ from bench.machine import section
 
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "bench" / "results"  # full/ and quick/: apart from the scripts' own <name>.json
-ORDER = ("synth", "fit", "build", "build_corpus", "train", "inference", "train_scaling", "small_training", "build_scaling")
+ORDER = ("synth", "fit", "build", "build_corpus", "train", "inference", "train_scaling", "small_training", "build_scaling",
+         "full_corpus")
 
 
 @dataclass(frozen=True)
@@ -65,6 +67,8 @@ class Plan:
     noop_at: int = 100
     corpus_actors: int = 4
     corpus_clips_per_actor: int = 20
+    full_actors: int = 24
+    full_clips_per_actor: int = 60
     train_presets: tuple[str, ...] = ("small", "paper")
     train_vertices: tuple[int, ...] = (468, 5023)
     train_steps: int = 3
@@ -83,7 +87,7 @@ FULL = Plan("full")
 QUICK = Plan(
     "quick", synth_actors=2, synth_clips_per_actor=3, synth_seeds=(0,), warp_repeats=10, fit_actors=1,
     fit_clips_per_actor=3, build_clips=2, build_per_actor=2, scaling_clips=(4, 12), noop_at=12,
-    corpus_actors=2, corpus_clips_per_actor=3,
+    corpus_actors=2, corpus_clips_per_actor=3, full_actors=3, full_clips_per_actor=2,
     train_presets=("small",), train_vertices=(468,), train_steps=1, seq_frames=(90, 300), seq_steps=1,
     infer_presets=("small",), infer_seconds=(3.0, 10.0), infer_max_uncached=(("small", 60.0),), small_epochs=3,
 )
@@ -153,6 +157,36 @@ def run_build_corpus(plan: Plan, work: Path) -> dict:
             "per_actor": plan.corpus_clips_per_actor, "rows": rows, "speedup_1_to_2_workers": speedup}
 
 
+def run_full_corpus(plan: Plan, work: Path) -> dict:
+    """The issues' full-size claims measured, not extrapolated: the 1,440-clip generated corpus, then its build."""
+    from bench.bench_build import measure_run
+    from bench.bench_synth import generate
+    from emoface.data.schema import validate_split
+
+    root, out = work / "full_corpus", work / "full_corpus_3d"
+    for p in (root, out):
+        shutil.rmtree(p, ignore_errors=True)
+    gen, _ = generate(root, plan.full_actors, plan.full_clips_per_actor, plan.synth_workers, 0)
+    print(json.dumps({k: gen[k] for k in ("clips_done", "clips_failed", "frames", "wall_s")}), flush=True)
+    row = measure_run(root, out, 2, gen["clips_done"], plan.full_clips_per_actor)
+    row["failed"] = len(row.pop("failures"))
+    splits = {}
+    for h5 in sorted(out.glob("*.h5")):
+        import h5py
+
+        with h5py.File(h5, "r") as f:
+            n = len(f["clips"]) if "clips" in f else 0
+        splits[h5.stem] = {"clips": n, "validation_problems": len(validate_split(h5))}
+    qa = json.loads((out / "qa" / "report.json").read_text()).get("summary", {})
+    for p in (root, out):
+        shutil.rmtree(p, ignore_errors=True)
+    return {"generation": {"command": f"build-dataset synth --out {root} --actors {plan.full_actors} --clips-per-actor "
+                                      f"{plan.full_clips_per_actor} --seed 0 --workers {plan.synth_workers}",
+                           **{k: gen[k] for k in ("clips_done", "clips_failed", "frames", "wall_s", "workers")}},
+            "build": {"command": f"build-dataset ravdess --root {root} --out {out} --workers 2", **row},
+            "splits": splits, "qa_summary": qa}
+
+
 def run_build_scaling(plan: Plan, work: Path) -> dict:
     from bench.bench_scaling import build_scaling
 
@@ -187,7 +221,7 @@ def run_small_training(plan: Plan, work: Path) -> dict:
 
 SECTIONS = {
     "synth": run_synth, "fit": run_fit, "build": run_build, "build_scaling": run_build_scaling,
-    "build_corpus": run_build_corpus, "train": run_train,
+    "build_corpus": run_build_corpus, "full_corpus": run_full_corpus, "train": run_train,
     "train_scaling": run_train_scaling, "inference": run_inference, "small_training": run_small_training,
 }
 

@@ -122,3 +122,23 @@ def test_corpus_build_section_ratio_overhead_and_estimate(tmp_path):
     assert "| 42 min | <= 30 min | **not met** (estimate) |" in full
     assert "## Dataset build on a generated corpus (RAVDESS-length clips)" in md
     assert any(ln.startswith("| landmarks (Face Landmarker") for ln in md)
+
+
+def test_full_corpus_section_measured_times_and_splits(tmp_path):
+    build = _scaling_row(1440, 2, 1800.0)
+    build.update(frames=144_000, frames_per_s=80.0, failed=0, command="build-dataset ravdess --root R --out O --workers 2")
+    _write(tmp_path, "full_corpus", {
+        "generation": {"command": "build-dataset synth --out R", "clips_done": 1440, "clips_failed": 0, "frames": 144_000,
+                       "wall_s": 1320.0, "workers": 2},
+        "build": build,
+        "splits": {"test": {"clips": 120, "validation_problems": 0}, "train": {"clips": 1200, "validation_problems": 2}},
+        "qa_summary": {"flagged": 3, "detection_rate": {"mean": 1.0},
+                       "ground_truth": {"vertex_error_mm_face": 3.4, "mouth_correlation": {"mean": 0.98}}},
+    })
+    md = render(tmp_path).splitlines()
+    gen = next(ln for ln in md if ln.startswith("| full synth corpus generated (1,440 clips"))
+    assert "| 22.0 min | <= 20 min (1,440 clips) | **not met** |" in gen  # measured, not an estimate
+    scaled = next(ln for ln in md if ln.startswith("| full RAVDESS speech set") and "that build's" in ln)
+    assert "| 33 min | <= 30 min | **not met** (estimate) |" in scaled  # 160,000 frames at 80 frames/s
+    assert "Splits (paper split by actor): test 120 clips (valid), train 1200 clips (2 problems)." in md
+    assert any("3.40 mm face" in ln and "3 clips flagged" in ln for ln in md)

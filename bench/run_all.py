@@ -1,6 +1,6 @@
 """Run every benchmark and rewrite BENCHMARKS.md (``make bench``).
 
-    python -m bench.run_all                      # full mode: about an hour on 2 idle cores
+    python -m bench.run_all                      # full mode: about two hours on 2 idle cores
     python -m bench.run_all --quick              # small sizes, a few minutes (results/report under bench/results/quick/)
     python -m bench.run_all --only build_scaling # one section (others keep their last results)
     python -m bench.run_all --report-only        # re-render BENCHMARKS.md from bench/results/full/*.json
@@ -20,7 +20,7 @@ train_scaling       step time against sequence length (``bench.bench_scaling``)
 small_training      the small preset trained on the fixture corpus (``bench.bench_small_training``)
 build_scaling       build throughput against clips and workers, no-op rerun (``bench.bench_scaling``)
 build_corpus        ``build-dataset ravdess`` on a generated corpus of RAVDESS-length clips, 1 vs 2 workers
-full_corpus         the full 24 x 60 generated corpus, generated and built with 2 workers (about an hour)
+full_corpus         the full 24 x 60 generated corpus, generated and built with 2 workers (45-60 min)
 ==================  =====================================================================
 
 Full mode: see ``FULL`` below; the 1,000-clip build point uses 1 s clips (the 1280x720 test

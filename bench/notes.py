@@ -65,7 +65,10 @@ SYNTH_SPEED = (
 )
 
 SYNTH_EARLIER = (
-    "The run above (generator 2) started on an otherwise idle machine; earlier runs of generator 1 on "
+    "The whole corpus generated in one run (section \"The full generated corpus\", same day, idle "
+    "machine) took 16.2 min, less than these samples suggest: each worker's start-up (photo "
+    "registration, models) and each actor's set-up weigh more in 60 clips, and this virtual machine's "
+    "speed varies by about 25% between runs. The run above (generator 2) started on an otherwise idle machine; earlier runs of generator 1 on "
     "the shared machine gave 16.8-24 min from CPU time (CPU seconds per frame of identical work varied "
     "by 25% with the other jobs) and 37-47 min from wall time. The `make demo` corpus of the same day "
     "(120 clips, 12,185 frames, 2 workers, idle machine) took 122 s: about 24 min for the full corpus. "

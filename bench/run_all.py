@@ -161,7 +161,7 @@ def run_full_corpus(plan: Plan, work: Path) -> dict:
     """The issues' full-size claims measured, not extrapolated: the 1,440-clip generated corpus, then its build."""
     from bench.bench_build import measure_run
     from bench.bench_synth import generate
-    from emoface.data.schema import validate_split
+    from emoface.data.schema import SplitReader, validate_split
 
     root, out = work / "full_corpus", work / "full_corpus_3d"
     for p in (root, out):
@@ -172,10 +172,8 @@ def run_full_corpus(plan: Plan, work: Path) -> dict:
     row["failed"] = len(row.pop("failures"))
     splits = {}
     for h5 in sorted(out.glob("*.h5")):
-        import h5py
-
-        with h5py.File(h5, "r") as f:
-            n = len(f["clips"]) if "clips" in f else 0
+        with SplitReader(h5) as r:
+            n = len(r.clip_ids)
         splits[h5.stem] = {"clips": n, "validation_problems": len(validate_split(h5))}
     qa = json.loads((out / "qa" / "report.json").read_text()).get("summary", {})
     for p in (root, out):

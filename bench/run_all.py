@@ -131,45 +131,54 @@ def run_build(plan: Plan, work: Path) -> dict:
                workers=plan.scaling_workers)
 
 
-def run_build_corpus(plan: Plan, work: Path) -> dict:
-    """The build on generated clips of RAVDESS length (3-4 s), fresh with each worker count."""
-    from bench.bench_build import measure_run
+def _generate(root: Path, actors: int, clips_per_actor: int, plan: Plan) -> tuple[dict, dict]:
+    """A fresh generated corpus (seed 0) in ``root``: ``bench_synth.generate``'s summary, and its command and counts."""
     from bench.bench_synth import generate
 
-    root = work / "build_corpus"
     shutil.rmtree(root, ignore_errors=True)
-    gen, _ = generate(root, plan.corpus_actors, plan.corpus_clips_per_actor, plan.synth_workers, 0)
-    n = gen["clips_done"]
+    gen, _ = generate(root, actors, clips_per_actor, plan.synth_workers, 0)
+    cmd = (f"build-dataset synth --out {root} --actors {actors} --clips-per-actor {clips_per_actor} --seed 0 "
+           f"--workers {plan.synth_workers}")
+    return gen, {"command": cmd, **{k: gen[k] for k in ("clips_done", "clips_failed", "frames", "wall_s", "workers")}}
+
+
+def _measure_build(root: Path, out: Path, workers: int, clips: int, per_actor: int, keep: bool = False) -> dict:
+    """``bench_build.measure_run`` from a fresh ``out`` (removed afterwards unless ``keep``), with its command."""
+    from bench.bench_build import measure_run
+
+    row = measure_run(root, out, workers, clips, per_actor)
+    row["failed"] = len(row.pop("failures"))
+    row["command"] = f"build-dataset ravdess --root {root} --out {out} --workers {workers}"
+    print(json.dumps({k: row[k] for k in ("clips", "workers", "wall_s", "frames_per_s", "cpu_s")}), flush=True)
+    if not keep:
+        shutil.rmtree(out, ignore_errors=True)
+    return row
+
+
+def run_build_corpus(plan: Plan, work: Path) -> dict:
+    """The build on generated clips of RAVDESS length (3-4 s), fresh with each worker count."""
+    root = work / "build_corpus"
+    gen, generation = _generate(root, plan.corpus_actors, plan.corpus_clips_per_actor, plan)
     rows = []
     for w in plan.scaling_workers:
         out = work / f"build_corpus_out_w{w}"
-        row = measure_run(root, out, w, n, plan.corpus_clips_per_actor)
-        row["failed"] = len(row.pop("failures"))
+        row = _measure_build(root, out, w, gen["clips_done"], plan.corpus_clips_per_actor)
         rows.append(row)
-        print(json.dumps({k: row[k] for k in ("clips", "workers", "wall_s", "frames_per_s", "cpu_s")}), flush=True)
-        shutil.rmtree(out, ignore_errors=True)
     shutil.rmtree(root, ignore_errors=True)
     by_w = {r["workers"]: r for r in rows}
     speedup = round(by_w[1]["wall_s"] / by_w[2]["wall_s"], 3) if 1 in by_w and 2 in by_w else None
-    return {"corpus_generation": {"command": f"build-dataset synth --out {root} --actors {plan.corpus_actors} "
-                                  f"--clips-per-actor {plan.corpus_clips_per_actor} --seed 0 --workers {plan.synth_workers}",
-                                  **{k: gen[k] for k in ("clips_done", "clips_failed", "frames", "wall_s")}},
-            "per_actor": plan.corpus_clips_per_actor, "rows": rows, "speedup_1_to_2_workers": speedup}
+    return {"corpus_generation": generation, "per_actor": plan.corpus_clips_per_actor, "rows": rows,
+            "speedup_1_to_2_workers": speedup}
 
 
 def run_full_corpus(plan: Plan, work: Path) -> dict:
     """The issues' full-size claims measured, not extrapolated: the 1,440-clip generated corpus, then its build."""
-    from bench.bench_build import measure_run
-    from bench.bench_synth import generate
     from emoface.data.schema import SplitReader, validate_split
 
     root, out = work / "full_corpus", work / "full_corpus_3d"
-    for p in (root, out):
-        shutil.rmtree(p, ignore_errors=True)
-    gen, _ = generate(root, plan.full_actors, plan.full_clips_per_actor, plan.synth_workers, 0)
+    gen, generation = _generate(root, plan.full_actors, plan.full_clips_per_actor, plan)
     print(json.dumps({k: gen[k] for k in ("clips_done", "clips_failed", "frames", "wall_s")}), flush=True)
-    row = measure_run(root, out, 2, gen["clips_done"], plan.full_clips_per_actor)
-    row["failed"] = len(row.pop("failures"))
+    row = _measure_build(root, out, 2, gen["clips_done"], plan.full_clips_per_actor, keep=True)
     splits = {}
     for h5 in sorted(out.glob("*.h5")):
         with SplitReader(h5) as r:
@@ -178,11 +187,7 @@ def run_full_corpus(plan: Plan, work: Path) -> dict:
     qa = json.loads((out / "qa" / "report.json").read_text()).get("summary", {})
     for p in (root, out):
         shutil.rmtree(p, ignore_errors=True)
-    return {"generation": {"command": f"build-dataset synth --out {root} --actors {plan.full_actors} --clips-per-actor "
-                                      f"{plan.full_clips_per_actor} --seed 0 --workers {plan.synth_workers}",
-                           **{k: gen[k] for k in ("clips_done", "clips_failed", "frames", "wall_s", "workers")}},
-            "build": {"command": f"build-dataset ravdess --root {root} --out {out} --workers 2", **row},
-            "splits": splits, "qa_summary": qa}
+    return {"generation": generation, "build": row, "splits": splits, "qa_summary": qa}
 
 
 def run_build_scaling(plan: Plan, work: Path) -> dict:

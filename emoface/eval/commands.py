@@ -55,6 +55,7 @@ def evaluate(
     with SplitReader(split_path) as r:
         topo_sha = str(r.attrs.get("topology_sha256", ""))
         clip_ids = r.clip_ids[:max_clips] if max_clips else None
+        n_clips = len(clip_ids) if clip_ids is not None else len(r.clip_ids)
     try:
         main = RunMethod(run, None, device=device, first_frame=first_frame, use_labels=use_labels, data_topology_sha256=topo_sha)
         speakers = main.speakers
@@ -74,8 +75,6 @@ def evaluate(
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
     t0 = time.time()
-    with SplitReader(split_path) as r:
-        n_clips = len(clip_ids) if clip_ids is not None else len(r.clip_ids)
     columns = (TextColumn("evaluate"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(), TextColumn("{task.description}"))
     with Progress(*columns, console=console, transient=True) as bar:
         task = bar.add_task("", total=n_clips)

@@ -100,6 +100,37 @@ def fit_actor(tracks, decoded, gts, model, cfg, scfg) -> tuple[list[dict], dict]
     return rows, times
 
 
+def size_floor(model, shape: np.ndarray) -> dict:
+    """What the unobservable face size alone costs: the truth against its nearest mean-size shape.
+
+    The fit pins the shape coefficient along :func:`pipeline.fitting.identity.scale_direction`
+    to the model's mean size (a pinhole image cannot show size). The shape nearest to the true
+    one (least squares over all vertices) among those with that coefficient at zero is the
+    best any such fit can reach; returns its mean vertex distance to the truth in mm and the
+    true size relative to it (mean distance of the vertices from their centroid).
+    """
+    from scipy.linalg import null_space
+
+    from pipeline.fitting.identity import scale_direction
+
+    shape = np.asarray(shape, np.float64).reshape(-1)
+    S = min(len(shape), np.asarray(model.shapedirs).shape[-1])
+    shape = shape[:S]
+    u = scale_direction(model, S)
+    V = np.asarray(model.v_template).shape[0]
+    D = np.asarray(model.shapedirs, np.float64)[..., :S].reshape(V * 3, S)
+    if not np.any(u):
+        return {"size_floor_mm": 0.0, "size_ratio": 1.0}
+    N = null_space(u[None])  # (S, S-1): shapes at the mean size
+    y = np.linalg.lstsq(D @ N, D @ shape, rcond=None)[0]
+    diff = (D @ (N @ y - shape)).reshape(V, 3)
+    true = np.asarray(model.v_template, np.float64) + (D @ shape).reshape(V, 3)
+    pinned = true + diff
+    spread = lambda v: np.linalg.norm(v - v.mean(0), axis=1).mean()  # noqa: E731
+    return {"size_floor_mm": float(1000 * np.linalg.norm(diff, axis=1).mean()),
+            "size_ratio": float(spread(true) / spread(pinned))}
+
+
 def gt_summary(rows: list[dict]) -> dict:
     """Frame-weighted mean vertex errors and clip statistics of the ground-truth metrics."""
     g = [(r["ground_truth"], r["n_frames"]) for r in rows if r.get("ground_truth")]
@@ -116,6 +147,9 @@ def gt_summary(rows: list[dict]) -> dict:
     out["reprojection_iod_median"] = float(np.median([x["reprojection_iod"] for x, _ in [(r_, 0) for r_ in rows]]))
     out["jitter_mm"] = float(np.mean([r_["jitter_mm"] for r_ in rows]))
     out["raw_jitter_mm"] = float(np.mean([r_["raw_jitter_mm"] for r_ in rows]))
+    sized = [(r_["size_floor_mm"], r_["n_frames"]) for r_ in rows if "size_floor_mm" in r_]
+    if sized:
+        out["size_floor_mm"] = float(np.average([x for x, _ in sized], weights=[n for _, n in sized]))
     return out
 
 
@@ -140,12 +174,18 @@ def run_corpus(corpus: Path, actors: list[int] | None, per_actor: int, cfg, scfg
             tracks.append(tr)
             gts.append(str(corpus / "ground_truth" / f"{p.stem}.npz"))
         rows, times = fit_actor(tracks, decoded, gts, model, cfg, scfg)
+        with np.load(gts[0]) as z:
+            size = size_floor(model, z["shape"]) if "shape" in z else {}
+        for r in rows:
+            r.update(size)
         res["rows"] += rows
-        res["actors"][a] = {"fov_y_deg": times.pop("fov_y_deg"), "identity_cpu_s": times["identity"]}
+        res["actors"][a] = {"fov_y_deg": times.pop("fov_y_deg"), "identity_cpu_s": times["identity"], **size}
         for k in totals:
             totals[k] += times[k]
         oracle = [oracle_track(tr, load_ground_truth(g), model, 1.0, i) for i, (tr, g) in enumerate(zip(tracks, gts))]
         orows, _ = fit_actor(oracle, decoded, gts, model, cfg, scfg)
+        for r in orows:
+            r.update(size)
         res["oracle_rows"] += orows
         print(f"actor {a:02d}: {len(paths)} clips, fov {res['actors'][a]['fov_y_deg']:.1f}", file=sys.stderr, flush=True)
     n = res["frames"]

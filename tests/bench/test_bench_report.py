@@ -142,3 +142,38 @@ def test_full_corpus_section_measured_times_and_splits(tmp_path):
     assert "| 33 min | <= 30 min | **not met** (estimate) |" in scaled  # 160,000 frames at 80 frames/s
     assert "Splits (paper split by actor): test 120 clips (valid), train 1200 clips (2 problems)." in md
     assert any("3.40 mm face" in ln and "3 clips flagged" in ln for ln in md)
+
+
+def test_fit_section_reports_the_size_floor(tmp_path):
+    summary = {"clips": 2, "frames": 200, "vertex_error_mm_face": 3.0, "vertex_error_mm_lips": 3.5,
+               "vertex_error_mm_eye_region": 2.0, "vertex_error_aligned_mm": 2.5, "mouth_r_mean": 0.97,
+               "mouth_r_min": 0.96, "landmark_error_iod_fit": 0.02, "landmark_error_iod_detector": 0.03,
+               "size_floor_mm": 1.25}
+    _write(tmp_path, "fit", {"corpus": {"summary": summary, "oracle_summary": dict(summary, vertex_error_mm_face=1.9),
+                                        "actors": {"1": {"size_ratio": 0.96}, "2": {"size_ratio": 1.01}}, "rows": []},
+                             "ravdess": {"skipped": "no clip"}})
+    md = render(tmp_path)
+    line = next(ln for ln in md.splitlines() if ln.startswith("- Size:"))
+    assert "0.960-1.010 times" in line and "**1.25 mm**" in line
+    assert "**not met** with the detector's landmarks (3.00 mm)" in md
+
+
+def test_size_floor_is_zero_at_the_mean_size_and_grows_with_size():
+    import numpy as np
+
+    from bench.bench_fit import size_floor
+    from emoface.morphable import load
+    from pipeline.fitting.identity import scale_direction
+
+    model = load("demo")
+    S = 20
+    u = scale_direction(model, S)
+    assert np.linalg.norm(u) > 0.99
+    rng = np.random.default_rng(0)
+    other = rng.standard_normal(S)
+    other -= (other @ u) * u  # no size component: already at the mean size
+    at_mean = size_floor(model, other)
+    assert at_mean["size_floor_mm"] < 1e-6 and abs(at_mean["size_ratio"] - 1) < 1e-9
+    small, large = size_floor(model, other - u), size_floor(model, other - 2 * u)
+    assert 0 < small["size_floor_mm"] < large["size_floor_mm"]
+    assert large["size_ratio"] < small["size_ratio"] < 1

@@ -6,15 +6,7 @@ It is NOT FLAME. Template: the 468-vertex canonical face mesh inside ``face_land
 - a procedural shape basis (smooth global and regional deformations: face width/height/depth,
   jaw width, chin, nose, eyes, cheeks, brow ridge, mouth, plus smooth random fields),
   orthonormalised and scaled so that coefficient 1.0 is a plausible 1-sigma variation
-  (a few millimetres, decreasing with the index, like a PCA basis). Identity never opens,
-  closes or shears the mouth (as in FLAME, whose shapes come from closed-mouth scans): every
-  component keeps each upper/lower inner-lip pair's vertical gap and the midline pair's
-  left-right and depth offsets (``INNER_LIP_PAIRS``); only expressions and the jaw do that.
-  Without it the identity fit puts the detector's lip errors into the face shape, where no
-  expression prior can take them back out (docs/fitting.md, "Identity");
-- the template's midline inner-lip points (13, 14) level in depth (the canonical mesh has the
-  upper one 1.9 mm behind the lower one), so that pressing the lips together closes them along
-  their whole length without one lip passing through the other;
+  (a few millimetres, decreasing with the index, like a PCA basis);
 - named expression components (``_expressions.py``), value 1.0 = full strength;
 - the five FLAME joints (root, neck, jaw, left eye, right eye) regressed from vertices, the jaw
   placed near the condyles in front of the ears, and smooth skinning weights (lower lip, chin
@@ -38,12 +30,12 @@ from ._anatomy import Anatomy, build_anatomy
 from ._expressions import build_expressions
 from ._geometry import graph_distance, harmonic_fill, smoothstep, vertex_normals
 from .canonical_mesh import load_canonical_mesh
-from .landmarks import INNER_LIP_PAIRS, MEDIAPIPE_TO_IBUG68, identity_embedding, vertex_embedding
+from .landmarks import MEDIAPIPE_TO_IBUG68, identity_embedding, vertex_embedding
 from .model import MorphableModel, save_npz
 
-__all__ = ["build_demo_head", "lip_profile_rows", "DEMO_VERSION", "N_SHAPE"]
+__all__ = ["build_demo_head", "DEMO_VERSION", "N_SHAPE"]
 
-DEMO_VERSION = "2"  # 2: lip-profile constraint on the shape basis, level midline lips
+DEMO_VERSION = "1"
 N_SHAPE = 30
 CM = 0.01  # centimetres -> metres
 SEED = 20240821
@@ -163,7 +155,7 @@ def _shape_fields(a: Anatomy) -> list[np.ndarray]:
         np.stack([zero, 0.05 * (y - v[2, 1]) * lower, zero], 1),  # lower-face length
     ]
     rng = np.random.default_rng(SEED)
-    for k in range(N_SHAPE + N_LIP_ROWS - len(fields)):
+    for k in range(N_SHAPE - len(fields)):
         field = np.zeros_like(v)
         for _ in range(4):  # a few smooth bumps, symmetric or antisymmetric pairs
             c = rng.integers(len(v))
@@ -177,83 +169,22 @@ def _shape_fields(a: Anatomy) -> list[np.ndarray]:
     return fields
 
 
-N_LIP_ROWS = len(INNER_LIP_PAIRS) + 2  # constraints of lip_profile_rows
-
-
-def lip_profile_rows(n_vertices: int) -> np.ndarray:
-    """Linear functionals ``(K, V*3)`` of a displacement field that identity must keep at zero.
-
-    One per :data:`INNER_LIP_PAIRS` pair: the change of its vertical gap (y of the upper minus
-    y of the lower point); two for the midline pair (13, 14): the change of its left-right (x)
-    and depth (z) offsets.
-    """
-    pairs = INNER_LIP_PAIRS
-    rows = np.zeros((len(pairs) + 2, n_vertices * 3))
-    for k, (u, lo) in enumerate(pairs):
-        rows[k, 3 * u + 1], rows[k, 3 * lo + 1] = 1.0, -1.0
-    u, lo = pairs[0]
-    for k, axis in ((len(pairs), 0), (len(pairs) + 1, 2)):
-        rows[k, 3 * u + axis], rows[k, 3 * lo + axis] = 1.0, -1.0
-    return rows
-
-
-def _orthonormal(fields: np.ndarray, n: int | None = None, tol: float = 1e-6) -> np.ndarray:
-    """Gram-Schmidt over the columns of ``fields (D, N)`` in order, skipping (numerically)
-    dependent ones, until ``n`` columns are found (default: all)."""
-    basis: list[np.ndarray] = []
-    for f in fields.T:
-        g = f.astype(np.float64).copy()
-        for _ in range(2):  # twice is enough for orthogonality to machine precision
-            for b in basis:
-                g -= (g @ b) * b
-        norm = np.linalg.norm(g)
-        if norm > tol * max(np.linalg.norm(f), 1e-300):
-            basis.append(g / norm)
-        if n is not None and len(basis) == n:
-            break
-    return np.stack(basis, axis=1)
-
-
 def _shape_basis(a: Anatomy) -> np.ndarray:
-    """The identity basis ``(V, 3, N_SHAPE)`` in cm: the named and random smooth fields, kept to
-    combinations that hold the inner-lip profile (:func:`lip_profile_rows`), orthonormalised in
-    order (so the first components stay close to the named deformations) and scaled to a
-    largest displacement of 6 mm * 0.94^k (>= 2 mm).
-
-    The fields are smooth and so are their combinations: the lips keep their shape along the
-    mouth. ``N_LIP_ROWS`` extra random fields make up for the dimensions the constraint takes.
-    """
-    raw = np.stack([f.reshape(-1) for f in _shape_fields(a)], axis=1).astype(np.float64)
-    Q = _orthonormal(raw)  # (V*3, N_SHAPE + K)
-    A = lip_profile_rows(len(a.vertices))
-    from scipy.linalg import null_space
-
-    N = null_space(A @ Q)  # coefficients of the combinations that keep the lip profile
-    P = Q @ N  # orthonormal basis of that subspace
-    kept = P @ (P.T @ raw)  # every field's nearest lip-keeping combination, in the original order
-    basis = _orthonormal(kept, N_SHAPE)
+    """Orthonormalised fields, scaled to a largest displacement of 6 mm * 0.94^k (>= 2 mm); cm."""
+    fields = _shape_fields(a)
+    basis = []
+    for f in fields:
+        g = f.reshape(-1).astype(np.float64)
+        for b in basis:
+            g = g - (g @ b) * b
+        basis.append(g / np.linalg.norm(g))
     out = []
-    for k in range(N_SHAPE):
-        d = basis[:, k].reshape(-1, 3)
+    for k, b in enumerate(basis):
         max_mm = max(6.0 * 0.94**k, 2.0)
-        out.append(d / np.linalg.norm(d, axis=1).max() * (max_mm / 10.0))
+        d = b.reshape(-1, 3)
+        d = d / np.linalg.norm(d, axis=1).max() * (max_mm / 10.0)
+        out.append(d)
     return np.stack(out, axis=-1)
-
-
-def _level_template(a: Anatomy) -> np.ndarray:
-    """The canonical vertices (cm) with the midline inner-lip points level in x and depth.
-
-    The least change (in vertex space) among the smooth shape fields that moves the midline
-    pair's x and z offsets to zero and keeps every inner-lip gap.
-    """
-    v = a.vertices.reshape(-1).astype(np.float64)
-    raw = np.stack([f.reshape(-1) for f in _shape_fields(a)], axis=1).astype(np.float64)
-    Q = _orthonormal(raw)
-    A = lip_profile_rows(len(a.vertices))
-    want = np.zeros(A.shape[0])
-    want[-2:] = -(A @ v)[-2:]  # cancel the x/z offsets; leave the gaps
-    c = np.linalg.lstsq(A @ Q, want, rcond=None)[0]  # minimum-norm: least change
-    return (v + Q @ c).reshape(-1, 3)
 
 
 def build_demo_head() -> MorphableModel:
@@ -262,7 +193,6 @@ def build_demo_head() -> MorphableModel:
     a = build_anatomy(mesh.vertices, mesh.faces)
     names, exprdirs, claims = build_expressions(a)
     shapedirs = _shape_basis(a)
-    template = _level_template(a)
     J = _skeleton(a)
     W = _weights(a)
     V = len(a.vertices)
@@ -273,7 +203,7 @@ def build_demo_head() -> MorphableModel:
     return MorphableModel(
         name="demo-head",
         kind="demo",
-        v_template=template * CM,
+        v_template=a.vertices * CM,
         faces=a.faces,
         shapedirs=shapedirs * CM,
         exprdirs=exprdirs * CM,

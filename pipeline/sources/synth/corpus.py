@@ -121,7 +121,7 @@ def _resources(cfg: SynthConfig):
             model=model,
             layer=MorphableLayer(model).eval(),
             photo=photo,
-            base_shape=_mean_size(model, fit_photo_shape(model.v_template, model.shapedirs, photo.landmarks)),
+            base_shape=_aligned_shape(model, fit_photo_shape(model.v_template, model.shapedirs, photo.landmarks)),
             camera=PinholeCamera.from_fov(cfg.width, cfg.height, cfg.fov_y_deg),
             rigs={},
         )
@@ -132,38 +132,30 @@ _BROWS = (70, 63, 105, 46, 53, 52, 300, 293, 334, 276, 283, 282)  # middle and o
 _EYE_CORNERS = (33, 133, 362, 263)
 
 
-def _mean_size(model, shape: np.ndarray) -> np.ndarray:
-    """``shape`` with its component along the model's scaling direction removed.
+def _aligned_shape(model, shape: np.ndarray, reference: np.ndarray | None = None) -> np.ndarray:
+    """The nearest shape (least change, a linear projection) with two properties fixed.
 
-    The photo fit aligns the photo to the model with a similarity, so the shape's overall size
-    is not determined by the photo (it is whatever the alternating fit left, about 2% below
-    the mean). The actors are drawn around the photo's shape at the model's mean size; they
-    still differ in size by their own draws (docs/synth.md).
+    - Inner lips as the template has them: midpoints 13 and 14 level in x and z, every
+      upper/lower inner-lip pair as far apart vertically as in the template. Then ``lip_press``
+      closes the whole mouth at once (lips touch along their length without crossing), and
+      ``mouth_opening`` measures the opening, not lip depth.
+    - With ``reference`` (the photo's fitted shape): the same height of the middle/outer brows
+      above the eye corners and the same eye-corner distance as the reference, so that a brow
+      measure normalised by the eye distance reads the brow *movement* (``brow_raise``) the
+      same way for every actor. Actors still differ in every other direction of the basis.
     """
-    from pipeline.fitting.identity import scale_direction
+    from pipeline.sources.synth.drive import LIP_PAIRS
 
-    b = np.asarray(shape, np.float64)
-    u = scale_direction(model, len(b))
-    return (b - (b @ u) * u).astype(np.float32)
-
-
-def _aligned_shape(model, shape: np.ndarray, reference: np.ndarray) -> np.ndarray:
-    """The nearest shape (least change, a linear projection) to ``shape`` with the same height of
-    the middle/outer brows above the eye corners and the same eye-corner distance as
-    ``reference`` (the photo's fitted shape), so that a brow measure normalised by the eye
-    distance reads the brow *movement* (``brow_raise``) the same way for every actor. Actors
-    still differ in every other direction of the basis.
-
-    The inner lips need no projection: the demo head's shape basis keeps their profile
-    (``emoface.morphable.demo_head.lip_profile_rows``), so ``lip_press`` closes every actor's
-    mouth along its whole length and ``mouth_opening`` measures the opening, not lip depth.
-    """
     s = np.asarray(model.shapedirs, np.float64)
-    ref = np.asarray(reference, np.float64)
-    brow = s[list(_BROWS), 1].mean(axis=0) - s[list(_EYE_CORNERS), 1].mean(axis=0)
-    eyes = s[263, 0] - s[33, 0]
-    rows = [brow, eyes]
-    target = [float(brow @ ref), float(eyes @ ref)]
+    v = np.asarray(model.v_template, np.float64)
+    rows = [(s[13] - s[14])[0], (s[13] - s[14])[2]] + [(s[u] - s[lo])[1] for u, lo in LIP_PAIRS]
+    target = [-(v[13] - v[14])[0], -(v[13] - v[14])[2]] + [0.0] * len(LIP_PAIRS)
+    if reference is not None:
+        ref = np.asarray(reference, np.float64)
+        brow = s[list(_BROWS), 1].mean(axis=0) - s[list(_EYE_CORNERS), 1].mean(axis=0)
+        eyes = s[263, 0] - s[33, 0]
+        rows += [brow, eyes]
+        target += [float(brow @ ref), float(eyes @ ref)]
     a = np.stack(rows)
     b = np.asarray(shape, np.float64)
     b = b - a.T @ np.linalg.lstsq(a @ a.T, a @ b - np.asarray(target), rcond=None)[0]

@@ -37,7 +37,7 @@ def test_shape_recovered_up_to_the_unobservable_scale():
     assert abs(float(ident.shape @ u)) < 0.01  # size pinned to the mean size
     true_rest = shape - (shape @ u) * u  # the observable part of the truth
     err = np.abs(ident.shape - true_rest)
-    assert err.mean() < 0.3, err  # depth-heavy components are seen only through perspective
+    assert err.mean() < 0.25, err
     assert ident.error_iod < 0.012
 
 
@@ -82,6 +82,5 @@ def test_scale_direction_only_where_the_basis_can_scale():
     scaled = demo.shapedirs.reshape(V * 3, -1) @ u  # a pure scaling (up to a translation)
     A = np.concatenate([demo.v_template.reshape(-1, 1), np.tile(np.eye(3), (V, 1))], 1).astype(np.float64)
     coef = np.linalg.lstsq(A, scaled, rcond=None)[0]  # scaled = k * template + translation
-    # a scaling except around the inner lips, whose gaps the demo head's identity keeps (about 5%)
-    assert np.linalg.norm(scaled - A @ coef) < 0.1 * np.linalg.norm(scaled) and abs(coef[0]) > 0.01
+    assert np.linalg.norm(scaled - A @ coef) < 1e-3 * np.linalg.norm(scaled) and abs(coef[0]) > 0.01
     assert np.all(scale_direction(toy_model(), 12) == 0)  # random smooth fields: nothing to pin

@@ -26,24 +26,6 @@ def test_actors_are_deterministic_per_seed_and_differ():
         make_actor(25, 0, 30)
 
 
-def test_actors_vary_around_the_mean_size_and_keep_the_photo_brows():
-    from pipeline.fitting.identity import scale_direction
-    from pipeline.sources.synth.config import SynthConfig
-    from pipeline.sources.synth.corpus import _BROWS, _EYE_CORNERS, _resources, make_clip_actor
-
-    cfg = SynthConfig()
-    st = _resources(cfg)
-    model, base = st["model"], np.asarray(st["base_shape"], np.float64)
-    u = scale_direction(model, len(base))
-    assert np.linalg.norm(u) > 0.99 and abs(base @ u) < 1e-5  # the photo's shape at the mean size
-    shapes = np.stack([make_clip_actor(a, cfg, 0).shape for a in range(1, 25)]).astype(np.float64)
-    sizes = shapes @ u
-    assert sizes.std() > 0.3 and abs(sizes.mean()) < 0.3  # actors differ in size around the mean
-    s = np.asarray(model.shapedirs, np.float64)
-    brow = s[list(_BROWS), 1].mean(axis=0) - s[list(_EYE_CORNERS), 1].mean(axis=0)
-    np.testing.assert_allclose(shapes @ brow, base @ brow, atol=1e-6)
-
-
 def test_head_motion_is_small_and_follows_posture():
     actor = make_actor(3, 0, 30)
     env = np.zeros(120)

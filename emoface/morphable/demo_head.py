@@ -7,6 +7,11 @@ It is NOT FLAME. Template: the 468-vertex canonical face mesh inside ``face_land
   jaw width, chin, nose, eyes, cheeks, brow ridge, mouth, plus smooth random fields),
   orthonormalised and scaled so that coefficient 1.0 is a plausible 1-sigma variation
   (a few millimetres, decreasing with the index, like a PCA basis);
+- the template's midline inner-lip points (MediaPipe 13 above 14) level in x and depth: the
+  canonical mesh has the upper one 1.9 mm behind the lower one, which no frontal image shows,
+  while a closed mouth has the lips meeting. The least change within the shape basis that
+  levels them (every inner-lip gap kept) is added to the template, so the model's mean face is
+  the one the generated corpus's actors share (docs/fitting.md, "Accuracy");
 - named expression components (``_expressions.py``), value 1.0 = full strength;
 - the five FLAME joints (root, neck, jaw, left eye, right eye) regressed from vertices, the jaw
   placed near the condyles in front of the ears, and smooth skinning weights (lower lip, chin
@@ -30,12 +35,12 @@ from ._anatomy import Anatomy, build_anatomy
 from ._expressions import build_expressions
 from ._geometry import graph_distance, harmonic_fill, smoothstep, vertex_normals
 from .canonical_mesh import load_canonical_mesh
-from .landmarks import MEDIAPIPE_TO_IBUG68, identity_embedding, vertex_embedding
+from .landmarks import INNER_LIP_PAIRS, MEDIAPIPE_TO_IBUG68, identity_embedding, vertex_embedding
 from .model import MorphableModel, save_npz
 
-__all__ = ["build_demo_head", "DEMO_VERSION", "N_SHAPE"]
+__all__ = ["build_demo_head", "level_lips", "DEMO_VERSION", "N_SHAPE"]
 
-DEMO_VERSION = "1"
+DEMO_VERSION = "2"  # 2: midline inner lips level in depth
 N_SHAPE = 30
 CM = 0.01  # centimetres -> metres
 SEED = 20240821
@@ -187,12 +192,26 @@ def _shape_basis(a: Anatomy) -> np.ndarray:
     return np.stack(out, axis=-1)
 
 
+def level_lips(vertices: np.ndarray, shapedirs: np.ndarray) -> np.ndarray:
+    """Shape coefficients ``(S,)``: the least change (minimum norm) that puts the midline inner-lip
+    points 13 and 14 level in x and depth and keeps every :data:`INNER_LIP_PAIRS` vertical gap.
+
+    ``vertices (V, 3)``, ``shapedirs (V, 3, S)`` in the same units.
+    """
+    s = np.asarray(shapedirs, np.float64)
+    v = np.asarray(vertices, np.float64)
+    rows = [(s[13] - s[14])[0], (s[13] - s[14])[2]] + [(s[u] - s[lo])[1] for u, lo in INNER_LIP_PAIRS]
+    target = [-(v[13] - v[14])[0], -(v[13] - v[14])[2]] + [0.0] * len(INNER_LIP_PAIRS)
+    return np.linalg.lstsq(np.stack(rows), np.asarray(target), rcond=None)[0]
+
+
 def build_demo_head() -> MorphableModel:
     """The demo head as a :class:`MorphableModel` (metres, float32)."""
     mesh = load_canonical_mesh()
     a = build_anatomy(mesh.vertices, mesh.faces)
     names, exprdirs, claims = build_expressions(a)
     shapedirs = _shape_basis(a)
+    template = a.vertices + shapedirs @ level_lips(a.vertices, shapedirs)
     J = _skeleton(a)
     W = _weights(a)
     V = len(a.vertices)
@@ -203,7 +222,7 @@ def build_demo_head() -> MorphableModel:
     return MorphableModel(
         name="demo-head",
         kind="demo",
-        v_template=a.vertices * CM,
+        v_template=template * CM,
         faces=a.faces,
         shapedirs=shapedirs * CM,
         exprdirs=exprdirs * CM,

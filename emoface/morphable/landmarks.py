@@ -32,11 +32,16 @@ import numpy as np
 __all__ = [
     "LandmarkEmbedding",
     "MEDIAPIPE_TO_IBUG68",
+    "INNER_LIP_PAIRS",
     "vertex_embedding",
     "identity_embedding",
     "load_deca_embedding",
     "load_mediapipe_embedding",
 ]
+
+# Upper/lower inner-lip points of the MediaPipe mesh that face each other across the mouth
+# (midline first); with the mouth closed each pair touches.
+INNER_LIP_PAIRS = ((13, 14), (82, 87), (81, 178), (80, 88), (191, 95), (312, 317), (311, 402), (310, 318), (415, 324))
 
 # iBUG-68 (0-based) -> MediaPipe-478 index. Groups: jaw 0-16, brows 17-26, nose 27-35,
 # eyes 36-47, outer lips 48-59, inner lips 60-67.

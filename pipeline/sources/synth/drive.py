@@ -23,13 +23,14 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from emoface.morphable.landmarks import INNER_LIP_PAIRS
 from pipeline.sources.synth.emotion import EXPRESSION_CHANNELS
 from pipeline.sources.synth.visemes import Articulation
 
 __all__ = ["DriveConfig", "FaceParams", "drive_face", "REQUIRED_COMPONENTS", "LIP_PAIRS"]
 
-# upper/lower inner-lip vertex pairs of the MediaPipe mesh, midline first
-LIP_PAIRS = ((13, 14), (82, 87), (81, 178), (80, 88), (191, 95), (312, 317), (311, 402), (310, 318), (415, 324))
+# upper/lower inner-lip vertex pairs of the MediaPipe mesh, midline first (defined with the model)
+LIP_PAIRS = INNER_LIP_PAIRS
 
 REQUIRED_COMPONENTS = (
     "lip_pucker", "lip_funnel", "lip_stretch", "lip_press", "upper_lip_raise", "smile_left", "smile_right", "frown",

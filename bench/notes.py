@@ -66,7 +66,7 @@ SYNTH_SPEED = (
 
 SYNTH_EARLIER = (
     "The whole corpus generated in one run (section \"The full generated corpus\", same day, idle "
-    "machine) took 16.2 min, less than these samples suggest: each worker's start-up (photo "
+    "machine) took 16.8 min (16.2 min in an earlier run with demo head 1), less than these samples suggest: each worker's start-up (photo "
     "registration, models) and each actor's set-up weigh more in 60 clips, and this virtual machine's "
     "speed varies by about 25% between runs. The run above (generator 2) started on an otherwise idle machine; earlier runs of generator 1 on "
     "the shared machine gave 16.8-24 min from CPU time (CPU seconds per frame of identical work varied "
@@ -155,9 +155,9 @@ BUILD_CORPUS_ANALYSIS = (
     "around the 30-minute goal: 27 min from these RAVDESS-length clips, 35 min from the 1,000 clips of "
     "1 s (whose per-clip costs weigh 3.5x more per frame), 36 min from the `make demo` build of the same "
     "day (120 generated clips, 12,185 frames, 166 s with its QA report and packaging). The full generated "
-    "corpus built in one run (section \"The full generated corpus\": 1,440 clips, 147,234 frames, 26.8 min, "
-    "29 min scaled to 160,000 frames) is the measurement closest to the real set: the goal is met there, "
-    "narrowly."
+    "corpus built in one run (section \"The full generated corpus\": 1,440 clips, 147,234 frames, 25.6 min, "
+    "27.8 min scaled to 160,000 frames; 26.8 min in an earlier run) is the measurement closest to the real "
+    "set: the goal is met there, narrowly."
 )
 
 FULL_CORPUS_INTRO = (

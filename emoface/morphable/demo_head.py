@@ -38,7 +38,7 @@ from .canonical_mesh import load_canonical_mesh
 from .landmarks import INNER_LIP_PAIRS, MEDIAPIPE_TO_IBUG68, identity_embedding, vertex_embedding
 from .model import MorphableModel, save_npz
 
-__all__ = ["build_demo_head", "level_lips", "DEMO_VERSION", "N_SHAPE"]
+__all__ = ["build_demo_head", "level_lips", "lip_profile_constraints", "DEMO_VERSION", "N_SHAPE"]
 
 DEMO_VERSION = "2"  # 2: midline inner lips level in depth
 N_SHAPE = 30
@@ -192,17 +192,25 @@ def _shape_basis(a: Anatomy) -> np.ndarray:
     return np.stack(out, axis=-1)
 
 
-def level_lips(vertices: np.ndarray, shapedirs: np.ndarray) -> np.ndarray:
-    """Shape coefficients ``(S,)``: the least change (minimum norm) that puts the midline inner-lip
-    points 13 and 14 level in x and depth and keeps every :data:`INNER_LIP_PAIRS` vertical gap.
+def lip_profile_constraints(vertices: np.ndarray, shapedirs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Rows ``(K, S)`` and targets ``(K,)`` on shape coefficients for a closable mouth.
 
-    ``vertices (V, 3)``, ``shapedirs (V, 3, S)`` in the same units.
+    A shape ``b`` with ``rows @ b == targets`` has the midline inner-lip points 13 and 14
+    level in x and depth and every :data:`INNER_LIP_PAIRS` pair as far apart vertically as in
+    ``vertices``. ``vertices (V, 3)``, ``shapedirs (V, 3, S)`` in the same units.
     """
     s = np.asarray(shapedirs, np.float64)
     v = np.asarray(vertices, np.float64)
     rows = [(s[13] - s[14])[0], (s[13] - s[14])[2]] + [(s[u] - s[lo])[1] for u, lo in INNER_LIP_PAIRS]
     target = [-(v[13] - v[14])[0], -(v[13] - v[14])[2]] + [0.0] * len(INNER_LIP_PAIRS)
-    return np.linalg.lstsq(np.stack(rows), np.asarray(target), rcond=None)[0]
+    return np.stack(rows), np.asarray(target)
+
+
+def level_lips(vertices: np.ndarray, shapedirs: np.ndarray) -> np.ndarray:
+    """Shape coefficients ``(S,)``: the least change (minimum norm) that meets
+    :func:`lip_profile_constraints` (midline inner lips level, every inner-lip gap kept)."""
+    rows, target = lip_profile_constraints(vertices, shapedirs)
+    return np.linalg.lstsq(rows, target, rcond=None)[0]
 
 
 def build_demo_head() -> MorphableModel:

@@ -144,12 +144,11 @@ def _aligned_shape(model, shape: np.ndarray, reference: np.ndarray | None = None
       measure normalised by the eye distance reads the brow *movement* (``brow_raise``) the
       same way for every actor. Actors still differ in every other direction of the basis.
     """
-    from pipeline.sources.synth.drive import LIP_PAIRS
+    from emoface.morphable.demo_head import lip_profile_constraints
 
     s = np.asarray(model.shapedirs, np.float64)
-    v = np.asarray(model.v_template, np.float64)
-    rows = [(s[13] - s[14])[0], (s[13] - s[14])[2]] + [(s[u] - s[lo])[1] for u, lo in LIP_PAIRS]
-    target = [-(v[13] - v[14])[0], -(v[13] - v[14])[2]] + [0.0] * len(LIP_PAIRS)
+    lip_rows, lip_target = lip_profile_constraints(model.v_template, model.shapedirs)
+    rows, target = list(lip_rows), list(lip_target)
     if reference is not None:
         ref = np.asarray(reference, np.float64)
         brow = s[list(_BROWS), 1].mean(axis=0) - s[list(_EYE_CORNERS), 1].mean(axis=0)

@@ -37,7 +37,7 @@ def test_shape_recovered_up_to_the_unobservable_scale():
     assert abs(float(ident.shape @ u)) < 0.01  # size pinned to the mean size
     true_rest = shape - (shape @ u) * u  # the observable part of the truth
     err = np.abs(ident.shape - true_rest)
-    assert err.mean() < 0.3, err  # about 0.25 of the prior's std: depth-heavy components are weakly seen
+    assert err.mean() < 0.26, err  # 0.255 with demo head 2 (0.25 bound with head 1): depth-heavy components are weakly seen
     assert ident.error_iod < 0.012
 
 

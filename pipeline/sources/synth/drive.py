@@ -27,10 +27,7 @@ from emoface.morphable.landmarks import INNER_LIP_PAIRS
 from pipeline.sources.synth.emotion import EXPRESSION_CHANNELS
 from pipeline.sources.synth.visemes import Articulation
 
-__all__ = ["DriveConfig", "FaceParams", "drive_face", "REQUIRED_COMPONENTS", "LIP_PAIRS"]
-
-# upper/lower inner-lip vertex pairs of the MediaPipe mesh, midline first (defined with the model)
-LIP_PAIRS = INNER_LIP_PAIRS
+__all__ = ["DriveConfig", "FaceParams", "drive_face", "REQUIRED_COMPONENTS"]
 
 REQUIRED_COMPONENTS = (
     "lip_pucker", "lip_funnel", "lip_stretch", "lip_press", "upper_lip_raise", "smile_left", "smile_right", "frown",
@@ -132,7 +129,7 @@ def drive_face(
     # more than the narrowest upper/lower inner-lip pair allows (lips touch, never cross)
     press = ix("lip_press")
     d = np.asarray(model.exprdirs[:, :, press], dtype=np.float64)
-    up, lo = np.array([p[0] for p in LIP_PAIRS]), np.array([p[1] for p in LIP_PAIRS])
+    up, lo = np.array([p[0] for p in INNER_LIP_PAIRS]), np.array([p[1] for p in INNER_LIP_PAIRS])
     per_unit = d[up, 1] - d[lo, 1]  # signed gap change per unit of lip_press (negative)
     use = per_unit < -1e-5
     verts, _ = _layer_vertices(layer, shape, e, jaw)

@@ -13,9 +13,9 @@ PIP_FLAGS ?= --quiet --disable-pip-version-check
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
-$(VENV)/.installed: pyproject.toml | $(BIN)/python
+$(VENV)/.installed: pyproject.toml Makefile | $(BIN)/python
 	$(PIP) install $(PIP_FLAGS) "$(TORCH_SPEC)"
-	$(PIP) install $(PIP_FLAGS) -e ".[test,render]"
+	$(PIP) install $(PIP_FLAGS) -e ".[test,render,cluster]"
 	touch $@
 
 venv: $(VENV)/.installed

@@ -1,6 +1,6 @@
 """A build over good clips and every kind of bad input: each failure recorded with its reason, the build goes on.
 
-Uses the detector-based test back end (tests/pipeline/build/buildtest_backend.py) so that the
+Uses the detector-based test back end (tests/pipeline/dataset_build/buildtest_backend.py) so that the
 framework is tested apart from the fitter; the real fitter runs in test_build_real_clip.py.
 """
 

@@ -258,10 +258,11 @@ def main(argv: list[str] | None = None) -> int:
 
     from emoface.morphable import load
     from emoface.utils.config import from_dict, to_dict
-    from pipeline.fitting import FitConfig, SmoothConfig
+    from pipeline.fitting import SmoothConfig
+    from pipeline.fitting.config import load_fit_config
 
     torch.set_num_threads(args.threads)
-    cfg = from_dict(FitConfig, json.loads(args.fit), "fit")
+    cfg = load_fit_config(json.loads(args.fit), "fit")
     scfg = from_dict(SmoothConfig, json.loads(args.smooth), "smooth")
     model = load("demo")
     actors = [int(a) for a in args.actors.split(",") if a] or None

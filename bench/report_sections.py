@@ -149,11 +149,17 @@ def _loss(name) -> str:
     return {"geman_mcclure": "Geman-McClure", "huber": "Huber", "cauchy": "Cauchy", "l2": "L2"}.get(str(name), str(name))
 
 
+def _fit_key(cfg: dict, group: str, key: str, flat: str, default=None):
+    """A FitConfig value from a result's ``fit_config``: nested groups, or the flat layout of older results."""
+    sub = cfg.get(group)
+    return sub.get(key, default) if isinstance(sub, dict) else cfg.get(flat, default)
+
+
 def _fit_config(cfg: dict) -> str:
     cam = cfg.get("camera") or {}
     parts = ["focal length estimated per actor" if cam.get("estimate_focal") else f"fixed {num(cam.get('fov_y_deg'), 'g')}-degree camera",
-             f"{_loss(cfg.get('robust', '?'))} loss",
-             f"up to {cfg.get('max_landmarks', '?')} of the demo head's 468 points fitted"]
+             f"{_loss(_fit_key(cfg, 'robust', 'loss', 'robust', '?'))} loss",
+             f"up to {_fit_key(cfg, 'model', 'max_landmarks', 'max_landmarks', '?')} of the demo head's 468 points fitted"]
     return ", ".join(parts)
 
 
@@ -197,8 +203,9 @@ def fit_section(R: dict) -> list[str]:
     its = [r.get("iterations") for r in c.get("rows", []) if isinstance(r.get("iterations"), int)]
     if its:
         fc = fi.get("fit_config") or {}
-        warm = (f" (the first {fc['robust_warmup']} with a Huber loss, then {_loss(fc.get('robust'))})"
-                if fc.get("robust_warmup") else "")
+        nwarm = _fit_key(fc, "robust", "warmup", "robust_warmup")
+        warm = (f" (the first {nwarm} with a Huber loss, then {_loss(_fit_key(fc, 'robust', 'loss', 'robust'))})"
+                if nwarm else "")
         lines.append(f"- The fit takes {min(its)}-{max(its)} Levenberg-Marquardt steps per clip{warm}.")
     lines.append("")
     if "reprojection_iod_median" in rv:

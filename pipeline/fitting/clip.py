@@ -17,8 +17,8 @@ from emoface.mesh.camera import PinholeCamera
 
 from .config import FitConfig
 from .landmark_model import LandmarkModel, choose_embedding
-from .problem import batch_energy, frame_bounds, frame_priors, initial_params, make_targets, unpack
-from .solver import solve_block_tridiagonal
+from .problem import Targets, batch_energy, frame_bounds, frame_priors, initial_params, make_targets, unpack
+from .solver import BlockTridiagonalSystem, Linearization, Loss, NonFiniteEnergy, Schedule, levenberg_marquardt
 from .types import ClipFit, FitError, IdentityFit, LandmarkTrack
 
 __all__ = ["fit_clip", "landmark_model_for"]
@@ -29,23 +29,51 @@ _CACHE: dict[tuple, LandmarkModel] = {}
 def landmark_model_for(model, cfg: FitConfig, embedding: str | None = None, dtype: torch.dtype = torch.float64,
                        device: str | torch.device = "cpu") -> LandmarkModel:
     """The (cached) :class:`LandmarkModel` of ``model`` for these settings."""
-    name = embedding or choose_embedding(model, cfg.embedding)
-    key = (id(model), model.name, name, cfg.n_shape, cfg.n_expression, cfg.max_landmarks, dtype, str(device))
+    mc = cfg.model
+    name = embedding or choose_embedding(model, mc.embedding)
+    key = (id(model), model.name, name, mc.n_shape, mc.n_expression, mc.max_landmarks, dtype, str(device))
     if key not in _CACHE:
         if len(_CACHE) > 8:
             _CACHE.clear()
-        _CACHE[key] = LandmarkModel(model, name, cfg.n_shape, cfg.n_expression, dtype=dtype, device=device,
-                                    max_landmarks=cfg.max_landmarks)
+        _CACHE[key] = LandmarkModel(model, name, mc.n_shape, mc.n_expression, dtype=dtype, device=device,
+                                    max_landmarks=mc.max_landmarks)
     return _CACHE[key]
 
 
 def _dtype(cfg: FitConfig) -> torch.dtype:
-    return torch.float64 if cfg.dtype == "float64" else torch.float32
+    return torch.float64 if cfg.model.dtype == "float64" else torch.float32
 
 
-def _smooth_energy(x: torch.Tensor, step: torch.Tensor) -> torch.Tensor:
-    d = x[1:] - x[:-1]
-    return 0.5 * (step * d * d).sum()
+class _ClipProblem:
+    """The clip energy for :func:`~pipeline.fitting.solver.levenberg_marquardt`: per-frame data
+    and priors (:func:`batch_energy`) plus the temporal term, whose precisions ``step (K,)``
+    couple neighbouring frames into a block-tridiagonal normal matrix. Points: ``x (T, K)``."""
+
+    def __init__(self, lm: LandmarkModel, shape: torch.Tensor, targets: Targets, prior: torch.Tensor,
+                 step: torch.Tensor, bound: torch.Tensor, camera: PinholeCamera, cfg: FitConfig):
+        self.lm, self.shape, self.targets, self.prior, self.step = lm, shape, targets, prior, step
+        self.bound, self.camera, self.cfg = bound, camera, cfg
+
+    def evaluate(self, x: torch.Tensor, loss: Loss, linearize: bool) -> Linearization:
+        # always with the normal equations: a rejected step is rare, so a trial point is
+        # almost always the next linearisation point
+        e, _, H, g, _ = batch_energy(self.lm, self.shape, x, self.targets, self.prior, self.camera, self.cfg,
+                                     blocks=True, robust_kind=loss, bound=self.bound)
+        step = self.step
+        d = x[1:] - x[:-1]
+        energy = e + 0.5 * (step * d * d).sum()
+        # the temporal term's gradient and diagonal blocks
+        g = g.clone()
+        g[1:] += step * d
+        g[:-1] -= step * d
+        nb = torch.full((len(x), 1), 2.0, dtype=x.dtype, device=x.device)
+        nb[0] = nb[-1] = 1.0
+        if len(x) == 1:
+            nb[0] = 0.0
+        return Linearization(energy, BlockTridiagonalSystem(H + torch.diag_embed(nb * step), step, g))
+
+    def retract(self, x: torch.Tensor, delta: torch.Tensor) -> torch.Tensor:
+        return x + delta
 
 
 def fit_clip(track: LandmarkTrack, identity: IdentityFit, model, camera: PinholeCamera | None = None,
@@ -64,7 +92,7 @@ def fit_clip(track: LandmarkTrack, identity: IdentityFit, model, camera: Pinhole
 
     Raises :class:`FitError` (one line naming the clip) when no frame has a detection, the
     camera does not match the video, or the solve diverges (non-finite values, or a median
-    reprojection error above ``cfg.diverged_iod`` inter-ocular distances).
+    reprojection error above ``cfg.solver.diverged_iod`` inter-ocular distances).
     """
     cfg = cfg or FitConfig()
     camera = camera or identity.camera
@@ -84,68 +112,24 @@ def fit_clip(track: LandmarkTrack, identity: IdentityFit, model, camera: Pinhole
     bound = frame_bounds(lm, cfg, model.expression_names, torch.float64, device)
     x = initial_params(track, lm, shape, targets, camera, cfg, model.expression_names)
 
-    def energy(xx: torch.Tensor, blocks: bool, kind: str):
-        e, ev, H, g, _ = batch_energy(lm, shape, xx, targets, prior, camera, cfg, blocks=blocks, robust_kind=kind,
-                                      bound=bound)
-        return e + _smooth_energy(xx, step), ev, H, g
-
-    def levenberg_marquardt(x: torch.Tensor, kind: str, max_iterations: int):
-        """LM on the clip energy with robust loss ``kind``; returns (x, ev, converged, steps)."""
-        cur, ev, H, g = energy(x, True, kind)
-        mu = cfg.damping
-        steps = 0
-        for _ in range(max_iterations):
-            if not torch.isfinite(cur):
-                raise FitError(f"{name}: fit diverged (non-finite energy at step {steps + 1})")
-            # add the temporal term to the gradient and the diagonal blocks
-            gs = g.clone()
-            d = x[1:] - x[:-1]
-            gs[1:] += step * d
-            gs[:-1] -= step * d
-            nb = torch.full((len(x), 1), 2.0, dtype=x.dtype, device=device)
-            nb[0] = nb[-1] = 1.0
-            if len(x) == 1:
-                nb[0] = 0.0
-            D = H + torch.diag_embed(nb * step)
-            diag = torch.diagonal(D, dim1=1, dim2=2).clamp_min(1e-9)
-            accepted = False
-            for _ in range(8):
-                Dd = D + torch.diag_embed(mu * diag)
-                try:
-                    delta = solve_block_tridiagonal(Dd, step, -gs)
-                except RuntimeError:  # not positive definite: more damping
-                    mu *= 10.0
-                    continue
-                xn = x + delta
-                new, evn, Hn, gn = energy(xn, True, kind)  # blocks too: a rejected step is rare
-                if torch.isfinite(new) and new < cur:
-                    accepted = True
-                    break
-                mu *= 10.0
-            if not accepted:
-                return x, ev, True, steps  # no descent direction left at this damping: a minimum
-            steps += 1
-            rel = float((cur - new) / cur.clamp_min(1e-12))
-            x, cur, ev, H, g = xn, new, evn, Hn, gn
-            mu = max(mu * 0.3, 1e-9)
-            if rel < cfg.tolerance:
-                return x, ev, True, steps
-        return x, ev, False, steps
-
-    it = 0
-    if cfg.robust == "geman_mcclure" and cfg.robust_warmup > 0:  # convex start, then the redescending loss
-        x, ev, _, it = levenberg_marquardt(x, "huber", cfg.robust_warmup)
-    x, ev, converged, more = levenberg_marquardt(x, cfg.robust, max(1, cfg.max_iterations - it))
-    it += more
+    problem = _ClipProblem(lm, shape, targets, prior, step, bound, camera, cfg)
+    schedule = Schedule(cfg.solver.max_iterations, cfg.solver.tolerance, cfg.solver.damping, cfg.robust.loss,
+                        cfg.robust.warmup, warmup_within_budget=False, carry_damping=False)
+    try:
+        result = levenberg_marquardt(problem, x, schedule)
+    except NonFiniteEnergy as exc:
+        raise FitError(f"{name}: fit diverged ({exc})") from None
+    x, converged, it = result.x, result.converged, result.steps
     if not torch.isfinite(x).all():
         raise FitError(f"{name}: fit diverged (non-finite parameters)")
-    # final errors (ev belongs to x: the last accepted point or the start)
+    # final errors at the solution
+    _, ev, _, _, _ = batch_energy(lm, shape, x, targets, prior, camera, cfg)
     err_px = torch.linalg.norm(ev.uv - targets.uv, dim=-1).mean(1).cpu().numpy()
     valid = track.valid.copy()
     err_px = np.where(valid, err_px, -1.0)
     err_iod = np.where(valid, err_px / targets.iod, -1.0)
     med = float(np.median(err_iod[valid]))
-    if not np.isfinite(med) or med > cfg.diverged_iod:
+    if not np.isfinite(med) or med > cfg.solver.diverged_iod:
         raise FitError(f"{name}: fit diverged (median reprojection error {med:.2f} inter-ocular distances)")
     expr, jaw, rot, trans = (a.cpu().numpy().astype(np.float32) for a in unpack(x, E))
     return ClipFit(shape=np.asarray(identity.shape, np.float32), expression=expr, jaw=jaw, head_rotation=rot,

@@ -10,6 +10,8 @@ per-frame updates follow by back-substitution. Levenberg-Marquardt damping throu
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import torch
 
@@ -17,8 +19,9 @@ from emoface.mesh.camera import PinholeCamera
 
 from .config import FitConfig
 from .init import default_camera
+from .landmark_model import LandmarkModel
 from .problem import Targets, batch_energy, frame_bounds, frame_priors, initial_params, make_targets
-from .solver import cross_blocks
+from .solver import ArrowSystem, Linearization, Loss, NonFiniteEnergy, Schedule, cross_blocks, levenberg_marquardt
 from .types import FitError, IdentityFit, LandmarkTrack
 
 __all__ = ["fit_identity", "sample_frames", "scale_direction"]
@@ -102,7 +105,7 @@ def fit_identity(tracks: list[LandmarkTrack], model, camera: PinholeCamera | Non
     camera = camera or default_camera(w, h, cfg.camera)
     if (camera.width, camera.height) != (w, h):
         raise FitError(f"identity fit: camera is {camera.width}x{camera.height} but the videos are {w}x{h}")
-    picks = sample_frames(tracks, cfg.identity_frames, cfg.seed)
+    picks = sample_frames(tracks, cfg.identity.frames, cfg.identity.seed)
     if not picks:
         raise FitError(f"identity fit: no face detected in any of {len(tracks)} clips "
                        f"({', '.join(t.clip_id for t in tracks[:3] if t.clip_id)})")
@@ -128,114 +131,34 @@ def fit_identity(tracks: list[LandmarkTrack], model, camera: PinholeCamera | Non
     prior, _ = frame_priors(lm, cfg, f64, device)
     bound = frame_bounds(lm, cfg, model.expression_names, f64, device)
     # detector errors are correlated across frames of one face: let the sampled frames count
-    # as ``identity_effective_frames`` frames of evidence against the shape prior
-    c = min(1.0, float(cfg.identity_effective_frames) / N)
+    # as ``identity.effective_frames`` frames of evidence against the shape prior
+    c = min(1.0, float(cfg.identity.effective_frames) / N)
     targets.weight = targets.weight * c
     prior = prior * c
     bound = bound * c
     beta = torch.zeros(S, dtype=f64, device=device)
     logf = torch.tensor(logf0, dtype=f64, device=device)
-    gprior = torch.full((G,), 1.0 / cfg.shape_std**2, dtype=f64, device=device)
+    gprior = torch.full((G,), 1.0 / cfg.prior.shape_std**2, dtype=f64, device=device)
     if est_f:
         gprior[S] = 1.0 / cfg.camera.focal_log_std**2
     # shape prior precision (S, S): isotropic, plus (fix_scale) a stiff term along the
     # overall-size direction, which images cannot observe (see scale_direction)
     Pshape = torch.diag(gprior[:S])
-    if cfg.fix_scale:
+    if cfg.prior.fix_scale:
         u = torch.as_tensor(scale_direction(model, S), dtype=f64, device=device)
-        Pshape = Pshape + cfg.scale_precision * torch.outer(u, u)
+        Pshape = Pshape + cfg.prior.scale_precision * torch.outer(u, u)
     lo = float(np.log(0.5 * h / np.tan(np.deg2rad(cfg.camera.max_fov_y_deg) / 2)))
     hi = float(np.log(0.5 * h / np.tan(np.deg2rad(cfg.camera.min_fov_y_deg) / 2)))
-    chunk = max(1, int(cfg.identity_chunk))
+    chunk = max(1, int(cfg.identity.chunk))
 
-    kind = "huber" if cfg.robust == "geman_mcclure" and cfg.robust_warmup > 0 else cfg.robust
-
-    def total(beta_: torch.Tensor, logf_: torch.Tensor, x_: torch.Tensor, blocks: bool):
-        """Energy, and (blocks) the arrow-structured normal equations."""
-        e_sum = 0.5 * beta_ @ Pshape @ beta_
-        if est_f:
-            e_sum = e_sum + 0.5 * gprior[S] * (logf_ - logf0) ** 2
-        Hs, gs, Hc = [], [], []
-        Hgg = torch.zeros(G, G, dtype=f64, device=device)
-        gg = torch.zeros(G, dtype=f64, device=device)
-        sh, f = beta_.to(dt), torch.exp(logf_).to(dt)
-        for a in range(0, N, chunk):
-            b = min(N, a + chunk)
-            t = targets.rows(a, b)
-            e, ev, H, g, wgt = batch_energy(lm, sh, x_[a:b], t, prior, camera, cfg, fx=f, blocks=blocks,
-                                            shape_blocks=blocks, reparam=_ImageTranslation(logf_, E), robust_kind=kind,
-                                            bound=bound)
-            e_sum = e_sum + e
-            if blocks:
-                jg = torch.cat([ev.jac_shape, ev.jac_logf[:, :, None]], 2) if est_f else ev.jac_shape
-                hc, _ = cross_blocks(ev.jac, jg, None, wgt)
-                _, gpart = cross_blocks(jg, jg[:, :, :0], (ev.uv - t.uv).transpose(1, 2).contiguous(), wgt)
-                hgg, _ = cross_blocks(jg, jg, None, wgt)
-                Hs.append(H)
-                gs.append(g)
-                Hc.append(hc.to(f64))
-                Hgg = Hgg + hgg.to(f64).sum(0)
-                gg = gg + gpart.to(f64).sum(0)
-        if not blocks:
-            return e_sum, None
-        gg[:S] += Pshape @ beta_
-        if est_f:
-            gg[S] += gprior[S] * (logf_ - logf0)
-        Hgg[:S, :S] += Pshape
-        if est_f:
-            Hgg[S, S] += gprior[S]
-        return e_sum, (torch.cat(Hs), torch.cat(gs), torch.cat(Hc), Hgg, gg)
-
-    cur, blk = total(beta, logf, x, True)
-    mu = cfg.damping
-    converged = False
-    for it in range(1, cfg.identity_iterations + 1):
-        if kind != cfg.robust and it > cfg.robust_warmup:  # convex start, then the redescending loss
-            kind = cfg.robust
-            cur, blk = total(beta, logf, x, True)
-        if not torch.isfinite(cur):
-            raise FitError(f"identity fit diverged (non-finite energy at iteration {it})")
-        Hff, gf, Hfg, Hgg, gg = blk
-        accepted = False
-        for _ in range(8):
-            Df = Hff + torch.diag_embed(mu * torch.diagonal(Hff, dim1=1, dim2=2).clamp_min(1e-9))
-            Dg = Hgg + torch.diag(mu * torch.diagonal(Hgg).clamp_min(1e-9))
-            try:
-                Lf = torch.linalg.cholesky(Df)
-                inv_hfg = torch.cholesky_solve(Hfg, Lf)  # (N,K,G)
-                inv_gf = torch.cholesky_solve(gf[..., None], Lf)[..., 0]  # (N,K)
-                red = Dg - torch.einsum("nkg,nkh->gh", Hfg, inv_hfg)
-                rhs = gg - torch.einsum("nkg,nk->g", Hfg, inv_gf)
-                dg = torch.linalg.solve(red, -rhs)
-            except RuntimeError:  # not positive definite: more damping
-                mu *= 10.0
-                continue
-            dxf = -(inv_gf + torch.einsum("nkg,g->nk", inv_hfg, dg))
-            nb = beta + dg[:S]
-            nl = (logf + dg[S]).clamp(lo, hi) if est_f else logf
-            nx = x + dxf
-            new, _ = total(nb, nl, nx, False)
-            if torch.isfinite(new) and new < cur:
-                accepted = True
-                break
-            mu *= 10.0
-        warming = kind != cfg.robust
-        if not accepted:
-            if warming:
-                kind = cfg.robust
-                cur, blk = total(beta, logf, x, True)
-                continue
-            converged = True  # no descent left: at a minimum
-            break
-        rel = float((cur - new) / cur.clamp_min(1e-12))
-        beta, logf, x, cur = nb, nl, nx, new
-        mu = max(mu * 0.3, 1e-9)
-        if rel < cfg.tolerance and not warming:
-            converged = True
-            break
-        if warming and rel < cfg.tolerance:
-            kind = cfg.robust
-        cur, blk = total(beta, logf, x, True)
+    problem = _IdentityProblem(lm, targets, prior, bound, camera, cfg, Pshape, gprior, logf0, est_f, (lo, hi), dt)
+    schedule = Schedule(cfg.identity.iterations, cfg.solver.tolerance, cfg.solver.damping, cfg.robust.loss,
+                        cfg.robust.warmup, warmup_within_budget=True, carry_damping=True)
+    try:
+        result = levenberg_marquardt(problem, _Point(beta, logf, x), schedule)
+    except NonFiniteEnergy as exc:
+        raise FitError(f"identity fit diverged ({exc})") from None
+    beta, logf, x, converged = result.x.beta, result.x.logf, result.x.frames, result.converged
     if not (torch.isfinite(beta).all() and torch.isfinite(x).all()):
         raise FitError("identity fit diverged (non-finite parameters)")
     # median reprojection error over the sampled frames, as a fraction of the inter-ocular distance
@@ -248,7 +171,7 @@ def fit_identity(tracks: list[LandmarkTrack], model, camera: PinholeCamera | Non
         px = torch.linalg.norm(ev.uv - t.uv, dim=-1).mean(1).to(f64)
         errs.append(px / t.iod)
     err = float(torch.cat(errs).median())
-    if not np.isfinite(err) or err > cfg.diverged_iod:
+    if not np.isfinite(err) or err > cfg.solver.diverged_iod:
         raise FitError(f"identity fit diverged (median reprojection error {err:.2f} inter-ocular distances)")
     f = float(torch.exp(logf))
     cam = PinholeCamera(f, f * camera.fy / camera.fx, camera.cx, camera.cy, camera.width, camera.height)
@@ -299,3 +222,73 @@ class _ImageTranslation:
                 if ev.jac_logf is not None:  # d t / d log f = (0, 0, t_z) at fixed (a, b, log s)
                     ev.jac_logf = ev.jac_logf + jt[:, :, 2] * tt[:, :, 2]
         return xm, fix
+
+
+@dataclass
+class _Point:
+    """A point of the identity problem: shape, log focal length, per-frame parameters ``(N, K)``
+    (translation in the image-space form of :func:`_to_image_translation`)."""
+
+    beta: torch.Tensor
+    logf: torch.Tensor
+    frames: torch.Tensor
+
+
+class _IdentityProblem:
+    """The identity energy for :func:`~pipeline.fitting.solver.levenberg_marquardt`: frames
+    accumulated in chunks into an arrow-structured normal system (shared shape [+ log focal
+    length] against independent per-frame blocks), plus the shape (and focal length) prior."""
+
+    def __init__(self, lm: LandmarkModel, targets: Targets, prior: torch.Tensor, bound: torch.Tensor,
+                 camera: PinholeCamera, cfg: FitConfig, Pshape: torch.Tensor, gprior: torch.Tensor, logf0: float,
+                 est_f: bool, logf_range: tuple[float, float], dt: torch.dtype):
+        self.lm, self.targets, self.prior, self.bound, self.camera, self.cfg = lm, targets, prior, bound, camera, cfg
+        self.Pshape, self.gprior, self.logf0, self.est_f, self.logf_range, self.dt = (Pshape, gprior, logf0, est_f,
+                                                                                       logf_range, dt)
+        self.S = lm.n_shape
+        self.G = self.S + (1 if est_f else 0)
+        self.chunk = max(1, int(cfg.identity.chunk))
+
+    def evaluate(self, p: _Point, loss: Loss, linearize: bool) -> Linearization:
+        S, G, est_f, f64 = self.S, self.G, self.est_f, torch.float64
+        beta_, logf_, x_ = p.beta, p.logf, p.frames
+        dev = x_.device
+        e_sum = 0.5 * beta_ @ self.Pshape @ beta_
+        if est_f:
+            e_sum = e_sum + 0.5 * self.gprior[S] * (logf_ - self.logf0) ** 2
+        Hs, gs, Hc = [], [], []
+        Hgg = torch.zeros(G, G, dtype=f64, device=dev)
+        gg = torch.zeros(G, dtype=f64, device=dev)
+        sh, f = beta_.to(self.dt), torch.exp(logf_).to(self.dt)
+        N, E = len(x_), self.lm.n_expression
+        for a in range(0, N, self.chunk):
+            b = min(N, a + self.chunk)
+            t = self.targets.rows(a, b)
+            e, ev, H, g, wgt = batch_energy(self.lm, sh, x_[a:b], t, self.prior, self.camera, self.cfg, fx=f,
+                                            blocks=linearize, shape_blocks=linearize,
+                                            reparam=_ImageTranslation(logf_, E), robust_kind=loss, bound=self.bound)
+            e_sum = e_sum + e
+            if linearize:
+                jg = torch.cat([ev.jac_shape, ev.jac_logf[:, :, None]], 2) if est_f else ev.jac_shape
+                hc, _ = cross_blocks(ev.jac, jg, None, wgt)
+                _, gpart = cross_blocks(jg, jg[:, :, :0], (ev.uv - t.uv).transpose(1, 2).contiguous(), wgt)
+                hgg, _ = cross_blocks(jg, jg, None, wgt)
+                Hs.append(H)
+                gs.append(g)
+                Hc.append(hc.to(f64))
+                Hgg = Hgg + hgg.to(f64).sum(0)
+                gg = gg + gpart.to(f64).sum(0)
+        if not linearize:
+            return Linearization(e_sum)
+        gg[:S] += self.Pshape @ beta_
+        if est_f:
+            gg[S] += self.gprior[S] * (logf_ - self.logf0)
+        Hgg[:S, :S] += self.Pshape
+        if est_f:
+            Hgg[S, S] += self.gprior[S]
+        return Linearization(e_sum, ArrowSystem(torch.cat(Hs), torch.cat(gs), torch.cat(Hc), Hgg, gg))
+
+    def retract(self, p: _Point, step: tuple[torch.Tensor, torch.Tensor]) -> _Point:
+        dg, dxf = step
+        logf = (p.logf + dg[self.S]).clamp(*self.logf_range) if self.est_f else p.logf
+        return _Point(p.beta + dg[:self.S], logf, p.frames + dxf)

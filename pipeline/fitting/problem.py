@@ -72,24 +72,25 @@ def make_targets(track: LandmarkTrack, lm: LandmarkModel, cfg: FitConfig, frames
     if not np.isfinite(iod) or iod <= 1.0:
         raise FitError(f"{track.clip_id or 'clip'}: degenerate landmarks (inter-ocular distance {iod:.2f} px)")
     uv = np.nan_to_num(pts)
-    lw = landmark_weights(lm.mp_index, cfg.weight_lips, cfg.weight_eyes, cfg.weight_brows, cfg.weight_oval,
-                          cfg.weight_nose, cfg.weight_other)
+    gw = cfg.landmarks.weights
+    lw = landmark_weights(lm.mp_index, gw.lips, gw.eyes, gw.brows, gw.oval, gw.nose, gw.other)
     w = valid[:, None].astype(np.float64) * lw[None]
     return Targets(torch.as_tensor(uv, dtype=dtype, device=device), torch.as_tensor(w, dtype=dtype, device=device),
-                   float(cfg.noise_iod * iod), iod)
+                   float(cfg.landmarks.noise_iod * iod), iod)
 
 
 def frame_priors(lm: LandmarkModel, cfg: FitConfig, dtype=torch.float64, device="cpu") -> tuple[torch.Tensor, torch.Tensor]:
     """Per-frame prior precisions ``(K,)`` and temporal-smoothness precisions ``(K,)``."""
     E = lm.n_expression
     prior = torch.zeros(E + 9, dtype=dtype, device=device)
-    prior[:E] = 1.0 / cfg.expression_std**2
-    prior[E:E + 3] = 1.0 / torch.as_tensor(cfg.jaw_std, dtype=dtype, device=device) ** 2
+    pc, tc = cfg.prior, cfg.temporal
+    prior[:E] = 1.0 / pc.expression_std**2
+    prior[E:E + 3] = 1.0 / torch.as_tensor(pc.jaw_std, dtype=dtype, device=device) ** 2
     step = torch.empty(E + 9, dtype=dtype, device=device)
-    step[:E] = 1.0 / cfg.expression_step_std**2
-    step[E:E + 3] = 1.0 / cfg.jaw_step_std**2
-    step[E + 3:E + 6] = 1.0 / cfg.rotation_step_std**2
-    step[E + 6:] = 1.0 / cfg.translation_step_std**2
+    step[:E] = 1.0 / tc.expression_step_std**2
+    step[E:E + 3] = 1.0 / tc.jaw_step_std**2
+    step[E + 3:E + 6] = 1.0 / tc.rotation_step_std**2
+    step[E + 6:] = 1.0 / tc.translation_step_std**2
     return prior, step
 
 
@@ -99,22 +100,23 @@ def frame_bounds(lm: LandmarkModel, cfg: FitConfig, expression_names: list[str],
 
     Entry ``k`` of value ``b``: ``b > 0`` keeps parameter ``k`` from going below 0, ``b < 0`` from
     going above 0, with the energy ``1/2 |b| x^2`` on the wrong side only; ``0`` is unbounded.
-    Bounded: the jaw opening (``cfg.jaw_nonnegative``; the side that opens the model's mouth) and
-    the expression components that are activations (``cfg.nonnegative_expression``; ``auto``:
-    components with names other than FLAME's ``expr_###``, minus ``cfg.two_sided_expressions``).
+    Bounded (``cfg.bounds``): the jaw opening (``jaw_nonnegative``; the side that opens the model's
+    mouth) and the expression components that are activations (``nonnegative_expression``; ``auto``:
+    components with names other than FLAME's ``expr_###``, minus ``two_sided_expressions``).
     """
     import re
 
     E = lm.n_expression
     b = torch.zeros(E + 9, dtype=dtype, device=device)
-    prec = 1.0 / cfg.bound_std**2
-    mode = cfg.nonnegative_expression
+    bc = cfg.bounds
+    prec = 1.0 / bc.std**2
+    mode = bc.nonnegative_expression
     names = list(expression_names[:E])
     for e, name in enumerate(names):
         named = not re.fullmatch(r"expr_?\d+", name)
-        if (mode == "on" or (mode == "auto" and named)) and name not in cfg.two_sided_expressions:
+        if (mode == "on" or (mode == "auto" and named)) and name not in bc.two_sided_expressions:
             b[e] = prec
-    if cfg.jaw_nonnegative:
+    if bc.jaw_nonnegative:
         b[E] = prec * jaw_open_sign(lm)
     return b
 
@@ -147,7 +149,7 @@ def initial_params(track: LandmarkTrack, lm: LandmarkModel, shape: torch.Tensor,
     from pipeline.landmarker import BLENDSHAPE_NAMES
 
     jaw_open = track.blendshapes[sel][:, BLENDSHAPE_NAMES.index("jawOpen")] if track.blendshapes.shape[1] == 52 else 0.0
-    x[:, E] = jaw_open_sign(lm) * cfg.max_jaw_open_rad * np.clip(jaw_open, 0.0, 1.0)
+    x[:, E] = jaw_open_sign(lm) * cfg.init.max_jaw_open_rad * np.clip(jaw_open, 0.0, 1.0)
     x[:, E + 3:E + 6] = initial_rotation(track.transforms[sel])
     xt = torch.as_tensor(x, dtype=dt, device=dev)
     expr, jaw, rot, _ = unpack(xt, E)
@@ -169,7 +171,7 @@ def batch_energy(lm: LandmarkModel, shape: torch.Tensor, x: torch.Tensor, target
 
     ``x (N, K)`` and ``prior`` are float64 (the solve); the model is evaluated in its own dtype.
     ``bound``: the signed one-sided precisions of :func:`frame_bounds` (or None).
-    ``robust_kind`` overrides ``cfg.robust``. ``reparam``: optional ``(x) -> (x_model, fix)`` where ``x_model`` holds the model's
+    ``robust_kind`` overrides ``cfg.robust.loss``. ``reparam``: optional ``(x) -> (x_model, fix)`` where ``x_model`` holds the model's
     parameters and ``fix(ev)`` rewrites the Jacobians for the caller's parametrisation.
 
     Returns ``(energy, ev, H (N,K,K), g (N,K), w (N,L))``; ``H``/``g`` are ``None`` unless
@@ -188,7 +190,7 @@ def batch_energy(lm: LandmarkModel, shape: torch.Tensor, x: torch.Tensor, target
     sig = targets.sigma[:, None].to(ev.uv.dtype) if torch.is_tensor(targets.sigma) else targets.sigma
     res = ev.uv - targets.uv  # (N, L, 2) px
     e = torch.linalg.norm(res, dim=-1) / sig
-    rho, w_irls = robust(e, robust_kind or cfg.robust, cfg.robust_scale)
+    rho, w_irls = robust(e, robust_kind or cfg.robust.loss, cfg.robust.scale)
     eb, gb, hb = bound_terms(x, bound)
     energy = (targets.weight * rho).sum(dtype=torch.float64) + 0.5 * (prior * x * x).sum() + eb
     w = targets.weight * w_irls / sig**2

@@ -1,11 +1,26 @@
-"""Numerical pieces of the Levenberg-Marquardt fitter: robust weights, normal equations,
-and a block-tridiagonal solver for the temporally coupled clip system."""
+"""The one Levenberg-Marquardt solver of the fitter, and its numerical pieces.
+
+:func:`levenberg_marquardt` holds the damping schedule, the robust warm-up and the step
+acceptance; a fit only assembles its problem (:class:`Problem`: the energy and, at a point,
+its damped normal equations as a :class:`NormalSystem`). Two structured systems are here:
+:class:`BlockTridiagonalSystem` (the clip fit: frames coupled by the temporal term) and
+:class:`ArrowSystem` (the identity fit: independent frames sharing the shape). Also the
+robust losses and the Gauss-Newton blocks of axis-major Jacobians.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Generic, Literal, Protocol, TypeVar
+
 import torch
 
-__all__ = ["robust", "normal_blocks", "solve_block_tridiagonal", "block_tridiagonal_matvec"]
+__all__ = ["robust", "normal_blocks", "cross_blocks", "solve_block_tridiagonal", "block_tridiagonal_matvec",
+           "damped", "NormalSystem", "BlockTridiagonalSystem", "ArrowSystem", "Linearization", "Problem",
+           "Schedule", "SolveResult", "NonFiniteEnergy", "levenberg_marquardt"]
+
+X = TypeVar("X")
+Loss = Literal["huber", "geman_mcclure", "l2"]
 
 
 def robust(e: torch.Tensor, kind: str, scale: float) -> tuple[torch.Tensor, torch.Tensor]:
@@ -89,3 +104,193 @@ def block_tridiagonal_matvec(D: torch.Tensor, s: torch.Tensor, x: torch.Tensor) 
     y[1:] -= s * x[:-1]
     y[:-1] -= s * x[1:]
     return y
+
+
+def damped(H: torch.Tensor, mu: float) -> torch.Tensor:
+    """Marquardt's damping: ``H + mu diag(H)`` (the diagonal clamped at 1e-9), for one matrix or a batch."""
+    return H + torch.diag_embed(mu * torch.diagonal(H, dim1=-2, dim2=-1).clamp_min(1e-9))
+
+
+class NormalSystem(Protocol):
+    """Gauss-Newton normal equations ``H dx = -g`` of a problem at one point."""
+
+    def solve(self, mu: float) -> object:
+        """The step of the damped system (:func:`damped`); raises ``RuntimeError`` (e.g.
+        ``torch.linalg.LinAlgError``) when the damped matrix is not positive definite."""
+        ...
+
+
+@dataclass
+class BlockTridiagonalSystem:
+    """``H = blocktridiag(-diag(s), D_t, -diag(s))`` over frames; ``g (T, K)``. Step ``(T, K)``."""
+
+    D: torch.Tensor
+    s: torch.Tensor
+    g: torch.Tensor
+
+    def solve(self, mu: float) -> torch.Tensor:
+        return solve_block_tridiagonal(damped(self.D, mu), self.s, -self.g)
+
+
+@dataclass
+class ArrowSystem:
+    """Per-frame blocks ``Hff (N, K, K)``, ``gf (N, K)`` coupled only through shared unknowns:
+    ``Hfg (N, K, G)``, ``Hgg (G, G)``, ``gg (G,)``.
+
+    The per-frame blocks are eliminated (Schur complement), the ``G x G`` system is solved and
+    the per-frame steps follow by back-substitution. Step: ``(d_shared (G,), d_frames (N, K))``.
+    """
+
+    Hff: torch.Tensor
+    gf: torch.Tensor
+    Hfg: torch.Tensor
+    Hgg: torch.Tensor
+    gg: torch.Tensor
+
+    def solve(self, mu: float) -> tuple[torch.Tensor, torch.Tensor]:
+        Lf = torch.linalg.cholesky(damped(self.Hff, mu))
+        inv_hfg = torch.cholesky_solve(self.Hfg, Lf)  # (N, K, G)
+        inv_gf = torch.cholesky_solve(self.gf[..., None], Lf)[..., 0]  # (N, K)
+        red = damped(self.Hgg, mu) - torch.einsum("nkg,nkh->gh", self.Hfg, inv_hfg)
+        rhs = self.gg - torch.einsum("nkg,nk->g", self.Hfg, inv_gf)
+        dg = torch.linalg.solve(red, -rhs)
+        return dg, -(inv_gf + torch.einsum("nkg,g->nk", inv_hfg, dg))
+
+
+@dataclass
+class Linearization:
+    """A problem's energy at a point and (when asked for, or when cheap) its normal equations."""
+
+    energy: torch.Tensor
+    system: NormalSystem | None = None
+
+
+class Problem(Protocol, Generic[X]):
+    """What a fit hands to :func:`levenberg_marquardt`: points of type ``X``."""
+
+    def evaluate(self, x: X, loss: Loss, linearize: bool) -> Linearization:
+        """Energy at ``x`` with robust loss ``loss``; with ``linearize`` also the normal equations
+        (a problem may return them even when not asked, if it computes them anyway)."""
+        ...
+
+    def retract(self, x: X, step: object) -> X:
+        """The point ``x`` moved by a step of its :class:`NormalSystem`."""
+        ...
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """Iterations, damping and robust warm-up of one solve.
+
+    ``loss`` is the final robust loss; when it is ``geman_mcclure`` (not convex) and ``warmup > 0``,
+    a first phase of up to ``warmup`` iterations uses Huber. A phase ends early when a step
+    lowers the energy by less than ``tolerance`` (relative) or when no damping up to
+    ``damping x 10^7`` ... ``x 10^8`` finds a descent ("stalled": at a minimum).
+
+    How the warm-up shares the budget and the damping (the two fits have always differed here,
+    and their outputs are pinned by golden tests):
+
+    - ``warmup_within_budget`` True (identity fit): the warm-up's iterations, a stalled one
+      included, count against ``iterations``, and the warm-up is cut to ``iterations``;
+      False (clip fit): the warm-up runs up to ``warmup`` accepted steps on top, and the final
+      phase gets ``max(1, iterations - warm-up steps)``.
+    - ``carry_damping`` True (identity fit): the final phase starts from the warm-up's last
+      damping; False (clip fit): from ``damping`` again.
+    """
+
+    iterations: int
+    tolerance: float
+    damping: float
+    loss: Loss
+    warmup: int = 0
+    warmup_within_budget: bool = False
+    carry_damping: bool = False
+
+    @property
+    def warms_up(self) -> bool:
+        return self.loss == "geman_mcclure" and self.warmup > 0
+
+
+@dataclass
+class SolveResult(Generic[X]):
+    """``x`` the solution; ``converged``: the final phase stopped on the tolerance or at a
+    minimum (not on the iteration budget); ``steps``: accepted steps, both phases."""
+
+    x: X
+    converged: bool
+    steps: int
+
+
+class NonFiniteEnergy(RuntimeError):
+    """The energy became non-finite; ``iteration`` (1-based) over both phases."""
+
+    def __init__(self, iteration: int):
+        super().__init__(f"non-finite energy at iteration {iteration}")
+        self.iteration = iteration
+
+
+@dataclass
+class _Phase(Generic[X]):
+    x: X
+    converged: bool
+    steps: int
+    stalled: bool
+    mu: float
+
+
+def _phase(problem: Problem[X], x: X, loss: Loss, budget: int, mu: float, tolerance: float,
+           first_iteration: int) -> _Phase[X]:
+    """Levenberg-Marquardt with one robust loss for at most ``budget`` iterations."""
+    lin = problem.evaluate(x, loss, True)
+    steps = 0
+    for k in range(budget):
+        if not torch.isfinite(lin.energy):
+            raise NonFiniteEnergy(first_iteration + k)
+        if lin.system is None:  # the accepted point was evaluated without its normal equations
+            lin = problem.evaluate(x, loss, True)
+        assert lin.system is not None
+        trial = None
+        for _ in range(8):
+            try:
+                step = lin.system.solve(mu)
+            except RuntimeError:  # not positive definite: more damping
+                mu *= 10.0
+                continue
+            xn = problem.retract(x, step)
+            trial = problem.evaluate(xn, loss, False)
+            if torch.isfinite(trial.energy) and trial.energy < lin.energy:
+                break
+            trial = None
+            mu *= 10.0
+        if trial is None:  # no descent left at any damping: a minimum
+            return _Phase(x, True, steps, True, mu)
+        steps += 1
+        rel = float((lin.energy - trial.energy) / lin.energy.clamp_min(1e-12))
+        x, lin = xn, trial
+        mu = max(mu * 0.3, 1e-9)
+        if rel < tolerance:
+            return _Phase(x, True, steps, False, mu)
+    return _Phase(x, False, steps, False, mu)
+
+
+def levenberg_marquardt(problem: Problem[X], x: X, schedule: Schedule) -> SolveResult[X]:
+    """Minimise ``problem``'s energy from ``x``: a step is accepted only when the energy drops
+    (the damping is multiplied by 10 until it does, at most 8 times, and by 0.3 after an
+    accepted step, never below 1e-9); robust warm-up as in :class:`Schedule`.
+
+    Raises :class:`NonFiniteEnergy` when the energy at the current point is not finite.
+    """
+    sc = schedule
+    mu, steps, used = sc.damping, 0, 0
+    if sc.warms_up:
+        budget = min(sc.warmup, sc.iterations) if sc.warmup_within_budget else sc.warmup
+        warm = _phase(problem, x, "huber", budget, mu, sc.tolerance, 1)
+        x, steps = warm.x, warm.steps
+        used = warm.steps + (1 if warm.stalled and sc.warmup_within_budget else 0)
+        if sc.carry_damping:
+            mu = warm.mu
+    final_budget = sc.iterations - used if sc.warmup_within_budget else max(1, sc.iterations - used)
+    if final_budget <= 0:
+        return SolveResult(x, False, steps)
+    final = _phase(problem, x, sc.loss, final_budget, mu, sc.tolerance, used + 1)
+    return SolveResult(final.x, final.converged, steps + final.steps)

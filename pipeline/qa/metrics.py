@@ -14,12 +14,12 @@ def project_landmarks(fit, model, frames: np.ndarray | None = None) -> tuple[np.
     Uses the fit's embedding, camera and per-frame parameters (float64).
     """
     from pipeline.fitting.clip import landmark_model_for
-    from pipeline.fitting.config import FitConfig
+    from pipeline.fitting.config import FitConfig, ModelConfig
 
     E = fit.expression.shape[1]
     S = min(len(fit.shape), model.shapedirs.shape[-1])
     # every point of the embedding, whatever subset the fit used
-    lm = landmark_model_for(model, FitConfig(n_shape=S, n_expression=E, max_landmarks=0), fit.embedding, torch.float64)
+    lm = landmark_model_for(model, FitConfig(model=ModelConfig(n_shape=S, n_expression=E, max_landmarks=0)), fit.embedding, torch.float64)
     sel = slice(None) if frames is None else frames
     d = lambda a: torch.as_tensor(np.asarray(a, np.float64))  # noqa: E731
     cam = fit.camera

@@ -179,10 +179,9 @@ class DefaultBackend(Backend):
 
     def _configs(self, cfg: dict[str, Any], kind: str) -> Any:
         from emoface.utils.config import from_dict
-        from pipeline.fitting.config import FitConfig, SmoothConfig
+        from pipeline.fitting.config import SmoothConfig, load_fit_config
 
-        cls = FitConfig if kind == "fit" else SmoothConfig
-        return from_dict(cls, cfg, where=kind)
+        return load_fit_config(cfg, kind) if kind == "fit" else from_dict(SmoothConfig, cfg, where=kind)
 
     def make_track(self, arrays: dict[str, np.ndarray], clip_id: str) -> Any:
         from pipeline.fitting import LandmarkTrack

@@ -6,7 +6,7 @@ import torch
 
 from emoface.mesh.camera import PinholeCamera
 from emoface.morphable import load
-from pipeline.fitting import FitConfig, IdentityFit, fit_clip
+from pipeline.fitting import BoundConfig, FitConfig, IdentityFit, fit_clip
 from pipeline.fitting.clip import landmark_model_for
 from pipeline.fitting.init import jaw_open_sign
 from pipeline.fitting.landmark_groups import MP_BROWS, MP_EYES, MP_LIPS, MP_NOSE, MP_OVAL, landmark_weights
@@ -36,9 +36,9 @@ def test_bounds_follow_the_model_semantics(demo):
     toy = toy_model()
     tl = landmark_model_for(toy, cfg, embedding="mediapipe")
     assert not frame_bounds(tl, cfg, toy.expression_names)[: tl.n_expression].any()
-    on = FitConfig(nonnegative_expression="on")
+    on = FitConfig(bounds=BoundConfig(nonnegative_expression="on"))
     assert frame_bounds(tl, on, toy.expression_names)[: tl.n_expression].gt(0).all()
-    off = FitConfig(nonnegative_expression="off", jaw_nonnegative=False)
+    off = FitConfig(bounds=BoundConfig(nonnegative_expression="off", jaw_nonnegative=False))
     assert not frame_bounds(lm, off, demo.expression_names).any()
 
 
@@ -68,7 +68,7 @@ def test_fit_keeps_activations_and_jaw_in_range(demo):
         fit = fit_clip(c.track, ident, demo, cfg=cfg)
         return fit.expression[:, act].min(), (sign * fit.jaw[:, 0]).min(), fit
 
-    free_e, free_j, _ = lowest(FitConfig(nonnegative_expression="off", jaw_nonnegative=False))
+    free_e, free_j, _ = lowest(FitConfig(bounds=BoundConfig(nonnegative_expression="off", jaw_nonnegative=False)))
     low_e, low_j, fit = lowest(FitConfig())
     assert free_e < -0.15  # without the bound, noise drives activations well below rest
     assert low_e > -0.1 and low_j > -0.05  # with it they stay at (soft) zero

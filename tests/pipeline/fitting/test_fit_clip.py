@@ -6,7 +6,8 @@ import torch
 
 from emoface.mesh.camera import PinholeCamera
 from emoface.morphable import MorphableLayer, load
-from pipeline.fitting import ClipFit, FitConfig, FitError, IdentityFit, LandmarkTrack, canonicalize, fit_clip
+from pipeline.fitting import (ClipFit, FitConfig, FitError, IdentityFit, LandmarkTrack, ModelConfig, RobustConfig,
+                              canonicalize, fit_clip)
 from synthetic_tracks import make_clip
 
 CAM = PinholeCamera.from_fov(1280, 720, 28.0)
@@ -26,7 +27,7 @@ def test_recovers_parameters_and_meshes(demo):
     shape = rng.normal(size=demo.n_shape)
     c = make_clip(demo, shape, CAM, n_frames=45, seed=1, noise_px=1.0)
     fit = fit_clip(c.track, _identity(shape), demo, cfg=FitConfig())
-    assert fit.converged and fit.iterations <= FitConfig().max_iterations
+    assert fit.converged and fit.iterations <= FitConfig().solver.max_iterations
     assert fit.valid.all() and not fit.interpolated.any()
     # reprojection error at the noise level (1 px per axis -> ~1.25 px mean norm)
     assert 0.8 < np.median(fit.fit_error) < 1.6
@@ -47,7 +48,7 @@ def test_recovers_parameters_and_meshes(demo):
 def test_ibug68_embedding_through_the_mediapipe_map(demo):
     shape = np.zeros(demo.n_shape)
     c = make_clip(demo, shape, CAM, n_frames=30, seed=2, noise_px=0.5)
-    cfg = FitConfig(embedding="ibug68")
+    cfg = FitConfig(model=ModelConfig(embedding="ibug68"))
     fit = fit_clip(c.track, _identity(shape, embedding="ibug68"), demo, cfg=cfg)
     assert fit.embedding == "ibug68"
     assert np.abs(fit.head_rotation - c.rotation).mean() < 0.02
@@ -77,7 +78,7 @@ def test_robust_loss_resists_outliers(demo):
     c = make_clip(demo, shape, CAM, n_frames=30, seed=4, noise_px=0.5, outlier_frac=0.08)
     errs = {}
     for kind in ("l2", "huber", "geman_mcclure"):
-        fit = fit_clip(c.track, _identity(shape), demo, cfg=FitConfig(robust=kind))
+        fit = fit_clip(c.track, _identity(shape), demo, cfg=FitConfig(robust=RobustConfig(loss=kind)))
         errs[kind] = np.abs(fit.expression - c.expression).mean()
     assert errs["huber"] < 0.8 * errs["l2"] and errs["geman_mcclure"] < 0.8 * errs["l2"]
 

@@ -5,7 +5,7 @@ import pytest
 
 from emoface.mesh.camera import PinholeCamera
 from emoface.morphable import load
-from pipeline.fitting import CameraConfig, FitConfig, FitError, fit_identity, sample_frames
+from pipeline.fitting import CameraConfig, FitConfig, IdentityConfig, FitError, fit_identity, sample_frames
 from pipeline.fitting.identity import scale_direction
 from synthetic_tracks import make_clip
 from toy_model import toy_model
@@ -30,7 +30,7 @@ def test_shape_recovered_up_to_the_unobservable_scale():
     rng = np.random.default_rng(7)
     shape = rng.normal(size=demo.n_shape)
     tracks = [make_clip(demo, shape, cam, n_frames=40, seed=s, noise_px=1.0).track for s in range(3)]
-    cfg = FitConfig(identity_frames=60, camera=CameraConfig(fov_y_deg=28.0, estimate_focal=False))
+    cfg = FitConfig(identity=IdentityConfig(frames=60), camera=CameraConfig(fov_y_deg=28.0, estimate_focal=False))
     ident = fit_identity(tracks, demo, cfg=cfg)
     assert ident.n_frames == 60 and ident.embedding == "mediapipe" and ident.camera == cam
     u = scale_direction(demo, demo.n_shape)
@@ -48,12 +48,12 @@ def test_focal_length_estimated_from_a_wrong_prior():
     shape = rng.normal(size=toy.n_shape)
     tracks = [make_clip(toy, shape, true, n_frames=30, seed=s, noise_px=0.5).track for s in range(3)]
     # exact landmarks: every frame is real evidence (the default discounts a detector's static bias)
-    cfg = FitConfig(identity_frames=45, identity_effective_frames=45.0,
+    cfg = FitConfig(identity=IdentityConfig(frames=45, effective_frames=45.0),
                     camera=CameraConfig(fov_y_deg=45.0, estimate_focal=True, focal_log_std=1.0))
     ident = fit_identity(tracks, toy, cfg=cfg)
     assert ident.focal_estimated
     assert abs(ident.camera.fy / true.fy - 1.0) < 0.05
-    fixed = fit_identity(tracks, toy, cfg=FitConfig(identity_frames=45, identity_effective_frames=45.0,
+    fixed = fit_identity(tracks, toy, cfg=FitConfig(identity=IdentityConfig(frames=45, effective_frames=45.0),
                                                     camera=CameraConfig(fov_y_deg=45.0, estimate_focal=False)))
     assert fixed.camera.fy == pytest.approx(PinholeCamera.from_fov(1280, 720, 45.0).fy)
     assert np.abs(fixed.shape[: toy.n_shape] - shape).mean() > np.abs(ident.shape[: toy.n_shape] - shape).mean()

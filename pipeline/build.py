@@ -32,11 +32,43 @@ from pipeline.stages.config import BuildConfig, SplitConfig, stages_from
 from pipeline.stages.runtime import TaskContext
 from pipeline.stages.store import cleanup_temporaries
 
-__all__ = ["BuildSummary", "BuildLocked", "build_ravdess", "make_executor"]
+__all__ = ["BuildSummary", "BuildLocked", "SetupError", "build_ravdess", "make_executor", "check_model", "os_error_line"]
+
+#: model names that need no check at setup (bundled with the package; checking would import torch
+#: in the main process, which a no-op rerun otherwise never does)
+_BUNDLED_MODELS = ("demo", "synthetic-5023")
 
 
 class BuildLocked(RuntimeError):
     """Another build holds the lock on the same output folder."""
+
+
+class SetupError(RuntimeError):
+    """The build cannot start (an output folder it cannot write, a refused model); one line."""
+
+
+def os_error_line(exc: OSError) -> str:
+    """``<file>: <what went wrong>`` on one line."""
+    what = exc.strerror or str(exc)
+    what = what[:1].lower() + what[1:]
+    return f"{exc.filename}: {what}" if exc.filename else str(exc).splitlines()[0]
+
+
+def check_model(cfg: BuildConfig) -> None:
+    """Load ``cfg.model`` once through the back end; raise :class:`SetupError` when it is refused.
+
+    A missing or unsafe model file would otherwise fail every actor at the identity stage.
+    The bundled models are not checked here (they need no user file).
+    """
+    from pipeline.stages.runtime import load_model
+
+    if cfg.model in _BUNDLED_MODELS:
+        return
+    try:
+        load_model(cfg.backend, cfg.model)
+    except Exception as exc:  # noqa: BLE001 - every refusal (missing, unsafe, malformed) is a setup error
+        msg = (str(exc).splitlines() or [type(exc).__name__])[0]
+        raise SetupError(f"--model {cfg.model}: {msg}") from exc
 
 
 @dataclass
@@ -71,8 +103,11 @@ class BuildSummary:
 
 @contextlib.contextmanager
 def _lock(out: Path):
-    out.mkdir(parents=True, exist_ok=True)
-    fh = open(out / ".build.lock", "w")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        fh = open(out / ".build.lock", "w")
+    except OSError as exc:
+        raise SetupError(f"cannot write to the output folder {out}: {os_error_line(exc)}") from exc
     try:
         try:
             fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -131,7 +166,8 @@ def build_ravdess(
 
     Nothing that already matches its sidecar is recomputed; ``force`` (a stage name) redoes
     that stage and every later one. Bad inputs are recorded, never raised; only a wrong
-    setup (missing root, too few GPUs, a locked ``out``, offline ``--download``) raises.
+    setup (missing root, too few GPUs, a locked or unwritable ``out``, a refused ``--model``,
+    offline ``--download``) raises.
     """
     from pipeline.executors.progress import BuildProgress
     from pipeline.stages.scheduler import Scheduler
@@ -143,18 +179,24 @@ def build_ravdess(
     root = Path(root)
     forced = stages_from(force)
     wanted = parse_actors(actors)
+    check_model(cfg)
     with _lock(out):
-        cleanup_temporaries(out)
-        if download:
-            from pipeline.sources.zenodo import download_ravdess
+        try:
+            cleanup_temporaries(out)
+            if download:
+                from pipeline.sources.zenodo import download_ravdess
 
-            root.mkdir(parents=True, exist_ok=True)
-            download_ravdess(root, wanted)
-        limits = {"max_member_bytes": cfg.source.max_member_bytes, "max_total_bytes": cfg.source.max_total_bytes,
-                  "max_ratio": cfg.source.max_ratio}
-        manifest: Manifest = prepare_ravdess(root, out, wanted, cfg.source.extract_to or None, limits)
-        dump_yaml(cfg, out / "config.yaml")
-        dump_yaml(split, out / "split.yaml")
+                root.mkdir(parents=True, exist_ok=True)
+                download_ravdess(root, wanted)
+            limits = {"max_member_bytes": cfg.source.max_member_bytes, "max_total_bytes": cfg.source.max_total_bytes,
+                      "max_ratio": cfg.source.max_ratio}
+            manifest: Manifest = prepare_ravdess(root, out, wanted, cfg.source.extract_to or None, limits)
+            dump_yaml(cfg, out / "config.yaml")
+            dump_yaml(split, out / "split.yaml")
+        except (FileNotFoundError, PermissionError):
+            raise  # already one line (a missing --root, a read-only root without an output folder)
+        except OSError as exc:
+            raise SetupError(os_error_line(exc)) from exc
 
         ex = make_executor(executor, workers, gpus, address, cfg)
         cpus = os.cpu_count() or 1

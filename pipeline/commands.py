@@ -32,7 +32,7 @@ def ravdess(
     """Build 3D-RAVDESS: decode, landmarks, fit, smooth, canonical, qa, package (resumable, parallel)."""
     from emoface.utils.config import ConfigError
     from emoface.utils.resources import config_file
-    from pipeline.build import BuildLocked, build_ravdess
+    from pipeline.build import BuildLocked, SetupError, build_ravdess
     from pipeline.executors.local import GPUError
     from pipeline.stages.config import load_build_config, load_split
     from pipeline.sources.zenodo import DownloadError
@@ -49,9 +49,14 @@ def ravdess(
         split_cfg = load_split(split if split is not None else config_file(_DEFAULT_SPLIT))
         summary = build_ravdess(root, out, cfg, split=split_cfg, actors=actors, force=force, workers=workers, gpus=gpus,
                                 executor=executor, address=address, download=download, progress=progress)
-    except (GPUError, DownloadError, BuildLocked, ConfigError, FileNotFoundError, PermissionError, ValueError) as exc:
+    except (GPUError, DownloadError, BuildLocked, SetupError, ConfigError, FileNotFoundError, PermissionError, ValueError) as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from exc
+    except OSError as exc:  # the run itself failed (e.g. the disk filled up while writing build.json)
+        from pipeline.build import os_error_line
+
+        typer.echo(f"error: {os_error_line(exc)}", err=True)
+        raise typer.Exit(1) from exc
     except KeyboardInterrupt:
         typer.echo("interrupted: finished artefacts are kept; rerun the same command to resume", err=True)
         raise typer.Exit(130) from None

@@ -38,6 +38,7 @@ import numpy as np
 
 from emoface.data.ravdess import EMOTIONS
 from emoface.utils.atomic import atomic_path
+from emoface.utils.guarded_file import GuardedFile
 
 __all__ = [
     "FORMAT_NAME",
@@ -203,6 +204,7 @@ class SplitWriter:
         self.level = compression_level
         self._ctx = None
         self._h5 = None
+        self._file: GuardedFile | None = None
         self._subjects: set[str] = set()
 
     def __enter__(self) -> "SplitWriter":
@@ -211,14 +213,32 @@ class SplitWriter:
         self._ctx = atomic_path(self.path)
         tmp = self._ctx.__enter__()
         try:
-            self._h5 = h5py.File(tmp, "w", track_order=False)
+            self._file = GuardedFile(tmp)  # a full disk becomes an OSError here, never a crash in HDF5
+            self._h5 = h5py.File(self._file, "w", track_order=False)
             self._write_header()
+            self._check_io()
         except BaseException:
-            if self._h5 is not None:
-                self._h5.close()
+            self._close()
             self._ctx.__exit__(*sys.exc_info())
             raise
         return self
+
+    def _check_io(self) -> None:
+        """Raise the first failed write (e.g. no space left) as one line naming the split file."""
+        err = self._file.error if self._file is not None else None
+        if err is not None:
+            what = err.strerror or str(err)
+            raise OSError(err.errno, f"{self.path}: cannot write the split file: {what[:1].lower() + what[1:]}")
+
+    def _close(self) -> None:
+        try:
+            if self._h5 is not None:
+                self._h5.close()
+        finally:
+            self._h5 = None
+            if self._file is not None:
+                self._file.fsync()
+                self._file.close()
 
     def set_vertex_count(self, n_vertices: int) -> None:
         """Override the vertex count (a topology whose last vertices are in no face)."""
@@ -264,6 +284,7 @@ class SplitWriter:
         for k, v in attrs.items():
             g.attrs[k] = v
         self._subjects.add(name)
+        self._check_io()
 
     def add_clip(self, rec: ClipRecord) -> None:
         """Store one clip; its subject must have been added first."""
@@ -299,14 +320,19 @@ class SplitWriter:
         a["duration_s"] = float(t / self.fps)
         for k, v in rec.extra_attrs.items():
             a[k] = v
+        self._check_io()
 
     def __exit__(self, exc_type, exc, tb) -> None:
         try:
-            if self._h5 is not None:
-                self._h5.close()
+            self._close()
+            if exc_type is None:
+                self._check_io()
+        except BaseException:
+            self._ctx.__exit__(*sys.exc_info())  # removes the temporary file; the old split stays
+            raise
         finally:
-            self._h5 = None
-            self._ctx.__exit__(exc_type, exc, tb)
+            self._file = None
+        self._ctx.__exit__(exc_type, exc, tb)
 
 
 class SplitReader:

@@ -8,19 +8,30 @@ worker limits torch to ``torch_threads`` threads (1 by default), so N workers us
 Two kinds of task exist: ``cpu`` (decode, landmarks, package, report) and ``fit`` (identity,
 fit, smooth, canonical, qa). Without GPUs both go to the same pool; with ``--gpus N`` the fit
 tasks go to a separate pool of N processes, the i-th pinned to ``cuda:i``.
+
+A worker exits when the build's main process dies (SIGKILL, the OOM killer), so that no idle
+worker (nor the multiprocessing resource tracker, which lives while a worker holds its pipe)
+outlives the build: see :func:`exit_with_parent`.
 """
 
 from __future__ import annotations
 
+import ctypes
 import multiprocessing as mp
 import os
+import signal
 import sys
+import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import replace
 from typing import Any
 
-__all__ = ["Executor", "InlineExecutor", "ProcessExecutor", "count_gpus", "check_gpus", "GPUError", "call_task", "worker_setup"]
+__all__ = ["Executor", "InlineExecutor", "ProcessExecutor", "count_gpus", "check_gpus", "GPUError", "call_task", "worker_setup",
+           "exit_with_parent"]
+
+_PR_SET_PDEATHSIG = 1  # linux/prctl.h
 
 _WORKER: dict[str, Any] = {"device": None, "ready": False}
 
@@ -63,7 +74,36 @@ def worker_setup(torch_threads: int = 1, device: str | None = None) -> None:
     _WORKER["ready"] = True
 
 
-def _init_pool(torch_threads: int, devices: Any) -> None:
+def exit_with_parent(parent_pid: int | None, poll_s: float = 0.5) -> None:
+    """Make this worker process exit as soon as its parent (the build) dies.
+
+    On Linux the kernel sends SIGKILL at the parent's death (``PR_SET_PDEATHSIG``; the pools are
+    created by the thread that runs the whole build, so that thread's end is the build's end).
+    A daemon thread polling ``os.getppid()`` covers other systems and the moment before the
+    ``prctl``. ``parent_pid``: the process that started this worker, when known (spawn); a
+    worker whose parent is already gone exits at once.
+    """
+    if sys.platform.startswith("linux"):
+        try:
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        except (OSError, AttributeError):
+            pass
+    ppid = os.getppid()
+    if parent_pid is not None and ppid != parent_pid:
+        os._exit(1)
+
+    def watch() -> None:
+        while True:
+            time.sleep(poll_s)
+            if os.getppid() != ppid:
+                os._exit(1)
+
+    threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
+
+
+def _init_pool(torch_threads: int, devices: Any, parent_pid: int | None = None) -> None:
+    exit_with_parent(parent_pid)
     device = devices.get() if devices is not None else None
     worker_setup(torch_threads, device)
 
@@ -136,6 +176,8 @@ class ProcessExecutor(Executor):
         self.gpus = int(gpus)
         self.torch_threads = torch_threads
         self._mp = mp.get_context(start_method)
+        #: the workers' parent: this process under spawn; the fork server under forkserver (unknown here)
+        self._parent = os.getpid() if start_method == "spawn" else None
         self._cpu: ProcessPoolExecutor | None = None
         self._fit: ProcessPoolExecutor | None = None
         self.description = f"{self.workers} local worker process(es)" + (f" + {self.gpus} GPU fitting worker(s)" if gpus else "")
@@ -147,11 +189,11 @@ class ProcessExecutor(Executor):
                 for i in range(self.gpus):
                     devices.put(f"cuda:{i}")
                 self._fit = ProcessPoolExecutor(self.gpus, mp_context=self._mp, initializer=_init_pool,
-                                                initargs=(self.torch_threads, devices))
+                                                initargs=(self.torch_threads, devices, self._parent))
             return self._fit
         if self._cpu is None:
             self._cpu = ProcessPoolExecutor(self.workers, mp_context=self._mp, initializer=_init_pool,
-                                            initargs=(self.torch_threads, None))
+                                            initargs=(self.torch_threads, None, self._parent))
         return self._cpu
 
     def capacity(self) -> dict[str, int]:

@@ -11,7 +11,8 @@ Names are parsed only with :func:`emoface.data.ravdess.parse_name`. Full audio-v
 trials (modality 01, vocal channel 01) are kept; every other entry is reported with the reason
 it was left out. ``kind="filtered"`` entries are deliberate (video-only, song, other actors,
 non-video files); ``kind="bad"`` entries are broken inputs (a name that does not parse, an
-unreadable file, an unsafe archive member) and make the build's exit code non-zero.
+unreadable file, a folder named like a video, an unsafe archive member) and make the build's
+exit code non-zero.
 
 The manifest holds plain, validated, JSON-serialisable records with the sha256 of every source.
 Hashes are cached by ``(size, mtime_ns, inode)`` in ``out/work/source_index.json``, so a rerun
@@ -254,6 +255,9 @@ def _iter_entries(root: Path) -> Iterable[tuple[Path, Skipped | None]]:
         if _is_dir(entry):
             if entry.name == "ground_truth":
                 continue
+            if _is_candidate_video(entry.name):
+                yield path, _folder_skip(entry.path)
+                continue
             try:
                 children = sorted(os.scandir(path), key=lambda e: e.name)
             except OSError as exc:
@@ -263,11 +267,18 @@ def _iter_entries(root: Path) -> Iterable[tuple[Path, Skipped | None]]:
                 if child.name.startswith("."):
                     continue
                 if _is_dir(child):
-                    yield Path(child.path), Skipped(child.path, "sub-folder ignored (clips are looked for one level deep)", "filtered")
+                    yield Path(child.path), _folder_skip(child.path)
                 else:
                     yield Path(child.path), None
         else:
             yield path, None
+
+
+def _folder_skip(path: str) -> Skipped:
+    """A folder where a file was expected: named like a video it is a broken input, otherwise it is ignored."""
+    if _is_candidate_video(os.path.basename(path)):
+        return Skipped(path, "a folder, not a video file", "bad")
+    return Skipped(path, "sub-folder ignored (clips are looked for one level deep)", "filtered")
 
 
 def _is_dir(entry: os.DirEntry) -> bool:

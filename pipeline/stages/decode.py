@@ -51,10 +51,17 @@ class MediaReader:
     After iteration: ``width``, ``height``, ``src_fps``, ``duration_s``, ``has_audio``,
     ``audio`` (``(N,) float32`` at ``sample_rate``, or ``None``), ``errors`` (the decoder's
     error lines) and ``returncode``. Raises :class:`ClipError` when the file cannot be opened.
+
+    The audio goes through a temporary file in ``tmp_dir`` (a build passes a folder under its
+    output, so that a file left by a killed run is removed by the next run's cleanup; the name
+    ``.<clip>.audio.<random>.tmp.f32`` is what :func:`pipeline.stages.store.cleanup_temporaries`
+    removes), or in the system's temporary folder when ``tmp_dir`` is ``None``.
     """
 
-    def __init__(self, path: str | Path, fps: float = 30.0, threads: int = 0, sample_rate: int | None = None):
+    def __init__(self, path: str | Path, fps: float = 30.0, threads: int = 0, sample_rate: int | None = None,
+                 tmp_dir: str | Path | None = None):
         self.path = Path(path)
+        self.tmp_dir = Path(tmp_dir) if tmp_dir is not None else None
         self.fps = Fraction(fps).limit_denominator(1001)
         self.threads = int(threads)
         self.sample_rate = sample_rate
@@ -129,7 +136,11 @@ class MediaReader:
     def __iter__(self) -> Iterator[tuple[int, np.ndarray]]:
         audio_file = None
         if self.sample_rate is not None:
-            fd, audio_file = tempfile.mkstemp(prefix="emoface-audio-", suffix=".f32")
+            if self.tmp_dir is not None:
+                self.tmp_dir.mkdir(parents=True, exist_ok=True)
+                fd, audio_file = tempfile.mkstemp(prefix=f".{self.path.stem}.audio.", suffix=".tmp.f32", dir=self.tmp_dir)
+            else:
+                fd, audio_file = tempfile.mkstemp(prefix="emoface-audio-", suffix=".f32")
             os.close(fd)
         proc = subprocess.Popen(self._cmd(audio_file), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         parser = threading.Thread(target=self._parse, args=(proc.stderr,), daemon=True)
@@ -190,15 +201,18 @@ def _check_file(path: Path) -> None:
         raise ClipError("zero-byte file")
 
 
-def decode_clip(path: str | Path, cfg: DecodeConfig, sink: FrameSink | None = None, threads: int | None = None) -> dict[str, np.ndarray]:
+def decode_clip(path: str | Path, cfg: DecodeConfig, sink: FrameSink | None = None, threads: int | None = None,
+                tmp_dir: str | Path | None = None) -> dict[str, np.ndarray]:
     """Decode ``path``; every frame goes to ``sink(index, rgb)``; returns the artefact's arrays.
+
+    ``tmp_dir``: where the audio's temporary file goes (see :class:`MediaReader`).
 
     Raises :class:`ClipError` (a one-line reason) for a zero-byte, unreadable, truncated or
     corrupt file, a file without an audio track, or one with too few frames.
     """
     path = Path(path)
     _check_file(path)
-    reader = MediaReader(path, cfg.fps, threads if threads is not None else cfg.ffmpeg_threads, cfg.sample_rate)
+    reader = MediaReader(path, cfg.fps, threads if threads is not None else cfg.ffmpeg_threads, cfg.sample_rate, tmp_dir)
     thumbs: list[np.ndarray] = []
     thumb_idx: list[int] = []
     wanted: set[int] | None = None

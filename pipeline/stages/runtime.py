@@ -19,7 +19,7 @@ from pipeline.stages.backend import Backend, load_backend, sources_hash
 from pipeline.stages.config import BuildConfig, stage_config_hash
 from pipeline.stages.store import Store
 
-__all__ = ["TaskContext", "code_version", "stage_hashes", "model_fingerprint"]
+__all__ = ["TaskContext", "code_version", "stage_hashes", "model_fingerprint", "load_model"]
 
 #: bump to invalidate every artefact of a stage after a change of its on-disk format
 FORMAT_VERSIONS = {"decode": 1, "landmarks": 1, "identity": 1, "fit": 1, "smooth": 1, "canonical": 1, "qa": 1, "report": 1, "package": 1}
@@ -60,11 +60,12 @@ class TaskContext:
         return load_backend(self.cfg.backend)
 
     def model(self) -> Any:
-        return _model(self.cfg.backend, self.cfg.model)
+        return load_model(self.cfg.backend, self.cfg.model)
 
 
 @functools.lru_cache(maxsize=4)
-def _model(backend_spec: str, model_spec: str) -> Any:
+def load_model(backend_spec: str, model_spec: str) -> Any:
+    """The back end's model, loaded once per process."""
     return load_backend(backend_spec).load_model(model_spec)
 
 

@@ -160,7 +160,8 @@ def run_media_task(ctx: TaskContext, clip: SourceClip) -> TaskResult:
 
         if dec is None:
             def compute_decode() -> tuple[str, str]:
-                arrays = decode_clip(clip.path, ctx.cfg.decode, sink if collector is not None else None, ctx.ffmpeg_threads)
+                arrays = decode_clip(clip.path, ctx.cfg.decode, sink if collector is not None else None, ctx.ffmpeg_threads,
+                                     tmp_dir=store.folder("decode"))
                 return store.write_npz("decode", cid, arrays)
 
             dec = run_stage(ctx, "decode", cid, inputs["decode"], compute_decode)

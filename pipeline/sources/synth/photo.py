@@ -86,16 +86,30 @@ def _face_geometry(lmk: np.ndarray) -> tuple[np.ndarray, float, np.ndarray]:
     return hull, width, centre
 
 
+def _person_box(lmk: np.ndarray) -> tuple[float, float, float, float]:
+    """``(x0, y0, x1, y1)`` photo pixels where the person may be: a wide box around the face,
+    from above the hair to three face widths below the chin."""
+    _, width, centre = _face_geometry(lmk)
+    chin_y = float(lmk[152, 1])
+    return centre[0] - 2.1 * width, centre[1] - 1.35 * width, centre[0] + 1.85 * width, chin_y + 3.0 * width
+
+
 def _person_mask(image: np.ndarray, lmk: np.ndarray) -> np.ndarray:
-    """GrabCut seeded with the face and the neck below it (deterministic: OpenCV's RNG is seeded)."""
+    """GrabCut seeded with the face and the neck below it (deterministic: OpenCV's RNG is seeded).
+
+    Sure background: everything outside the person box, and the photo's top row and its side
+    columns down to the chin, so that a photo whose face fills it (the person box covers the
+    whole image, as in Grace Hopper's portrait) still gives GrabCut background samples."""
     h, w = image.shape[:2]
     hull, width, centre = _face_geometry(lmk)
     chin_y = float(lmk[152, 1])
     mask = np.full((h, w), cv2.GC_BGD, np.uint8)
-    # probable person: a wide box around the face, down to the image bottom
-    x0, x1 = int(max(centre[0] - 2.1 * width, 0)), int(min(centre[0] + 1.85 * width, w))
-    y0 = int(max(centre[1] - 1.35 * width, 0))
-    mask[y0 : min(int(chin_y + 3.0 * width), h), x0:x1] = cv2.GC_PR_FGD
+    bx0, by0, bx1, by1 = _person_box(lmk)
+    x0, x1 = int(max(bx0, 0)), int(min(bx1, w))
+    y0 = int(max(by0, 0))
+    mask[y0 : min(int(by1), h), x0:x1] = cv2.GC_PR_FGD
+    mask[0, :] = cv2.GC_BGD
+    mask[: int(max(chin_y, 0)), [0, w - 1]] = cv2.GC_BGD
     cv2.fillConvexPoly(mask, np.round(hull).astype(np.int32), cv2.GC_FGD)
     # the neck and collar under the chin belong to the person
     neck_c = (int(centre[0] - 0.15 * width), int(chin_y + 0.55 * width))

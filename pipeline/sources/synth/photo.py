@@ -67,7 +67,7 @@ def register_photo(image: np.ndarray, what: str = "photo") -> PhotoFace:
     lmk = det.landmarks[:468, :2].astype(np.float32)
     person = _person_mask(image, lmk)
     skin = _skin_mask(image, lmk, person)
-    clothes = _clothes_mask(image, lmk, person)
+    clothes = _clothes_mask(image, lmk, person, skin)
     return PhotoFace(image=image, landmarks=lmk, person=person, skin=skin, clothes=clothes)
 
 
@@ -110,6 +110,13 @@ def _person_mask(image: np.ndarray, lmk: np.ndarray) -> np.ndarray:
     mask[y0 : min(int(by1), h), x0:x1] = cv2.GC_PR_FGD
     mask[0, :] = cv2.GC_BGD
     mask[: int(max(chin_y, 0)), [0, w - 1]] = cv2.GC_BGD
+    if bx0 < 0 or bx1 > w:
+        # no margin beside the person (a face that fills the photo): beside the head, above the
+        # chin, is probably background (the head with its hair is about one face width wide)
+        xs = np.abs(np.arange(w, dtype=np.float32) - centre[0])
+        side = np.broadcast_to(xs[None, :] > 0.8 * width, (h, w)).copy()
+        side[int(max(chin_y, 0)) :] = False
+        mask[side & (mask == cv2.GC_PR_FGD)] = cv2.GC_PR_BGD
     cv2.fillConvexPoly(mask, np.round(hull).astype(np.int32), cv2.GC_FGD)
     # the neck and collar under the chin belong to the person
     neck_c = (int(centre[0] - 0.15 * width), int(chin_y + 0.55 * width))
@@ -148,13 +155,14 @@ def _skin_mask(image: np.ndarray, lmk: np.ndarray, person: np.ndarray) -> np.nda
     return cv2.GaussianBlur(m.astype(np.float32), (0, 0), 2.0)
 
 
-def _clothes_mask(image: np.ndarray, lmk: np.ndarray, person: np.ndarray) -> np.ndarray:
-    """Clothing: saturated person pixels below the chin (the orange suit of the default photo)."""
+def _clothes_mask(image: np.ndarray, lmk: np.ndarray, person: np.ndarray, skin: np.ndarray) -> np.ndarray:
+    """Clothing: saturated person pixels below the chin that are not skin (the astronaut's
+    orange suit, Grace Hopper's navy jacket and ribbons)."""
     hsv = cv2.cvtColor(image, cv2.COLOR_RGB2HSV).astype(np.float32)
     below = np.zeros(image.shape[:2], np.float32)
     below[int(lmk[152, 1] + 0.25 * np.ptp(lmk[:, 0])) :, :] = 1.0
     sat = np.clip((hsv[..., 1] - 90.0) / 60.0, 0.0, 1.0)
-    m = sat * below * (person > 0.5)
+    m = sat * below * (person > 0.5) * (1.0 - np.clip(skin, 0.0, 1.0))  # a saturated neck stays skin
     return cv2.GaussianBlur(m, (0, 0), 1.5)
 
 

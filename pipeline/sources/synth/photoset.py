@@ -23,16 +23,20 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
-from pipeline.sources.synth.photo import PhotoFace
+from pipeline.sources.synth.config import DEFAULT_PHOTOS
+
+if TYPE_CHECKING:
+    from pipeline.sources.synth.photo import PhotoFace
 
 __all__ = [
     "BUILTIN", "DEFAULT_PHOTOS", "PhotoSource", "photos_dir", "load_photo", "resolve_photos", "photo_index",
     "registered_photo",
 ]
 
-DEFAULT_PHOTOS: tuple[str, ...] = ("astronaut", "grace_hopper")
 # built-in name -> (where it comes from, licence)
 BUILTIN: dict[str, tuple[str, str]] = {
     "astronaut": ("skimage.data.astronaut() (Eileen Collins)", "NASA, public domain"),
@@ -162,7 +166,7 @@ def prepare_image(image: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
 
 
 @functools.lru_cache(maxsize=8)
-def registered_photo(spec: str) -> PhotoFace:
+def registered_photo(spec: str) -> "PhotoFace":
     """The registered photo of ``spec`` (once per process; a few seconds)."""
     from pipeline.sources.synth.photo import register_photo
 

@@ -49,6 +49,13 @@ def synth(
     if fps is not None and fps <= 0:
         console.print(f"[red]error:[/red] --fps must be positive, got {fps}")
         raise typer.Exit(2)
+    from pipeline.sources.synth.photoset import resolve_photos
+
+    try:  # before anything is written: each photo readable, with a face (generate_corpus checks again)
+        resolve_photos(cfg.photos)
+    except ValueError as exc:
+        console.print(f"[red]error:[/red] {exc}", soft_wrap=True)
+        raise typer.Exit(2) from exc
     with Progress(
         TextColumn("[bold]synth[/bold]"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), TimeRemainingColumn(),
         TextColumn("{task.description}"), console=console, transient=False,
@@ -61,7 +68,7 @@ def synth(
         try:
             result = generate_corpus(out, actors, clips_per_actor, seed, workers, fps, cfg, progress=progress)
         except ValueError as exc:
-            console.print(f"[red]error:[/red] {exc}")
+            console.print(f"[red]error:[/red] {exc}", soft_wrap=True)
             raise typer.Exit(2) from exc
     dump_yaml(dataclasses.replace(cfg, fps=float(fps)) if fps is not None else cfg, out / "synth_config.yaml")
     console.print(

@@ -29,6 +29,7 @@ from emoface.utils.atomic import write_json_atomic
 from emoface.utils.config import dump_yaml
 from pipeline.sources.ravdess import Manifest, parse_actors, prepare_ravdess
 from pipeline.stages.config import BuildConfig, SplitConfig, stages_from
+from pipeline.stages.records import Failure, SplitStatus
 from pipeline.stages.runtime import TaskContext
 from pipeline.stages.store import cleanup_temporaries
 
@@ -47,10 +48,10 @@ class BuildSummary:
     executor: str
     n_clips: int
     n_ok: int
-    failures: list[dict[str, Any]] = field(default_factory=list)
+    failures: list[Failure] = field(default_factory=list)
     bad_inputs: list[dict[str, Any]] = field(default_factory=list)
     filtered: int = 0
-    splits: dict[str, dict[str, Any]] = field(default_factory=dict)
+    splits: dict[str, SplitStatus] = field(default_factory=dict)
     report: dict[str, Any] | None = None
     stages: dict[str, dict[str, Any]] = field(default_factory=dict)
     seconds: float = 0.0
@@ -65,6 +66,8 @@ class BuildSummary:
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
+        d["failures"] = [f.to_dict() for f in self.failures]
+        d["splits"] = {name: s.to_dict() for name, s in self.splits.items()}
         d["exit_code"] = self.exit_code
         return d
 
@@ -85,21 +88,11 @@ def _lock(out: Path):
 
 def make_executor(kind: str = "local", workers: int = 1, gpus: int = 0, address: str | None = None, cfg: BuildConfig | None = None):
     """The executor for ``--workers/--gpus/--executor``; checks the GPUs first (stops at once when too few)."""
-    from pipeline.executors.local import InlineExecutor, ProcessExecutor, check_gpus
+    from pipeline import executors
+    from pipeline.executors.local import check_gpus
 
-    cfg = cfg or BuildConfig()
     check_gpus(gpus)
-    threads = cfg.executor.torch_threads
-    if kind == "ray":
-        from pipeline.executors.ray_executor import RayExecutor
-
-        return RayExecutor(address or "local", workers=workers, gpus=gpus, torch_threads=threads,
-                           max_retries=cfg.executor.worker_death_retries)
-    if kind != "local":
-        raise ValueError(f"--executor must be local or ray, got {kind!r}")
-    if workers <= 1 and gpus == 0:
-        return InlineExecutor(threads)
-    return ProcessExecutor(workers, gpus, cfg.executor.start_method, threads)
+    return executors.make_executor(kind, workers, gpus, address, (cfg or BuildConfig()).executor)
 
 
 def _stage_stats(outcomes) -> dict[str, dict[str, Any]]:
@@ -153,7 +146,7 @@ def build_ravdess(
         limits = {"max_member_bytes": cfg.source.max_member_bytes, "max_total_bytes": cfg.source.max_total_bytes,
                   "max_ratio": cfg.source.max_ratio}
         manifest: Manifest = prepare_ravdess(root, out, wanted, cfg.source.extract_to or None, limits)
-        dump_yaml(cfg, out / "config.yaml")
+        dump_yaml(cfg, out / "config.yaml")  # every section resolved (defaults included)
         dump_yaml(split, out / "split.yaml")
 
         ex = make_executor(executor, workers, gpus, address, cfg)
@@ -167,8 +160,7 @@ def build_ravdess(
 
         failures = sched.failures()
         if sched.report is not None and not sched.report.ok:
-            failures.append({"clip_id": None, "subject": None, "stage": "report", "reason": sched.report.reason,
-                             "cached": sched.report.cached_failure, "source": None})
+            failures.append(Failure(None, None, "report", sched.report.reason or "failed", sched.report.cached_failure))
         n_ok = sum(1 for st in sched.clips.values() if st.packable)
         summary = BuildSummary(
             out=str(out),

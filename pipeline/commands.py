@@ -31,6 +31,7 @@ def ravdess(
     """Build 3D-RAVDESS: decode, landmarks, fit, smooth, canonical, qa, package (resumable, parallel)."""
     from emoface.utils.config import ConfigError
     from pipeline.build import BuildLocked, build_ravdess
+    from pipeline.executors import ExecutorUnavailable
     from pipeline.executors.local import GPUError
     from pipeline.stages.config import load_build_config, load_split
     from pipeline.sources.zenodo import DownloadError
@@ -47,17 +48,13 @@ def ravdess(
         split_cfg = load_split(split if split is not None else (_DEFAULT_SPLIT if _DEFAULT_SPLIT.is_file() else None))
         summary = build_ravdess(root, out, cfg, split=split_cfg, actors=actors, force=force, workers=workers, gpus=gpus,
                                 executor=executor, address=address, download=download, progress=progress)
-    except (GPUError, DownloadError, BuildLocked, ConfigError, FileNotFoundError, PermissionError, ValueError) as exc:
+    except (GPUError, ExecutorUnavailable, DownloadError, BuildLocked, ConfigError, FileNotFoundError, PermissionError,
+            ValueError) as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from exc
     except KeyboardInterrupt:
         typer.echo("interrupted: finished artefacts are kept; rerun the same command to resume", err=True)
         raise typer.Exit(130) from None
-    except RuntimeError as exc:
-        if type(exc).__name__ == "RayUnavailable":
-            typer.echo(f"error: {exc}", err=True)
-            raise typer.Exit(2) from exc
-        raise
 
     _print_summary(summary)
     raise typer.Exit(summary.exit_code)
@@ -71,11 +68,11 @@ def _print_summary(summary) -> None:
     console.print(f"[bold]{summary.n_ok}/{summary.n_clips}[/] clips built in {summary.seconds:.1f} s ({summary.executor}); "
                   f"{summary.filtered} input(s) filtered out")
     for name, info in summary.splits.items():
-        console.print(f"  {name}: {info['clips']} clips, {info['status']}" + (f" -> {info['path']}" if info.get("path") else ""))
+        console.print(f"  {name}: {info.clips} clips, {info.status}" + (f" -> {info.path}" if info.path else ""))
     if summary.report:
         console.print(f"  QA report: {summary.report['path']} ({summary.report['status']})")
     problems = [("input", b["path"], b["reason"]) for b in summary.bad_inputs]
-    problems += [(f["stage"], f["clip_id"] or "-", f["reason"]) for f in summary.failures]
+    problems += [(f.stage, f.clip_id or "-", f.reason) for f in summary.failures]
     if problems:
         table = Table(title=f"{len(problems)} failure(s)", show_lines=False)
         table.add_column("stage")

@@ -50,6 +50,8 @@ __all__ = [
     "SplitReader",
     "open_split",
     "validate_split",
+    "InvalidSplitError",
+    "require_valid_split",
     "faces_sha256",
 ]
 
@@ -64,6 +66,10 @@ _CHUNK_FRAMES = 32
 
 class SchemaError(ValueError):
     """A split file that does not follow the format; the message names the file and the problem."""
+
+
+class InvalidSplitError(SchemaError):
+    """A split file that ``emoface validate`` rejects, found before a command starts its work."""
 
 
 def faces_sha256(faces: np.ndarray) -> str:
@@ -365,16 +371,17 @@ class SplitReader:
         except KeyError as exc:
             raise SchemaError(f"{self.path}: no clip {clip_id!r}") from exc
         a = {k: _attr(v) for k, v in g.attrs.items()}
+        where = f"{self.path}: /clips/{clip_id}"
         return ClipMeta(
             clip_id=clip_id,
             subject=str(a.get("subject", "")),
-            emotion=int(a.get("emotion", 0)),
+            emotion=_int_attr(a, "emotion", 0, where),
             emotion_name=str(a.get("emotion_name", "")),
-            intensity=int(a.get("intensity", 0)),
-            statement=int(a.get("statement", 1)),
-            repetition=int(a.get("repetition", 1)),
-            n_frames=int(a.get("n_frames", 0)),
-            duration_s=float(a.get("duration_s", 0.0)),
+            intensity=_int_attr(a, "intensity", 0, where),
+            statement=_int_attr(a, "statement", 1, where),
+            repetition=_int_attr(a, "repetition", 1, where),
+            n_frames=_int_attr(a, "n_frames", 0, where),
+            duration_s=_float_attr(a, "duration_s", 0.0, where),
             source=str(a.get("source", "")),
             attrs=a,
         )
@@ -441,6 +448,24 @@ def _attr(v: Any) -> Any:
     return v
 
 
+_INT_CLIP_ATTRS = ("emotion", "intensity", "statement", "repetition", "n_frames")
+
+
+def _int_attr(attrs: dict[str, Any], name: str, default: int, where: str) -> int:
+    """An integer clip attribute; anything else (a string, a float, an array) is a :class:`SchemaError`."""
+    v = attrs.get(name, default)
+    if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, np.integer)):
+        raise SchemaError(f"{where}: attribute {name!r} must be an integer, got {v!r}")
+    return int(v)
+
+
+def _float_attr(attrs: dict[str, Any], name: str, default: float, where: str) -> float:
+    v = attrs.get(name, default)
+    if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, float, np.integer, np.floating)):
+        raise SchemaError(f"{where}: attribute {name!r} must be a number, got {v!r}")
+    return float(v)
+
+
 def _header_problems(h, attrs: dict[str, Any]) -> list[str]:
     problems = []
     missing = [k for k in _REQUIRED_FILE_ATTRS if k not in attrs]
@@ -455,6 +480,19 @@ def _header_problems(h, attrs: dict[str, Any]) -> list[str]:
         if grp not in h:
             problems.append(f"missing /{grp}")
     return problems
+
+
+def require_valid_split(path: str | os.PathLike) -> Path:
+    """Run :func:`validate_split` (the checks of ``emoface validate``) before a command uses ``path``.
+
+    Raises :class:`InvalidSplitError` with one line: the file, its first problem and how many
+    more there are. Returns the path.
+    """
+    problems = validate_split(path, max_problems=1000)
+    if problems:
+        more = f" (and {len(problems) - 1} more problems; run `emoface validate {path}`)" if len(problems) > 1 else ""
+        raise InvalidSplitError(problems[0] + more)
+    return Path(path)
 
 
 def validate_split(path: str | os.PathLike, max_problems: int = 200) -> list[str]:
@@ -553,8 +591,12 @@ def _validate_clip(g, cid: str, n_v: int, fps: float, sr: int, subjects: set[str
             add(f"{where}/audio holds NaN or inf")
     attrs = {k: _attr(x) for k, x in g.attrs.items()}
     missing = [k for k in _REQUIRED_CLIP_ATTRS if k not in attrs]
+    not_int = [k for k in _INT_CLIP_ATTRS if k in attrs and
+               (isinstance(attrs[k], bool) or not isinstance(attrs[k], (int, np.integer)))]
     if missing:
         add(f"{where}: missing attribute(s) {', '.join(missing)}")
+    elif not_int:
+        add(f"{where}: attribute(s) {', '.join(f'{k}={attrs[k]!r}' for k in not_int)} must be integers")
     else:
         if attrs["subject"] not in subjects:
             add(f"{where}: subject {attrs['subject']!r} has no /subjects entry")

@@ -130,7 +130,12 @@ def resolve_template(
             files = [data] if data.suffix == ".h5" else sorted(data.glob("*.h5"))
             for f in files:
                 with SplitReader(f) as r:
-                    if subject in r.subjects:
+                    found = subject in r.subjects
+                if found:
+                    from emoface.data.schema import require_valid_split
+
+                    require_valid_split(f)  # the checks of `emoface validate` (InvalidSplitError)
+                    with SplitReader(f) as r:
                         return r.template(subject), subject
         known = sorted(meta.templates)
         raise AnimateError(f"no template for subject {subject!r} in the run ({', '.join(known)})" + (f" or in {data}" if data else "; pass --data OUT to look in split files"))

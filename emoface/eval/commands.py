@@ -45,13 +45,19 @@ def evaluate(
     threads: int | None = typer.Option(None, "--threads", help="CPU threads for torch (default: torch's choice; 1 is often fastest for small models or on a busy machine)."),
 ) -> None:
     """LVE / EVE / FDD of a run (and baselines, and the template-only floor) as Markdown and JSON tables."""
-    from emoface.data.schema import SplitReader
+    from emoface.data.schema import InvalidSplitError, SplitReader, require_valid_split
     from emoface.eval.evaluate import RunMethod, TemplateFloor, evaluate_methods
     from emoface.eval.report import render_markdown, summarize, write_report
+    from emoface.train.checkpoint import InvalidRunError
 
     console = _console()
     _set_threads(threads)
     split_path = _split_file(data, split)
+    try:
+        require_valid_split(split_path)  # the checks of `emoface validate`, before any work
+    except InvalidSplitError as exc:
+        console.print(f"[red]error[/red]: {exc}", soft_wrap=True)
+        raise typer.Exit(2) from exc
     with SplitReader(split_path) as r:
         topo_sha = str(r.attrs.get("topology_sha256", ""))
         clip_ids = r.clip_ids[:max_clips] if max_clips else None
@@ -63,6 +69,9 @@ def evaluate(
             RunMethod(Path(b.strip()), speakers, device=device, first_frame=first_frame, use_labels=use_labels, data_topology_sha256=topo_sha)
             for b in baselines.split(",") if b.strip()
         ] + [TemplateFloor()]
+    except InvalidRunError as exc:  # a checkpoint whose topology/regions `emoface validate` would reject
+        console.print(f"[red]error[/red]: {exc}", soft_wrap=True)
+        raise typer.Exit(2) from exc
     except Exception as exc:  # CheckpointError, ValueError: one line naming the run
         console.print(f"[red]error[/red]: {exc}")
         raise typer.Exit(1) from exc
@@ -127,7 +136,8 @@ def animate(
         write_animation_h5,
         write_obj_sequence,
     )
-    from emoface.train.checkpoint import load_run
+    from emoface.data.schema import InvalidSplitError
+    from emoface.train.checkpoint import InvalidRunError, load_run
     from emoface.utils.atomic import atomic_path
     from emoface.utils.audio import AudioError, load_audio
 
@@ -139,6 +149,9 @@ def animate(
         spk = resolve_speaker(speaker, list(meta.speakers))
         cond = Conditions(spk, resolve_intensity(intensity, list(meta.intensities)), resolve_emotion(emotion, emotion_mix, list(meta.emotions)))
         tpl, tpl_name = resolve_template(meta, spk, template, subject, data, template_scale)
+    except (InvalidRunError, InvalidSplitError) as exc:  # the checks of `emoface validate`: a setup error
+        console.print(f"[red]error[/red]: {exc}", soft_wrap=True)
+        raise typer.Exit(2) from exc
     except (AnimateError, AudioError, ValueError, RuntimeError) as exc:
         console.print(f"[red]error[/red]: {exc}")
         raise typer.Exit(1) from exc

@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
+from emoface.utils.config import bounded
+
 __all__ = ["EncoderConfig", "DecoderConfig", "MeshAttentionConfig", "EmotionLabelConfig", "ModelConfig"]
 
 
@@ -32,7 +34,7 @@ class EncoderConfig:
     conv_stride: tuple[int, ...] = (5, 2, 2, 2, 2, 2, 2)  # product 320: 50 Hz at 16 kHz
     num_conv_pos_embeddings: int = 128
     num_conv_pos_embedding_groups: int = 16
-    dropout: float = 0.1  # hidden, attention and activation dropout of a random-init encoder
+    dropout: float = bounded(0.1, ge=0, lt=1)  # hidden, attention and activation dropout of a random-init encoder
     layerdrop: float = 0.0  # > 0 skips whole layers at random (breaks DDP's used-parameter check)
     # where the 50 Hz features are resampled to the mesh frame rate: "features" = CNN output,
     # before the transformer (FaceFormer, EmoTalk); "output" = after the transformer
@@ -44,11 +46,11 @@ class EncoderConfig:
 class DecoderConfig:
     """FaceFormer-style transformer decoder (one per branch)."""
 
-    layers: int = 1
-    heads: int = 4
-    ff_mult: int = 2  # feed-forward width = ff_mult * feature_dim
-    dropout: float = 0.1
-    period: int = 30  # periodic positional encoding and temporal-bias period (frames)
+    layers: int = bounded(1, ge=1)
+    heads: int = bounded(4, ge=1)
+    ff_mult: int = bounded(2, ge=1)  # feed-forward width = ff_mult * feature_dim
+    dropout: float = bounded(0.1, ge=0, lt=1)
+    period: int = bounded(30, ge=1)  # periodic positional encoding and temporal-bias period (frames)
     start_token: Literal["first_frame", "template"] = "first_frame"
 
 
@@ -83,16 +85,16 @@ class EmotionLabelConfig:
     """
 
     enabled: bool = True
-    dropout: float = 0.5
+    dropout: float = bounded(0.5, ge=0, le=1)
 
 
 @dataclass
 class ModelConfig:
-    feature_dim: int = 128  # C = d, the decoder width (FaceFormer: 64 VOCASET, 128 BIWI)
-    n_emotions: int = 8
-    n_intensities: int = 2
-    fps: float = 30.0
-    sample_rate: int = 16000
+    feature_dim: int = bounded(128, ge=1)  # C = d, the decoder width (FaceFormer: 64 VOCASET, 128 BIWI)
+    n_emotions: int = bounded(8, ge=1)
+    n_intensities: int = bounded(2, ge=1)
+    fps: float = bounded(30.0, gt=0)
+    sample_rate: int = bounded(16000, ge=1)
     single_branch: bool = False  # FaceFormer-style baseline: content branch only
     fusion: Literal["mesh_attention", "add"] = "mesh_attention"
     # what is fed back as the previous frame: the fused mesh (both decoders), or each

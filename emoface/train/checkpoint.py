@@ -29,7 +29,7 @@ import torch
 
 from emoface.utils.atomic import atomic_path
 
-__all__ = ["RunMeta", "CheckpointError", "save_checkpoint", "read_checkpoint", "capture_rng", "restore_rng",
+__all__ = ["RunMeta", "CheckpointError", "InvalidRunError", "check_meta", "save_checkpoint", "read_checkpoint", "capture_rng", "restore_rng",
            "load_run", "find_checkpoint"]
 
 FORMAT = "emoface-checkpoint"
@@ -85,6 +85,27 @@ class RunMeta:
             templates={k: v.numpy() for k, v in s.get("templates", {}).items()},
             regions={k: v.numpy() for k, v in s.get("regions", {}).items()},
         )
+
+
+class InvalidRunError(CheckpointError):
+    """A checkpoint whose run meta is inconsistent (faces, regions or templates outside the topology)."""
+
+
+def check_meta(meta: RunMeta, where: str | Path) -> None:
+    """The checks of ``emoface validate`` applied to a checkpoint's topology, regions and templates."""
+    n_v = int(meta.n_vertices)
+    faces = np.asarray(meta.faces)
+    if faces.ndim != 2 or faces.shape[1] != 3 or (faces.size and (faces.min() < 0 or faces.max() >= n_v)):
+        raise InvalidRunError(f"{where}: faces must be (F, 3) indices within 0-{n_v - 1}, got {faces.shape}")
+    for name, idx in sorted(meta.regions.items()):
+        idx = np.asarray(idx)
+        if idx.ndim != 1 or (idx.size and (idx.min() < 0 or idx.max() >= n_v)):
+            raise InvalidRunError(f"{where}: region {name!r} has indices outside 0-{n_v - 1} (the run was trained on "
+                                  "a split file that `emoface validate` rejects)")
+    for name, tpl in sorted(meta.templates.items()):
+        tpl = np.asarray(tpl)
+        if tpl.shape != (n_v, 3) or not np.all(np.isfinite(tpl)):
+            raise InvalidRunError(f"{where}: template of {name!r} must be ({n_v}, 3) finite, got {tpl.shape}")
 
 
 def capture_rng(schedule_generator: torch.Generator | None = None) -> dict[str, Any]:
@@ -174,6 +195,7 @@ def load_run(run_dir: str | Path, device: str | torch.device = "cpu", which: str
     state = read_checkpoint(path)
     cfg = from_dict(ExperimentConfig, state["config"], f"{path}:config")
     meta = RunMeta.from_state(state["meta"])
+    check_meta(meta, path)
     template = next(iter(meta.templates.values()), None)
     model = build_model(cfg.model, meta.faces, meta.n_vertices, len(meta.speakers), template,
                         state.get("encoder_configs"))

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from emoface.model.config import ModelConfig
+from emoface.utils.config import bounded
 
 __all__ = ["ScheduleConfig", "LossConfig", "OptimConfig", "PairConfig", "TrainConfig", "ExperimentConfig"]
 
@@ -19,10 +20,10 @@ class ScheduleConfig:
     """How the decoder inputs are built during training (PAPER 2.1)."""
 
     kind: Literal["self_growing", "teacher_forcing", "autoregressive"] = "self_growing"
-    theta: int = 20  # warm-up epochs with ground truth only (UNKNOWN in the paper)
+    theta: int = bounded(20, ge=0)  # warm-up epochs with ground truth only (UNKNOWN in the paper)
     draw: Literal["frame", "sequence"] = "frame"  # one rand() per frame or per sequence
     detach_predictions: bool = True  # stop-gradient on the stage-1 predictions fed back
-    stage1_loss_weight: float = 0.0  # > 0 also supervises the stage-1 (teacher-forced) outputs
+    stage1_loss_weight: float = bounded(0.0, ge=0)  # > 0 also supervises the stage-1 (teacher-forced) outputs
     skip_stage1_when_all_gt: bool = True  # p_gt = 1 makes stage 2 = stage 1: run it once
 
 
@@ -30,19 +31,19 @@ class ScheduleConfig:
 class LossConfig:
     """L = self * L_self + cross * L_cross + velocity * L_vel + classification * L_cls (L1 as means)."""
 
-    self_weight: float = 1000.0
-    cross_weight: float = 1000.0
-    velocity_weight: float = 500.0
-    classification_weight: float = 1e-4
+    self_weight: float = bounded(1000.0, ge=0)
+    cross_weight: float = bounded(1000.0, ge=0)
+    velocity_weight: float = bounded(500.0, ge=0)
+    classification_weight: float = bounded(1e-4, ge=0)
     intermediate: bool = True  # the branch terms of L_self and L_cross (intermediate supervision)
 
 
 @dataclass
 class OptimConfig:
-    lr: float = 1e-4
-    betas: tuple[float, float] = (0.9, 0.999)
-    weight_decay: float = 0.0
-    grad_clip: float | None = None  # max gradient norm; None = no clipping (paper: UNKNOWN)
+    lr: float = bounded(1e-4, gt=0)
+    betas: tuple[float, float] = bounded((0.9, 0.999), ge=0, lt=1)
+    weight_decay: float = bounded(0.0, ge=0)
+    grad_clip: float | None = bounded(None, gt=0)  # max gradient norm; None = no clipping (paper: UNKNOWN)
 
 
 @dataclass
@@ -50,21 +51,24 @@ class PairConfig:
     """Cross-reconstruction pairs: same subject, statement and repetition, different emotion."""
 
     match_intensity: bool = False  # also require the same intensity
+    # L_cross on or off; None = decide from the data: off (with a warning) when the training
+    # split has no pair at all (VOCASET). The run's config.yaml records the decision.
+    cross_reconstruction: bool | None = None
 
 
 @dataclass
 class TrainConfig:
-    epochs: int = 200
-    batch_size: int = 1  # > 1 crops each side of the batch to its shortest clip
+    epochs: int = bounded(200, ge=1)
+    batch_size: int = bounded(1, ge=1)  # > 1 crops each side of the batch to its shortest clip
     seed: int = 0
     device: str = "auto"  # auto | cpu | cuda | cuda:N
-    threads: int | None = None  # CPU threads per process; None = cores / processes on this node
-    num_workers: int = 0  # DataLoader workers
-    val_every: int = 1  # epochs between validations (the last epoch is always validated)
-    val_max_clips: int | None = None  # validate on the first N clips only (None = all)
-    val_speaker: int = 0  # speaker condition for validation subjects unseen in training
-    log_every: int = 10  # steps between tensorboard step scalars
-    keep_every: int = 0  # also keep checkpoints/epoch_XXXX.pt every N epochs (0 = never)
+    threads: int | None = bounded(None, ge=1)  # CPU threads per process; None = cores / processes on this node
+    num_workers: int = bounded(0, ge=0)  # DataLoader workers
+    val_every: int = bounded(1, ge=1)  # epochs between validations (the last epoch is always validated)
+    val_max_clips: int | None = bounded(None, ge=1)  # validate on the first N clips only (None = all)
+    val_speaker: int = bounded(0, ge=0)  # speaker condition for validation subjects unseen in training
+    log_every: int = bounded(10, ge=1)  # steps between tensorboard step scalars
+    keep_every: int = bounded(0, ge=0)  # also keep checkpoints/epoch_XXXX.pt every N epochs (0 = never)
 
 
 @dataclass

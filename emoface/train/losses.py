@@ -48,12 +48,16 @@ def sequence_losses(out: Offsets, gt: torch.Tensor, intermediate: bool) -> tuple
     return rec, _velocity(out.fused, gt)
 
 
-def pair_losses(out_self: Offsets, gt_self: torch.Tensor, out_cross: Offsets, gt_cross: torch.Tensor,
+def pair_losses(out_self: Offsets, gt_self: torch.Tensor, out_cross: Offsets | None, gt_cross: torch.Tensor | None,
                 logits: torch.Tensor | None, labels: torch.Tensor | None, cfg: LossConfig) -> LossTerms:
-    """The weighted total and the unweighted terms for one pair batch."""
+    """The weighted total and the unweighted terms for one pair batch (``out_cross`` None: no L_cross)."""
     l_self, v_self = sequence_losses(out_self, gt_self, cfg.intermediate)
-    l_cross, v_cross = sequence_losses(out_cross, gt_cross, cfg.intermediate)
-    l_vel = v_self + v_cross
+    if out_cross is None:
+        l_cross = l_self.new_zeros(())
+        l_vel = v_self
+    else:
+        l_cross, v_cross = sequence_losses(out_cross, gt_cross, cfg.intermediate)
+        l_vel = v_self + v_cross
     l_cls = F.cross_entropy(logits, labels) if logits is not None else l_self.new_zeros(())
     total = (cfg.self_weight * l_self + cfg.cross_weight * l_cross + cfg.velocity_weight * l_vel
              + cfg.classification_weight * l_cls)

@@ -36,14 +36,22 @@ def find_partners(metas: Sequence, match_intensity: bool = False) -> list[list[i
 
 
 class PairDataset(Dataset):
-    """Items are ``(anchor Sample, partner Sample)``; call :meth:`set_epoch` before each epoch."""
+    """Items are ``(anchor Sample, partner Sample)``; call :meth:`set_epoch` before each epoch.
+
+    With ``cross=False`` (data without cross-reconstruction pairs, e.g. VOCASET) every clip is
+    an anchor and its own partner: the trainer then uses only the self-reconstruction terms.
+    """
 
     def __init__(self, path: str | os.PathLike, speakers: Sequence[str] | None = None, seed: int = 0,
-                 match_intensity: bool = False):
+                 match_intensity: bool = False, cross: bool = True):
         self.clips = MeshSeqDataset(path, speakers)
         self.speakers = self.clips.speakers
-        metas = [self.clips.meta(i) for i in range(len(self.clips))]
-        self.partners = find_partners(metas, match_intensity)
+        self.cross = cross
+        if cross:
+            metas = [self.clips.meta(i) for i in range(len(self.clips))]
+            self.partners = find_partners(metas, match_intensity)
+        else:
+            self.partners = [[i] for i in range(len(self.clips))]
         self.anchors = [i for i, p in enumerate(self.partners) if p]
         self.unpaired = [self.clips.clip_ids[i] for i, p in enumerate(self.partners) if not p]
         self.seed = seed
@@ -61,7 +69,8 @@ class PairDataset(Dataset):
         return int(rng.choice(self.partners[i]))
 
     def __getitem__(self, k: int) -> tuple[Sample, Sample]:
-        return self.clips[self.anchors[k]], self.clips[self.partner_of(k)]
+        anchor = self.clips[self.anchors[k]]
+        return anchor, (self.clips[self.partner_of(k)] if self.cross else anchor)
 
 
 @dataclass

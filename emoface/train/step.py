@@ -49,20 +49,24 @@ class TargetOutputs:
 @dataclass
 class PairOutputs:
     self_target: TargetOutputs
-    cross_target: TargetOutputs
+    cross_target: TargetOutputs | None  # None when training without cross-reconstruction
     gt_self: torch.Tensor  # (B, T1, V, 3) ground-truth offsets
-    gt_cross: torch.Tensor  # (B, T2, V, 3)
-    logits: torch.Tensor | None  # (2B, E): anchors then partners
-    labels: torch.Tensor  # (2B,)
+    gt_cross: torch.Tensor | None  # (B, T2, V, 3)
+    logits: torch.Tensor | None  # (2B, E): anchors then partners (B, E without cross-reconstruction)
+    labels: torch.Tensor  # (2B,) or (B,)
 
 
 class PairModel(nn.Module):
-    """Wraps :class:`EmoFace` so that a whole training step is one ``forward`` (for DDP)."""
+    """Wraps :class:`EmoFace` so that a whole training step is one ``forward`` (for DDP).
 
-    def __init__(self, model: EmoFace, schedule: ScheduleConfig):
+    ``cross=False`` decodes only the self target (data without cross-reconstruction pairs).
+    """
+
+    def __init__(self, model: EmoFace, schedule: ScheduleConfig, cross: bool = True):
         super().__init__()
         self.model = model
         self.schedule = schedule
+        self.cross = cross
 
     def forward(self, batch: PairBatch, p_gt: float, rnd: StepRandom) -> PairOutputs:
         m = self.model
@@ -77,6 +81,15 @@ class PairModel(nn.Module):
         lab1 = F.one_hot(batch.emotion1, cfg.n_emotions).to(gt1.dtype) * rnd.keep1.to(gt1)[:, None]
         lab2 = F.one_hot(batch.emotion2, cfg.n_emotions).to(gt1.dtype) * rnd.keep2.to(gt1)[:, None]
         logits = None
+        if not self.cross:
+            if cfg.single_branch:
+                in1 = m.prepare(m.add_emotion_label(m.encode_content(batch.audio1, t1), lab1), None, spk, int1, tpl)
+            else:
+                e1, l1 = m.encode_emotion(batch.audio1, t1)
+                in1 = m.prepare(m.encode_content(batch.audio1, t1), m.add_emotion_label(e1, lab1), spk, int1, tpl)
+                logits = l1
+            out1 = self._target(in1, gt1, rnd.uniform1, p_gt)
+            return PairOutputs(out1, None, gt1, None, logits, batch.emotion1)
         if cfg.single_branch:
             c1 = m.add_emotion_label(m.encode_content(batch.audio1, t1), lab1)
             c2 = m.add_emotion_label(m.encode_content(batch.audio2, t2), lab2)

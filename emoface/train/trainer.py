@@ -23,7 +23,7 @@ from torch.utils.data import DataLoader, DistributedSampler
 
 from emoface.data.dataset import MeshSeqDataset
 from emoface.data.ravdess import EMOTIONS, INTENSITIES
-from emoface.data.schema import faces_sha256
+from emoface.data.schema import faces_sha256, require_valid_split
 from emoface.model.build import build_model
 from emoface.train.checkpoint import (
     RunMeta,
@@ -90,22 +90,22 @@ class Trainer:
         train_path = self.data_dir / "train.h5"
         if not train_path.is_file():
             raise TrainingError(f"{train_path}: training split not found (expected train.h5 in --data)")
+        val_path = self.data_dir / "val.h5"
+        for path in (train_path, val_path) if val_path.is_file() else (train_path,):
+            require_valid_split(path)  # the checks of `emoface validate`, before any work
         torch.manual_seed(cfg.train.seed)
-        self.pairs = PairDataset(train_path, None, cfg.train.seed, cfg.pairs.match_intensity)
-        if len(self.pairs) == 0:
-            raise TrainingError(f"{train_path}: no cross-reconstruction pairs (clips of one subject, statement and "
-                                "repetition with different emotions)")
-        if self.pairs.unpaired and info.is_main:
-            log.warning("%d training clips have no partner and are not used (e.g. %s)", len(self.pairs.unpaired),
-                        self.pairs.unpaired[0])
+        self.pairs = self._pairs(train_path)
         reader = self.pairs.clips.reader
         self.speakers = list(self.pairs.speakers)
-        val_path = self.data_dir / "val.h5"
         self.val = MeshSeqDataset(val_path, self.speakers) if val_path.is_file() else None
         if self.val is not None and faces_sha256(self.val.faces) != faces_sha256(reader.faces):
             raise TrainingError(f"{val_path}: topology differs from {train_path} (faces do not match)")
         if self.val is None and info.is_main:
             log.warning("%s not found: no validation, best.pt follows the last epoch", val_path)
+        if self.val is not None and len(self.val) == 0:
+            if info.is_main:
+                log.warning("%s has no clips: no validation, best.pt follows the last epoch", val_path)
+            self.val = None
         n_v = reader.n_vertices
         template0 = reader.template(self.speakers[0])
         self.meta = RunMeta(
@@ -115,7 +115,7 @@ class Trainer:
             templates={s: reader.template(s) for s in self.speakers}, regions=dict(reader.regions),
         )
         self.model = build_model(cfg.model, reader.faces, n_v, len(self.speakers), template0).to(self.device)
-        self.pair_model = PairModel(self.model, cfg.schedule)
+        self.pair_model = PairModel(self.model, cfg.schedule, cross=self.pairs.cross)
         self.ddp = self.pair_model
         if info.enabled:
             ids = [self.device.index] if self.device.type == "cuda" else None
@@ -139,6 +139,32 @@ class Trainer:
             dump_yaml(cfg, self.run_dir / "config.yaml")
 
             self.writer = SummaryWriter(str(self.run_dir / "events"))
+
+    def _pairs(self, train_path: Path) -> PairDataset:
+        """The training pairs; without any cross-reconstruction pair, every clip trains alone (no L_cross).
+
+        ``pairs.cross_reconstruction`` (None = decide from the data) is resolved here, so the
+        run's ``config.yaml`` records whether the cross term was used.
+        """
+        cfg, info = self.cfg, self.info
+        want = cfg.pairs.cross_reconstruction
+        pairs = PairDataset(train_path, None, cfg.train.seed, cfg.pairs.match_intensity, cross=want is not False)
+        if len(pairs.clips) == 0:
+            raise TrainingError(f"{train_path}: the training split has no clips")
+        if pairs.cross and len(pairs) == 0:
+            if want:
+                raise TrainingError(f"{train_path}: no cross-reconstruction pairs (clips of one subject, statement "
+                                    "and repetition with different emotions) but pairs.cross_reconstruction is true")
+            pairs = PairDataset(train_path, None, cfg.train.seed, cfg.pairs.match_intensity, cross=False)
+            if info.is_main:
+                log.warning("%s has no cross-reconstruction pairs (clips of one subject, statement and repetition "
+                            "with different emotions, e.g. VOCASET): training without the cross term L_cross "
+                            "(pairs.cross_reconstruction: false in config.yaml)", train_path)
+        cfg.pairs.cross_reconstruction = pairs.cross
+        if pairs.cross and pairs.unpaired and info.is_main:
+            log.warning("%d training clips have no partner and are not used (e.g. %s)", len(pairs.unpaired),
+                        pairs.unpaired[0])
+        return pairs
 
     def _load_resume(self) -> None:
         path = self.run_dir / "checkpoints" / "last.pt"
@@ -213,14 +239,18 @@ class Trainer:
     def _step(self, batch, p_gt: float, epoch: int, k: int) -> dict[str, float]:
         out = self.ddp(batch, p_gt, self._random(batch))
         lc = self.cfg.loss
-        terms = pair_losses(out.self_target.final, out.gt_self, out.cross_target.final, out.gt_cross, out.logits,
-                            out.labels, lc)
+        cross = out.cross_target
+        terms = pair_losses(out.self_target.final, out.gt_self, cross.final if cross else None, out.gt_cross,
+                            out.logits, out.labels, lc)
         total = terms.total
         w1 = self.cfg.schedule.stage1_loss_weight
         if w1 > 0 and out.self_target.stage1 is not None:
             s1 = sequence_losses(out.self_target.stage1, out.gt_self, lc.intermediate)
-            s2 = sequence_losses(out.cross_target.stage1, out.gt_cross, lc.intermediate)
-            total = total + w1 * (lc.self_weight * s1[0] + lc.cross_weight * s2[0] + lc.velocity_weight * (s1[1] + s2[1]))
+            if cross is not None:
+                s2 = sequence_losses(cross.stage1, out.gt_cross, lc.intermediate)
+                total = total + w1 * (lc.self_weight * s1[0] + lc.cross_weight * s2[0] + lc.velocity_weight * (s1[1] + s2[1]))
+            else:
+                total = total + w1 * (lc.self_weight * s1[0] + lc.velocity_weight * s1[1])
         finite = bool(torch.isfinite(total))
         if self.info.enabled:
             flag = torch.tensor([0.0 if finite else 1.0], device=self.device)
@@ -237,8 +267,9 @@ class Trainer:
             torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.cfg.optim.grad_clip)
         self.optimizer.step()
         stats = {"loss": float(total.detach()), **{n: float(v.detach()) for n, v in terms.terms.items()}}
-        gt_in = out.self_target.gt_inputs + out.cross_target.gt_inputs
-        n_in = out.self_target.inputs + out.cross_target.inputs
+        targets = [out.self_target] + ([cross] if cross is not None else [])
+        gt_in = sum(t.gt_inputs for t in targets)
+        n_in = sum(t.inputs for t in targets)
         stats["gt_ratio"] = gt_in / max(n_in, 1)
         return stats
 

@@ -1,7 +1,11 @@
 """Typed configuration: dataclasses hold the defaults, YAML files hold only overrides.
 
 Unknown keys are errors (with the file and the key named), nested dataclasses are filled
-recursively, and every run writes its fully resolved config with :func:`dump_yaml`.
+recursively, values are checked against their type and, for fields declared with
+:func:`bounded`, their range (``optim.lr`` > 0, ``train.epochs`` >= 1 ...), and every run
+writes its fully resolved config with :func:`dump_yaml`. All of this happens in
+:func:`from_dict`, the one place a config is built from data, and every problem is a
+:class:`ConfigError` whose message is one line naming the file and the key.
 """
 
 from __future__ import annotations
@@ -16,13 +20,54 @@ from typing import Any, TypeVar
 
 import yaml
 
-__all__ = ["ConfigError", "from_dict", "to_dict", "load_yaml", "dump_yaml", "config_hash", "apply_overrides"]
+__all__ = ["ConfigError", "Bounds", "bounded", "from_dict", "to_dict", "load_yaml", "dump_yaml", "config_hash",
+           "apply_overrides"]
 
 T = TypeVar("T")
 
 
 class ConfigError(ValueError):
     """A config file or override that does not match its dataclass."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Bounds:
+    """The allowed range of a numeric config field (``None`` = no limit on that side)."""
+
+    ge: float | None = None
+    gt: float | None = None
+    le: float | None = None
+    lt: float | None = None
+
+    def problem(self, value: float) -> str | None:
+        """Why ``value`` is out of range, or None."""
+        for limit, ok, op in ((self.ge, lambda v, b: v >= b, ">="), (self.gt, lambda v, b: v > b, ">"),
+                              (self.le, lambda v, b: v <= b, "<="), (self.lt, lambda v, b: v < b, "<")):
+            if limit is not None and not ok(value, limit):
+                return f"must be {op} {limit:g}, got {value!r}"
+        return None
+
+
+def bounded(default: Any, *, ge: float | None = None, gt: float | None = None, le: float | None = None,
+            lt: float | None = None) -> Any:
+    """A dataclass field with a range that :func:`from_dict` checks (``None`` values and defaults pass).
+
+    Sequences (``betas``) are checked item by item.
+    """
+    return dataclasses.field(default=default, metadata={"bounds": Bounds(ge, gt, le, lt)})
+
+
+def _check_bounds(f: dataclasses.Field, value: Any, where: str) -> None:
+    bounds = f.metadata.get("bounds")
+    if bounds is None or value is None:
+        return
+    items = value if isinstance(value, (list, tuple)) else [value]
+    for i, v in enumerate(items):
+        if isinstance(v, (int, float)) and not isinstance(v, bool):
+            problem = bounds.problem(v)
+            if problem:
+                suffix = f"[{i}]" if isinstance(value, (list, tuple)) else ""
+                raise ConfigError(f"{where}{suffix}: {problem}")
 
 
 def to_dict(cfg: Any) -> dict[str, Any]:
@@ -46,9 +91,9 @@ def _plain(value: Any) -> Any:
 
 def from_dict(cls: type[T], data: dict[str, Any] | None, where: str = "config") -> T:
     """Build ``cls`` from ``data``; missing keys keep their defaults, unknown keys raise."""
-    data = dict(data or {})
-    if not isinstance(data, dict):
+    if data is not None and not isinstance(data, dict):
         raise ConfigError(f"{where}: expected a mapping, got {type(data).__name__}")
+    data = dict(data or {})
     hints = typing.get_type_hints(cls)
     fields = {f.name: f for f in dataclasses.fields(cls)}
     unknown = sorted(set(data) - set(fields))
@@ -57,6 +102,7 @@ def from_dict(cls: type[T], data: dict[str, Any] | None, where: str = "config") 
     kwargs = {}
     for name, value in data.items():
         kwargs[name] = _coerce(hints[name], value, f"{where}.{name}")
+        _check_bounds(fields[name], kwargs[name], f"{where}.{name}")
     try:
         return cls(**kwargs)
     except (TypeError, ValueError) as exc:
@@ -136,6 +182,10 @@ def load_yaml(cls: type[T], path: str | Path | None, overrides: dict[str, Any] |
             raise ConfigError(f"{path}: config file not found")
         try:
             loaded = yaml.safe_load(path.read_text(encoding="utf-8"))
+        except UnicodeDecodeError as exc:
+            raise ConfigError(f"{path}: not a UTF-8 text file (byte {exc.start}: {exc.reason})") from exc
+        except OSError as exc:
+            raise ConfigError(f"{path}: cannot read config file ({exc.strerror or exc})") from exc
         except yaml.YAMLError as exc:
             raise ConfigError(f"{path}: not valid YAML ({exc.__class__.__name__})") from exc
         if loaded is not None and not isinstance(loaded, dict):
@@ -153,8 +203,13 @@ def apply_overrides(data: dict[str, Any], overrides: dict[str, Any]) -> dict[str
     for key, value in overrides.items():
         node = out
         parts = key.split(".")
-        for part in parts[:-1]:
+        if not all(parts):
+            raise ConfigError(f"override {key!r}: empty key part (expected e.g. train.epochs)")
+        for i, part in enumerate(parts[:-1]):
             node = node.setdefault(part, {})
+            if not isinstance(node, dict):
+                section = ".".join(parts[: i + 1])
+                raise ConfigError(f"override {key!r}: {section} is a value ({node!r}), not a section with keys")
         node[parts[-1]] = value
     return out
 

@@ -30,6 +30,7 @@ from emoface.utils.config import dump_yaml
 from pipeline.sources.ravdess import Manifest, parse_actors, prepare_ravdess
 from pipeline.stages.config import BuildConfig, SplitConfig, stages_from
 from pipeline.stages.records import Failure, SplitStatus
+from pipeline.stages.registry import REGISTRY, StageRegistry
 from pipeline.stages.runtime import TaskContext
 from pipeline.stages.store import cleanup_temporaries
 
@@ -95,14 +96,15 @@ def make_executor(kind: str = "local", workers: int = 1, gpus: int = 0, address:
     return executors.make_executor(kind, workers, gpus, address, (cfg or BuildConfig()).executor)
 
 
-def _stage_stats(outcomes) -> dict[str, dict[str, Any]]:
+def _stage_stats(outcomes, stages: StageRegistry) -> dict[str, dict[str, Any]]:
+    """Per stage, in registry order: how many keys ran, were cached or failed, and the seconds spent."""
     stats: dict[str, dict[str, Any]] = defaultdict(lambda: Counter())
     seconds: dict[str, float] = defaultdict(float)
     for o in outcomes:
         stats[o.stage][o.status] += 1
         if o.status == "ran" or (o.status == "failed" and not o.cached_failure):
             seconds[o.stage] += o.seconds
-    return {s: {**dict(c), "seconds": round(seconds[s], 3)} for s, c in stats.items()}
+    return {s.name: {**dict(stats[s.name]), "seconds": round(seconds[s.name], 3)} for s in stages if s.name in stats}
 
 
 def build_ravdess(
@@ -119,11 +121,13 @@ def build_ravdess(
     address: str | None = None,
     download: bool = False,
     progress: bool | None = False,
+    stages: StageRegistry = REGISTRY,
 ) -> BuildSummary:
     """Build 3D-RAVDESS from the videos under ``root`` into ``out``; returns the summary.
 
     Nothing that already matches its sidecar is recomputed; ``force`` (a stage name) redoes
-    that stage and every later one. Bad inputs are recorded, never raised; only a wrong
+    that stage and every later one; ``stages``: the stages to run (default: the registry's).
+    Bad inputs are recorded, never raised; only a wrong
     setup (missing root, too few GPUs, a locked ``out``, offline ``--download``) raises.
     """
     from pipeline.executors.progress import BuildProgress
@@ -134,7 +138,7 @@ def build_ravdess(
     split = split or SplitConfig()
     out = Path(out).resolve()
     root = Path(root)
-    forced = stages_from(force)
+    forced = stages_from(force, stages)
     wanted = parse_actors(actors)
     with _lock(out):
         cleanup_temporaries(out)
@@ -152,7 +156,7 @@ def build_ravdess(
         ex = make_executor(executor, workers, gpus, address, cfg)
         cpus = os.cpu_count() or 1
         ctx = TaskContext(str(out), cfg, forced, device=cfg.device,
-                          ffmpeg_threads=cfg.decode.ffmpeg_threads or max(1, cpus // max(1, workers)))
+                          ffmpeg_threads=cfg.decode.ffmpeg_threads or max(1, cpus // max(1, workers)), stages=stages)
         with ex, BuildProgress(progress) as bar:
             sched = Scheduler(ctx, manifest, split, ex, bar, capacity=ex.capacity(), retries=cfg.executor.worker_death_retries)
             sched.run()
@@ -172,7 +176,7 @@ def build_ravdess(
             filtered=sum(1 for s in manifest.skipped if s.kind == "filtered"),
             splits=dict(sorted(sched.splits.items())),
             report={"status": sched.report.status, "path": str(out / "qa" / "report.html")} if sched.report else None,
-            stages=_stage_stats(sched.outcomes),
+            stages=_stage_stats(sched.outcomes, stages),
             seconds=round(time.perf_counter() - t0, 3),
         )
         write_json_atomic(out / "build.json", summary.to_dict())

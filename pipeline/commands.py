@@ -7,6 +7,8 @@ from typing import Optional
 
 import typer
 
+from pipeline.stages.registry import REGISTRY
+
 __all__ = ["ravdess"]
 
 _DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "configs" / "ravdess.yaml"
@@ -23,7 +25,7 @@ def ravdess(
     address: Optional[str] = typer.Option(None, "--address", help="Ray cluster address ('auto', HOST:PORT); default: a local instance."),
     actors: Optional[str] = typer.Option(None, "--actors", help="Actors to build, e.g. 1-24 or 1,3,5-7 (default: all found)."),
     split: Optional[Path] = typer.Option(None, "--split", help="Split config (default configs/split-paper.yaml: 01-20 / 21-22 / 23-24)."),
-    force: Optional[str] = typer.Option(None, "--force", help="Redo this stage and every later one: decode, landmarks, identity, fit, smooth, canonical, qa, package."),
+    force: Optional[str] = typer.Option(None, "--force", help=f"Redo this stage and every later one: {', '.join(REGISTRY.names)}."),
     download: bool = typer.Option(False, "--download", help="Fetch the Video_Speech_Actor_XX.zip archives of Zenodo record 1188976 into --root first."),
     config: Optional[Path] = typer.Option(None, "--config", help="Build config overrides (default configs/ravdess.yaml)."),
     progress: Optional[bool] = typer.Option(None, "--progress/--no-progress", help="Progress bars (default: when stderr is a terminal)."),

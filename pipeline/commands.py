@@ -11,8 +11,9 @@ from pipeline.stages.registry import REGISTRY
 
 __all__ = ["ravdess"]
 
-_DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "configs" / "ravdess.yaml"
-_DEFAULT_SPLIT = Path(__file__).resolve().parent.parent / "configs" / "split-paper.yaml"
+# defaults: the shipped configs/ravdess.yaml and configs/split-paper.yaml (emoface.utils.resources)
+_DEFAULT_CONFIG = "ravdess.yaml"
+_DEFAULT_SPLIT = "split-paper.yaml"
 
 
 def ravdess(
@@ -32,6 +33,7 @@ def ravdess(
 ) -> None:
     """Build 3D-RAVDESS: decode, landmarks, fit, smooth, canonical, qa, package (resumable, parallel)."""
     from emoface.utils.config import ConfigError
+    from emoface.utils.resources import config_file
     from pipeline.build import BuildLocked, build_ravdess
     from pipeline.executors import ExecutorUnavailable
     from pipeline.executors.local import GPUError
@@ -45,9 +47,9 @@ def ravdess(
 
     signal.signal(signal.SIGTERM, _stop)
     try:
-        cfg_path = config if config is not None else (_DEFAULT_CONFIG if _DEFAULT_CONFIG.is_file() else None)
+        cfg_path = config if config is not None else config_file(_DEFAULT_CONFIG)
         cfg = load_build_config(cfg_path, {"model": model} if model else None)
-        split_cfg = load_split(split if split is not None else (_DEFAULT_SPLIT if _DEFAULT_SPLIT.is_file() else None))
+        split_cfg = load_split(split if split is not None else config_file(_DEFAULT_SPLIT))
         summary = build_ravdess(root, out, cfg, split=split_cfg, actors=actors, force=force, workers=workers, gpus=gpus,
                                 executor=executor, address=address, download=download, progress=progress)
     except (GPUError, ExecutorUnavailable, DownloadError, BuildLocked, ConfigError, FileNotFoundError, PermissionError,

@@ -4,7 +4,7 @@
 2. ``build-dataset ravdess``    its 3D dataset (demo head), QA report, HDF5 splits
 3. ``emoface train``            EmoFace (small preset) and the FaceFormer-style single branch
 4. ``emoface evaluate``         both on the test split, next to the template-only floor
-5. ``emoface animate``          a real RAVDESS recording (or a generated clip) -> mesh + mp4
+5. ``emoface animate``          a generated test clip's speech (or ``--audio``) -> mesh + mp4
 
 Each step is the command a user would type (printed before it runs), and each step skips
 work that is already done, so a second ``make demo`` takes a fraction of the time.
@@ -21,10 +21,12 @@ from pathlib import Path
 
 import typer
 
+from emoface.utils.resources import config_file
+
 __all__ = ["DemoPlan", "plan_demo", "main"]
 
-REPO = Path(__file__).resolve().parent.parent
-SHARED_AUDIO = REPO.parent / "shared" / "assets" / "ravdess" / "audio" / "03-01-05-02-01-01-01.wav"
+DEMO_AUDIO = "demo_audio.wav"  # under --out: the speech of the first generated test clip
+
 
 
 @dataclass(frozen=True)
@@ -46,6 +48,7 @@ class DemoPlan:
     out: Path
     steps: list[Step]
     outputs: dict[str, Path]
+    generated_audio: Path | None = None  # written before the animate step (no --audio given)
 
 
 def _cli(module: str, *args: str | Path) -> list[str]:
@@ -63,15 +66,13 @@ def plan_demo(
     """The steps of the demo, as command lines (pure: runs nothing)."""
     out = out.resolve()
     corpus, data, runs = out / "corpus", out / "3d-dataset", out / "runs"
-    small = REPO / "configs" / "emoface-small.yaml"
-    split = REPO / "configs" / "split-demo.yaml"
+    small = config_file("emoface-small.yaml")
+    split = config_file("split-demo.yaml")
     epoch_args = ["--epochs", str(epochs)] if epochs is not None else []
     emoface_run, baseline_run = runs / "emoface-small", runs / "faceformer-small"
-    if audio is None:
-        audio = SHARED_AUDIO if SHARED_AUDIO.is_file() else None
-    audio_note = "a real RAVDESS recording" if audio is not None else "a generated clip's audio"
-    if audio is None:
-        audio = out / "demo_audio.wav"
+    audio_note = "the given recording" if audio is not None else "a generated test clip's speech"
+    generated_audio = out / DEMO_AUDIO if audio is None else None
+    audio = audio if audio is not None else out / DEMO_AUDIO
     steps = [
         Step("generate the corpus", _cli("pipeline", "synth", "--out", corpus, "--actors", actors, "--clips-per-actor", clips_per_actor,
                                          "--workers", workers)),
@@ -111,13 +112,13 @@ def plan_demo(
         "metrics table": report / "table.md",
         "animation (mp4, vertices)": anim,
     }
-    return DemoPlan(out, steps, outputs)
+    return DemoPlan(out, steps, outputs, generated_audio)
 
 
 def _prepare_audio(plan: DemoPlan) -> None:
-    """When no real recording is available, take the audio of the first generated test clip."""
-    target = plan.out / "demo_audio.wav"
-    if target.exists() or SHARED_AUDIO.is_file():
+    """Unless ``--audio`` names a recording, take the speech of the first generated test clip."""
+    target = plan.generated_audio
+    if target is None or target.exists():
         return
     from emoface.data.schema import open_split
     from emoface.utils.atomic import atomic_path
@@ -177,7 +178,7 @@ def main(
     clips_per_actor: int = typer.Option(20, "--clips-per-actor", help="Clips per actor (a balanced subset of the 60)."),
     workers: int = typer.Option(2, "--workers", help="Worker processes for the corpus and the dataset build."),
     epochs: int = typer.Option(12, "--epochs", help="Training epochs (the small preset has 30; 12 keep the demo within ~20 minutes on 2 cores)."),
-    audio: Path = typer.Option(None, "--audio", help="Speech to animate (default: a real RAVDESS recording when ../shared is present)."),
+    audio: Path = typer.Option(None, "--audio", help="Speech to animate, e.g. a RAVDESS .wav (default: the speech of the first generated test clip)."),
 ) -> None:
     """Run the whole chain offline on the embedded default."""
     raise typer.Exit(run_demo(plan_demo(out, actors, clips_per_actor, workers, epochs, audio)))

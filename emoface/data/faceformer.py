@@ -2,24 +2,33 @@
 
 Layout written under ``out_dir`` (as FaceFormer's ``vocaset/`` folder)::
 
-    vertices_npy/<subject>_<clip_id>.npy   (T', V*3) float32 metres
-    wav/<subject>_<clip_id>.wav            16 kHz mono PCM-16
+    vertices_npy/<subject>_<clip>-ff<NN>.npy   (T', V*3) float32 metres
+    wav/<subject>_<clip>-ff<NN>.wav            16 kHz mono PCM-16
     templates.pkl                          {subject: (V, 3) float32}, a plain pickle (protocol 4)
     emoface_export.json                    frame rate, subject splits, per-clip labels
 
 FaceFormer's VOCASET loader keeps every second frame (``[::2]``, 60 -> 30 fps), so by default
 the 30 fps sequences are written at 60 fps with the in-between frames linearly interpolated:
 ``[::2]`` then returns our frames exactly. ``fps=30`` writes the frames as they are (for
-loaders that do not subsample, like FaceFormer's BIWI path). File names are
-``<subject>_<clip_id>`` so that FaceFormer's ``"_".join(name.split("_")[:-1])`` yields the
-subject. ``emoface_export.json`` lists which subjects belong to which split (for
-``--train_subjects`` etc.) and lets :func:`emoface.data.vocaset.import_vocaset` read the
-folder back with its labels.
+loaders that do not subsample, like FaceFormer's BIWI path).
+
+File names (:func:`faceformer_stem`) follow what FaceFormer's loader parses: the subject is
+everything before the last ``_``, and the last two characters of the name are read as a
+sentence number that must lie in the split's range (``--dataset vocaset``: train 1-40,
+val/test 21-40; ``--dataset BIWI``: train 1-32, val 33-36, test 37-40). A clip named after
+its RAVDESS id alone would end in the actor number and be dropped from val/test for any
+split but the paper's. So every name ends in ``-ff<NN>``, a code chosen by the split
+(:data:`SPLIT_CODES`: train 01, val 33, test 37) that both ranges keep. The ``<clip>`` part is
+the clip id with any character other than letters, digits and ``-`` turned into ``-``.
+``emoface_export.json`` maps each name to its clip id and labels, lists which subjects belong
+to which split (for ``--train_subjects`` etc.) and lets
+:func:`emoface.data.vocaset.import_vocaset` read the folder back with its labels.
 """
 
 from __future__ import annotations
 
 import pickle
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,7 +39,12 @@ from emoface.data.schema import SplitReader
 from emoface.data.vocaset import EXPORT_MANIFEST
 from emoface.utils.atomic import atomic_path, atomic_write, write_json_atomic
 
-__all__ = ["ExportError", "ExportReport", "upsample_2x", "export_faceformer"]
+__all__ = ["SPLIT_CODES", "ExportError", "ExportReport", "faceformer_stem", "upsample_2x", "export_faceformer"]
+
+# The two-digit "sentence" code each split's file names end in. FaceFormer keeps a clip in a split
+# when this number is in that split's range: vocaset train 1-40, val/test 21-40; BIWI train 1-32,
+# val 33-36, test 37-40. These codes lie in every range of their own split and (for BIWI) in no other.
+SPLIT_CODES: dict[str, int] = {"train": 1, "val": 33, "test": 37}
 
 
 class ExportError(ValueError):
@@ -55,6 +69,20 @@ def upsample_2x(vertices: np.ndarray) -> np.ndarray:
     return out
 
 
+def faceformer_stem(subject: str, clip_id: str, split: str) -> str:
+    """The file stem of one clip: ``<subject>_<clip>-ff<NN>`` (see the module docstring).
+
+    Raises :class:`ExportError` for a split other than train/val/test, or a subject that
+    FaceFormer's loader would misread (a ``.`` or ``wav`` in it, or empty).
+    """
+    if split not in SPLIT_CODES:
+        raise ExportError(f"{split}: split name (the .h5 file stem) must be one of {', '.join(SPLIT_CODES)} for FaceFormer's loader")
+    if not subject or "." in subject or "wav" in subject:
+        raise ExportError(f"subject {subject!r}: FaceFormer's loader cannot read a subject that is empty or holds '.' or 'wav'")
+    clip = re.sub(r"[^A-Za-z0-9-]", "-", clip_id).replace("wav", "w-v")
+    return f"{subject}_{clip}-ff{SPLIT_CODES[split]:02d}"
+
+
 def export_faceformer(
     split_paths: Sequence[str | Path],
     out_dir: str | Path,
@@ -64,15 +92,19 @@ def export_faceformer(
 ) -> ExportReport:
     """Write the clips of ``split_paths`` (train/val/test ``.h5``) in FaceFormer's layout.
 
-    The split name is the file stem (``train.h5`` -> ``train``). Raises :class:`ExportError`
-    when ``out_dir`` already holds an export (unless ``overwrite``), when ``fps`` is not 30
-    or 60, or when one subject has different templates in two splits.
+    The split name is the file stem (``train.h5`` -> ``train``) and must be train, val or test.
+    Raises :class:`ExportError` when ``out_dir`` already holds an export (unless ``overwrite``),
+    when ``fps`` is not 30 or 60, when one subject has different templates in two splits, or
+    when two clips would get the same file name.
     """
     import soundfile as sf
 
     out = Path(out_dir)
     if fps not in (30.0, 60.0):
         raise ExportError(f"{out}: fps must be 30 or 60, got {fps:g}")
+    for sp in map(Path, split_paths):
+        if sp.stem not in SPLIT_CODES:
+            raise ExportError(f"{sp}: split name (the file stem) must be one of {', '.join(SPLIT_CODES)} for FaceFormer's loader")
     if (out / "vertices_npy").exists() and any((out / "vertices_npy").iterdir()) and not overwrite:
         raise ExportError(f"{out / 'vertices_npy'}: not empty (pass overwrite=True / --overwrite to replace files)")
     (out / "vertices_npy").mkdir(parents=True, exist_ok=True)
@@ -93,7 +125,9 @@ def export_faceformer(
                 templates[s] = t
             for cid in reader.clip_ids:
                 rec = reader.read_clip(cid, params=False)
-                stem = f"{rec.subject}_{cid}"
+                stem = faceformer_stem(rec.subject, cid, split)
+                if stem in manifest_clips:
+                    raise ExportError(f"{sp}: clips {manifest_clips[stem]['clip_id']!r} and {cid!r} would both be written as {stem}")
                 v = rec.vertices.reshape(rec.n_frames, -1)
                 if fps == 60.0:
                     v = upsample_2x(v)
@@ -124,6 +158,7 @@ def export_faceformer(
             "fps": fps,
             "note": "vertices_npy at 60 fps: FaceFormer's [::2] returns the 30 fps frames exactly" if fps == 60.0 else "vertices_npy at 30 fps",
             "subjects": report.subjects,
+            "split_codes": {k: v for k, v in SPLIT_CODES.items() if k in report.subjects},
             "clips": manifest_clips,
         },
     )

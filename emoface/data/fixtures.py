@@ -10,7 +10,7 @@ present with known structure:
 - the *emotion* signal: each emotion adds a fixed smooth offset field on the upper face and
   the mouth corners, scaled by the intensity, and changes the pitch of the tone;
 - pairs exist for cross-reconstruction: same subject, statement and repetition, different
-  emotion (PAPER 2.2).
+  emotion (paper §3.3.2).
 
 The topology is the MediaPipe canonical face mesh (468 vertices, the demo head's topology)
 unless another ``(vertices, faces)`` is passed, so the spiral code sees a real mesh.

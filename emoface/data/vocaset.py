@@ -14,7 +14,7 @@ Two source layouts are read:
 Pickles go through the restricted unpickler of :mod:`emoface.morphable.pickle_io` (they can
 never run code). Vertices are subsampled 60 -> 30 fps by keeping every second frame
 (FaceFormer's ``[::2]``), audio is resampled to 16 kHz mono, and the split follows
-FaceFormer/VOCA (PAPER 3.3): 8 training subjects with sentences 1-40, 2 validation and 2 test
+FaceFormer/VOCA (paper §4.1): 8 training subjects with sentences 1-40, 2 validation and 2 test
 subjects with sentences 21-40. VOCASET has no emotion labels: clips are stored as neutral,
 normal intensity, ``statement`` = the sentence number, with ``dataset="vocaset"``.
 
@@ -51,7 +51,7 @@ __all__ = [
     "import_vocaset",
 ]
 
-#: FaceFormer's ``main.py`` subject lists (PAPER 3.3).
+#: FaceFormer's ``main.py`` subject lists (paper §4.1).
 VOCASET_SUBJECTS: dict[str, tuple[str, ...]] = {
     "train": (
         "FaceTalk_170728_03272_TA", "FaceTalk_170904_00128_TA", "FaceTalk_170725_00137_TA", "FaceTalk_170915_00223_TA",
@@ -273,7 +273,7 @@ def import_vocaset(
         src: the VOCA training-data folder or a FaceFormer ``vocaset/`` folder.
         faces: (F, 3) topology of the data (FLAME for VOCASET). regions: metric regions.
         layout: ``auto`` | ``voca`` | ``faceformer``.
-        split: subject/sentence assignment (default FaceFormer's, PAPER 3.3). For a folder
+        split: subject/sentence assignment (default FaceFormer's, paper §4.1). For a folder
             written by our exporter the manifest's splits win.
     Raises :class:`VocasetError` (naming the file) for missing or malformed inputs.
     """

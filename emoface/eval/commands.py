@@ -37,7 +37,7 @@ def evaluate(
     split: str = typer.Option("test", "--split", help="Split to evaluate."),
     baselines: str = typer.Option("", "--baselines", help="Comma-separated runs to evaluate beside --run (e.g. runs/faceformer,runs/add,runs/teacher)."),
     out: Path | None = typer.Option(None, "--out", help="Report folder (default: RUN/eval/SPLIT)."),
-    conditions: str = typer.Option("all", "--conditions", help="Training-speaker conditions: 'all' (PAPER 3.3), a count N (the first N), or indices '0,3,5'."),
+    conditions: str = typer.Option("all", "--conditions", help="Training-speaker conditions: 'all' (paper §4.1), a count N (the first N), or indices '0,3,5'."),
     max_clips: int | None = typer.Option(None, "--max-clips", help="Evaluate only the first N clips (quick checks)."),
     first_frame: bool | None = typer.Option(None, "--first-frame/--no-first-frame", help="Start decoding from the ground-truth first frame (App. A.3) or the template; default: as the run was trained (model.decoder.start_token)."),
     use_labels: bool = typer.Option(False, "--use-labels", help="Also feed each clip's emotion label (label-embedding extension; off in the paper)."),

@@ -1,6 +1,6 @@
 """Predict every clip of a split under every training-speaker condition and collect the metrics.
 
-PAPER 3.3: test subjects are unseen, so (following FaceFormer and CodeTalker) each test clip
+paper §4.1: test subjects are unseen, so (following FaceFormer and CodeTalker) each test clip
 is predicted once per training speaker's style one-hot; the report gives the mean over these
 conditions and their spread. Methods are anything with :class:`Method`'s shape: a trained run
 (:class:`RunMethod`), or the template-only floor (:class:`TemplateFloor`, a face that never

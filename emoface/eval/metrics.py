@@ -116,7 +116,7 @@ def resolve_regions(regions: Mapping[str, np.ndarray], n_vertices: int | None = 
     """Pick the metric regions from a topology's named regions (HDF5 ``/topology/regions``).
 
     - LVE: ``lips`` (FLAME_masks ``lips``; the demo head's ``lips``).
-    - EVE: ``eye_region`` union ``forehead`` (PAPER 4.2; EmoFace names no exact set).
+    - EVE: ``eye_region`` union ``forehead`` (paper §4.2; EmoFace names no exact set).
     - FDD: ``upper_face`` when the topology defines it, otherwise ``eye_region`` union
       ``forehead`` (CodeTalker's ``fdd.txt`` for FLAME is not public).
 

@@ -1,7 +1,7 @@
 """Evaluation reports: a JSON summary and Markdown tables in the shape of EmoFace's Table 2.
 
 For every method: LVE, EVE (1e-5 m^2) and FDD (1e-7 m^2) over all frames of the split, as the
-mean over the training-speaker conditions with their spread (std, min, max; PAPER 3.3), then
+mean over the training-speaker conditions with their spread (std, min, max; paper §4.1), then
 the same broken down per emotion and per intensity. The paper's own Table 2 is appended as a
 clearly separate reference (its data differ from any data this project builds).
 """
@@ -23,7 +23,7 @@ __all__ = ["summarize", "render_markdown", "write_report", "PAPER_TABLE2"]
 
 METRICS = ("lve", "eve", "fdd")
 
-#: EmoFace v3 Table 2 (x1e-5; PAPER 5.1), for reference only.
+#: EmoFace v3 Table 2 (x1e-5; paper Table 2), for reference only.
 PAPER_TABLE2: dict[str, dict[str, float | None]] = {
     "VOCA": {"vocaset_lve": 4.9245, "vocaset_eve": None, "ravdess_lve": None, "ravdess_eve": None},
     "MeshTalk": {"vocaset_lve": 4.5441, "vocaset_eve": None, "ravdess_lve": None, "ravdess_eve": None},
@@ -132,7 +132,7 @@ def render_markdown(summary: dict) -> str:
         f"(V={d['n_vertices']}). Conditions: {_conditions_line(summary)}.",
         "",
         "LVE and EVE in 1e-5 m² (squared metres; max over the region's vertices per frame, mean over all "
-        "frames; PAPER 4.1-4.2), FDD in 1e-7 m² (signed; > 0 = less upper-face motion than the ground truth). "
+        "frames; paper §4.2), FDD in 1e-7 m² (signed; > 0 = less upper-face motion than the ground truth). "
         "Values are the mean ± std over the training-speaker conditions. "
         f"Regions: LVE {'+'.join(summary['regions']['lve']['names'])} ({summary['regions']['lve']['n_vertices']} vertices), "
         f"EVE {'+'.join(summary['regions']['eve']['names'])} ({summary['regions']['eve']['n_vertices']}), "

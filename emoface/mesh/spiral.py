@@ -1,7 +1,7 @@
 """Spiral sequences on a triangle mesh (SpiralNet++ ordering), computed from the faces.
 
 A spiral of vertex ``v`` lists ``v``, then its 1-ring, its 2-ring, ... (Gong et al. 2019,
-"SpiralNet++"; EmoFace PAPER 1.6):
+"SpiralNet++"; EmoFace paper §3.2):
 
 - ``0-ring(v) = {v}``
 - ``(k+1)-ring(v) = N(k-ring(v)) \\ k-disk(v)``

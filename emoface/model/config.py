@@ -1,6 +1,6 @@
-"""Typed configuration of the EmoFace model (defaults = DESIGN.md section 6).
+"""Typed configuration of the EmoFace model (defaults and their reasons: docs/model.md section 3).
 
-Every value the paper leaves open (PAPER.md "UNKNOWN") is a field here; ``docs/model.md``
+Every value the paper leaves open (what the paper leaves open) is a field here; ``docs/model.md``
 says which choice each default makes and why. YAML presets in ``configs/`` only override.
 """
 
@@ -56,7 +56,7 @@ class DecoderConfig:
 
 @dataclass
 class MeshAttentionConfig:
-    """Mesh Attention (PAPER 1.5) and its SpiralConv3D stack (PAPER 1.6)."""
+    """Mesh Attention (paper §3.2) and its SpiralConv3D stack (paper §3.2)."""
 
     mid_channels: int | None = None  # per-branch audio MLP width; None = feature_dim // 4
     channels: int | None = None  # F_audio / vertex-embedding width; None = feature_dim // 16

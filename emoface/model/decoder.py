@@ -1,6 +1,6 @@
 """FaceFormer-style motion decoder with cached autoregressive decoding.
 
-One branch's decoder (PAPER 1.4, 6.2): the motion tokens are
+One branch's decoder (paper §3.1 and FaceFormer): the motion tokens are
 ``Linear(V*3 -> d)(previous offsets) + speaker embedding + intensity embedding``, plus the
 periodic positional encoding; ``layers`` post-norm transformer decoder layers (the layout
 of ``torch.nn.TransformerDecoderLayer``: self-attention with the causal temporal bias,

@@ -1,4 +1,4 @@
-"""Mesh Attention (PAPER 1.5): a per-vertex, per-frame weight that fuses the two branches.
+"""Mesh Attention (paper §3.2): a per-vertex, per-frame weight that fuses the two branches.
 
     F_audio = MLP([act(Linear_e(F_e)), act(Linear_c(F_c))])        (B, T, C/16)
     F       = F_audio[:, None] + E_vertex[:, :, None]              (B, V, T, C/16)

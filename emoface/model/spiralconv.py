@@ -1,4 +1,4 @@
-"""SpiralConv3D: a spiral convolution over the mesh with a causal temporal window (PAPER 1.6).
+"""SpiralConv3D: a spiral convolution over the mesh with a causal temporal window (paper §3.2).
 
 For vertex ``i`` at frame ``t`` the operator takes the features of the spiral ``S(i)``
 (length L, SpiralNet++ order, see :mod:`emoface.mesh.spiral`) at each of the frames

@@ -5,7 +5,7 @@ barycentric coordinates; ``source_index[l]`` says which detector landmark point 
 (a MediaPipe-478 index for ``mediapipe`` embeddings, an iBUG-68 index (0-based) for
 ``ibug68``/``ibug51``).
 
-File formats read here (user-supplied files next to FLAME, see DESIGN section 3):
+File formats read here (user-supplied files next to FLAME, see docs/fitting.md):
 
 - DECA ``landmark_embedding.npy``: a pickled dict with ``static_lmk_faces_idx (51,)``,
   ``static_lmk_bary_coords (51,3)`` (iBUG points 17..67), ``full_lmk_faces_idx (1,68)``,

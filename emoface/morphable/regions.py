@@ -2,7 +2,7 @@
 
 FLAME ships them as ``FLAME_masks.pkl`` (a plain pickled dict of vertex-index arrays: ``lips``
 254, ``eye_region`` 751, ``forehead`` 133, ``face`` 1787, ``nose``, ``left_eye_region``, ...).
-The demo head stores its own in its npz. The metrics use (PAPER.md 4.2):
+The demo head stores its own in its npz. The metrics use (paper §4.2):
 
 - LVE: ``lips``;
 - EVE: ``eye_region ∪ forehead`` (the helper name ``"eve"``).

@@ -1,4 +1,4 @@
-"""Typed configuration of a training run (defaults = DESIGN.md section 6 and PAPER.md section 2).
+"""Typed configuration of a training run (defaults and their reasons: docs/model.md section 3; paper §3.3).
 
 ``configs/emoface-paper.yaml`` and ``configs/emoface-small.yaml`` override these; every run
 writes its fully resolved config to ``runs/<name>/config.yaml``.
@@ -17,7 +17,7 @@ __all__ = ["ScheduleConfig", "LossConfig", "OptimConfig", "PairConfig", "TrainCo
 
 @dataclass
 class ScheduleConfig:
-    """How the decoder inputs are built during training (PAPER 2.1)."""
+    """How the decoder inputs are built during training (paper §3.3.1)."""
 
     kind: Literal["self_growing", "teacher_forcing", "autoregressive"] = "self_growing"
     theta: int = bounded(20, ge=0)  # warm-up epochs with ground truth only (UNKNOWN in the paper)

@@ -1,4 +1,4 @@
-"""EmoFace training losses (PAPER 2.2): L_self, L_cross, L_vel, L_cls.
+"""EmoFace training losses (paper §3.3.2): L_self, L_cross, L_vel, L_cls.
 
 All L1 terms are means over batch, frames, vertices and coordinates (metres):
 

@@ -1,4 +1,4 @@
-"""Cross-reconstruction pairs (PAPER 2.2) over a split file.
+"""Cross-reconstruction pairs (paper §3.3.2) over a split file.
 
 A pair is (anchor, partner): same subject, statement and repetition, different emotion
 (optionally the same intensity). Each epoch every anchor that has at least one partner is

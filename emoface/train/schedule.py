@@ -1,4 +1,4 @@
-"""The self-growing training schedule (PAPER 2.1, App. A.4).
+"""The self-growing training schedule (paper §3.3.1, App. A.4).
 
 For epoch ``n`` (0-based) of ``N`` and warm-up ``theta``, the probability that the decoder
 input at a frame is the ground truth is

@@ -4,7 +4,7 @@ For a pair (anchor ``c1,e1``; partner ``c1,e2``) of the same subject:
 
 - self target (``c1,e1``): content and emotion features of the anchor audio at ``T1``;
 - cross target (``c1,e2``): content features of the *anchor* audio interpolated to ``T2`` and
-  emotion features of the *partner* audio (PAPER 1.3, Eqs. 11-17); the conditioning
+  emotion features of the *partner* audio (paper §3.1, App. A.2, Eqs. 11-17); the conditioning
   intensity is the partner's.
 
 The single-branch baseline reconstructs both clips from their own audio (it has no emotion

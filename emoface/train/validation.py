@@ -1,7 +1,7 @@
 """Validation during training: autoregressive prediction of held-out clips, LVE and EVE.
 
-LVE (PAPER 4.1): per frame, the maximum over lip vertices of the squared L2 error (metres^2),
-averaged over all frames of all clips. EVE (PAPER 4.2): the same over the eye region and the
+LVE (paper §4.2): per frame, the maximum over lip vertices of the squared L2 error (metres^2),
+averaged over all frames of all clips. EVE (paper §4.2): the same over the eye region and the
 forehead. Values are in m^2 (the paper reports them divided by 1e-5). The per-frame errors
 and the regions come from :mod:`emoface.eval.metrics` (the project's one definition). The
 template-only floor is the same metric for a prediction that is the subject's template at

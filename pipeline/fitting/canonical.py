@@ -1,7 +1,7 @@
 """Front-facing meshes: the fitted clip with head rotation and translation removed.
 
 The EmoFace paper fixes the global pose to obtain "head mesh sequences with smooth front
-view" (PAPER.md 3.1, step 4). Here the head pose is applied outside the model
+view" (paper §4.1, App. A.6, step 4). Here the head pose is applied outside the model
 (``X_cam = R(head_rotation) @ X_model + head_translation``), so the front view is simply the
 model evaluated with zero global rotation and translation: ``vertices = model(shape,
 expression, jaw, neck, eyes)``. The removed pose stays in the :class:`ClipFit` (and in the

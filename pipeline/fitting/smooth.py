@@ -1,6 +1,6 @@
 """Temporal smoothing of fitted parameters: Kalman filter + Rauch-Tung-Striebel smoother.
 
-EmoFace (PAPER.md 3.1, step 3) applies "a Kalman filter to the FLAME parameters" against
+EmoFace (paper §4.1, App. A.6, step 3) applies "a Kalman filter to the FLAME parameters" against
 jitter. Here every scalar parameter follows its own constant-velocity model (state: value
 and velocity per frame), with process and measurement noise set per parameter group
 (expression, jaw, head rotation, head translation; :class:`SmoothConfig`). The forward

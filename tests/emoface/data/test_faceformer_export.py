@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from emoface.data.faceformer import ExportError, export_faceformer, upsample_2x
+from emoface.data.faceformer import ExportError, export_faceformer, faceformer_stem, upsample_2x
 from emoface.data.fixtures import SyntheticSpec, write_synthetic_split
 from emoface.data.schema import SplitReader
 from emoface.data.vocaset import import_vocaset
@@ -42,7 +42,7 @@ def test_export_is_readable_like_faceformer_and_round_trips(splits, tmp_path):
     with SplitReader(splits[0]) as r:
         cid = r.clip_ids[0]
         rec = r.read_clip(cid)
-        stem = f"{rec.subject}_{cid}"
+        stem = faceformer_stem(rec.subject, cid, "train")
         wav_path = out / "wav" / f"{stem}.wav"
         vert = np.load(out / "vertices_npy" / f"{stem}.npy", allow_pickle=True)[::2, :]  # FaceFormer's vocaset [::2]
         assert vert.shape == (rec.n_frames, r.n_vertices * 3)
@@ -77,7 +77,7 @@ def test_export_30fps_and_overwrite_guard(splits, tmp_path):
         cid = r.clip_ids[-1]
         n = r.clip_meta(cid).n_frames
         subj = r.clip_meta(cid).subject
-    assert np.load(out / "vertices_npy" / f"{subj}_{cid}.npy").shape[0] == n
+    assert np.load(out / "vertices_npy" / f"{faceformer_stem(subj, cid, 'train')}.npy").shape[0] == n
     with pytest.raises(ExportError, match="not empty"):
         export_faceformer(splits[:1], out)
     with pytest.raises(ExportError, match="fps"):

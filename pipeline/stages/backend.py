@@ -187,8 +187,7 @@ class DefaultBackend(Backend):
     def make_track(self, arrays: dict[str, np.ndarray], clip_id: str) -> Any:
         from pipeline.fitting import LandmarkTrack
 
-        return LandmarkTrack(arrays["landmarks"], arrays["valid"], arrays["blendshapes"], arrays["transforms"],
-                             int(arrays["width"]), int(arrays["height"]), float(arrays["fps"]), clip_id)
+        return LandmarkTrack.from_arrays(arrays, clip_id)
 
     def save(self, obj: Any, path: Path) -> None:
         obj.save(path)
@@ -201,7 +200,10 @@ class DefaultBackend(Backend):
     def fit_identity(self, tracks: list[Any], model: Any, cfg: dict[str, Any], device: str) -> Any:
         from pipeline.fitting import default_camera, fit_identity
 
+        from pipeline.fitting.schemes import embedding_for_scheme
+
         fcfg = self._configs(cfg, "fit")
+        fcfg.embedding = embedding_for_scheme(model.landmark_embeddings, tracks[0].scheme, fcfg.embedding)
         camera = default_camera(tracks[0].width, tracks[0].height, fcfg.camera)
         return fit_identity(tracks, model, camera, fcfg, device)
 

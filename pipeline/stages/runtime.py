@@ -27,7 +27,7 @@ FORMAT_VERSIONS = {"decode": 1, "landmarks": 1, "identity": 1, "fit": 1, "smooth
 #: the stage modules whose source enters each stage's code version
 _STAGE_SOURCES = {
     "decode": ("pipeline.stages.decode", "emoface.utils.media"),
-    "landmarks": ("pipeline.stages.landmarks", "pipeline.landmarker"),
+    "landmarks": ("pipeline.stages.landmarks", "pipeline.landmarker", "pipeline.detectors"),
     "identity": ("pipeline.stages.fitstages",),
     "fit": ("pipeline.stages.fitstages",),
     "smooth": ("pipeline.stages.fitstages",),

@@ -123,7 +123,8 @@ def ground_truth_metrics(gt: GroundTruth, vertices: np.ndarray, fit, track, mode
         out["landmark_error_px"] = float(fit_px.mean())
         out["landmark_error_iod"] = float(fit_px.mean() / iod)
         if valid.any():
-            det_px = np.linalg.norm(det - true, axis=-1)[:, present].mean(1)[valid]
+            dist = np.linalg.norm(det - true, axis=-1)
+            det_px = (dist if present.all() else dist[:, present]).mean(1)[valid]
             out["detector_error_px"] = float(det_px.mean())
             out["detector_error_iod"] = float(det_px.mean() / iod)
         curves["landmark_error_px"] = fit_px

@@ -42,7 +42,8 @@ def reprojection_errors(fit, track, model) -> tuple[np.ndarray, np.ndarray, floa
 
     uv, mp = project_landmarks(fit, model)
     det, present = detected_points(track, fit, model, mp)
-    px = np.linalg.norm(uv - det, axis=-1)[:, present].mean(1)
+    dist = np.linalg.norm(uv - det, axis=-1)
+    px = (dist if present.all() else dist[:, present]).mean(1)
     px[~track.valid] = np.nan
     iod = float(np.median(inter_ocular_px(track.landmarks[track.valid], track.scheme))) if track.valid.any() else float("nan")
     return px, px / iod, iod

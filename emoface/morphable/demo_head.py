@@ -35,7 +35,8 @@ from ._anatomy import Anatomy, build_anatomy
 from ._expressions import build_expressions
 from ._geometry import graph_distance, harmonic_fill, smoothstep, vertex_normals
 from .canonical_mesh import load_canonical_mesh
-from .landmarks import INNER_LIP_PAIRS, MEDIAPIPE_TO_IBUG68, identity_embedding, vertex_embedding
+from .landmarks import identity_embedding, vertex_embedding
+from .mediapipe_indices import INNER_LIP_PAIRS, LOWER_LIP_MID as LO, MEDIAPIPE_TO_IBUG68, UPPER_LIP_MID as UP
 from .model import MorphableModel, save_npz
 
 __all__ = ["build_demo_head", "level_lips", "lip_profile_constraints", "DEMO_VERSION", "N_SHAPE"]
@@ -201,8 +202,8 @@ def lip_profile_constraints(vertices: np.ndarray, shapedirs: np.ndarray) -> tupl
     """
     s = np.asarray(shapedirs, np.float64)
     v = np.asarray(vertices, np.float64)
-    rows = [(s[13] - s[14])[0], (s[13] - s[14])[2]] + [(s[u] - s[lo])[1] for u, lo in INNER_LIP_PAIRS]
-    target = [-(v[13] - v[14])[0], -(v[13] - v[14])[2]] + [0.0] * len(INNER_LIP_PAIRS)
+    rows = [(s[UP] - s[LO])[0], (s[UP] - s[LO])[2]] + [(s[u] - s[lo])[1] for u, lo in INNER_LIP_PAIRS]
+    target = [-(v[UP] - v[LO])[0], -(v[UP] - v[LO])[2]] + [0.0] * len(INNER_LIP_PAIRS)
     return np.stack(rows), np.asarray(target)
 
 

@@ -192,7 +192,7 @@ TRAIN_INTRO = (
     "+ stage 2, loss, backward, Adam. Mean of the timed steps after a warm-up, each configuration in "
     "a fresh process. Peak RSS is the process's resident-set high-water mark during the steps; "
     "\"RSS before\" is after the model, optimiser state and warm-up step exist. V = 468 is the demo "
-    "head; V = 5023 the FLAME-sized synthetic model (`morphable.load(\"synthetic-5023\")`). Encoders "
+    "head; V = 5023 the FLAME-sized synthetic model (`tools.testing.synthetic.synthetic_model()`). Encoders "
     "are randomly initialised (pretrained weights do not change the cost)."
 )
 

@@ -225,7 +225,7 @@ INFER_ANALYSIS = (
 
 SMALL_INTRO = (
     "`emoface train --config configs/emoface-small.yaml --data DIR --set train.threads=1` on the "
-    "test-fixture corpus `emoface.data.fixtures.write_synthetic_splits(DIR)` (demo-head topology, "
+    "test-fixture corpus `tools.testing.fixtures.write_synthetic_splits(DIR)` (demo-head topology, "
     "V = 468; train: 3 actors, clips of ~45 frames; val: 1 unseen actor; the audio envelope drives "
     "the jaw, each emotion adds an offset field scaled by the intensity), theta 5, lr 1e-3 "
     "(`bench.bench_small_training`). Validation is autoregressive from the ground-truth first frame "

@@ -339,7 +339,7 @@ def load(name_or_path: str | os.PathLike = "demo", n_shape: int | None = None, n
         path = _ASSETS / "demo_head.npz"
         if not path.is_file():
             raise FileNotFoundError(f"{path}: the bundled demo head is missing; rebuild it with "
-                                    f"`python -m emoface.morphable.demo_head --out {path}`")
+                                    f"`python -m tools.demo_head.build --out {path}` (in a clone of the repository)")
         return _model_from_npz(path, None, None)
     if key == "flame":
         folder = os.environ.get("EMOFACE_FLAME_DIR")

@@ -24,7 +24,7 @@ from functools import lru_cache
 import numpy as np
 import scipy.sparse as sp
 
-from emoface.morphable._geometry import cotan_laplacian
+from tools.demo_head._geometry import cotan_laplacian
 from emoface.morphable.landmarks import identity_embedding
 from emoface.morphable.model import MorphableModel, load
 

@@ -12,7 +12,7 @@ import torch
 
 from emoface.mesh.camera import PinholeCamera, project
 from emoface.morphable import MorphableLayer, load
-from emoface.morphable.canonical_mesh import task_file
+from tools.demo_head.canonical_mesh import task_file
 from tools.demo_head.preview import vertex_colours
 
 

@@ -1,8 +1,8 @@
 """The golden build: a fixed small generated corpus, built with ``--workers 2``, and one epoch of the
 small preset trained on it (issue 14: the refactor must not change what the code computes).
 
-``tests/test_golden_build.py`` runs :func:`run_golden` and compares its arrays with the recorded
-ones in ``tests/data/golden/``. After a deliberate change of behaviour, re-record them with::
+``tests/test_golden_build.py`` runs :func:`build_golden` and :func:`train_golden` and compares
+what they make with the arrays recorded in ``tests/data/golden/`` (by :func:`run_golden`). After a deliberate change of behaviour, re-record them with::
 
     python tests/golden.py record        # from the repository root; about 30 s on 2 cores
 

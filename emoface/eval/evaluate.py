@@ -17,7 +17,7 @@ from typing import Protocol
 import numpy as np
 
 from emoface.data.schema import ClipRecord, SplitReader
-from emoface.eval.metrics import ClipMetrics, EvalRegions, clip_metrics, resolve_regions
+from emoface.metrics import ClipMetrics, EvalRegions, clip_metrics, resolve_regions
 
 __all__ = ["Method", "TemplateFloor", "RunMethod", "describe_run", "EvalResult", "MethodResult", "evaluate_methods"]
 

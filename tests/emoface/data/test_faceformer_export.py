@@ -10,7 +10,7 @@ import pytest
 import soundfile as sf
 
 from emoface.data.faceformer import ExportError, export_faceformer, faceformer_stem, upsample_2x
-from emoface.data.fixtures import SyntheticSpec, write_synthetic_split
+from tools.testing.fixtures import SyntheticSpec, write_synthetic_split
 from emoface.data.schema import SplitReader
 from emoface.data.vocaset import import_vocaset
 

@@ -20,7 +20,7 @@ import yaml
 from typer.testing import CliRunner
 
 from emoface.cli import app
-from emoface.data.fixtures import synthetic_mesh
+from tools.testing.fixtures import synthetic_mesh
 from emoface.data.vocaset import VOCASET_SUBJECTS
 
 SR_SRC = 22000

@@ -16,7 +16,7 @@ from emoface.eval.animate import (
     resolve_template,
     write_obj_sequence,
 )
-from emoface.morphable.canonical_mesh import load_canonical_mesh
+from tools.demo_head.canonical_mesh import load_canonical_mesh
 
 
 @pytest.fixture(scope="module")

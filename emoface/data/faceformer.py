@@ -13,8 +13,8 @@ the 30 fps sequences are written at 60 fps with the in-between frames linearly i
 loaders that do not subsample, like FaceFormer's BIWI path). File names are
 ``<subject>_<clip_id>`` so that FaceFormer's ``"_".join(name.split("_")[:-1])`` yields the
 subject. ``emoface_export.json`` lists which subjects belong to which split (for
-``--train_subjects`` etc.) and lets :func:`emoface.data.vocaset.import_vocaset` read the
-folder back with its labels.
+``--train_subjects`` etc.) and lets ``build-dataset vocaset`` (``pipeline.sources.vocaset``) read
+the folder back with its labels.
 """
 
 from __future__ import annotations
@@ -27,10 +27,12 @@ from pathlib import Path
 import numpy as np
 
 from emoface.data.schema import SplitReader
-from emoface.data.vocaset import EXPORT_MANIFEST
 from emoface.utils.atomic import atomic_path, atomic_write, write_json_atomic
 
-__all__ = ["ExportError", "ExportReport", "upsample_2x", "export_faceformer"]
+__all__ = ["EXPORT_MANIFEST", "ExportError", "ExportReport", "upsample_2x", "export_faceformer"]
+
+#: the manifest an export writes beside FaceFormer's layout (frame rate, splits, per-clip labels)
+EXPORT_MANIFEST = "emoface_export.json"
 
 
 class ExportError(ValueError):

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from emoface.data.ravdess import EMOTIONS, INTENSITIES
-from emoface.eval.evaluate import EvalResult, MethodResult
+from emoface.eval.methods import EvalResult, MethodResult
 from emoface.metrics import FDD_REPORT_SCALE, REPORT_SCALE, ClipMetrics, aggregate
 from emoface.utils.atomic import atomic_write, write_json_atomic
 

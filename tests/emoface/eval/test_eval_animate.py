@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from emoface.data.ravdess import EMOTIONS, INTENSITIES
-from emoface.eval.animate import (
+from emoface.eval.animation import (
     AnimateError,
     resolve_emotion,
     resolve_intensity,

@@ -10,7 +10,7 @@ import pytest
 
 from tools.testing.fixtures import SyntheticSpec, write_synthetic_split
 from emoface.data.schema import SplitReader
-from emoface.eval.evaluate import TemplateFloor, evaluate_methods
+from emoface.eval.methods import TemplateFloor, evaluate_methods
 from emoface.metrics import REPORT_SCALE, lip_vertex_error, resolve_regions
 from emoface.eval.report import render_markdown, summarize, write_report
 

@@ -39,7 +39,7 @@ __all__ = ["BuildSummary", "BuildLocked", "SetupError", "build_ravdess", "make_e
 
 #: model names that need no check at setup (bundled with the package; checking would import torch
 #: in the main process, which a no-op rerun otherwise never does)
-_BUNDLED_MODELS = ("demo", "synthetic-5023")
+_BUNDLED_MODELS = ("demo",)
 
 
 class BuildLocked(RuntimeError):

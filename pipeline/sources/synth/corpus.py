@@ -166,7 +166,7 @@ def _aligned_shape(model, shape: np.ndarray, reference: np.ndarray | None = None
       measure normalised by the eye distance reads the brow *movement* (``brow_raise``) the
       same way for every actor. Actors still differ in every other direction of the basis.
     """
-    from emoface.morphable.demo_head import lip_profile_constraints
+    from emoface.morphable.lips import lip_profile_constraints
 
     s = np.asarray(model.shapedirs, np.float64)
     lip_rows, lip_target = lip_profile_constraints(model.v_template, model.shapedirs)

@@ -41,7 +41,7 @@ def _gl_or_skip() -> None:
 @pytest.fixture(scope="session")
 def tiny(tmp_path_factory):
     """Fixture splits and two tiny runs trained with the real trainer: EmoFace and the `add` ablation."""
-    from emoface.data.fixtures import write_synthetic_splits
+    from tools.testing.fixtures import write_synthetic_splits
     from emoface.train.config import ExperimentConfig
     from emoface.train.trainer import Trainer
     from emoface.utils.config import load_yaml

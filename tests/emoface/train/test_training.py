@@ -13,7 +13,7 @@ import yaml
 from typer.testing import CliRunner
 
 from emoface.cli import app
-from emoface.data.fixtures import SyntheticSpec, write_synthetic_split
+from tools.testing.fixtures import SyntheticSpec, write_synthetic_split
 from emoface.train.checkpoint import load_run, read_checkpoint
 from emoface.train.config import ExperimentConfig
 from emoface.train.trainer import NonFiniteLossError, Trainer

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ._geometry import graph_distance, grow, mirror_map, ordered_loops
-from .mediapipe_indices import CHIN, EYE_CORNERS, LIP_CORNERS_INNER, LIP_CORNERS_OUTER, NOSE_TIP, SUBNASALE
+from emoface.morphable.mediapipe_indices import CHIN, EYE_CORNERS, LIP_CORNERS_INNER, LIP_CORNERS_OUTER, NOSE_TIP, SUBNASALE
 
 __all__ = ["Anatomy", "build_anatomy"]
 

@@ -18,7 +18,7 @@ import numpy as np
 
 from ._anatomy import Anatomy
 from ._geometry import biharmonic_fill, graph_distance, smoothstep, vertex_normals
-from .mediapipe_indices import LOWER_LIP_MID, UPPER_LIP_MID
+from emoface.morphable.mediapipe_indices import LOWER_LIP_MID, UPPER_LIP_MID
 
 __all__ = ["EXPRESSIONS", "build_expressions"]
 

@@ -146,14 +146,6 @@ def _photo(cfg: SynthConfig, actor: int):
     return st["photos"][k]
 
 
-def actor_photos(actors: list[int], cfg: SynthConfig, sources=None) -> dict[int, str]:
-    """Photo id per actor number (actors alternate among ``cfg.photos`` in order)."""
-    from pipeline.sources.synth.photoset import photo_index, resolve_photos
-
-    sources = sources if sources is not None else resolve_photos(cfg.photos, check_face=False)
-    return {int(a): sources[photo_index(a, len(sources))].id for a in actors}
-
-
 def _aligned_shape(model, shape: np.ndarray, reference: np.ndarray | None = None) -> np.ndarray:
     """The nearest shape (least change, a linear projection) with two properties fixed.
 
@@ -286,10 +278,8 @@ def generate_clip(name: RavdessName | str, out: Path, cfg: SynthConfig = SynthCo
         "phonemes": np.array(json.dumps([p.as_dict() for p in phonemes])),
         "audio_sample_rate": np.int64(cfg.audio_rate),
         "photo": np.array(actor.photo),
-        "generator": np.array(json.dumps({
-            "version": GENERATOR_VERSION, "seed": int(seed), "voice": actor.voice, "photo": actor.photo,
-            "photo_sha256": _photo(cfg, name.actor)[0].sha256,
-        })),
+        "generator": np.array(json.dumps({"version": GENERATOR_VERSION, "seed": int(seed), "voice": actor.voice,
+                                          "photo": actor.photo, "photo_sha256": _photo(cfg, name.actor)[0].sha256})),
     }
     with atomic_write(gt_path, "wb") as fh:
         np.savez_compressed(fh, **gt)
@@ -372,13 +362,11 @@ def generate_corpus(
     actor_list = list(range(1, actors + 1)) if isinstance(actors, int) else sorted(set(int(a) for a in actors))
     names = plan_names(actor_list, clips_per_actor)
     manifest_path = out / "synth_manifest.json"
-    from pipeline.sources.synth.photoset import resolve_photos
+    from pipeline.sources.synth.photoset import actor_photos, resolve_photos
 
     sources = resolve_photos(cfg.photos)  # every photo readable, with a face: else ValueError naming it
-    settings = {
-        "seed": int(seed), "config_hash": config_hash(cfg), "generator": GENERATOR_VERSION,
-        "photo_sha256": [s.sha256 for s in sources],
-    }
+    settings = {"seed": int(seed), "config_hash": config_hash(cfg), "generator": GENERATOR_VERSION,
+                "photo_sha256": [s.sha256 for s in sources]}
     if manifest_path.is_file():
         old = json.loads(manifest_path.read_text(encoding="utf-8"))
         if any(old.get(k) != v for k, v in settings.items()):
@@ -416,7 +404,7 @@ def generate_corpus(
             "actors": actor_list,
             "clips_per_actor": clips_per_actor,
             "photos": [s.as_dict() for s in sources],
-            "actor_photos": {str(a): pid for a, pid in actor_photos(actor_list, cfg, sources).items()},
+            "actor_photos": {str(a): pid for a, pid in actor_photos(actor_list, sources).items()},
             "clips": [c.clip_id for c in result.clips if c.status != "failed"],
             "failures": {c.clip_id: c.error for c in result.failed},
             "licences": {

@@ -34,7 +34,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "BUILTIN", "DEFAULT_PHOTOS", "PhotoSource", "photos_dir", "load_photo", "resolve_photos", "photo_index",
-    "registered_photo",
+    "actor_photos", "prepare_image", "registered_photo",
 ]
 
 # built-in name -> (where it comes from, licence)
@@ -149,6 +149,11 @@ def _detect(image: np.ndarray, where: str) -> np.ndarray:
 def photo_index(actor: int, n_photos: int) -> int:
     """Which photo of a set of ``n_photos`` actor ``actor`` (1-24) uses: they alternate in order."""
     return (int(actor) - 1) % int(n_photos)
+
+
+def actor_photos(actors: list[int], sources: list[PhotoSource]) -> dict[int, str]:
+    """Photo id per actor number: actors alternate among ``sources`` in order."""
+    return {int(a): sources[photo_index(a, len(sources))].id for a in actors}
 
 
 def prepare_image(image: np.ndarray, landmarks: np.ndarray) -> np.ndarray:

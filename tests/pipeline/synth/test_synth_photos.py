@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 
 from pipeline.sources.synth.config import DEFAULT_PHOTOS, SynthConfig
-from pipeline.sources.synth.corpus import _rig, actor_photos, clip_paths, generate_corpus, make_clip_actor, plan_names
-from pipeline.sources.synth.photoset import BUILTIN, photo_index, photos_dir, resolve_photos
+from pipeline.sources.synth.corpus import _rig, clip_paths, generate_corpus, make_clip_actor, plan_names
+from pipeline.sources.synth.photoset import BUILTIN, actor_photos, photo_index, photos_dir, resolve_photos
 
 HOPPER = photos_dir() / "grace_hopper.jpg"
 
@@ -35,9 +35,9 @@ def test_hopper_ships_with_its_provenance():
 def test_actors_alternate_among_the_photos_in_order():
     assert [photo_index(a, 2) for a in range(1, 7)] == [0, 1, 0, 1, 0, 1]
     assert [photo_index(a, 3) for a in range(1, 7)] == [0, 1, 2, 0, 1, 2]
-    assert actor_photos([1, 2, 3, 24], SynthConfig()) == {1: "astronaut", 2: "grace_hopper", 3: "astronaut", 24: "grace_hopper"}
+    assert actor_photos([1, 2, 3, 24], resolve_photos(SynthConfig().photos, check_face=False)) == {1: "astronaut", 2: "grace_hopper", 3: "astronaut", 24: "grace_hopper"}
     three = SynthConfig(photos=("grace_hopper", "astronaut", str(HOPPER)))
-    ids = actor_photos([1, 2, 3, 4], three)
+    ids = actor_photos([1, 2, 3, 4], resolve_photos(three.photos, check_face=False))
     assert ids[1] == "grace_hopper" and ids[2] == "astronaut" and ids[4] == "grace_hopper"
     # a file that shares a built-in's name gets its hash appended: every id names one image
     assert ids[3].startswith("grace_hopper-") and len(ids[3]) == len("grace_hopper-") + 8

@@ -77,12 +77,14 @@ def test_ray_local_instance_builds_the_same_splits_and_leaves_no_process(tmp_pat
     assert ref.exit_code == 0 and ref.n_ok == 2 and ref.executor.startswith("in-process"), ref.failures
 
     # the processes Ray started, seen just before the executor shuts it down
+    # (children this process had before, such as multiprocessing's resource tracker, are not Ray's)
+    before = _descendants(os.getpid())
     seen: dict[int, str] = {}
     names: dict[int, str] = {}
     close = ray_executor.RayExecutor.close
 
     def close_and_record(self) -> None:
-        seen.update(_descendants(os.getpid()))
+        seen.update({pid: start for pid, start in _descendants(os.getpid()).items() if before.get(pid) != start})
         names.update({pid: _cmdline(pid) for pid in seen})
         close(self)
 

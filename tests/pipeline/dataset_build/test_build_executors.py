@@ -10,7 +10,7 @@ import h5py
 import numpy as np
 import pytest
 
-from conftest import BACKEND, HERE, make_corpus
+from buildtest_support import BACKEND, HERE, make_corpus
 from pipeline.build import build_ravdess, make_executor
 from pipeline.executors import local
 from pipeline.stages.config import BuildConfig

@@ -12,7 +12,7 @@ import sys
 import numpy as np
 import pytest
 
-from conftest import FIXTURE, HERE, make_corpus
+from buildtest_support import FIXTURE, HERE, make_corpus
 from emoface.data.schema import SplitReader, validate_split
 
 pytest.importorskip("face_alignment", reason="the 'fan' extra is not installed (make venv installs it)")

@@ -19,7 +19,7 @@ from pathlib import Path
 import h5py
 import numpy as np
 
-from conftest import FIXTURE, HERE, make_corpus
+from buildtest_support import FIXTURE, HERE, make_corpus
 
 REPO = HERE.parents[2]
 # two actors (train and val), so that two identities and two fits run side by side

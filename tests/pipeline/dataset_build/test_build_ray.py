@@ -15,7 +15,7 @@ import h5py
 import numpy as np
 import pytest
 
-from conftest import BACKEND, make_corpus
+from buildtest_support import BACKEND, make_corpus
 from pipeline.build import build_ravdess
 from pipeline.executors import ray_executor
 from pipeline.stages.config import BuildConfig

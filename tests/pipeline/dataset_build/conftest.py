@@ -11,10 +11,7 @@ import pytest
 
 from emoface.utils.media import ffmpeg_exe
 
-HERE = Path(__file__).resolve().parent
-FIXTURE = HERE.parents[1] / "data" / "ravdess" / "actor05_neutral_1s.mp4"
-SHARED_CLIP = HERE.parents[2] / ".." / "shared" / "assets" / "ravdess" / "video" / "01-01-01-01-02-01-05.mp4"
-BACKEND = "buildtest_backend:DetectorBackend"
+from buildtest_support import BACKEND, FIXTURE, HERE, SHARED_CLIP, make_corpus  # noqa: F401 (re-exported)
 
 
 def _ffmpeg(*args: str) -> None:
@@ -40,12 +37,3 @@ def media(tmp_path_factory) -> dict[str, Path]:
     (d / "corrupt.mp4").write_bytes(bytes(fast))
     (d / "zero.mp4").write_bytes(b"")
     return {p.stem: p for p in d.iterdir()}
-
-
-def make_corpus(root: Path, clips: dict[str, Path]) -> Path:
-    """``clips``: ``"Actor_XX/<name>.mp4" -> source file`` copied into a RAVDESS layout under ``root``."""
-    for rel, source in clips.items():
-        dest = root / rel
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy(source, dest)
-    return root

@@ -14,7 +14,7 @@ from dataclasses import replace
 import h5py
 import numpy as np
 
-from conftest import BACKEND, make_corpus
+from buildtest_support import BACKEND, make_corpus
 from emoface.data.schema import SplitReader, validate_split
 from pipeline.build import build_ravdess
 from pipeline.fitting.config import FitConfig, LandmarkConfig

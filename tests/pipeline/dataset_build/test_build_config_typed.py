@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from conftest import HERE, make_corpus
+from buildtest_support import HERE, make_corpus
 from emoface.utils.config import ConfigError
 from pipeline.stages.config import BuildConfig, load_build_config
 

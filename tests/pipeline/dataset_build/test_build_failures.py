@@ -26,7 +26,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import BACKEND, HERE, make_corpus
+from buildtest_support import BACKEND, HERE, make_corpus
 from pipeline.build import build_ravdess
 from pipeline.stages.config import BuildConfig
 

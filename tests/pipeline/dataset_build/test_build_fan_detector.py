@@ -12,7 +12,7 @@ import sys
 import numpy as np
 import pytest
 
-from conftest import FIXTURE, HERE, make_corpus
+from buildtest_support import FIXTURE, HERE, make_corpus
 from emoface.data.schema import SplitReader, validate_split
 
 pytest.importorskip("face_alignment", reason="the 'fan' extra is not installed (make venv installs it)")
@@ -22,7 +22,7 @@ CLIP_ID = "01-01-01-01-01-01-05"
 # (rightly) reject the fit, so this test-only config lifts it to see the clip packaged
 CONFIG = """landmarks:
   fan: {weights: random, face_box: haar, flip_input: false}
-fit: {diverged_iod: 1000.0}
+fit: {solver: {diverged_iod: 1000.0}}
 """
 
 

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import BACKEND, HERE, make_corpus
+from buildtest_support import BACKEND, HERE, make_corpus
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc (Linux only)")
 

@@ -12,7 +12,7 @@ import time
 import h5py
 import numpy as np
 
-from conftest import BACKEND, HERE, make_corpus
+from buildtest_support import BACKEND, HERE, make_corpus
 
 CLIPS = ("Actor_01/01-01-03-01-01-01-01.mp4", "Actor_01/01-01-06-02-02-01-01.mp4", "Actor_21/01-01-05-01-01-01-21.mp4",
          "Actor_23/01-01-02-01-02-02-23.mp4")

@@ -10,7 +10,7 @@ import sys
 import numpy as np
 import pytest
 
-from conftest import HERE, SHARED_CLIP, make_corpus
+from buildtest_support import HERE, SHARED_CLIP, make_corpus
 from emoface.data.schema import SplitReader, validate_split
 
 CLIP_ID = "01-01-01-01-02-01-05"

@@ -9,7 +9,7 @@ import subprocess
 import numpy as np
 import pytest
 
-from conftest import BACKEND
+from buildtest_support import BACKEND
 from emoface.utils.media import ffmpeg_exe
 from pipeline.qa.config import QAConfig
 from pipeline.stages.config import BuildConfig, DecodeConfig, stage_config_hash, stages_from

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import BACKEND, HERE, make_corpus
+from buildtest_support import BACKEND, HERE, make_corpus
 from pipeline.stages import REGISTRY, Stage, StageRegistry, TaskKind
 from pipeline.stages.config import BuildConfig, stage_config_hash, stages_from
 from pipeline.stages.registry import FIT

@@ -1,7 +1,8 @@
 """The face photograph: registration with the Face Landmarker, masks, and per-actor portraits.
 
-The default photograph is ``skimage.data.astronaut()`` (Eileen Collins, NASA, public domain).
-:func:`register_photo` runs the project's MediaPipe Face Landmarker once on it; its first 468
+The photographs (``skimage.data.astronaut()``, Grace Hopper's portrait, or a file given with
+``--photo``) are named and loaded by :mod:`pipeline.sources.synth.photoset`.
+:func:`register_photo` runs the project's MediaPipe Face Landmarker once on one; its first 468
 landmarks correspond one to one to the canonical mesh vertices (and so to the demo head),
 which makes them the texture coordinates of the face. GrabCut, seeded with the face hull and
 the neck region, separates the person from the photo's background so that every actor can
@@ -11,7 +12,6 @@ background, recoloured clothing, skin tone, all placed by a similarity transform
 
 from __future__ import annotations
 
-import functools
 from dataclasses import dataclass
 
 import cv2
@@ -20,7 +20,7 @@ from scipy import ndimage
 
 from emoface.morphable.mediapipe_indices import OUTER_EYE_CORNERS
 
-__all__ = ["PhotoFace", "Look", "register_photo", "astronaut", "compose_portrait", "similarity_to"]
+__all__ = ["PhotoFace", "Look", "register_photo", "compose_portrait", "similarity_to"]
 
 
 @dataclass(frozen=True)
@@ -71,14 +71,6 @@ def register_photo(image: np.ndarray, what: str = "photo") -> PhotoFace:
     skin = _skin_mask(image, lmk, person)
     clothes = _clothes_mask(image, lmk, person, skin)
     return PhotoFace(image=image, landmarks=lmk, person=person, skin=skin, clothes=clothes)
-
-
-@functools.lru_cache(maxsize=1)
-def astronaut() -> PhotoFace:
-    """The registered default photo (computed once per process, a few seconds)."""
-    from skimage import data
-
-    return register_photo(data.astronaut(), "skimage.data.astronaut()")
 
 
 def _face_geometry(lmk: np.ndarray) -> tuple[np.ndarray, float, np.ndarray]:

@@ -24,7 +24,7 @@ import numpy as np
 from emoface.eval.offsets import MEASURE_KEYS
 from emoface.eval.recognisability import recognisability
 
-__all__ = ["offset_summary", "corpus_recognisability", "ClipFeatures", "emotion_name", "measures_html",
+__all__ = ["offset_summary", "corpus_recognisability", "ClipFeatures", "emotion_name", "emotion_order", "measures_html",
            "FEATURE_KEYS"]
 
 FEATURE_KEYS = {"fitted": "gt_expression_feature_fit", "truth": "gt_expression_feature_true"}
@@ -40,6 +40,14 @@ def emotion_name(code: Any) -> str:
     except (TypeError, ValueError):
         return "" if code is None else str(code)
     return EMOTIONS[k - 1] if 1 <= k <= len(EMOTIONS) else str(code)
+
+
+def emotion_order(names: Sequence[str]) -> list[str]:
+    """``names`` without repeats, in RAVDESS order (other labels after them, as first seen)."""
+    from emoface.data.ravdess import EMOTIONS
+
+    uniq = list(dict.fromkeys(names))
+    return sorted(uniq, key=lambda e: (EMOTIONS.index(e) if e in EMOTIONS else len(EMOTIONS), uniq.index(e)))
 
 
 def _region_means(items: Sequence[tuple[dict, int]]) -> dict[str, dict[str, float]]:
@@ -174,12 +182,8 @@ def measures_html(offsets: Mapping[str, Any] | None, recog: Mapping[str, Any] | 
         parts.append(f"<h2>Emotion recognisability ({recog['clips']} clips, {recog['actors']} actors)</h2>")
         groups = [("all", recog)] + [(f"photo {p}", r) for p, r in (recog.get("by_photo") or {}).items()]
         trs = []
-        emotions: list[str] = []
-        for _, r in groups:
-            for k in ("truth", "fitted"):
-                for e in (r.get(k) or {}).get("per_class", {}):
-                    if e not in emotions:
-                        emotions.append(e)
+        emotions = emotion_order([e for _, r in groups for k in ("truth", "fitted")
+                                  for e in (r.get(k) or {}).get("per_class", {})])
         sets = [k for k in recog if k not in ("clips", "actors", "chance", "by_photo", "note")]
         for label, r in groups:
             if "note" in r:

@@ -29,6 +29,8 @@ from emoface.utils.atomic import write_json_atomic
 from emoface.utils.config import dump_yaml
 from pipeline.sources.ravdess import Manifest, parse_actors, prepare_ravdess
 from pipeline.stages.config import BuildConfig, SplitConfig, stages_from
+from pipeline.stages.records import Failure, SplitStatus
+from pipeline.stages.registry import REGISTRY, StageRegistry
 from pipeline.stages.runtime import TaskContext
 from pipeline.stages.store import cleanup_temporaries
 
@@ -65,7 +67,7 @@ def check_model(cfg: BuildConfig) -> None:
     if cfg.model in _BUNDLED_MODELS:
         return
     try:
-        load_model(cfg.backend, cfg.model)
+        load_model(cfg.backend, cfg.model, cfg.backend_options)
     except Exception as exc:  # noqa: BLE001 - every refusal (missing, unsafe, malformed) is a setup error
         msg = (str(exc).splitlines() or [type(exc).__name__])[0]
         raise SetupError(f"--model {cfg.model}: {msg}") from exc
@@ -79,10 +81,10 @@ class BuildSummary:
     executor: str
     n_clips: int
     n_ok: int
-    failures: list[dict[str, Any]] = field(default_factory=list)
+    failures: list[Failure] = field(default_factory=list)
     bad_inputs: list[dict[str, Any]] = field(default_factory=list)
     filtered: int = 0
-    splits: dict[str, dict[str, Any]] = field(default_factory=dict)
+    splits: dict[str, SplitStatus] = field(default_factory=dict)
     report: dict[str, Any] | None = None
     stages: dict[str, dict[str, Any]] = field(default_factory=dict)
     seconds: float = 0.0
@@ -97,6 +99,8 @@ class BuildSummary:
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
+        d["failures"] = [f.to_dict() for f in self.failures]
+        d["splits"] = {name: s.to_dict() for name, s in self.splits.items()}
         d["exit_code"] = self.exit_code
         return d
 
@@ -120,31 +124,22 @@ def _lock(out: Path):
 
 def make_executor(kind: str = "local", workers: int = 1, gpus: int = 0, address: str | None = None, cfg: BuildConfig | None = None):
     """The executor for ``--workers/--gpus/--executor``; checks the GPUs first (stops at once when too few)."""
-    from pipeline.executors.local import InlineExecutor, ProcessExecutor, check_gpus
+    from pipeline import executors
+    from pipeline.executors.local import check_gpus
 
-    cfg = cfg or BuildConfig()
     check_gpus(gpus)
-    threads = cfg.executor.torch_threads
-    if kind == "ray":
-        from pipeline.executors.ray_executor import RayExecutor
-
-        return RayExecutor(address or "local", workers=workers, gpus=gpus, torch_threads=threads,
-                           max_retries=cfg.executor.worker_death_retries)
-    if kind != "local":
-        raise ValueError(f"--executor must be local or ray, got {kind!r}")
-    if workers <= 1 and gpus == 0:
-        return InlineExecutor(threads)
-    return ProcessExecutor(workers, gpus, cfg.executor.start_method, threads)
+    return executors.make_executor(kind, workers, gpus, address, (cfg or BuildConfig()).executor)
 
 
-def _stage_stats(outcomes) -> dict[str, dict[str, Any]]:
+def _stage_stats(outcomes, stages: StageRegistry) -> dict[str, dict[str, Any]]:
+    """Per stage, in registry order: how many keys ran, were cached or failed, and the seconds spent."""
     stats: dict[str, dict[str, Any]] = defaultdict(lambda: Counter())
     seconds: dict[str, float] = defaultdict(float)
     for o in outcomes:
         stats[o.stage][o.status] += 1
         if o.status == "ran" or (o.status == "failed" and not o.cached_failure):
             seconds[o.stage] += o.seconds
-    return {s: {**dict(c), "seconds": round(seconds[s], 3)} for s, c in stats.items()}
+    return {s.name: {**dict(stats[s.name]), "seconds": round(seconds[s.name], 3)} for s in stages if s.name in stats}
 
 
 def build_ravdess(
@@ -161,13 +156,14 @@ def build_ravdess(
     address: str | None = None,
     download: bool = False,
     progress: bool | None = False,
+    stages: StageRegistry = REGISTRY,
 ) -> BuildSummary:
     """Build 3D-RAVDESS from the videos under ``root`` into ``out``; returns the summary.
 
     Nothing that already matches its sidecar is recomputed; ``force`` (a stage name) redoes
-    that stage and every later one. Bad inputs are recorded, never raised; only a wrong
-    setup (missing root, too few GPUs, a locked or unwritable ``out``, a refused ``--model``,
-    offline ``--download``) raises.
+    that stage and every later one; ``stages``: the stages to run (default: the registry's).
+    Bad inputs are recorded, never raised; only a wrong setup (missing root, too few GPUs, a
+    locked or unwritable ``out``, a refused ``--model``, offline ``--download``) raises.
     """
     from pipeline.executors.progress import BuildProgress
     from pipeline.stages.scheduler import Scheduler
@@ -177,7 +173,7 @@ def build_ravdess(
     split = split or SplitConfig()
     out = Path(out).resolve()
     root = Path(root)
-    forced = stages_from(force)
+    forced = stages_from(force, stages)
     wanted = parse_actors(actors)
     check_model(cfg)
     with _lock(out):
@@ -191,7 +187,7 @@ def build_ravdess(
             limits = {"max_member_bytes": cfg.source.max_member_bytes, "max_total_bytes": cfg.source.max_total_bytes,
                       "max_ratio": cfg.source.max_ratio}
             manifest: Manifest = prepare_ravdess(root, out, wanted, cfg.source.extract_to or None, limits)
-            dump_yaml(cfg, out / "config.yaml")
+            dump_yaml(cfg, out / "config.yaml")  # every section resolved (defaults included)
             dump_yaml(split, out / "split.yaml")
         except (FileNotFoundError, PermissionError):
             raise  # already one line (a missing --root, a read-only root without an output folder)
@@ -201,7 +197,7 @@ def build_ravdess(
         ex = make_executor(executor, workers, gpus, address, cfg)
         cpus = os.cpu_count() or 1
         ctx = TaskContext(str(out), cfg, forced, device=cfg.device,
-                          ffmpeg_threads=cfg.decode.ffmpeg_threads or max(1, cpus // max(1, workers)))
+                          ffmpeg_threads=cfg.decode.ffmpeg_threads or max(1, cpus // max(1, workers)), stages=stages)
         with ex, BuildProgress(progress) as bar:
             sched = Scheduler(ctx, manifest, split, ex, bar, capacity=ex.capacity(), retries=cfg.executor.worker_death_retries)
             sched.run()
@@ -209,8 +205,7 @@ def build_ravdess(
 
         failures = sched.failures()
         if sched.report is not None and not sched.report.ok:
-            failures.append({"clip_id": None, "subject": None, "stage": "report", "reason": sched.report.reason,
-                             "cached": sched.report.cached_failure, "source": None})
+            failures.append(Failure(None, None, "report", sched.report.reason or "failed", sched.report.cached_failure))
         n_ok = sum(1 for st in sched.clips.values() if st.packable)
         summary = BuildSummary(
             out=str(out),
@@ -222,7 +217,7 @@ def build_ravdess(
             filtered=sum(1 for s in manifest.skipped if s.kind == "filtered"),
             splits=dict(sorted(sched.splits.items())),
             report={"status": sched.report.status, "path": str(out / "qa" / "report.html")} if sched.report else None,
-            stages=_stage_stats(sched.outcomes),
+            stages=_stage_stats(sched.outcomes, stages),
             seconds=round(time.perf_counter() - t0, 3),
         )
         write_json_atomic(out / "build.json", summary.to_dict())

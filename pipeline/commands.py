@@ -7,6 +7,8 @@ from typing import Optional
 
 import typer
 
+from pipeline.stages.registry import REGISTRY
+
 __all__ = ["ravdess"]
 
 # defaults: the shipped configs/ravdess.yaml and configs/split-paper.yaml (emoface.utils.resources)
@@ -24,7 +26,7 @@ def ravdess(
     address: Optional[str] = typer.Option(None, "--address", help="Ray cluster address ('auto', HOST:PORT); default: a local instance."),
     actors: Optional[str] = typer.Option(None, "--actors", help="Actors to build, e.g. 1-24 or 1,3,5-7 (default: all found)."),
     split: Optional[Path] = typer.Option(None, "--split", help="Split config (default configs/split-paper.yaml: 01-20 / 21-22 / 23-24)."),
-    force: Optional[str] = typer.Option(None, "--force", help="Redo this stage and every later one: decode, landmarks, identity, fit, smooth, canonical, qa, package."),
+    force: Optional[str] = typer.Option(None, "--force", help=f"Redo this stage and every later one: {', '.join(REGISTRY.names)}."),
     download: bool = typer.Option(False, "--download", help="Fetch the Video_Speech_Actor_XX.zip archives of Zenodo record 1188976 into --root first."),
     config: Optional[Path] = typer.Option(None, "--config", help="Build config overrides (default configs/ravdess.yaml)."),
     progress: Optional[bool] = typer.Option(None, "--progress/--no-progress", help="Progress bars (default: when stderr is a terminal)."),
@@ -33,6 +35,7 @@ def ravdess(
     from emoface.utils.config import ConfigError
     from emoface.utils.resources import config_file
     from pipeline.build import BuildLocked, SetupError, build_ravdess
+    from pipeline.executors import ExecutorUnavailable
     from pipeline.executors.local import GPUError
     from pipeline.stages.config import load_build_config, load_split
     from pipeline.sources.zenodo import DownloadError
@@ -49,7 +52,8 @@ def ravdess(
         split_cfg = load_split(split if split is not None else config_file(_DEFAULT_SPLIT))
         summary = build_ravdess(root, out, cfg, split=split_cfg, actors=actors, force=force, workers=workers, gpus=gpus,
                                 executor=executor, address=address, download=download, progress=progress)
-    except (GPUError, DownloadError, BuildLocked, SetupError, ConfigError, FileNotFoundError, PermissionError, ValueError) as exc:
+    except (GPUError, ExecutorUnavailable, DownloadError, BuildLocked, SetupError, ConfigError, FileNotFoundError,
+            PermissionError, ValueError) as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from exc
     except OSError as exc:  # the run itself failed (e.g. the disk filled up while writing build.json)
@@ -60,11 +64,6 @@ def ravdess(
     except KeyboardInterrupt:
         typer.echo("interrupted: finished artefacts are kept; rerun the same command to resume", err=True)
         raise typer.Exit(130) from None
-    except RuntimeError as exc:
-        if type(exc).__name__ == "RayUnavailable":
-            typer.echo(f"error: {exc}", err=True)
-            raise typer.Exit(2) from exc
-        raise
 
     _print_summary(summary)
     raise typer.Exit(summary.exit_code)
@@ -78,11 +77,11 @@ def _print_summary(summary) -> None:
     console.print(f"[bold]{summary.n_ok}/{summary.n_clips}[/] clips built in {summary.seconds:.1f} s ({summary.executor}); "
                   f"{summary.filtered} input(s) filtered out")
     for name, info in summary.splits.items():
-        console.print(f"  {name}: {info['clips']} clips, {info['status']}" + (f" -> {info['path']}" if info.get("path") else ""))
+        console.print(f"  {name}: {info.clips} clips, {info.status}" + (f" -> {info.path}" if info.path else ""))
     if summary.report:
         console.print(f"  QA report: {summary.report['path']} ({summary.report['status']})")
     problems = [("input", b["path"], b["reason"]) for b in summary.bad_inputs]
-    problems += [(f["stage"], f["clip_id"] or "-", f["reason"]) for f in summary.failures]
+    problems += [(f.stage, f.clip_id or "-", f.reason) for f in summary.failures]
     if problems:
         table = Table(title=f"{len(problems)} failure(s)", show_lines=False)
         table.add_column("stage")

@@ -25,11 +25,15 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-__all__ = ["Executor", "InlineExecutor", "ProcessExecutor", "count_gpus", "check_gpus", "GPUError", "call_task", "worker_setup",
-           "exit_with_parent"]
+if TYPE_CHECKING:
+    from pipeline.stages.config import ExecutorConfig
+
+__all__ = ["Executor", "InlineExecutor", "ProcessExecutor", "make_local", "count_gpus", "check_gpus", "GPUError",
+           "call_task", "worker_setup", "exit_with_parent"]
 
 _PR_SET_PDEATHSIG = 1  # linux/prctl.h
 
@@ -128,6 +132,10 @@ class Executor:
     def submit(self, kind: str, fn: Callable, ctx: Any, *args: Any) -> Future:
         raise NotImplementedError
 
+    def worker_lost(self, exc: BaseException) -> bool:
+        """Whether ``exc`` (raised by a task's future) means its worker died rather than the task failing."""
+        return isinstance(exc, BrokenProcessPool)
+
     def restart(self) -> None:
         """Replace broken worker pools (after a worker process died)."""
 
@@ -146,6 +154,13 @@ class Executor:
             self.terminate()
         else:
             self.close()
+
+
+def make_local(workers: int, gpus: int, address: str | None, cfg: ExecutorConfig) -> Executor:
+    """``--executor local``: in this process for one CPU worker, else a process pool (plus GPU workers)."""
+    if workers <= 1 and gpus == 0:
+        return InlineExecutor(cfg.torch_threads)
+    return ProcessExecutor(workers, gpus, cfg.start_method, cfg.torch_threads)
 
 
 class InlineExecutor(Executor):

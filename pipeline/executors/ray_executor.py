@@ -17,15 +17,25 @@ import os
 import sys
 from collections.abc import Callable
 from concurrent.futures import Future
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from pipeline.executors import ExecutorUnavailable
 from pipeline.executors.local import Executor, call_task, worker_setup
 
-__all__ = ["RayExecutor", "RayUnavailable"]
+if TYPE_CHECKING:
+    from pipeline.stages.config import ExecutorConfig
+
+__all__ = ["RayExecutor", "RayUnavailable", "make_ray"]
 
 
-class RayUnavailable(RuntimeError):
+class RayUnavailable(ExecutorUnavailable):
     """``ray`` is not installed."""
+
+
+def make_ray(workers: int, gpus: int, address: str | None, cfg: ExecutorConfig) -> RayExecutor:
+    """``--executor ray``: a private local Ray instance, or the cluster at ``address``."""
+    return RayExecutor(address or "local", workers=workers, gpus=gpus, torch_threads=cfg.torch_threads,
+                       max_retries=cfg.worker_death_retries)
 
 
 def _ray_call(fn: Callable, ctx: Any, torch_threads: int, device: str | None, *args: Any) -> Any:
@@ -65,6 +75,11 @@ class RayExecutor(Executor):
         res = self._ray.cluster_resources()
         cpus = max(1, int(res.get("CPU", 1)))
         return {"cpu": cpus, "fit": max(1, int(res.get("GPU", 0)))} if self.gpus else {"cpu": cpus}
+
+    def worker_lost(self, exc: BaseException) -> bool:
+        """A crashed worker process, actor or node (Ray's own retries are spent by then)."""
+        errors = self._ray.exceptions
+        return isinstance(exc, (errors.WorkerCrashedError, errors.RayActorError, errors.NodeDiedError))
 
     def submit(self, kind: str, fn: Callable, ctx: Any, *args: Any) -> Future:
         remote = self._fit if kind == "fit" else self._cpu

@@ -5,17 +5,33 @@ sampled across the actor's clips; per clip, :func:`fit_clip` estimates expressio
 head pose of every frame (all frames in one Levenberg-Marquardt solve);
 :func:`smooth_clip` removes jitter (Kalman + RTS); :func:`canonicalize` gives front-facing
 meshes and the subject template. See docs/fitting.md.
+
+The settings (:mod:`.config`) import at once; everything else (torch) on first use, so a
+build's main process reads and checks its config without importing torch.
 """
 
-from .canonical import camera_vertices, canonicalize
-from .clip import fit_clip
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from .config import (BoundConfig, CameraConfig, FitConfig, GroupNoise, GroupWeights, IdentityConfig, InitConfig,
                      LandmarkConfig, ModelConfig, PriorConfig, RobustConfig, SmoothConfig, SolverConfig, TemporalConfig,
                      load_fit_config)
-from .identity import fit_identity, sample_frames
-from .init import default_camera
-from .smooth import rts_smooth, smooth_clip
-from .types import ClipFit, FitError, IdentityFit, LandmarkTrack, inter_ocular_px
+
+if TYPE_CHECKING:
+    from .canonical import camera_vertices, canonicalize
+    from .clip import fit_clip
+    from .identity import fit_identity, sample_frames
+    from .init import default_camera
+    from .smooth import rts_smooth, smooth_clip
+    from .types import ClipFit, FitError, IdentityFit, LandmarkTrack, inter_ocular_px
+
+_LAZY = {
+    "camera_vertices": "canonical", "canonicalize": "canonical", "fit_clip": "clip", "fit_identity": "identity",
+    "sample_frames": "identity", "default_camera": "init", "rts_smooth": "smooth", "smooth_clip": "smooth",
+    "ClipFit": "types", "FitError": "types", "IdentityFit": "types", "LandmarkTrack": "types", "inter_ocular_px": "types",
+}
 
 __all__ = [
     "CameraConfig", "FitConfig", "SmoothConfig", "GroupNoise", "load_fit_config",
@@ -25,3 +41,13 @@ __all__ = [
     "default_camera", "fit_identity", "fit_clip", "smooth_clip", "canonicalize", "camera_vertices",
     "sample_frames", "rts_smooth", "inter_ocular_px",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

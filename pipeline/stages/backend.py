@@ -1,16 +1,18 @@
 """The numerical back end of a build: model, fitting, smoothing, canonicalisation and QA.
 
 The stage framework (sidecars, resume, executors) only moves artefacts around; every
-number comes from a :class:`Backend`. :class:`DefaultBackend` delegates to
+number comes from a :class:`Fitter`. :class:`DefaultBackend` delegates to
 ``emoface.morphable`` (the model), ``pipeline.fitting`` (``fit_identity``, ``fit_clip``,
 ``smooth_clip``, ``canonicalize``) and ``pipeline.qa``, imported lazily inside the worker
-processes. ``BuildConfig.backend`` names the class as ``module:Class``, so a worker
-process (local or on Ray) builds the same back end from the config alone.
+processes (their types are named under ``TYPE_CHECKING`` only, so planning imports no torch).
+``BuildConfig.backend`` names the class as ``module:Class``, so a worker process (local or
+on Ray) builds the same back end from the config alone; ``BuildConfig.backend_options`` are
+checked against the class's ``Options`` dataclass when the config is loaded.
 
-A backend's :meth:`Backend.code_version` enters the sidecar of every stage after landmarks,
-per stage: when the fitting or model code changes the fits are redone; when only the QA code
-changes, only ``qa`` and ``report`` are (later stages see their inputs' content hashes, so an
-unchanged artefact does not redo what follows it).
+A back end's :meth:`Fitter.code_version` enters the sidecar of every stage that declares
+``numerics`` in :mod:`pipeline.stages.registry`: when the fitting or model code changes the
+fits are redone; when only the QA code changes, only ``qa`` and ``report`` are (later stages
+see their inputs' content hashes, so an unchanged artefact does not redo what follows it).
 """
 
 from __future__ import annotations
@@ -19,13 +21,25 @@ import dataclasses
 import hashlib
 import importlib
 import importlib.util
+import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, Protocol, TypeVar
 
 import numpy as np
 
-__all__ = ["Topology", "QAInputs", "Backend", "DefaultBackend", "load_backend", "sources_hash"]
+if TYPE_CHECKING:
+    from emoface.morphable.model import MorphableModel
+    from pipeline.fitting import ClipFit, FitConfig, IdentityFit, LandmarkTrack, SmoothConfig
+    from pipeline.qa import QAConfig
+    from pipeline.stages.registry import Stage
+
+__all__ = ["Topology", "QAInputs", "Fitter", "Backend", "DefaultBackend", "load_backend", "check_backend", "sources_hash"]
+
+TrackT = TypeVar("TrackT")
+IdentityT = TypeVar("IdentityT")
+FitT = TypeVar("FitT")
+ModelT = TypeVar("ModelT")
 
 
 @dataclass(frozen=True)
@@ -40,13 +54,13 @@ class Topology:
 
 
 @dataclass
-class QAInputs:
+class QAInputs(Generic[TrackT, FitT, ModelT]):
     """Everything the per-clip QA sees (all arrays numpy).
 
     - ``clip_id``, ``subject``; ``decoded``: the decode artefact (``audio``, ``n_frames``,
       ``fps``, ``audio_duration_s``, ``thumbnails (K, h, w, 3)``, ``thumbnail_frames (K,)``,
-      ``thumbnail_scale``); ``track``: the landmark track (backend type);
-    - ``raw_fit`` / ``fit``: the clip fit before and after smoothing (backend type);
+      ``thumbnail_scale``); ``track``: the landmark track;
+    - ``raw_fit`` / ``fit``: the clip fit before and after smoothing;
     - ``vertices (T, V, 3)`` front-facing metres and ``template (V, 3)``;
     - ``model``; ``ground_truth``: path of ``ground_truth/<clip_id>.npz`` when the corpus has one.
     """
@@ -54,12 +68,12 @@ class QAInputs:
     clip_id: str
     subject: str
     decoded: dict[str, np.ndarray]
-    track: Any
-    raw_fit: Any
-    fit: Any
+    track: TrackT
+    raw_fit: FitT
+    fit: FitT
     vertices: np.ndarray
     template: np.ndarray
-    model: Any
+    model: ModelT
     ground_truth: str | None = None
 
 
@@ -82,174 +96,192 @@ def sources_hash(*packages: str) -> str:
     return h.hexdigest()[:16]
 
 
-class Backend:
-    """The interface the stages call (duck-typed; subclass for convenience). All methods are per clip/actor."""
+class Fitter(Protocol[TrackT, IdentityT, FitT, ModelT]):
+    """What the stages call, per clip or actor. :class:`DefaultBackend` is
+    ``Fitter[LandmarkTrack, IdentityFit, ClipFit, MorphableModel]``; the test back end uses its own types."""
 
-    def code_version(self, stage: str) -> str:
-        """A short hash of the code that makes ``stage``'s artefacts (``identity`` ... ``package``)."""
-        raise NotImplementedError
+    def code_version(self, stage: Stage) -> str:
+        """A short hash of the code that makes ``stage``'s artefacts (stages with ``numerics``)."""
+        ...
 
-    def load_model(self, spec: str) -> Any:
-        raise NotImplementedError
+    def load_model(self, spec: str) -> ModelT: ...
 
-    def topology(self, model: Any) -> Topology:
-        raise NotImplementedError
+    def topology(self, model: ModelT) -> Topology: ...
 
-    # artefacts -------------------------------------------------------------------------------
-    def make_track(self, arrays: dict[str, np.ndarray], clip_id: str) -> Any:
-        raise NotImplementedError
+    def make_track(self, arrays: dict[str, np.ndarray], clip_id: str) -> TrackT:
+        """The landmark track from the ``landmarks`` artefact's arrays."""
+        ...
 
-    def save(self, obj: Any, path: Path) -> None:
+    def save(self, obj: IdentityT | FitT, path: Path) -> None:
         """Write a fit result (identity or clip fit) as ``.npz`` atomically."""
-        raise NotImplementedError
+        ...
 
-    def load(self, kind: str, path: Path) -> Any:
-        """Read what :meth:`save` wrote; ``kind`` is ``identity`` or ``fit``."""
-        raise NotImplementedError
+    def load_identity(self, path: Path) -> IdentityT: ...
 
-    # numerics ----------------------------------------------------------------------------------
-    def fit_identity(self, tracks: list[Any], model: Any, cfg: dict[str, Any], device: str) -> Any:
-        raise NotImplementedError
+    def load_fit(self, path: Path) -> FitT: ...
 
-    def fit_clip(self, track: Any, identity: Any, model: Any, cfg: dict[str, Any], device: str) -> Any:
-        raise NotImplementedError
+    def fit_identity(self, tracks: list[TrackT], model: ModelT, cfg: FitConfig, device: str) -> IdentityT: ...
 
-    def smooth_clip(self, fit: Any, cfg: dict[str, Any]) -> Any:
-        raise NotImplementedError
+    def fit_clip(self, track: TrackT, identity: IdentityT, model: ModelT, cfg: FitConfig, device: str) -> FitT: ...
 
-    def canonicalize(self, fit: Any, identity: Any, model: Any) -> tuple[np.ndarray, np.ndarray]:
+    def smooth_clip(self, fit: FitT, cfg: SmoothConfig) -> FitT: ...
+
+    def canonicalize(self, fit: FitT, identity: IdentityT, model: ModelT) -> tuple[np.ndarray, np.ndarray]:
         """``(vertices (T, V, 3), template (V, 3))`` metres, head pose removed."""
-        raise NotImplementedError
+        ...
 
-    def clip_params(self, fit: Any) -> dict[str, np.ndarray]:
+    def clip_params(self, fit: FitT) -> dict[str, np.ndarray]:
         """The split file's ``params`` group for one clip."""
-        raise NotImplementedError
+        ...
 
-    def fit_error(self, fit: Any) -> np.ndarray | None:
+    def fit_error(self, fit: FitT) -> np.ndarray | None:
         """Per-frame reprojection error ``(T,)`` in pixels (``-1`` where the frame had no face)."""
-        raise NotImplementedError
+        ...
 
-    def divergence(self, fit: Any) -> str | None:
-        """A one-line reason when ``fit`` diverged (non-finite values), else ``None``."""
-        for f in dataclasses.fields(fit):
-            value = getattr(fit, f.name)
+    def divergence(self, result: IdentityT | FitT) -> str | None:
+        """A one-line reason when ``result`` diverged (non-finite values), else ``None``."""
+        ...
+
+    def clip_qa(self, inputs: QAInputs[TrackT, FitT, ModelT], cfg: QAConfig) -> dict[str, Any]:
+        """Per-clip metrics and flags: a JSON-able dict, plus optional numpy arrays (plots, overlays)."""
+        ...
+
+    def write_report(self, out_dir: Path, clips: list[dict[str, Any]], failures: list[dict[str, Any]],
+                     skipped: list[dict[str, Any]], cfg: QAConfig, work: Path) -> list[Path]:
+        """Write ``out_dir/report.html`` and ``out_dir/report.json``; returns the paths written."""
+        ...
+
+
+class Backend(Generic[TrackT, IdentityT, FitT, ModelT]):
+    """A base for back ends: options, a :meth:`divergence` check over dataclass fields, ``save`` via ``obj.save``.
+
+    ``Options``: a dataclass of the back end's own settings (``BuildConfig.backend_options``).
+    """
+
+    Options: ClassVar[type | None] = None
+
+    def __init__(self, options: dict[str, Any] | None = None) -> None:
+        self.options = _options(type(self), options)
+
+    def save(self, obj: IdentityT | FitT, path: Path) -> None:
+        obj.save(path)  # type: ignore[union-attr]
+
+    def divergence(self, result: IdentityT | FitT) -> str | None:
+        for f in dataclasses.fields(result):  # type: ignore[arg-type]
+            value = getattr(result, f.name)
             if isinstance(value, np.ndarray) and value.dtype.kind == "f" and not np.all(np.isfinite(value)):
                 bad = np.argwhere(~np.isfinite(value))[0]
                 return f"fit diverged: non-finite {f.name} at index {tuple(int(i) for i in bad)}"
         return None
 
-    # QA ----------------------------------------------------------------------------------------
-    def clip_qa(self, inputs: QAInputs, cfg: dict[str, Any]) -> dict[str, Any]:
-        """Per-clip metrics and flags: a JSON-able dict, plus optional numpy arrays (plots, overlays)."""
-        raise NotImplementedError
 
-    def write_report(self, out_dir: Path, clips: list[dict[str, Any]], failures: list[dict[str, Any]],
-                     skipped: list[dict[str, Any]], cfg: dict[str, Any], work: Path) -> list[Path]:
-        """Write ``out_dir/report.html`` and ``out_dir/report.json``; returns the paths written."""
-        raise NotImplementedError
-
-
-class DefaultBackend(Backend):
+class DefaultBackend(Backend["LandmarkTrack", "IdentityFit", "ClipFit", "MorphableModel"]):
     """``emoface.morphable`` + ``pipeline.fitting`` + ``pipeline.qa``."""
 
-    def __init__(self) -> None:
-        self._fit_cfg: dict[str, Any] = {}
+    def code_version(self, stage: Stage) -> str:
+        return sources_hash(*stage.numerics)
 
-    _CODE = {
-        "fitting": ("pipeline.fitting", "emoface.morphable", "emoface.mesh.camera"),
-        "qa": ("pipeline.qa", "emoface.morphable", "emoface.mesh.camera"),
-        "package": ("emoface.morphable",),
-    }
-
-    def code_version(self, stage: str) -> str:
-        group = "qa" if stage in ("qa", "report") else "package" if stage == "package" else "fitting"
-        return sources_hash(*self._CODE[group])
-
-    def load_model(self, spec: str) -> Any:
+    def load_model(self, spec: str) -> MorphableModel:
         from emoface import morphable
 
         return morphable.load(spec)
 
-    def topology(self, model: Any) -> Topology:
+    def topology(self, model: MorphableModel) -> Topology:
         faces = np.asarray(model.faces, dtype=np.int32)
         regions = {k: np.asarray(v, dtype=np.int32) for k, v in getattr(model, "regions", {}).items()}
         kind = getattr(model, "kind", "")
         topo = "flame-5023" if kind == "flame" else f"{model.name}-{len(model.v_template)}"
         return Topology(faces, regions, str(model.name), topo, int(len(model.v_template)))
 
-    def _configs(self, cfg: dict[str, Any], kind: str) -> Any:
-        from emoface.utils.config import from_dict
-        from pipeline.fitting.config import SmoothConfig, load_fit_config
-
-        return load_fit_config(cfg, kind) if kind == "fit" else from_dict(SmoothConfig, cfg, where=kind)
-
-    def make_track(self, arrays: dict[str, np.ndarray], clip_id: str) -> Any:
+    def make_track(self, arrays: dict[str, np.ndarray], clip_id: str) -> LandmarkTrack:
         from pipeline.fitting import LandmarkTrack
 
         return LandmarkTrack(arrays["landmarks"], arrays["valid"], arrays["blendshapes"], arrays["transforms"],
                              int(arrays["width"]), int(arrays["height"]), float(arrays["fps"]), clip_id)
 
-    def save(self, obj: Any, path: Path) -> None:
-        obj.save(path)
+    def load_identity(self, path: Path) -> IdentityFit:
+        from pipeline.fitting import IdentityFit
 
-    def load(self, kind: str, path: Path) -> Any:
-        from pipeline.fitting import ClipFit, IdentityFit
+        return IdentityFit.load(path)
 
-        return (IdentityFit if kind == "identity" else ClipFit).load(path)
+    def load_fit(self, path: Path) -> ClipFit:
+        from pipeline.fitting import ClipFit
 
-    def fit_identity(self, tracks: list[Any], model: Any, cfg: dict[str, Any], device: str) -> Any:
+        return ClipFit.load(path)
+
+    def fit_identity(self, tracks: list[LandmarkTrack], model: MorphableModel, cfg: FitConfig, device: str) -> IdentityFit:
         from pipeline.fitting import default_camera, fit_identity
 
-        fcfg = self._configs(cfg, "fit")
-        camera = default_camera(tracks[0].width, tracks[0].height, fcfg.camera)
-        return fit_identity(tracks, model, camera, fcfg, device)
+        camera = default_camera(tracks[0].width, tracks[0].height, cfg.camera)
+        return fit_identity(tracks, model, camera, cfg, device)
 
-    def fit_clip(self, track: Any, identity: Any, model: Any, cfg: dict[str, Any], device: str) -> Any:
+    def fit_clip(self, track: LandmarkTrack, identity: IdentityFit, model: MorphableModel, cfg: FitConfig, device: str) -> ClipFit:
         from pipeline.fitting import fit_clip
 
-        return fit_clip(track, identity, model, identity.camera, self._configs(cfg, "fit"), device)
+        return fit_clip(track, identity, model, identity.camera, cfg, device)
 
-    def smooth_clip(self, fit: Any, cfg: dict[str, Any]) -> Any:
+    def smooth_clip(self, fit: ClipFit, cfg: SmoothConfig) -> ClipFit:
         from pipeline.fitting import smooth_clip
 
-        return smooth_clip(fit, self._configs(cfg, "smooth"))
+        return smooth_clip(fit, cfg)
 
-    def canonicalize(self, fit: Any, identity: Any, model: Any) -> tuple[np.ndarray, np.ndarray]:
+    def canonicalize(self, fit: ClipFit, identity: IdentityFit, model: MorphableModel) -> tuple[np.ndarray, np.ndarray]:
         from pipeline.fitting import canonicalize
 
         vertices, template = canonicalize(fit, identity, model)
         return np.asarray(vertices, np.float32), np.asarray(template, np.float32)
 
-    def clip_params(self, fit: Any) -> dict[str, np.ndarray]:
+    def clip_params(self, fit: ClipFit) -> dict[str, np.ndarray]:
         return fit.params()
 
-    def fit_error(self, fit: Any) -> np.ndarray | None:
+    def fit_error(self, fit: ClipFit) -> np.ndarray | None:
         return np.asarray(fit.fit_error, np.float32)
 
-    def clip_qa(self, inputs: QAInputs, cfg: dict[str, Any]) -> dict[str, Any]:
+    def clip_qa(self, inputs: QAInputs[LandmarkTrack, ClipFit, MorphableModel], cfg: QAConfig) -> dict[str, Any]:
         from pipeline import qa
 
         return qa.clip_qa(inputs, cfg)
 
     def write_report(self, out_dir: Path, clips: list[dict[str, Any]], failures: list[dict[str, Any]],
-                     skipped: list[dict[str, Any]], cfg: dict[str, Any], work: Path) -> list[Path]:
+                     skipped: list[dict[str, Any]], cfg: QAConfig, work: Path) -> list[Path]:
         from pipeline import qa
 
         return qa.write_report(out_dir, clips, failures, skipped, cfg, work)
 
 
-_CACHE: dict[str, Backend] = {}
+def _options(cls: type, options: dict[str, Any] | None) -> Any:
+    declared = getattr(cls, "Options", None)
+    if declared is None:
+        if options:
+            raise ValueError(f"backend_options: {cls.__name__} takes no options, got {', '.join(sorted(options))}")
+        return None
+    from emoface.utils.config import from_dict
+
+    return from_dict(declared, options or {}, where="backend_options")
 
 
-def load_backend(spec: str) -> Backend:
-    """Instantiate ``module:Class`` once per process."""
-    if spec not in _CACHE:
-        mod_name, _, cls_name = spec.partition(":")
-        if not cls_name:
-            raise ValueError(f"backend {spec!r}: expected module:Class")
-        try:
-            cls = getattr(importlib.import_module(mod_name), cls_name)
-        except (ImportError, AttributeError) as exc:
-            raise ValueError(f"backend {spec!r} cannot be loaded: {exc}") from exc
-        _CACHE[spec] = cls()
-    return _CACHE[spec]
+def _backend_class(spec: str) -> type:
+    mod_name, _, cls_name = spec.partition(":")
+    if not cls_name:
+        raise ValueError(f"backend {spec!r}: expected module:Class")
+    try:
+        return getattr(importlib.import_module(mod_name), cls_name)
+    except (ImportError, AttributeError) as exc:
+        raise ValueError(f"backend {spec!r} cannot be loaded: {exc}") from exc
+
+
+def check_backend(spec: str, options: dict[str, Any] | None = None) -> None:
+    """Raise ``ValueError`` (one line) when ``spec`` cannot be loaded or ``options`` do not fit it."""
+    _options(_backend_class(spec), options)
+
+
+_CACHE: dict[str, Fitter[Any, Any, Any, Any]] = {}
+
+
+def load_backend(spec: str, options: dict[str, Any] | None = None) -> Fitter[Any, Any, Any, Any]:
+    """Instantiate ``module:Class`` (with ``options``) once per process."""
+    key = spec + json.dumps(options or {}, sort_keys=True, default=str)
+    if key not in _CACHE:
+        cls = _backend_class(spec)
+        _CACHE[key] = cls(options) if getattr(cls, "Options", None) is not None or options else cls()
+    return _CACHE[key]

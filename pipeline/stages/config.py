@@ -1,9 +1,11 @@
 """Typed configuration of a dataset build. Defaults live here; ``configs/ravdess.yaml`` only overrides.
 
-The fitting, smoothing and QA sections are passed through to ``pipeline.fitting`` and
-``pipeline.qa`` (their own dataclasses validate the keys); everything else is checked here.
-Each stage's sidecar hashes only the sections that stage reads, so changing a QA threshold
-does not redo the fits.
+Every section is a dataclass, checked when the config is loaded (an unknown key or a wrong
+type is a one-line :class:`ConfigError`): ``fit`` and ``smooth`` are
+:class:`pipeline.fitting.FitConfig` and :class:`pipeline.fitting.SmoothConfig`, ``qa`` is
+:class:`pipeline.qa.QAConfig` (their modules import nothing heavy). Each stage's sidecar
+hashes only the sections that stage reads (``sections`` in :mod:`pipeline.stages.registry`),
+so changing a QA threshold does not redo the fits.
 """
 
 from __future__ import annotations
@@ -13,6 +15,9 @@ from pathlib import Path
 from typing import Any
 
 from emoface.utils.config import ConfigError, config_hash, load_yaml
+from pipeline.fitting.config import FitConfig, SmoothConfig
+from pipeline.qa.config import QAConfig
+from pipeline.stages.registry import REGISTRY, StageRegistry
 
 __all__ = [
     "STAGES",
@@ -29,8 +34,8 @@ __all__ = [
     "stages_from",
 ]
 
-#: Stage order; ``--force STAGE`` redoes that stage and every later one.
-STAGES: tuple[str, ...] = ("decode", "landmarks", "identity", "fit", "smooth", "canonical", "qa", "package")
+#: Stage order (from the registry); ``--force STAGE`` redoes that stage and every later one.
+STAGES: tuple[str, ...] = REGISTRY.names
 
 
 @dataclass
@@ -99,18 +104,19 @@ class BuildConfig:
     """Everything a build depends on. ``model`` is ``demo`` or a FLAME model path."""
 
     model: str = "demo"
-    #: the numerical back end: ``module:Class`` implementing pipeline.stages.backend.Backend
+    #: the numerical back end: ``module:Class`` implementing pipeline.stages.backend.Fitter
     backend: str = "pipeline.stages.backend:DefaultBackend"
+    #: settings of a custom back end, checked against its ``Options`` dataclass when it declares one
+    backend_options: dict[str, Any] = field(default_factory=dict)
     #: torch device for fitting when not placed by --gpus
     device: str = "cpu"
     decode: DecodeConfig = field(default_factory=DecodeConfig)
     landmarks: LandmarksConfig = field(default_factory=LandmarksConfig)
-    #: overrides of pipeline.fitting.FitConfig (identity and per-clip fits, incl. the camera)
-    fit: dict[str, Any] = field(default_factory=dict)
-    #: overrides of pipeline.fitting.SmoothConfig
-    smooth: dict[str, Any] = field(default_factory=dict)
-    #: overrides of the QA config (metrics' thresholds for the flags)
-    qa: dict[str, Any] = field(default_factory=dict)
+    #: identity and per-clip fits, incl. the camera
+    fit: FitConfig = field(default_factory=FitConfig)
+    smooth: SmoothConfig = field(default_factory=SmoothConfig)
+    #: the QA flags' thresholds and the report's settings
+    qa: QAConfig = field(default_factory=QAConfig)
     package: PackageConfig = field(default_factory=PackageConfig)
     source: SourceConfig = field(default_factory=SourceConfig)
     executor: ExecutorConfig = field(default_factory=ExecutorConfig)
@@ -146,45 +152,37 @@ class SplitConfig:
         return ("train", "val", "test")
 
 
-#: which config sections each stage reads (its sidecar's config hash covers only these)
-_STAGE_SECTIONS: dict[str, tuple[str, ...]] = {
-    "decode": ("decode",),
-    "landmarks": ("landmarks",),
-    "identity": ("model", "backend", "fit"),
-    "fit": ("model", "backend", "fit", "device"),
-    "smooth": ("model", "backend", "smooth"),
-    "canonical": ("model", "backend"),
-    "qa": ("model", "backend", "qa"),
-    "report": ("backend", "qa"),
-    "package": ("model", "backend", "package", "decode"),
-}
-
-
-def stage_config_hash(cfg: BuildConfig, stage: str, extra: dict[str, Any] | None = None) -> str:
+def stage_config_hash(cfg: BuildConfig, stage: str, extra: dict[str, Any] | None = None,
+                      stages: StageRegistry = REGISTRY) -> str:
     """sha256 of the config sections ``stage`` reads (plus ``extra``, e.g. the split)."""
     from emoface.utils.config import to_dict
 
     full = to_dict(cfg)
-    part = {k: full[k] for k in _STAGE_SECTIONS[stage]}
-    if stage == "fit":
-        part.pop("device")  # the device changes where, not what (fits are checked for agreement)
+    part = {k: full[k] for k in stages[stage].sections}
     if extra:
         part["extra"] = extra
     return config_hash(part)
 
 
-def stages_from(stage: str | None) -> frozenset[str]:
-    """``--force STAGE``: that stage and every later one (``report`` follows ``qa``)."""
+def stages_from(stage: str | None, stages: StageRegistry = REGISTRY) -> frozenset[str]:
+    """``--force STAGE``: that stage and every later one."""
     if stage is None:
         return frozenset()
-    if stage not in STAGES:
-        raise ConfigError(f"--force: unknown stage {stage!r}; choose one of {', '.join(STAGES)}")
-    later = STAGES[STAGES.index(stage):]
-    return frozenset(later) | ({"report"} if "qa" in later else frozenset())
+    if stage not in stages:
+        raise ConfigError(f"--force: unknown stage {stage!r}; choose one of {', '.join(stages.names)}")
+    return frozenset(stages.later(stage))
 
 
 def load_build_config(path: str | Path | None = None, overrides: dict[str, Any] | None = None) -> BuildConfig:
-    return load_yaml(BuildConfig, path, overrides)
+    """Defaults, then the YAML file, then ``overrides``; every section (and the back end's options) checked."""
+    cfg = load_yaml(BuildConfig, path, overrides)
+    from pipeline.stages.backend import check_backend
+
+    try:
+        check_backend(cfg.backend, cfg.backend_options)
+    except ValueError as exc:
+        raise ConfigError(f"{path or 'defaults'}: {exc}") from exc
+    return cfg
 
 
 def load_split(path: str | Path | None) -> SplitConfig:

@@ -1,6 +1,6 @@
 """Stages ``identity``, ``fit``, ``smooth`` and ``canonical``: thin wrappers around the back end.
 
-The numbers come from ``pipeline.fitting`` (through :class:`pipeline.stages.backend.Backend`);
+The numbers come from ``pipeline.fitting`` (through the :class:`pipeline.stages.backend.Fitter` protocol);
 these functions load the upstream artefacts, call the back end, refuse non-finite results
 (a diverged fit is recorded as the clip's failure, never packaged) and write the artefacts:
 
@@ -44,12 +44,12 @@ def load_track(ctx: TaskContext, clip_id: str) -> Any:
 
 
 def load_fit(ctx: TaskContext, stage: str, clip_id: str) -> Any:
-    return ctx.backend.load("fit", ctx.store.artefact(stage, clip_id))
+    return ctx.backend.load_fit(ctx.store.artefact(stage, clip_id))
 
 
 def _identity(ctx: TaskContext, actor: str, memo: dict) -> Any:
     if "identity" not in memo:
-        memo["identity"] = ctx.backend.load("identity", ctx.store.artefact("identity", actor))
+        memo["identity"] = ctx.backend.load_identity(ctx.store.artefact("identity", actor))
     return memo["identity"]
 
 

@@ -12,7 +12,6 @@ Clips are written in sorted order, so the file's content does not depend on sche
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
@@ -21,15 +20,16 @@ from emoface.utils.config import to_dict
 from pipeline.sources.ravdess import SourceClip
 from pipeline.stages.fitstages import load_fit
 from pipeline.stages.outcome import TaskResult, run_stage
+from pipeline.stages.records import PackageMember
 from pipeline.stages.runtime import TaskContext
 from pipeline.stages.store import combine_hashes
 
-__all__ = ["package_input", "run_package_task", "fit_audio"]
+__all__ = ["package_input", "run_package_task", "fit_audio", "member"]
 
 
-def package_input(split: str, manifest_sha: str, members: list[dict[str, Any]]) -> str:
-    """``members``: ``{"clip": SourceClip, "hashes": {stage: content hash}}`` of the split's finished clips."""
-    return combine_hashes(split, manifest_sha, sorted((m["clip"].clip_id, m["clip"].sha256, m["hashes"]) for m in members))
+def package_input(split: str, manifest_sha: str, members: list[PackageMember]) -> str:
+    """``members``: the split's finished clips with the hashes of what ``package`` reads."""
+    return combine_hashes(split, manifest_sha, sorted((m.clip.clip_id, m.clip.sha256, m.hashes) for m in members))
 
 
 def fit_audio(audio: np.ndarray, n_frames: int, fps: float, sample_rate: int) -> tuple[np.ndarray, int]:
@@ -48,7 +48,7 @@ def _source_name(clip: SourceClip, root: str) -> str:
         return Path(clip.path).name
 
 
-def _write_split(ctx: TaskContext, split: str, members: list[dict[str, Any]], manifest_sha: str, root: str) -> Path:
+def _write_split(ctx: TaskContext, split: str, members: list[PackageMember], manifest_sha: str, root: str) -> Path:
     from emoface.data.schema import ClipRecord, SplitWriter
 
     store = ctx.store
@@ -57,7 +57,7 @@ def _write_split(ctx: TaskContext, split: str, members: list[dict[str, Any]], ma
     path = Path(ctx.out) / f"{split}.h5"
     cfg = ctx.cfg
     config = {"build": to_dict(cfg), "split": split, "corpus": "ravdess"}
-    clips = sorted((m["clip"] for m in members), key=lambda c: c.clip_id)
+    clips = sorted((m.clip for m in members), key=lambda c: c.clip_id)
     with SplitWriter(path, topo.faces, topo.regions, topo.model_name, topo.topology_name, config=config,
                      source_manifest_sha256=manifest_sha, fps=cfg.decode.fps, sample_rate=cfg.decode.sample_rate,
                      compression_level=cfg.package.compression_level) as writer:
@@ -102,7 +102,7 @@ def _write_split(ctx: TaskContext, split: str, members: list[dict[str, Any]], ma
     return path
 
 
-def run_package_task(ctx: TaskContext, split: str, members: list[dict[str, Any]], manifest_sha: str, root: str) -> TaskResult:
+def run_package_task(ctx: TaskContext, split: str, members: list[PackageMember], manifest_sha: str, root: str) -> TaskResult:
     """Write ``OUT/<split>.h5`` from ``members`` (see :func:`package_input`)."""
     input_hash = package_input(split, manifest_sha, members)
 
@@ -115,7 +115,6 @@ def run_package_task(ctx: TaskContext, split: str, members: list[dict[str, Any]]
     return TaskResult("package", split, [run_stage(ctx, "package", split, input_hash, compute, extra={"split": split})])
 
 
-def member(clip: SourceClip, hashes: dict[str, str]) -> dict[str, Any]:
-    """A package member (kept small: it travels to the worker)."""
-    return {"clip": clip, "hashes": {k: hashes[k] for k in ("decode", "landmarks", "identity", "smooth", "canonical")}}
-
+def member(ctx: TaskContext, clip: SourceClip, hashes: dict[str, str]) -> PackageMember:
+    """A package member: ``clip`` with the hashes of the artefacts the ``package`` stage reads."""
+    return PackageMember(clip, {k: hashes[k] for k in ctx.stages["package"].reads})

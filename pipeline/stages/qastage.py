@@ -19,6 +19,7 @@ from pipeline.sources.ravdess import SourceClip
 from pipeline.stages.backend import QAInputs
 from pipeline.stages.fitstages import load_fit, load_track
 from pipeline.stages.outcome import TaskResult, run_stage
+from pipeline.stages.records import Failure
 from pipeline.stages.runtime import TaskContext
 from pipeline.stages.store import combine_hashes
 
@@ -62,11 +63,11 @@ def read_qa(path: str | Path) -> dict[str, Any]:
         return json.loads(str(z["qa_json"]))
 
 
-def report_input(qa_hashes: list[tuple[str, str]], failures: list[dict], skipped: list[dict]) -> str:
-    return combine_hashes(sorted(qa_hashes), failures, skipped)
+def report_input(qa_hashes: list[tuple[str, str]], failures: list[Failure], skipped: list[dict]) -> str:
+    return combine_hashes(sorted(qa_hashes), [f.report_row() for f in failures], skipped)
 
 
-def run_report_task(ctx: TaskContext, clips: list[dict[str, Any]], failures: list[dict[str, Any]],
+def run_report_task(ctx: TaskContext, clips: list[dict[str, Any]], failures: list[Failure],
                     skipped: list[dict[str, Any]]) -> TaskResult:
     """``clips``: ``{clip_id, subject, emotion, intensity, statement, repetition, qa_hash}`` of clips with QA."""
     store = ctx.store
@@ -78,7 +79,7 @@ def run_report_task(ctx: TaskContext, clips: list[dict[str, Any]], failures: lis
             path = store.artefact("qa", c["clip_id"])
             rows.append({**{k: v for k, v in c.items() if k != "qa_hash"}, "qa": read_qa(path), "artefact": str(path),
                          "decode": str(store.artefact("decode", c["clip_id"]))})
-        written = ctx.backend.write_report(qa_dir, rows, failures, skipped, ctx.cfg.qa, store.work)
+        written = ctx.backend.write_report(qa_dir, rows, [f.report_row() for f in failures], skipped, ctx.cfg.qa, store.work)
         digest = combine_hashes(sorted(Path(p).name for p in written), report_input([(c["clip_id"], c["qa_hash"]) for c in clips], failures, skipped))
         return "../../qa/report.json", digest
 

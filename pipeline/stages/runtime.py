@@ -9,33 +9,19 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import json
 import os
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from pipeline.stages.backend import Backend, load_backend, sources_hash
+from pipeline.stages.backend import Fitter, load_backend, sources_hash
 from pipeline.stages.config import BuildConfig, stage_config_hash
+from pipeline.stages.registry import REGISTRY, Stage, StageRegistry, resolve
 from pipeline.stages.store import Store
 
-__all__ = ["TaskContext", "code_version", "stage_hashes", "model_fingerprint", "load_model"]
-
-#: bump to invalidate every artefact of a stage after a change of its on-disk format
-FORMAT_VERSIONS = {"decode": 1, "landmarks": 1, "identity": 1, "fit": 1, "smooth": 1, "canonical": 1, "qa": 1, "report": 1, "package": 1}
-
-#: the stage modules whose source enters each stage's code version
-_STAGE_SOURCES = {
-    "decode": ("pipeline.stages.decode", "emoface.utils.media"),
-    "landmarks": ("pipeline.stages.landmarks", "pipeline.landmarker"),
-    "identity": ("pipeline.stages.fitstages",),
-    "fit": ("pipeline.stages.fitstages",),
-    "smooth": ("pipeline.stages.fitstages",),
-    "canonical": ("pipeline.stages.fitstages",),
-    "qa": ("pipeline.stages.qastage",),
-    "report": ("pipeline.stages.qastage",),
-    "package": ("pipeline.stages.package", "emoface.data.schema"),
-}
+__all__ = ["TaskContext", "code_version", "stage_hashes", "model_fingerprint", "ffmpeg_version", "landmarker_version", "load_model"]
 
 
 @dataclass(frozen=True)
@@ -48,6 +34,8 @@ class TaskContext:
     device: str = "cpu"
     ffmpeg_threads: int = 1
     extra: dict[str, Any] = field(default_factory=dict)
+    #: the stages of this build (tests add toy stages to a copy of the registry)
+    stages: StageRegistry = REGISTRY
     #: per-stage config hashes, computed once per context (planning a rerun checks thousands of sidecars)
     _config_hashes: dict = field(default_factory=dict, compare=False, repr=False)
 
@@ -56,17 +44,21 @@ class TaskContext:
         return Store(self.out)
 
     @property
-    def backend(self) -> Backend:
-        return load_backend(self.cfg.backend)
+    def backend(self) -> Fitter[Any, Any, Any, Any]:
+        return load_backend(self.cfg.backend, self.cfg.backend_options)
 
     def model(self) -> Any:
-        return load_model(self.cfg.backend, self.cfg.model)
+        return load_model(self.cfg.backend, self.cfg.model, self.cfg.backend_options)
+
+
+def load_model(backend_spec: str, model_spec: str, options: dict[str, Any] | None = None) -> Any:
+    """The back end's model, loaded once per process (per back end, options and model)."""
+    return _model(backend_spec, json.dumps(options or {}, sort_keys=True, default=str), model_spec)
 
 
 @functools.lru_cache(maxsize=4)
-def load_model(backend_spec: str, model_spec: str) -> Any:
-    """The back end's model, loaded once per process."""
-    return load_backend(backend_spec).load_model(model_spec)
+def _model(backend_spec: str, options: str, model_spec: str) -> Any:
+    return load_backend(backend_spec, json.loads(options)).load_model(model_spec)
 
 
 def model_fingerprint(spec: str) -> str:
@@ -79,7 +71,8 @@ def model_fingerprint(spec: str) -> str:
 
 
 @functools.lru_cache(maxsize=None)
-def _landmarker_version() -> str:
+def landmarker_version() -> str:
+    """MediaPipe's version and the Face Landmarker model's digest (the ``landmarks`` stage's tool)."""
     from pipeline.landmarker import model_path
 
     try:
@@ -92,7 +85,8 @@ def _landmarker_version() -> str:
 
 
 @functools.lru_cache(maxsize=None)
-def _ffmpeg_version() -> str:
+def ffmpeg_version() -> str:
+    """The ffmpeg binary and imageio-ffmpeg's version (the ``decode`` stage's tool)."""
     try:
         import imageio_ffmpeg
 
@@ -102,15 +96,13 @@ def _ffmpeg_version() -> str:
 
 
 @functools.lru_cache(maxsize=64)
-def code_version(stage: str, backend_spec: str, model_spec: str) -> str:
+def code_version(stage: Stage, backend_spec: str, model_spec: str, options: str = "{}") -> str:
     """A short hash naming the code that produces ``stage``'s artefacts."""
-    parts = [stage, str(FORMAT_VERSIONS[stage]), sources_hash(*_STAGE_SOURCES[stage])]
-    if stage == "decode":
-        parts.append(_ffmpeg_version())
-    elif stage == "landmarks":
-        parts.append(_landmarker_version())
-    else:
-        parts += [load_backend(backend_spec).code_version(stage), model_fingerprint(model_spec)]
+    parts = [stage.name, str(stage.format_version), sources_hash(*stage.modules)]
+    if stage.tool_version:
+        parts.append(resolve(stage.tool_version)())
+    if stage.numerics:
+        parts += [load_backend(backend_spec, json.loads(options)).code_version(stage), model_fingerprint(model_spec)]
     return hashlib.sha256("|".join(parts).encode()).hexdigest()[:16]
 
 
@@ -118,5 +110,6 @@ def stage_hashes(ctx: TaskContext, stage: str, input_hash: str, extra: dict | No
     """``(input_hash, config_hash, code_version)`` of ``stage`` for one key."""
     key = (stage, repr(sorted(extra.items())) if extra else "")
     if key not in ctx._config_hashes:
-        ctx._config_hashes[key] = stage_config_hash(ctx.cfg, stage, extra)
-    return input_hash, ctx._config_hashes[key], code_version(stage, ctx.cfg.backend, ctx.cfg.model)
+        ctx._config_hashes[key] = stage_config_hash(ctx.cfg, stage, extra, ctx.stages)
+    options = json.dumps(ctx.cfg.backend_options, sort_keys=True, default=str)
+    return input_hash, ctx._config_hashes[key], code_version(ctx.stages[stage], ctx.cfg.backend, ctx.cfg.model, options)

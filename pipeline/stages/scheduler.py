@@ -11,11 +11,12 @@ sidecar checks of :mod:`pipeline.stages.tasks`), so a rerun with nothing to do s
 worker and reads only small JSON files. Per pool (``cpu``; ``fit`` when fitting has its own
 GPU workers) at most ``capacity[pool]`` tasks are in flight, so the executor's queue never
 holds work that a more urgent task should overtake; ready tasks are taken barrier-first
-(package, report, fit, identity, then media) and clips actor by actor, so that actors
+(by each task's ``priority`` in :mod:`pipeline.stages.registry`: package, report, fit,
+identity, then media) and clips actor by actor, so that actors
 finish early and their fits (on GPUs, if any) overlap the decoding of the next actors.
 
-A task that raises is recorded as a failure of its stage; a task whose worker process died
-is retried ``retries`` times on a fresh pool, then recorded as failed too. A dead worker
+A task that raises is recorded as a failure of its stage; a task whose worker died (the
+executor's ``worker_lost``) is retried ``retries`` times on a fresh pool, then recorded as failed too. A dead worker
 breaks every task in flight on its pool, so those retries run *isolated* (one task at a
 time, nothing else in flight): the task that kills its worker then fails alone.
 """
@@ -26,7 +27,6 @@ import heapq
 import itertools
 from collections import defaultdict
 from concurrent.futures import FIRST_COMPLETED, Future, wait
-from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -36,22 +36,22 @@ from pipeline.executors.progress import BuildProgress
 from pipeline.sources.ravdess import Manifest, SourceClip
 from pipeline.stages.config import SplitConfig
 from pipeline.stages.outcome import Outcome, TaskResult, check_stage
-from pipeline.stages.package import member, package_input, run_package_task
-from pipeline.stages.qastage import report_input, run_report_task
+from pipeline.stages.package import member, package_input
+from pipeline.stages.qastage import report_input
+from pipeline.stages.records import Failure, SplitStatus
+from pipeline.stages.registry import REGISTRY, StageRegistry, TaskKind, resolve
 from pipeline.stages.runtime import TaskContext
-from pipeline.stages.tasks import check_fit_task, check_media_task, identity_input, run_fit_task, run_identity_task, run_media_task
+from pipeline.stages.tasks import check_fit_task, check_media_task, identity_input
 
-__all__ = ["Scheduler", "ClipState", "TASK_STAGES"]
+__all__ = ["Scheduler", "ClipState", "TASK_STAGES", "task_stages"]
 
-TASK_STAGES = {
-    "media": ("decode", "landmarks"),
-    "identity": ("identity",),
-    "fit": ("fit", "smooth", "canonical", "qa"),
-    "package": ("package",),
-    "report": ("report",),
-}
-_PRIORITY = {"package": 0, "report": 0, "fit": 1, "identity": 2, "media": 3}
-_BAR = {"media": "decode+landmarks", "identity": "identity", "fit": "fit+smooth+qa", "package": "package", "report": "report"}
+
+def task_stages(stages: StageRegistry = REGISTRY) -> dict[str, tuple[str, ...]]:
+    """Each task kind and the stages it runs, from the registry."""
+    return {name: tuple(s.name for s in stages.of_task(name)) for name in stages.tasks()}
+
+
+TASK_STAGES = task_stages()
 
 
 @dataclass
@@ -59,24 +59,30 @@ class ClipState:
     clip: SourceClip
     split: str | None
     hashes: dict[str, str] = field(default_factory=dict)
-    failure: dict[str, Any] | None = None
+    failure: Failure | None = None
     final: bool = False
 
     @property
     def packable(self) -> bool:
         """Finished clips are packaged; a clip whose only failure is its QA still has valid meshes."""
-        return self.final and (self.failure is None or self.failure["stage"] == "qa")
+        return self.final and (self.failure is None or self.failure.stage == "qa")
 
 
 @dataclass
 class _Task:
-    kind: str
+    kind: TaskKind
     key: str
-    pool: str
-    fn: Callable
     args: tuple
     tries: int = 0
     isolated: bool = False
+
+    @property
+    def pool(self) -> str:
+        return self.kind.pool
+
+    @property
+    def fn(self) -> Callable[..., TaskResult]:
+        return resolve(self.kind.run)
 
 
 class Scheduler:
@@ -100,35 +106,33 @@ class Scheduler:
         self.actor_pending = {a: len(v) for a, v in self.by_actor.items()}
         self.split_pending = {s: len(v) for s, v in self.by_split.items()}
         self.all_pending = len(self.clips)
+        self.tasks = ctx.stages.tasks()
         self.identity: dict[str, Outcome] = {}
-        self.splits: dict[str, dict[str, Any]] = {}
+        self.splits: dict[str, SplitStatus] = {}
         self.report: Outcome | None = None
         self.outcomes: list[Outcome] = []
-        self.task_failures: list[dict[str, Any]] = []
+        self.task_failures: list[Failure] = []
         self._ready: list[tuple[int, int, _Task]] = []
         self._counter = itertools.count()
         self._inflight: dict[Future, _Task] = {}
 
     # -- driving ---------------------------------------------------------------------------------
     def run(self) -> None:
-        p = self.progress
-        p.add(_BAR["media"], len(self.clips))
-        p.add(_BAR["identity"], len(self.by_actor), unit="actors")
-        p.add(_BAR["fit"], len(self.clips))
-        p.add(_BAR["package"], len(self.by_split), unit="splits")
-        p.add(_BAR["report"], 1, unit="reports")
+        totals = {"clip": len(self.clips), "actor": len(self.by_actor), "split": len(self.by_split), "build": 1}
+        for task in self.tasks.values():
+            self.progress.add(task.bar, totals[task.scope], unit=task.unit)
         for st in sorted(self.clips.values(), key=lambda s: (s.clip.subject, s.clip.clip_id)):
             done = check_media_task(self.ctx, st.clip)
             if done is not None:
                 self._on_media(done)
             else:
-                self._enqueue(_Task("media", st.clip.clip_id, "cpu", run_media_task, (st.clip,)))
+                self._enqueue(_Task(self.tasks["media"], st.clip.clip_id, (st.clip,)))
         if not self.clips:
             self._start_report()
         self._drain()
 
     def _enqueue(self, task: _Task) -> None:
-        heapq.heappush(self._ready, (-1 if task.isolated else _PRIORITY[task.kind], next(self._counter), task))
+        heapq.heappush(self._ready, (-1 if task.isolated else task.kind.priority, next(self._counter), task))
 
     def _slot(self, task: _Task) -> str:
         return task.pool if task.pool in self.capacity else "cpu"
@@ -168,31 +172,28 @@ class Scheduler:
                 task = self._inflight.pop(fut)
                 try:
                     result = fut.result()
-                except BrokenProcessPool:
-                    self.executor.restart()
-                    if task.tries < self.retries:
-                        task.tries += 1
-                        task.isolated = True
-                        self._enqueue(task)
-                        continue
-                    result = self._failed_task(task, "worker process died (killed or crashed) while running this task")
                 except Exception as exc:  # noqa: BLE001 - a task error is one key's failure, never the build's
-                    name = type(exc).__name__
-                    if name in ("WorkerCrashedError", "RayActorError", "NodeDiedError") and task.tries < self.retries:
+                    if not self.executor.worker_lost(exc):
+                        result = self._failed_task(task, f"{type(exc).__name__}: {exc}".splitlines()[0][:300])
+                    elif task.tries < self.retries:
+                        self.executor.restart()
                         task.tries += 1
                         task.isolated = True
                         self._enqueue(task)
                         continue
-                    result = self._failed_task(task, f"{name}: {exc}".splitlines()[0][:300])
+                    else:
+                        self.executor.restart()
+                        result = self._failed_task(task, "worker process died (killed or crashed) while running this task")
                 self._dispatch(task, result)
             self._submit_ready()
 
     def _failed_task(self, task: _Task, reason: str) -> TaskResult:
-        return TaskResult(task.kind, task.key, [Outcome(TASK_STAGES[task.kind][0], task.key, "failed", reason=reason)])
+        first = self.ctx.stages.of_task(task.kind.name)[0].name
+        return TaskResult(task.kind.name, task.key, [Outcome(first, task.key, "failed", reason=reason)])
 
     def _dispatch(self, task: _Task, result: TaskResult) -> None:
         {"media": self._on_media, "identity": self._on_identity_result, "fit": self._on_fit,
-         "package": self._on_package, "report": self._on_report}[task.kind](result)
+         "package": self._on_package, "report": self._on_report}[task.kind.name](result)
 
     # -- clip bookkeeping --------------------------------------------------------------------------
     def _record(self, result: TaskResult) -> ClipState:
@@ -204,15 +205,14 @@ class Scheduler:
         return st
 
     def _fail(self, st: ClipState, stage: str, reason: str, cached: bool = False) -> None:
-        st.failure = {"clip_id": st.clip.clip_id, "subject": st.clip.subject, "stage": stage, "reason": reason,
-                      "cached": cached, "source": st.clip.path}
+        st.failure = Failure(st.clip.clip_id, st.clip.subject, stage, reason, cached, st.clip.path)
         self._final(st)
 
     def _final(self, st: ClipState) -> None:
         if st.final:
             return
         st.final = True
-        self.progress.advance(_BAR["fit"])
+        self.progress.advance(self.tasks["fit"].bar)
         if st.split:
             self.split_pending[st.split] -= 1
             if self.split_pending[st.split] == 0:
@@ -224,7 +224,7 @@ class Scheduler:
     # -- media -> identity -------------------------------------------------------------------------------
     def _on_media(self, result: TaskResult) -> None:
         st = self._record(result)
-        self.progress.advance(_BAR["media"])
+        self.progress.advance(self.tasks["media"].bar)
         f = result.failure()
         if f is not None:
             self._fail(st, f.stage, f.reason or "failed", f.cached_failure)
@@ -239,13 +239,13 @@ class Scheduler:
     def _start_identity(self, actor: str) -> None:
         members = self._identity_members(actor)
         if not members:
-            self.progress.advance(_BAR["identity"])
+            self.progress.advance(self.tasks["identity"].bar)
             return
         done = check_stage(self.ctx, "identity", actor, identity_input(members))
         if done is not None:
             self._on_identity(actor, done)
         else:
-            self._enqueue(_Task("identity", actor, "fit", run_identity_task, (actor, members)))
+            self._enqueue(_Task(self.tasks["identity"], actor, (actor, members)))
 
     def _on_identity_result(self, result: TaskResult) -> None:
         self.outcomes.extend(result.outcomes)
@@ -253,7 +253,7 @@ class Scheduler:
 
     def _on_identity(self, actor: str, outcome: Outcome) -> None:
         self.identity[actor] = outcome
-        self.progress.advance(_BAR["identity"])
+        self.progress.advance(self.tasks["identity"].bar)
         for st in sorted(self.by_actor[actor], key=lambda s: s.clip.clip_id):
             if st.failure is not None:
                 continue
@@ -261,12 +261,12 @@ class Scheduler:
                 self._fail(st, "identity", f"identity fit of {actor} failed: {outcome.reason}", outcome.cached_failure)
                 continue
             st.hashes["identity"] = outcome.output_sha256 or ""
-            upstream = {k: st.hashes.get(k) for k in ("decode", "landmarks", "identity")}
+            upstream: dict[str, str | None] = dict(st.hashes)
             done = check_fit_task(self.ctx, st.clip, upstream)
             if done is not None:
                 self._on_fit(done)
             else:
-                self._enqueue(_Task("fit", st.clip.clip_id, "fit", run_fit_task, (st.clip, upstream)))
+                self._enqueue(_Task(self.tasks["fit"], st.clip.clip_id, (st.clip, upstream)))
 
     def _on_fit(self, result: TaskResult) -> None:
         st = self._record(result)
@@ -278,30 +278,31 @@ class Scheduler:
 
     # -- barriers ---------------------------------------------------------------------------------------
     def _start_package(self, split: str) -> None:
-        members = [member(s.clip, s.hashes) for s in sorted(self.by_split[split], key=lambda s: s.clip.clip_id) if s.packable]
+        members = [member(self.ctx, s.clip, s.hashes) for s in sorted(self.by_split[split], key=lambda s: s.clip.clip_id)
+                   if s.packable]
         path = Path(self.ctx.out) / f"{split}.h5"
         if not members:
-            self.splits[split] = {"path": None, "clips": 0, "status": "empty (every clip failed)"}
-            self.progress.advance(_BAR["package"])
+            self.splits[split] = SplitStatus(None, 0, "empty (every clip failed)")
+            self.progress.advance(self.tasks["package"].bar)
             return
         done = check_stage(self.ctx, "package", split, package_input(split, self.manifest_sha, members), {"split": split})
-        self.splits[split] = {"path": str(path), "clips": len(members), "status": "pending"}
+        self.splits[split] = SplitStatus(str(path), len(members), "pending")
         if done is not None:
             self._on_package(TaskResult("package", split, [done]))
         else:
-            self._enqueue(_Task("package", split, "cpu", run_package_task, (split, members, self.manifest_sha, self.manifest.root)))
+            self._enqueue(_Task(self.tasks["package"], split, (split, members, self.manifest_sha, self.manifest.root)))
 
     def _on_package(self, result: TaskResult) -> None:
         self.outcomes.extend(result.outcomes)
         o = result.outcomes[0]
-        self.splits[result.key]["status"] = {"ran": "written", "cached": "up to date"}.get(o.status, "failed")
+        status = self.splits[result.key]
+        status.status = "written" if o.status == "ran" else "up to date" if o.status == "cached" else "failed"
         if not o.ok:
-            self.splits[result.key]["reason"] = o.reason
-            self.task_failures.append({"clip_id": None, "subject": None, "stage": "package", "reason": f"{result.key}: {o.reason}",
-                                       "cached": o.cached_failure, "source": None})
-        self.progress.advance(_BAR["package"])
+            status.reason = o.reason
+            self.task_failures.append(Failure(None, None, "package", f"{result.key}: {o.reason}", o.cached_failure))
+        self.progress.advance(self.tasks["package"].bar)
 
-    def failures(self) -> list[dict[str, Any]]:
+    def failures(self) -> list[Failure]:
         clip_failures = [st.failure for st in sorted(self.clips.values(), key=lambda s: s.clip.clip_id) if st.failure]
         return clip_failures + self.task_failures
 
@@ -311,15 +312,15 @@ class Scheduler:
              "statement": s.clip.statement, "repetition": s.clip.repetition, "qa_hash": s.hashes["qa"]}
             for s in sorted(self.clips.values(), key=lambda s: s.clip.clip_id) if "qa" in s.hashes
         ]
-        failures = [{k: v for k, v in f.items() if k != "cached"} for f in self.failures()]
+        failures = self.failures()
         skipped = [{"path": s.path, "reason": s.reason, "kind": s.kind} for s in self.manifest.skipped]
         done = check_stage(self.ctx, "report", "report", report_input([(r["clip_id"], r["qa_hash"]) for r in rows], failures, skipped))
         if done is not None:
             self._on_report(TaskResult("report", "report", [done]))
         else:
-            self._enqueue(_Task("report", "report", "cpu", run_report_task, (rows, failures, skipped)))
+            self._enqueue(_Task(self.tasks["report"], "report", (rows, failures, skipped)))
 
     def _on_report(self, result: TaskResult) -> None:
         self.outcomes.extend(result.outcomes)
         self.report = result.outcomes[0]
-        self.progress.advance(_BAR["report"])
+        self.progress.advance(self.tasks["report"].bar)

@@ -10,9 +10,10 @@ report     ``report``                     the QA report (barrier: every clip)
 package    split (``train``/``val``/...)  package (barrier: every clip of the split)
 ========== ============================== =====================================================
 
-A stage's input hash is built from the content hashes of exactly the artefacts it reads, so
-the same functions decide, in the main process, which tasks need to run at all
-(:mod:`pipeline.build` plans a no-op rerun without starting a worker).
+The stages of a task, their order and what each reads come from
+:mod:`pipeline.stages.registry`. A stage's input hash is built from exactly what it reads
+(:func:`clip_input`), so the same functions decide, in the main process, which tasks need
+to run at all (:mod:`pipeline.build` plans a no-op rerun without starting a worker).
 """
 
 from __future__ import annotations
@@ -27,13 +28,13 @@ import numpy as np
 from pipeline.sources.ravdess import SourceClip
 from pipeline.stages.decode import decode_clip, stream_frames
 from pipeline.stages.outcome import Outcome, TaskResult, check_stage, run_stage
+from pipeline.stages.registry import resolve
 from pipeline.stages.runtime import TaskContext
 from pipeline.stages.store import ClipError, combine_hashes
 
 __all__ = [
-    "media_inputs",
+    "clip_input",
     "identity_input",
-    "fit_inputs",
     "run_media_task",
     "run_identity_task",
     "run_fit_task",
@@ -43,19 +44,6 @@ __all__ = [
 
 
 # -- input hashes (shared by planning and running) ----------------------------------------------
-def media_inputs(ctx: TaskContext, clip: SourceClip) -> dict[str, str]:
-    """Decode reads the source; landmarks reads the source's frames at the decode fps."""
-    return {
-        "decode": combine_hashes(clip.clip_id, clip.sha256),
-        "landmarks": combine_hashes(clip.clip_id, clip.sha256, ctx.cfg.decode.fps),
-    }
-
-
-def identity_input(members: list[tuple[str, str]]) -> str:
-    """``members``: ``(clip_id, landmarks hash)`` of the actor's clips with landmarks."""
-    return combine_hashes(sorted(members))
-
-
 def _gt_signature(clip: SourceClip) -> str | None:
     if not clip.ground_truth:
         return None
@@ -66,51 +54,54 @@ def _gt_signature(clip: SourceClip) -> str | None:
     return f"{st.st_size}:{st.st_mtime_ns}"
 
 
-def fit_inputs(clip: SourceClip, upstream: dict[str, str | None]) -> dict[str, str] | None:
-    """Input hashes of fit, smooth, canonical and qa from the hashes known so far (``None`` = unknown)."""
-    lmk, ident = upstream.get("landmarks"), upstream.get("identity")
-    if lmk is None or ident is None:
-        return None
-    out = {"fit": combine_hashes(clip.clip_id, lmk, ident)}
-    if upstream.get("fit"):
-        out["smooth"] = combine_hashes(upstream["fit"])
-    if upstream.get("smooth"):
-        out["canonical"] = combine_hashes(upstream["smooth"], ident)
-    if upstream.get("canonical"):
-        out["qa"] = combine_hashes(
-            upstream.get("decode"), lmk, upstream["fit"], upstream["smooth"], upstream["canonical"], _gt_signature(clip)
-        )
-    return out
+def clip_input(ctx: TaskContext, stage: str, clip: SourceClip, known: dict[str, str | None]) -> str | None:
+    """The input hash of a per-clip ``stage``: what it ``reads`` in order (``None`` while an upstream hash is unknown).
+
+    Clip facts: ``clip_id``; ``source`` (the file's sha256); ``fps`` (frames are sampled at
+    ``decode.fps``); ``ground_truth`` (size and mtime of the corpus's ground truth, if any).
+    """
+    facts = {"clip_id": lambda: clip.clip_id, "source": lambda: clip.sha256, "fps": lambda: ctx.cfg.decode.fps,
+             "ground_truth": lambda: _gt_signature(clip)}
+    parts: list[Any] = []
+    for name in ctx.stages[stage].reads:
+        if name in facts:
+            parts.append(facts[name]())
+        elif known.get(name):
+            parts.append(known[name])
+        else:
+            return None
+    return combine_hashes(*parts)
+
+
+def identity_input(members: list[tuple[str, str]]) -> str:
+    """``members``: ``(clip_id, landmarks hash)`` of the actor's clips with landmarks."""
+    return combine_hashes(sorted(members))
 
 
 # -- planning ------------------------------------------------------------------------------------
-def check_media_task(ctx: TaskContext, clip: SourceClip) -> TaskResult | None:
-    """The media task's result when nothing needs to run, else ``None``."""
-    inputs = media_inputs(ctx, clip)
-    dec = check_stage(ctx, "decode", clip.clip_id, inputs["decode"])
-    if dec is None:
-        return None
-    if not dec.ok:
-        return TaskResult("media", clip.clip_id, [dec])
-    lmk = check_stage(ctx, "landmarks", clip.clip_id, inputs["landmarks"])
-    return TaskResult("media", clip.clip_id, [dec, lmk]) if lmk is not None else None
-
-
-def check_fit_task(ctx: TaskContext, clip: SourceClip, upstream: dict[str, str | None]) -> TaskResult | None:
+def _check_chain(ctx: TaskContext, task: str, clip: SourceClip, upstream: dict[str, str | None]) -> TaskResult | None:
+    """The result of ``task``'s stages for ``clip`` when all are up to date (or a cached failure ends them)."""
     known = dict(upstream)
     outcomes: list[Outcome] = []
-    for stage in ("fit", "smooth", "canonical", "qa"):
-        inputs = fit_inputs(clip, known)
-        if inputs is None or stage not in inputs:
-            return None
-        o = check_stage(ctx, stage, clip.clip_id, inputs[stage])
+    for stage in ctx.stages.of_task(task):
+        input_hash = clip_input(ctx, stage.name, clip, known)
+        o = None if input_hash is None else check_stage(ctx, stage.name, clip.clip_id, input_hash)
         if o is None:
             return None
         outcomes.append(o)
         if not o.ok:
-            return TaskResult("fit", clip.clip_id, outcomes)
-        known[stage] = o.output_sha256
-    return TaskResult("fit", clip.clip_id, outcomes)
+            break
+        known[stage.name] = o.output_sha256
+    return TaskResult(task, clip.clip_id, outcomes)
+
+
+def check_media_task(ctx: TaskContext, clip: SourceClip) -> TaskResult | None:
+    """The media task's result when nothing needs to run, else ``None``."""
+    return _check_chain(ctx, "media", clip, {})
+
+
+def check_fit_task(ctx: TaskContext, clip: SourceClip, upstream: dict[str, str | None]) -> TaskResult | None:
+    return _check_chain(ctx, "fit", clip, upstream)
 
 
 # -- media: decode + landmarks -------------------------------------------------------------------
@@ -139,7 +130,7 @@ def run_media_task(ctx: TaskContext, clip: SourceClip) -> TaskResult:
 
     store = ctx.store
     cid = clip.clip_id
-    inputs = media_inputs(ctx, clip)
+    inputs = {"decode": clip_input(ctx, "decode", clip, {}), "landmarks": clip_input(ctx, "landmarks", clip, {})}
     dec = check_stage(ctx, "decode", cid, inputs["decode"])
     if dec is not None and not dec.ok:
         return TaskResult("media", cid, [dec])
@@ -198,28 +189,25 @@ def run_identity_task(ctx: TaskContext, actor: str, members: list[tuple[str, str
     return TaskResult("identity", actor, [run_stage(ctx, "identity", actor, identity_input(members), compute)])
 
 
-# -- fit, smooth, canonical, qa --------------------------------------------------------------------
+# -- fit, smooth, canonical, qa (and any stage the registry adds to the fit task) ------------------
 def run_fit_task(ctx: TaskContext, clip: SourceClip, upstream: dict[str, str | None]) -> TaskResult:
-    """``upstream``: content hashes of the clip's ``decode`` and ``landmarks`` and its actor's ``identity``."""
-    from pipeline.stages import fitstages, qastage
+    """``upstream``: content hashes of the clip's earlier artefacts (``decode``, ``landmarks``, its actor's ``identity``).
 
+    Runs the fit task's stages in registry order; each stage's run function gets a shared
+    ``memo`` so that the next stage need not read back what the previous one just wrote.
+    """
     cid = clip.clip_id
     known = dict(upstream)
     memo: dict[str, Any] = {}
     outcomes: list[Outcome] = []
-    bodies = {
-        "fit": lambda: fitstages.fit_stage(ctx, clip, memo),
-        "smooth": lambda: fitstages.smooth_stage(ctx, clip, memo),
-        "canonical": lambda: fitstages.canonical_stage(ctx, clip, memo),
-        "qa": lambda: qastage.qa_stage(ctx, clip, memo),
-    }
-    for stage in ("fit", "smooth", "canonical", "qa"):
-        inputs = fit_inputs(clip, known)
-        if inputs is None:
-            raise ClipError(f"{cid}: the fit task started without its landmarks or identity")
-        o = run_stage(ctx, stage, cid, inputs[stage], bodies[stage])
+    for stage in ctx.stages.of_task("fit"):
+        input_hash = clip_input(ctx, stage.name, clip, known)
+        if input_hash is None:
+            raise ClipError(f"{cid}: stage {stage.name} started without its inputs ({', '.join(stage.reads)})")
+        body = resolve(stage.run)  # type: ignore[arg-type]  # the registry checks clip stages have one
+        o = run_stage(ctx, stage.name, cid, input_hash, lambda: body(ctx, clip, memo))
         outcomes.append(o)
         if not o.ok:
             break
-        known[stage] = o.output_sha256
+        known[stage.name] = o.output_sha256
     return TaskResult("fit", cid, outcomes)

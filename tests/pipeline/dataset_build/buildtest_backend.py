@@ -1,16 +1,16 @@
 """A small, deterministic back end for testing the build framework without the real fitter.
 
-It follows :class:`pipeline.stages.backend.Backend` exactly (files, hashes, failures travel
-the same way) but its "fit" reads the answer off the detector: expression = blendshapes,
+It follows the :class:`pipeline.stages.backend.Fitter` protocol exactly (files, hashes, failures
+travel the same way) but its "fit" reads the answer off the detector: expression = blendshapes,
 head pose from MediaPipe's transforms, vertices = the canonical mesh moved by jawOpen.
-``fit: {diverge: [clip ids]}`` makes those clips' fits NaN, the way a diverged solver would;
-``fit: {crash: [clip ids]}`` kills the worker process fitting them.
+``backend_options: {diverge: [clip ids]}`` makes those clips' fits NaN, the way a diverged
+solver would; ``backend_options: {crash: [clip ids]}`` kills the worker process fitting them.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -54,8 +54,16 @@ class DetectorFit:
             return cls(z["expression"], z["head_rotation"], z["head_translation"], z["fit_error"], bool(z["converged"]))
 
 
-class DetectorBackend(Backend):
-    def code_version(self, stage: str) -> str:
+@dataclass
+class DetectorOptions:
+    diverge: list[str] = field(default_factory=list)
+    crash: list[str] = field(default_factory=list)
+
+
+class DetectorBackend(Backend[dict, DetectorIdentity, DetectorFit, SimpleNamespace]):
+    Options = DetectorOptions
+
+    def code_version(self, stage) -> str:
         return sources_hash("buildtest_backend")
 
     def load_model(self, spec: str):
@@ -76,8 +84,11 @@ class DetectorBackend(Backend):
     def save(self, obj, path: Path) -> None:
         obj.save(path)
 
-    def load(self, kind: str, path: Path):
-        return (DetectorIdentity if kind == "identity" else DetectorFit).load(path)
+    def load_identity(self, path: Path) -> DetectorIdentity:
+        return DetectorIdentity.load(path)
+
+    def load_fit(self, path: Path) -> DetectorFit:
+        return DetectorFit.load(path)
 
     def fit_identity(self, tracks, model, cfg, device):
         lmk = np.concatenate([t["landmarks"][t["valid"]] for t in tracks])
@@ -87,7 +98,7 @@ class DetectorBackend(Backend):
     def fit_clip(self, track, identity, model, cfg, device):
         from scipy.spatial.transform import Rotation
 
-        if track["clip_id"] in cfg.get("crash", []):
+        if track["clip_id"] in self.options.crash:
             import os
 
             os._exit(3)  # a worker process that dies (segfault, OOM kill) without a Python exception
@@ -95,7 +106,7 @@ class DetectorBackend(Backend):
         rot = Rotation.from_matrix(track["transforms"][:, :3, :3].astype(np.float64)).as_rotvec().astype(np.float32)
         err = np.where(track["valid"], 0.5, -1.0).astype(np.float32)
         fit = DetectorFit(track["blendshapes"].astype(np.float32), rot, track["transforms"][:, :3, 3] / 100.0, err)
-        if track["clip_id"] in cfg.get("diverge", []):
+        if track["clip_id"] in self.options.diverge:
             fit.expression = np.full((t, fit.expression.shape[1]), np.nan, np.float32)
         return fit
 
@@ -122,7 +133,7 @@ class DetectorBackend(Backend):
     def clip_qa(self, inputs: QAInputs, cfg):
         valid = np.asarray(inputs.track["valid"], bool)
         mismatch = float(inputs.decoded["audio_duration_s"]) - float(inputs.decoded["n_frames"]) / float(inputs.decoded["fps"])
-        flags = ["low_detection"] if valid.mean() < cfg.get("min_detection", 0.9) else []
+        flags = ["low_detection"] if valid.mean() < cfg.min_detection_rate else []
         return {"metrics": {"detection_rate": float(valid.mean()), "av_mismatch_s": mismatch, "n_frames": int(len(valid))},
                 "flags": flags, "arrays": {"fit_error": inputs.fit.fit_error}}
 

@@ -52,10 +52,10 @@ def test_two_local_worker_processes(corpus, tmp_path):
 
 def test_a_dying_worker_fails_its_clip_only(tmp_path, media):
     root = make_corpus(tmp_path / "ravdess", {c: media["good"] for c in CLIPS[:2]})
-    cfg = BuildConfig(backend=BACKEND, fit={"crash": ["01-01-03-02-01-01-01"]})
+    cfg = BuildConfig(backend=BACKEND, backend_options={"crash": ["01-01-03-02-01-01-01"]})
     s = build_ravdess(root, tmp_path / "out", cfg, workers=2)
     assert s.exit_code == 1 and s.n_ok == 1
-    assert [(f["clip_id"], f["stage"], f["reason"]) for f in s.failures] == [
+    assert [(f.clip_id, f.stage, f.reason) for f in s.failures] == [
         ("01-01-03-02-01-01-01", "fit", "worker process died (killed or crashed) while running this task")]
     with h5py.File(tmp_path / "out" / "train.h5") as f:
         assert list(f["clips"]) == ["01-01-03-01-01-01-01"]

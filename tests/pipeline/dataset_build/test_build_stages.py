@@ -11,6 +11,7 @@ import pytest
 
 from conftest import BACKEND
 from emoface.utils.media import ffmpeg_exe
+from pipeline.qa.config import QAConfig
 from pipeline.stages.config import BuildConfig, DecodeConfig, stage_config_hash, stages_from
 from pipeline.stages.decode import MediaReader, decode_clip
 from pipeline.stages.outcome import run_stage
@@ -76,7 +77,7 @@ def test_run_stage_skips_caches_failures_and_forces(tmp_path):
     assert first.status == "ran" and first.output_sha256 == content_hash({"x": np.arange(3)})
     assert run_stage(ctx, "decode", "c1", "in-1", compute).status == "cached" and len(calls) == 1
     assert run_stage(ctx, "decode", "c1", "in-2", compute).status == "ran" and len(calls) == 2  # new input
-    assert run_stage(_ctx(tmp_path, qa={"x": 1}), "decode", "c1", "in-2", compute).status == "cached"  # not decode's config
+    assert run_stage(_ctx(tmp_path, qa=QAConfig(max_jitter_mm=1.0)), "decode", "c1", "in-2", compute).status == "cached"  # not decode's config
     thumbs = DecodeConfig(thumbnails=2)
     assert run_stage(_ctx(tmp_path, decode=thumbs), "decode", "c1", "in-2", compute).status == "ran"  # decode's config
     later = _ctx(tmp_path, force=stages_from("landmarks"), decode=thumbs)
@@ -115,7 +116,7 @@ def test_bad_input_failures_are_cached_other_errors_retried(tmp_path):
 
 
 def test_config_hash_covers_only_what_a_stage_reads():
-    a, b = BuildConfig(), BuildConfig(qa={"max_jitter": 1.0})
+    a, b = BuildConfig(), BuildConfig(qa=QAConfig(max_jitter_mm=1.0))
     assert stage_config_hash(a, "fit") == stage_config_hash(b, "fit")
     assert stage_config_hash(a, "qa") != stage_config_hash(b, "qa")
     assert stage_config_hash(a, "fit") == stage_config_hash(BuildConfig(device="cuda:0"), "fit")
@@ -134,14 +135,15 @@ def test_content_hash_ignores_file_bytes_and_cleanup(tmp_path):
 
 
 def test_code_versions_are_per_stage_group():
+    from pipeline.stages import REGISTRY
     from pipeline.stages.backend import DefaultBackend
 
     b = DefaultBackend()
-    fit = {b.code_version(s) for s in ("identity", "fit", "smooth", "canonical")}
+    fit = {b.code_version(REGISTRY[s]) for s in ("identity", "fit", "smooth", "canonical")}
     assert len(fit) == 1
-    assert b.code_version("qa") == b.code_version("report") != b.code_version("fit")
-    assert b.code_version("package") not in fit | {b.code_version("qa")}
-    assert "pipeline.qa" not in DefaultBackend._CODE["fitting"] and "pipeline.fitting" not in DefaultBackend._CODE["qa"]
+    assert b.code_version(REGISTRY["qa"]) == b.code_version(REGISTRY["report"]) != b.code_version(REGISTRY["fit"])
+    assert b.code_version(REGISTRY["package"]) not in fit | {b.code_version(REGISTRY["qa"])}
+    assert "pipeline.qa" not in REGISTRY["fit"].numerics and "pipeline.fitting" not in REGISTRY["qa"].numerics
 
 
 def test_a_qa_code_change_redoes_qa_and_report_only(tmp_path, media, monkeypatch):
@@ -159,7 +161,7 @@ def test_a_qa_code_change_redoes_qa_and_report_only(tmp_path, media, monkeypatch
     before = (out / "train.h5").stat().st_mtime_ns
     orig = buildtest_backend.DetectorBackend.code_version
     monkeypatch.setattr(buildtest_backend.DetectorBackend, "code_version",
-                        lambda self, stage: orig(self, stage) + ("-qa-v2" if stage in ("qa", "report") else ""))
+                        lambda self, stage: orig(self, stage) + ("-qa-v2" if stage.name in ("qa", "report") else ""))
     runtime.code_version.cache_clear()
     try:
         s = build_ravdess(root, out, cfg)

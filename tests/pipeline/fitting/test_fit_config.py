@@ -6,7 +6,6 @@ import pytest
 
 from emoface.utils.config import ConfigError, to_dict
 from pipeline.fitting.config import MOVED_KEYS, FitConfig, load_fit_config
-from pipeline.stages.backend import DefaultBackend
 from pipeline.stages.config import load_build_config
 
 # the defaults of the former flat FitConfig (38 fields beside ``camera``): the groups keep them
@@ -42,7 +41,7 @@ def test_yaml_fit_section_overrides_nested_leaves(tmp_path):
     path = tmp_path / "build.yaml"
     path.write_text("fit:\n  robust: {loss: huber, warmup: 0}\n  identity: {frames: 60}\n"
                     "  landmarks: {weights: {brows: 0.5}}\n  camera: {fov_y_deg: 30.0}\n")
-    cfg = DefaultBackend()._configs(load_build_config(path).fit, "fit")
+    cfg = load_build_config(path).fit
     assert cfg.robust.loss == "huber" and cfg.robust.warmup == 0 and cfg.robust.scale == 3.0
     assert cfg.identity.frames == 60 and cfg.landmarks.weights.brows == 0.5 and cfg.landmarks.weights.lips == 1.0
     assert cfg.camera.fov_y_deg == 30.0 and cfg.solver == FitConfig().solver

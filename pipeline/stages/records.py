@@ -1,0 +1,56 @@
+"""The build's small records: a failure, a package member, a split's status (plain, typed, JSON-able)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+from pipeline.sources.ravdess import SourceClip
+
+__all__ = ["Failure", "PackageMember", "SplitStatus"]
+
+
+@dataclass(frozen=True)
+class Failure:
+    """One failed clip (or, with ``clip_id`` None, a failed split or report) and its one-line reason.
+
+    ``cached``: the failure was recorded by an earlier run and reported again without redoing the work.
+    """
+
+    clip_id: str | None
+    subject: str | None
+    stage: str
+    reason: str
+    cached: bool = False
+    source: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def report_row(self) -> dict[str, Any]:
+        """What the QA report shows (and its input hash covers): everything but ``cached``."""
+        return {k: v for k, v in asdict(self).items() if k != "cached"}
+
+
+@dataclass(frozen=True)
+class PackageMember:
+    """A finished clip of a split and the content hashes of the artefacts ``package`` reads (it travels to the worker)."""
+
+    clip: SourceClip
+    hashes: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class SplitStatus:
+    """What became of one split file: ``pending`` while its package task runs, then one of the others."""
+
+    path: str | None
+    clips: int
+    status: Literal["pending", "written", "up to date", "failed", "empty (every clip failed)"]
+    reason: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        if d["reason"] is None:
+            del d["reason"]
+        return d

@@ -172,8 +172,8 @@ def measures_html(offsets: Mapping[str, Any] | None, recog: Mapping[str, Any] | 
                     label, region, f"{_fmt(r['total'])} / {_fmt(r['true_total'])}",
                     f"{_fmt(r['static'])} / {_fmt(r['true_static'])}", f"{_fmt(r['dynamic'])} / {_fmt(r['true_dynamic'])}",
                     r["clips"])) + "</tr>")
-        parts.append('<table class="summary"><thead><tr><th>clips</th><th>region</th><th>offset error / truth mm</th>'
-                     "<th>static error / truth mm</th><th>dynamic error / truth mm</th><th>n</th></tr></thead><tbody>"
+        parts.append('<table class="summary"><thead><tr><th>group</th><th>region</th><th>offset error / truth mm</th>'
+                     "<th>static error / truth mm</th><th>dynamic error / truth mm</th><th>clips</th></tr></thead><tbody>"
                      + "".join(trs) + "</tbody></table>")
         parts.append('<p class="note">Offset: each frame minus the actor\'s template (fitted against true). Static: the '
                      "clip-mean offset (the held expression); dynamic: each frame's offset minus the clip mean. Errors "
@@ -196,7 +196,7 @@ def measures_html(offsets: Mapping[str, Any] | None, recog: Mapping[str, Any] | 
                 pc = s["per_class"]
                 trs.append("<tr>" + "".join(f"<td>{escape(x)}</td>" for x in (
                     label, k, _fmt(s["accuracy"]), *(_fmt(pc.get(e)) for e in emotions))) + "</tr>")
-        parts.append('<table class="summary"><thead><tr><th>clips</th><th>meshes</th><th>accuracy</th>'
+        parts.append('<table class="summary"><thead><tr><th>group</th><th>meshes</th><th>accuracy</th>'
                      + "".join(f"<th>{escape(e)}</th>" for e in emotions) + "</tr></thead><tbody>" + "".join(trs)
                      + "</tbody></table>")
         chance = recog.get("chance")

@@ -123,7 +123,7 @@ def markdown(res: dict) -> str:
                     lines.append(f"| {seed} | {photo} | {meshes} | {s['n_clips']} | {_f(s['accuracy'])} | "
                                  + " | ".join(_f(pc.get(e)) for e in emotions) + " |")
     lines.append("")
-    lines.append(f"Chance: {_f(1 / len(emotions)) if emotions else '-'}.")
+    lines.append(f"Chance: {_f(1 / len(emotions), '.3f') if emotions else '-'}.")
     return "\n".join(lines)
 
 

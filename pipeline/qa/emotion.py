@@ -16,6 +16,7 @@ and :mod:`emoface.eval.recognisability`.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from html import escape
 from typing import Any
 
@@ -86,15 +87,15 @@ def offset_summary(metrics: Sequence[Mapping[str, Any]]) -> dict[str, Any] | Non
     return out
 
 
+@dataclass
 class ClipFeatures:
-    """The expression features of the clips with ground truth, their emotion, actor and photo."""
+    """The expression features ``(D,)`` of the clips with ground truth, their emotion, actor and photo."""
 
-    def __init__(self) -> None:
-        self.fitted: list[np.ndarray] = []
-        self.truth: list[np.ndarray] = []
-        self.emotion: list[str] = []
-        self.actor: list[str] = []
-        self.photo: list[str | None] = []
+    fitted: list[np.ndarray] = field(default_factory=list)
+    truth: list[np.ndarray] = field(default_factory=list)
+    emotion: list[str] = field(default_factory=list)
+    actor: list[str] = field(default_factory=list)
+    photo: list[str | None] = field(default_factory=list)
 
     def add(self, arrays: Mapping[str, np.ndarray], emotion: Any, actor: Any, photo: str | None = None) -> bool:
         """Add one clip when its arrays hold both features; returns whether it was added."""

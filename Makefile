@@ -15,7 +15,10 @@ $(BIN)/python:
 
 $(VENV)/.installed: pyproject.toml Makefile | $(BIN)/python
 	$(PIP) install $(PIP_FLAGS) "$(TORCH_SPEC)"
-	$(PIP) install $(PIP_FLAGS) -e ".[test,render,cluster]"
+	$(PIP) install $(PIP_FLAGS) -e ".[test,render,cluster,fan]"
+	# face-alignment (detector 'fan') without its opencv-python requirement: mediapipe's
+	# opencv-contrib-python already provides cv2, and two OpenCV wheels overwrite each other
+	$(PIP) install $(PIP_FLAGS) --no-deps "face-alignment>=1.4"
 	touch $@
 
 venv: $(VENV)/.installed

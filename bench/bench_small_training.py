@@ -3,7 +3,7 @@
     python -m bench.bench_small_training                 # EmoFace and single branch, the preset's 30 epochs
     python -m bench.bench_small_training --epochs 3      # a smoke run
 
-Writes the fixture splits (``emoface.data.fixtures.write_synthetic_splits``: demo-head
+Writes the fixture splits (``tools.testing.fixtures.write_synthetic_splits``: demo-head
 topology, V = 468; train: 3 actors, 30 clips of ~45 frames; val: 1 unseen actor), then runs
 ``emoface train --config configs/emoface-small.yaml --set train.threads=1`` for EmoFace and for
 the single branch (``--set model.single_branch=true``), each as a fresh timed process (wall,
@@ -61,7 +61,7 @@ def summarize(metrics: dict) -> dict:
 def run(variants=("emoface", "single_branch"), epochs: int | None = None, threads: int = 1,
         work: Path | None = None) -> dict:
     """Train each variant from scratch on the fixture splits; returns ``rows`` with times and validation numbers."""
-    from emoface.data.fixtures import write_synthetic_splits
+    from tools.testing.fixtures import write_synthetic_splits
 
     scratch = work or Path(tempfile.mkdtemp(prefix="bench_small_training_"))
     try:

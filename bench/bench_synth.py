@@ -30,8 +30,8 @@ from pathlib import Path
 
 import numpy as np
 
-BROWS = (70, 63, 105, 46, 53, 52, 300, 293, 334, 276, 283, 282)
-EYE_CORNERS = (33, 133, 362, 263)
+from emoface.morphable.mediapipe_indices import ALL_EYE_CORNERS, BROW_POINTS, LOWER_LIP_MID, OUTER_EYE_CORNERS, UPPER_LIP_MID
+
 
 
 def detector_measures(video: Path) -> dict[str, np.ndarray]:
@@ -55,14 +55,14 @@ def detector_measures(video: Path) -> dict[str, np.ndarray]:
                 brow.append(np.nan)
                 continue
             p = det.landmarks[:, :2].astype(np.float64)
-            axis = p[263] - p[33]
+            axis = p[OUTER_EYE_CORNERS[1]] - p[OUTER_EYE_CORNERS[0]]
             iod = np.linalg.norm(axis)
             axis /= iod
             up = np.array([axis[1], -axis[0]])  # perpendicular, pointing up in the image
-            eye = p[list(EYE_CORNERS)].mean(axis=0)
+            eye = p[list(ALL_EYE_CORNERS)].mean(axis=0)
             found.append(True)
-            lip.append(np.linalg.norm(p[13] - p[14]) / iod)
-            brow.append(float(((p[list(BROWS)] - eye) @ up).mean() / iod))
+            lip.append(np.linalg.norm(p[UPPER_LIP_MID] - p[LOWER_LIP_MID]) / iod)
+            brow.append(float(((p[list(BROW_POINTS)] - eye) @ up).mean() / iod))
     return {"found": np.array(found), "lip": np.array(lip), "brow": np.array(brow)}
 
 

@@ -44,8 +44,9 @@ def _reset_peak_rss() -> None:
 
 def topology(n_vertices: int):
     from emoface.morphable import load
+    from tools.testing.synthetic import synthetic_model
 
-    m = load("demo" if n_vertices == 468 else "synthetic-5023")
+    m = load("demo") if n_vertices == 468 else synthetic_model()
     if m.v_template.shape[0] != n_vertices:
         raise SystemExit(f"no bundled topology with {n_vertices} vertices")
     return m

@@ -192,7 +192,7 @@ TRAIN_INTRO = (
     "+ stage 2, loss, backward, Adam. Mean of the timed steps after a warm-up, each configuration in "
     "a fresh process. Peak RSS is the process's resident-set high-water mark during the steps; "
     "\"RSS before\" is after the model, optimiser state and warm-up step exist. V = 468 is the demo "
-    "head; V = 5023 the FLAME-sized synthetic model (`morphable.load(\"synthetic-5023\")`). Encoders "
+    "head; V = 5023 the FLAME-sized synthetic model (`tools.testing.synthetic.synthetic_model()`). Encoders "
     "are randomly initialised (pretrained weights do not change the cost)."
 )
 
@@ -225,7 +225,7 @@ INFER_ANALYSIS = (
 
 SMALL_INTRO = (
     "`emoface train --config configs/emoface-small.yaml --data DIR --set train.threads=1` on the "
-    "test-fixture corpus `emoface.data.fixtures.write_synthetic_splits(DIR)` (demo-head topology, "
+    "test-fixture corpus `tools.testing.fixtures.write_synthetic_splits(DIR)` (demo-head topology, "
     "V = 468; train: 3 actors, clips of ~45 frames; val: 1 unseen actor; the audio envelope drives "
     "the jaw, each emotion adds an offset field scaled by the intensity), theta 5, lr 1e-3 "
     "(`bench.bench_small_training`). Validation is autoregressive from the ground-truth first frame "

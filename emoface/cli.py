@@ -36,9 +36,9 @@ from emoface.data.commands import validate  # noqa: E402
 
 app.command("validate")(validate)
 
-from emoface.data.interop_commands import export_faceformer_cmd, import_vocaset_cmd  # noqa: E402
+from emoface.data.interop_commands import MOVED_COMMAND_SETTINGS, export_faceformer_cmd, import_vocaset_cmd  # noqa: E402
 
-app.command("import-vocaset")(import_vocaset_cmd)
+app.command("import-vocaset", hidden=True, context_settings=MOVED_COMMAND_SETTINGS)(import_vocaset_cmd)
 app.command("export-faceformer")(export_faceformer_cmd)
 
 from emoface.eval.commands import animate, evaluate, render  # noqa: E402

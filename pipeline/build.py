@@ -27,6 +27,7 @@ from typing import Any
 
 from emoface.utils.atomic import write_json_atomic
 from emoface.utils.config import dump_yaml
+from pipeline.detectors.config import detector_note
 from pipeline.sources.ravdess import Manifest, parse_actors, prepare_ravdess
 from pipeline.stages.config import BuildConfig, SplitConfig, stages_from
 from pipeline.stages.records import Failure, SplitStatus
@@ -38,7 +39,7 @@ __all__ = ["BuildSummary", "BuildLocked", "SetupError", "build_ravdess", "make_e
 
 #: model names that need no check at setup (bundled with the package; checking would import torch
 #: in the main process, which a no-op rerun otherwise never does)
-_BUNDLED_MODELS = ("demo", "synthetic-5023")
+_BUNDLED_MODELS = ("demo",)
 
 
 class BuildLocked(RuntimeError):
@@ -88,6 +89,8 @@ class BuildSummary:
     report: dict[str, Any] | None = None
     stages: dict[str, dict[str, Any]] = field(default_factory=dict)
     seconds: float = 0.0
+    #: lines the user must see (e.g. a detector whose accuracy is not measured)
+    notes: list[str] = field(default_factory=list)
 
     @property
     def n_failed(self) -> int:
@@ -187,6 +190,12 @@ def build_ravdess(
             limits = {"max_member_bytes": cfg.source.max_member_bytes, "max_total_bytes": cfg.source.max_total_bytes,
                       "max_ratio": cfg.source.max_ratio}
             manifest: Manifest = prepare_ravdess(root, out, wanted, cfg.source.extract_to or None, limits)
+            if cfg.landmarks.detector != "mediapipe":
+                # fail fast, once, with one line (package missing, weights that cannot be downloaded); the
+                # workers then find the downloaded weights in torch's hub cache
+                from pipeline.detectors import make_detector
+
+                make_detector(cfg.landmarks.detector, cfg.landmarks.min_confidence, cfg.landmarks.fan).close()
             dump_yaml(cfg, out / "config.yaml")  # every section resolved (defaults included)
             dump_yaml(split, out / "split.yaml")
         except (FileNotFoundError, PermissionError):
@@ -219,6 +228,7 @@ def build_ravdess(
             report={"status": sched.report.status, "path": str(out / "qa" / "report.html")} if sched.report else None,
             stages=_stage_stats(sched.outcomes, stages),
             seconds=round(time.perf_counter() - t0, 3),
+            notes=[n for n in (detector_note(cfg.landmarks.detector, cfg.landmarks.fan),) if n],
         )
         write_json_atomic(out / "build.json", summary.to_dict())
     return summary

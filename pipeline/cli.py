@@ -11,7 +11,7 @@ app = typer.Typer(
     name="build-dataset",
     no_args_is_help=True,
     add_completion=False,
-    help="Build 3D-RAVDESS (or the generated offline corpus) as fitted mesh sequences in HDF5 splits.",
+    help="Build 3D-RAVDESS (or the generated offline corpus, or VOCASET) as mesh sequences in HDF5 splits.",
     pretty_exceptions_enable=False,
 )
 
@@ -37,6 +37,9 @@ app.command("ravdess")(ravdess)
 from pipeline.sources.synth.commands import synth  # noqa: E402
 
 app.command("synth")(synth)
+from pipeline.sources.vocaset_commands import vocaset  # noqa: E402
+
+app.command("vocaset")(vocaset)
 
 
 def main() -> None:

@@ -29,6 +29,7 @@ def ravdess(
     force: Optional[str] = typer.Option(None, "--force", help=f"Redo this stage and every later one: {', '.join(REGISTRY.names)}."),
     download: bool = typer.Option(False, "--download", help="Fetch the Video_Speech_Actor_XX.zip archives of Zenodo record 1188976 into --root first."),
     config: Optional[Path] = typer.Option(None, "--config", help="Build config overrides (default configs/ravdess.yaml)."),
+    detector: Optional[str] = typer.Option(None, "--detector", help="Landmark detector: mediapipe (default) or fan (extra 'fan'; accuracy not measured here)."),
     progress: Optional[bool] = typer.Option(None, "--progress/--no-progress", help="Progress bars (default: when stderr is a terminal)."),
 ) -> None:
     """Build 3D-RAVDESS: decode, landmarks, fit, smooth, canonical, qa, package (resumable, parallel)."""
@@ -37,6 +38,7 @@ def ravdess(
     from pipeline.build import BuildLocked, SetupError, build_ravdess
     from pipeline.executors import ExecutorUnavailable
     from pipeline.executors.local import GPUError
+    from pipeline.detectors import DetectorError
     from pipeline.stages.config import load_build_config, load_split
     from pipeline.sources.zenodo import DownloadError
 
@@ -48,12 +50,15 @@ def ravdess(
     signal.signal(signal.SIGTERM, _stop)
     try:
         cfg_path = config if config is not None else config_file(_DEFAULT_CONFIG)
-        cfg = load_build_config(cfg_path, {"model": model} if model else None)
+        overrides = {"model": model} if model else {}
+        if detector:
+            overrides["landmarks.detector"] = detector
+        cfg = load_build_config(cfg_path, overrides or None)
         split_cfg = load_split(split if split is not None else config_file(_DEFAULT_SPLIT))
         summary = build_ravdess(root, out, cfg, split=split_cfg, actors=actors, force=force, workers=workers, gpus=gpus,
                                 executor=executor, address=address, download=download, progress=progress)
-    except (GPUError, ExecutorUnavailable, DownloadError, BuildLocked, SetupError, ConfigError, FileNotFoundError,
-            PermissionError, ValueError) as exc:
+    except (GPUError, ExecutorUnavailable, DownloadError, BuildLocked, SetupError, ConfigError, DetectorError,
+            FileNotFoundError, PermissionError, ValueError) as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from exc
     except OSError as exc:  # the run itself failed (e.g. the disk filled up while writing build.json)
@@ -76,6 +81,8 @@ def _print_summary(summary) -> None:
     console = Console(stderr=True)
     console.print(f"[bold]{summary.n_ok}/{summary.n_clips}[/] clips built in {summary.seconds:.1f} s ({summary.executor}); "
                   f"{summary.filtered} input(s) filtered out")
+    for note in summary.notes:
+        console.print(f"[bold yellow]note:[/] {note}", markup=True, highlight=False)
     for name, info in summary.splits.items():
         console.print(f"  {name}: {info.clips} clips, {info.status}" + (f" -> {info.path}" if info.path else ""))
     if summary.report:

@@ -22,7 +22,7 @@ split but the paper's. So every name ends in ``-ff<NN>``, a code chosen by the s
 the clip id with any character other than letters, digits and ``-`` turned into ``-``.
 ``emoface_export.json`` maps each name to its clip id and labels, lists which subjects belong
 to which split (for ``--train_subjects`` etc.) and lets
-:func:`emoface.data.vocaset.import_vocaset` read the folder back with its labels.
+``build-dataset vocaset`` (``pipeline.sources.vocaset``) read the folder back with its labels.
 """
 
 from __future__ import annotations
@@ -36,15 +36,17 @@ from pathlib import Path
 import numpy as np
 
 from emoface.data.schema import SplitReader
-from emoface.data.vocaset import EXPORT_MANIFEST
 from emoface.utils.atomic import atomic_path, atomic_write, write_json_atomic
 
-__all__ = ["SPLIT_CODES", "ExportError", "ExportReport", "faceformer_stem", "upsample_2x", "export_faceformer"]
+__all__ = ["EXPORT_MANIFEST", "SPLIT_CODES", "ExportError", "ExportReport", "faceformer_stem", "upsample_2x", "export_faceformer"]
 
 # The two-digit "sentence" code each split's file names end in. FaceFormer keeps a clip in a split
 # when this number is in that split's range: vocaset train 1-40, val/test 21-40; BIWI train 1-32,
 # val 33-36, test 37-40. These codes lie in every range of their own split and (for BIWI) in no other.
 SPLIT_CODES: dict[str, int] = {"train": 1, "val": 33, "test": 37}
+
+#: the manifest an export writes beside FaceFormer's layout (frame rate, splits, per-clip labels)
+EXPORT_MANIFEST = "emoface_export.json"
 
 
 class ExportError(ValueError):

@@ -24,13 +24,6 @@ def _set_threads(threads: int | None) -> None:
         torch.set_num_threads(int(threads))
 
 
-def _split_file(data: Path, split: str) -> Path:
-    path = data if data.suffix == ".h5" else data / f"{split}.h5"
-    if not path.is_file():
-        raise typer.BadParameter(f"{path}: split file not found (--data is the dataset folder holding {split}.h5, or an .h5 file)")
-    return path
-
-
 def evaluate(
     run: Path = typer.Option(..., "--run", help="Trained run folder (runs/NAME): its best checkpoint is used."),
     data: Path = typer.Option(..., "--data", help="Dataset folder (train.h5, val.h5, test.h5) or one split file."),
@@ -45,62 +38,43 @@ def evaluate(
     threads: int | None = typer.Option(None, "--threads", help="CPU threads for torch (default: torch's choice; 1 is often fastest for small models or on a busy machine)."),
 ) -> None:
     """LVE / EVE / FDD of a run (and baselines, and the template-only floor) as Markdown and JSON tables."""
-    from emoface.data.schema import InvalidSplitError, SplitReader, require_valid_split
-    from emoface.eval.evaluate import RunMethod, TemplateFloor, evaluate_methods
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from emoface.data.schema import InvalidSplitError
     from emoface.eval.report import render_markdown, summarize, write_report
-    from emoface.train.checkpoint import InvalidRunError
+    from emoface.eval.workflow import MissingSplitError
+    from emoface.eval.workflow import evaluate as evaluate_run
+    from emoface.train.checkpoint import CheckpointError, InvalidRunError
 
     console = _console()
     _set_threads(threads)
-    split_path = _split_file(data, split)
-    try:
-        require_valid_split(split_path)  # the checks of `emoface validate`, before any work
-    except InvalidSplitError as exc:
-        console.print(f"[red]error[/red]: {exc}", soft_wrap=True)
-        raise typer.Exit(2) from exc
-    with SplitReader(split_path) as r:
-        topo_sha = str(r.attrs.get("topology_sha256", ""))
-        clip_ids = r.clip_ids[:max_clips] if max_clips else None
-        n_clips = len(clip_ids) if clip_ids is not None else len(r.clip_ids)
-    try:
-        main = RunMethod(run, None, device=device, first_frame=first_frame, use_labels=use_labels, data_topology_sha256=topo_sha)
-        speakers = main.speakers
-        methods = [main] + [
-            RunMethod(Path(b.strip()), speakers, device=device, first_frame=first_frame, use_labels=use_labels, data_topology_sha256=topo_sha)
-            for b in baselines.split(",") if b.strip()
-        ] + [TemplateFloor()]
-    except InvalidRunError as exc:  # a checkpoint whose topology/regions `emoface validate` would reject
-        console.print(f"[red]error[/red]: {exc}", soft_wrap=True)
-        raise typer.Exit(2) from exc
-    except Exception as exc:  # CheckpointError, ValueError: one line naming the run
-        console.print(f"[red]error[/red]: {exc}")
-        raise typer.Exit(1) from exc
-    if conditions == "all":
-        conds = None
-    elif conditions.isdigit():
-        conds = list(range(min(int(conditions), len(speakers))))
-    else:
-        conds = [int(c) for c in conditions.split(",") if c.strip()]
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
     t0 = time.time()
     columns = (TextColumn("evaluate"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(), TextColumn("{task.description}"))
     with Progress(*columns, console=console, transient=True) as bar:
-        task = bar.add_task("", total=n_clips)
+        task = bar.add_task("", total=None)
 
-        def progress(cid: str) -> None:
-            bar.update(task, advance=1, description=cid)
+        def progress(cid: str, done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total, description=cid)
 
         try:
-            result = evaluate_methods(split_path, methods, speakers, conditions=conds, clip_ids=clip_ids, progress=progress)
-        except ValueError as exc:  # MetricError, SchemaError, bad conditions: one line naming the problem
+            result = evaluate_run(run, data, split, baselines=[b.strip() for b in baselines.split(",") if b.strip()],
+                                  conditions=conditions, max_clips=max_clips, first_frame=first_frame,
+                                  use_labels=use_labels, device=device, progress=progress)
+        except MissingSplitError as exc:
+            bar.stop()
+            raise typer.BadParameter(str(exc)) from exc
+        except (InvalidSplitError, InvalidRunError) as exc:  # what `emoface validate` would reject: a setup error
+            bar.stop()
+            console.print(f"[red]error[/red]: {exc}", soft_wrap=True)
+            raise typer.Exit(2) from exc
+        except (CheckpointError, OSError, ValueError, RuntimeError) as exc:  # MetricError, SchemaError, bad conditions...
             bar.stop()
             console.print(f"[red]error[/red]: {exc}")
             raise typer.Exit(1) from exc
     out_dir = out or (run / "eval" / split)
     json_path, md_path = write_report(result, out_dir)
     console.print(render_markdown(summarize(result, include_clips=False)).split("## Per emotion")[0], soft_wrap=True)
-    console.print(f"{result.n_clips} clips x {len(conds) if conds else len(speakers)} conditions in {time.time() - t0:.1f} s")
+    console.print(f"{result.n_clips} clips x {len(result.conditions)} conditions in {time.time() - t0:.1f} s")
     console.print(f"wrote {md_path} and {json_path}")
 
 
@@ -123,63 +97,35 @@ def animate(
     threads: int | None = typer.Option(None, "--threads", help="CPU threads for torch (default: torch's choice; 1 is often fastest for small models or on a busy machine)."),
 ) -> None:
     """Animate a template from speech with a chosen emotion, intensity and speaking style."""
-    import numpy as np
-    import torch
-
-    from emoface.eval.animate import (
-        AnimateError,
-        Conditions,
-        resolve_emotion,
-        resolve_intensity,
-        resolve_speaker,
-        resolve_template,
-        write_animation_h5,
-        write_obj_sequence,
-    )
     from emoface.data.schema import InvalidSplitError
-    from emoface.train.checkpoint import InvalidRunError, load_run
-    from emoface.utils.atomic import atomic_path
-    from emoface.utils.audio import AudioError, load_audio
+    from emoface.eval.animation import AnimateError, write_animation_h5, write_obj_sequence, write_vertices_npy, write_video
+    from emoface.eval.workflow import animate as animate_run
+    from emoface.train.checkpoint import InvalidRunError
+    from emoface.utils.audio import AudioError
 
     console = _console()
     _set_threads(threads)
     try:
-        model, _cfg, meta = load_run(run, device)
-        wav = load_audio(audio, meta.sample_rate)
-        spk = resolve_speaker(speaker, list(meta.speakers))
-        cond = Conditions(spk, resolve_intensity(intensity, list(meta.intensities)), resolve_emotion(emotion, emotion_mix, list(meta.emotions)))
-        tpl, tpl_name = resolve_template(meta, spk, template, subject, data, template_scale)
+        anim = animate_run(run, audio, emotion=emotion, emotion_mix=emotion_mix, intensity=intensity, speaker=speaker,
+                           template=template, template_scale=template_scale, subject=subject, data=data, device=device)
     except (InvalidRunError, InvalidSplitError) as exc:  # the checks of `emoface validate`: a setup error
         console.print(f"[red]error[/red]: {exc}", soft_wrap=True)
         raise typer.Exit(2) from exc
     except (AnimateError, AudioError, ValueError, RuntimeError) as exc:
         console.print(f"[red]error[/red]: {exc}")
         raise typer.Exit(1) from exc
-    if cond.emotion is not None and getattr(model, "emotion_label", None) is None:
-        console.print("[red]error[/red]: this run has no emotion-label embedding (model.emotion_label.enabled was false); "
-                      "drop --emotion/--emotion-mix to take the emotion from the audio")
-        raise typer.Exit(1)
-    t0 = time.time()
-    with torch.inference_mode():
-        verts = model.predict(wav, tpl, speaker=cond.speaker, intensity=cond.intensity, emotion=cond.emotion)
-    verts = verts.detach().cpu().numpy().astype(np.float32)
-    console.print(f"{len(verts)} frames ({len(wav) / meta.sample_rate:.1f} s of audio) in {time.time() - t0:.1f} s")
-    out.mkdir(parents=True, exist_ok=True)
-    with atomic_path(out / "vertices.npy") as tmp:
-        np.save(tmp, verts, allow_pickle=False)
-    write_animation_h5(out / "animation.h5", verts, wav, tpl, tpl_name, meta, cond, run, audio)
-    console.print(f"wrote {out / 'vertices.npy'} ({verts.shape}) and {out / 'animation.h5'}")
+    console.print(f"{anim.n_frames} frames ({anim.duration:.1f} s of audio) in {anim.seconds:.1f} s")
+    write_vertices_npy(anim, out / "vertices.npy")
+    write_animation_h5(anim, out / "animation.h5")
+    console.print(f"wrote {out / 'vertices.npy'} ({anim.vertices.shape}) and {out / 'animation.h5'}")
     if obj:
-        n = write_obj_sequence(verts, meta.faces, out / "obj")
+        n = write_obj_sequence(anim.vertices, anim.faces, out / "obj")
         console.print(f"wrote {n} .obj files to {out / 'obj'}")
     if video:
         from emoface.render.gl import RenderUnavailable
-        from emoface.render.renderer import RenderConfig
-        from emoface.render.sequence import render_sequence
 
         try:
-            render_sequence(verts, meta.faces, out / "animation.mp4", audio=wav, fps=meta.fps, template=tpl,
-                            config=RenderConfig(width=size, height=size))
+            write_video(anim, out / "animation.mp4", size)
         except RenderUnavailable as exc:
             console.print(f"[red]cannot render the video[/red]: {exc}\n(the vertices and .h5 are written; rerun with --no-video to skip rendering)")
             raise typer.Exit(2) from exc
@@ -225,8 +171,8 @@ def render(
         if run is None:
             n = render_sequence(rec.vertices, faces, target, audio=rec.audio, fps=fps, template=tpl, config=cfg, label=clip)
         else:
-            from emoface.eval.animate import AnimateError, resolve_speaker
-            from emoface.eval.evaluate import RunMethod
+            from emoface.eval.animation import AnimateError, resolve_speaker
+            from emoface.eval.methods import RunMethod
 
             try:
                 method = RunMethod(run, None, device=device)

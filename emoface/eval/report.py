@@ -15,8 +15,8 @@ from pathlib import Path
 import numpy as np
 
 from emoface.data.ravdess import EMOTIONS, INTENSITIES
-from emoface.eval.evaluate import EvalResult, MethodResult
-from emoface.eval.metrics import FDD_REPORT_SCALE, REPORT_SCALE, ClipMetrics, aggregate
+from emoface.eval.methods import EvalResult, MethodResult
+from emoface.metrics import FDD_REPORT_SCALE, REPORT_SCALE, ClipMetrics, aggregate
 from emoface.utils.atomic import atomic_write, write_json_atomic
 
 __all__ = ["summarize", "render_markdown", "write_report", "PAPER_TABLE2"]

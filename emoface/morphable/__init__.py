@@ -7,9 +7,9 @@ See docs/architecture.md, "Morphable model API".
 
 from .landmarks import MEDIAPIPE_TO_IBUG68, LandmarkEmbedding
 from .lbs import MorphableLayer, MorphableOutput, lbs
-from .model import FlameNotFoundError, MorphableModel, load, save_npz
+from .model import FlameNotFoundError, MorphableModel, face_groups_for, load, save_npz
 from .pickle_io import UnsafePickleError
-from .regions import face_groups_for, load_flame_masks, region, region_names
+from .regions import load_flame_masks, region, region_names
 
 __all__ = [
     "load",

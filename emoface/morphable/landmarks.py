@@ -15,11 +15,9 @@ File formats read here (user-supplied files next to FLAME, see docs/fitting.md):
 - MediaPipe embedding npz (metrical-tracker / MICA): ``lmk_face_idx (105,)``,
   ``lmk_b_coords (105,3)``, ``landmark_indices (105,)`` (MediaPipe indices).
 
-``MEDIAPIPE_TO_IBUG68`` maps iBUG-68 point k (0-based) to a MediaPipe-478 index. It is the
-single-index correspondence that circulates widely in public face-tracking code (for
-example LatentSync 1.5, ByteDance, Apache-2.0, and many MediaPipe-to-dlib converters); its
-jaw points follow MediaPipe's face oval, which lies close to but not exactly on the iBUG
-jawline, so jaw points deserve a lower weight in fitting.
+``MEDIAPIPE_TO_IBUG68`` (iBUG-68 point k -> MediaPipe-478 index, its source and caveats) and
+``INNER_LIP_PAIRS`` live with every other MediaPipe index in :mod:`.mediapipe_indices` and
+are re-exported here.
 """
 
 from __future__ import annotations
@@ -28,6 +26,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+
+from .mediapipe_indices import INNER_LIP_PAIRS, MEDIAPIPE_TO_IBUG68
 
 __all__ = [
     "LandmarkEmbedding",
@@ -39,24 +39,6 @@ __all__ = [
     "load_mediapipe_embedding",
 ]
 
-# Upper/lower inner-lip points of the MediaPipe mesh that face each other across the mouth
-# (midline first); with the mouth closed each pair touches.
-INNER_LIP_PAIRS = ((13, 14), (82, 87), (81, 178), (80, 88), (191, 95), (312, 317), (311, 402), (310, 318), (415, 324))
-
-# iBUG-68 (0-based) -> MediaPipe-478 index. Groups: jaw 0-16, brows 17-26, nose 27-35,
-# eyes 36-47, outer lips 48-59, inner lips 60-67.
-MEDIAPIPE_TO_IBUG68 = np.array(
-    [
-        162, 234, 93, 58, 172, 136, 149, 148, 152, 377, 378, 365, 397, 288, 323, 454, 389,
-        71, 63, 105, 66, 107, 336, 296, 334, 293, 301,
-        168, 197, 5, 4, 75, 97, 2, 326, 305,
-        33, 160, 158, 133, 153, 144, 362, 385, 387, 263, 373, 380,
-        61, 39, 37, 0, 267, 269, 291, 405, 314, 17, 84, 181,
-        78, 82, 13, 312, 308, 317, 14, 87,
-    ],
-    dtype=np.int32,
-)  # fmt: skip
-MEDIAPIPE_TO_IBUG68.setflags(write=False)
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,6 @@
-"""The morphable-model container and its loader (FLAME pickles/npz, the demo head, synthetic).
+"""The morphable-model container and its loader (FLAME pickles/npz, the demo head).
 
 ``load("demo")`` -> the bundled demo head (``assets/demo_head.npz``, NOT FLAME);
-``load("synthetic-5023")`` -> a FLAME-sized synthetic model (5023 vertices);
 ``load("flame")`` -> ``$EMOFACE_FLAME_DIR/generic_model.pkl`` (or ``flame2023.pkl``);
 ``load(path)`` -> a FLAME ``.pkl`` (no chumpy needed) or a FLAME-format ``.npz``.
 
@@ -30,7 +29,7 @@ import numpy as np
 from .landmarks import LandmarkEmbedding, load_deca_embedding, load_mediapipe_embedding
 from .regions import load_flame_masks
 
-__all__ = ["MorphableModel", "load", "save_npz", "from_flame_dict", "FLAME_URL", "FlameNotFoundError"]
+__all__ = ["MorphableModel", "load", "save_npz", "from_flame_dict", "face_groups_for", "FLAME_URL", "FlameNotFoundError"]
 
 FLAME_URL = "https://flame.is.tue.mpg.de"
 FLAME_FILES = ("generic_model.pkl", "flame2023.pkl")
@@ -330,7 +329,7 @@ def _load_flame_pickle(path: Path, n_shape: int | None, n_expr: int | None) -> M
 
 
 def load(name_or_path: str | os.PathLike = "demo", n_shape: int | None = None, n_expr: int | None = None) -> MorphableModel:
-    """Load a morphable model: ``"demo"``, ``"synthetic-5023"``, ``"flame"`` or a ``.pkl``/``.npz`` path.
+    """Load a morphable model: ``"demo"``, ``"flame"`` or a ``.pkl``/``.npz`` path.
 
     ``n_shape``/``n_expr`` override how a FLAME file's 400 blendshapes are split (default
     300 + 100, or what the npz records).
@@ -340,12 +339,8 @@ def load(name_or_path: str | os.PathLike = "demo", n_shape: int | None = None, n
         path = _ASSETS / "demo_head.npz"
         if not path.is_file():
             raise FileNotFoundError(f"{path}: the bundled demo head is missing; rebuild it with "
-                                    f"`python -m emoface.morphable.demo_head --out {path}`")
+                                    f"`python -m tools.demo_head.build --out {path}` (in a clone of the repository)")
         return _model_from_npz(path, None, None)
-    if key == "synthetic-5023":
-        from .synthetic import synthetic_model
-
-        return synthetic_model()
     if key == "flame":
         folder = os.environ.get("EMOFACE_FLAME_DIR")
         if not folder:
@@ -358,7 +353,7 @@ def load(name_or_path: str | os.PathLike = "demo", n_shape: int | None = None, n
     if not path.is_file():
         if path.suffix in (".pkl", ".npz"):
             raise _missing(path)
-        raise FileNotFoundError(f"{path}: no such model file (names: 'demo', 'synthetic-5023', 'flame', or a .pkl/.npz path)")
+        raise FileNotFoundError(f"{path}: no such model file (names: 'demo', 'flame', or a .pkl/.npz path)")
     if path.suffix == ".npz":
         model = _model_from_npz(path, n_shape, n_expr)
     elif path.suffix == ".pkl":
@@ -368,3 +363,17 @@ def load(name_or_path: str | os.PathLike = "demo", n_shape: int | None = None, n
     if model.kind == "flame":
         _attach_flame_extras(model, path.parent)
     return model
+
+
+def face_groups_for(faces: np.ndarray) -> dict[str, np.ndarray]:
+    """The face groups (e.g. the demo head's ``mouth_interior``) of a bundled model with these faces.
+
+    Meshes in the HDF5 files and in trained runs carry only their faces; a renderer uses this to
+    draw the triangles that close the demo head's mouth and eyes dark. Returns ``{}`` for any
+    other topology (FLAME has no closing triangles).
+    """
+    faces = np.asarray(faces)
+    demo = load("demo")
+    if faces.shape == demo.faces.shape and np.array_equal(faces, demo.faces):
+        return {k: np.asarray(v, dtype=np.int64) for k, v in demo.face_groups.items()}
+    return {}

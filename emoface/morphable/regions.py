@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["load_flame_masks", "region", "region_names", "face_groups_for", "COMPOSITE_REGIONS"]
+__all__ = ["load_flame_masks", "region", "region_names", "COMPOSITE_REGIONS"]
 
 # Named unions of stored regions.
 COMPOSITE_REGIONS: dict[str, tuple[str, ...]] = {
@@ -64,21 +64,3 @@ def region(model, name: str) -> np.ndarray:
             raise KeyError(f"{model.name}: region '{name}' needs {missing}, which the model lacks")
         return np.unique(np.concatenate([model.regions[p] for p in parts])).astype(np.int32)
     raise KeyError(f"{model.name}: no region '{name}' (available: {region_names(model)})")
-
-
-def face_groups_for(faces: np.ndarray) -> dict[str, np.ndarray]:
-    """The face groups (e.g. the demo head's ``mouth_interior``) of a bundled model with these faces.
-
-    Meshes in the HDF5 files and in trained runs carry only their faces; a renderer uses this to
-    draw the triangles that close the demo head's mouth and eyes dark. Returns ``{}`` for any
-    other topology (FLAME has no closing triangles).
-    """
-    from emoface.data.schema import faces_sha256
-
-    from .model import load
-
-    faces = np.asarray(faces)
-    demo = load("demo")
-    if faces.shape == demo.faces.shape and faces_sha256(faces) == faces_sha256(demo.faces):
-        return {k: np.asarray(v, dtype=np.int64) for k, v in demo.face_groups.items()}
-    return {}

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from emoface.morphable.regions import face_groups_for
+from emoface.morphable.model import face_groups_for
 from emoface.render.heatmap import colorbar_panel, error_colors, hstack_panels, label_panel, vertex_error_mm
 from emoface.render.renderer import MeshRenderer, RenderConfig
 from emoface.render.video import write_video

@@ -3,7 +3,7 @@
 LVE (paper §4.2): per frame, the maximum over lip vertices of the squared L2 error (metres^2),
 averaged over all frames of all clips. EVE (paper §4.2): the same over the eye region and the
 forehead. Values are in m^2 (the paper reports them divided by 1e-5). The per-frame errors
-and the regions come from :mod:`emoface.eval.metrics` (the project's one definition). The
+and the regions come from :mod:`emoface.metrics` (the project's one definition). The
 template-only floor is the same metric for a prediction that is the subject's template at
 every frame.
 """
@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from emoface.data.dataset import MeshSeqDataset
-from emoface.eval.metrics import MetricError, region_frame_errors, resolve_regions
+from emoface.metrics import MetricError, region_frame_errors, resolve_regions
 from emoface.train.distributed import DistInfo, all_sum
 
 __all__ = ["ValidationResult", "eval_regions", "validate"]

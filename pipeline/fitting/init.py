@@ -1,4 +1,10 @@
-"""Camera choice and initial values from the detector (head transform, blendshapes)."""
+"""Camera choice and initial values from the detector.
+
+The head rotation comes from the detector's head transform when it gives one (MediaPipe),
+else from a perspective-n-point fit of the model's embedded landmarks to the detected ones
+(OpenCV's SQPnP); the expression and the jaw from named blendshape scores when the detector
+gives them (MediaPipe's 52), else they start at zero (neutral face, closed jaw).
+"""
 
 from __future__ import annotations
 
@@ -10,8 +16,8 @@ from emoface.mesh.camera import PinholeCamera, matrix_to_axis_angle
 from .config import CameraConfig
 from .landmark_model import LandmarkModel
 
-__all__ = ["default_camera", "initial_rotation", "initial_translation", "initial_expression", "jaw_open_sign",
-           "interpolate_missing"]
+__all__ = ["default_camera", "initial_rotation", "initial_rotation_from_points", "initial_translation",
+           "initial_expression", "initial_jaw_open", "jaw_open_sign", "interpolate_missing"]
 
 
 def default_camera(width: int, height: int, cfg: CameraConfig | None = None) -> PinholeCamera:
@@ -74,16 +80,59 @@ def jaw_open_sign(lm: LandmarkModel) -> float:
     return lm._jaw_open_sign
 
 
-def initial_expression(blendshapes: np.ndarray, expression_names: list[str], n_expression: int) -> np.ndarray:
-    """Expression ``(T, E)`` initial values: components named like a MediaPipe blendshape take its score."""
-    from pipeline.landmarker import BLENDSHAPE_NAMES
-
-    T = len(blendshapes)
-    out = np.zeros((T, n_expression), np.float64)
-    index = {n: i for i, n in enumerate(BLENDSHAPE_NAMES)}
+def initial_expression(blendshapes: np.ndarray | None, blendshape_names: tuple[str, ...] | list[str],
+                       expression_names: list[str], n_expression: int, n_frames: int) -> np.ndarray:
+    """Expression ``(T, E)`` initial values: components named like a detector blendshape take its
+    score (the demo head's components are not named like MediaPipe's, so this is mostly zeros);
+    zeros without blendshapes."""
+    out = np.zeros((n_frames, n_expression), np.float64)
+    if blendshapes is None:
+        return out
+    index = {n: i for i, n in enumerate(blendshape_names)}
     for e, name in enumerate(expression_names[:n_expression]):
         if name in index and blendshapes.shape[1] > index[name]:
             out[:, e] = blendshapes[:, index[name]]
+    return out
+
+
+def initial_jaw_open(blendshapes: np.ndarray | None, blendshape_names: tuple[str, ...] | list[str],
+                     n_frames: int) -> np.ndarray | float:
+    """The ``jawOpen`` score ``(T,)`` in [0, 1] when the detector gives one, else 0 (closed)."""
+    names = list(blendshape_names)
+    if blendshapes is None or "jawOpen" not in names:
+        return 0.0
+    return np.clip(blendshapes[:, names.index("jawOpen")], 0.0, 1.0)
+
+
+def initial_rotation_from_points(points: np.ndarray, uv: np.ndarray, weight: np.ndarray,
+                                 camera: PinholeCamera) -> np.ndarray:
+    """Head rotation ``(T, 3)`` axis-angle from a PnP fit per frame (no detector transform).
+
+    ``points (T, L, 3)`` model-space landmarks (metres), ``uv (T, L, 2)`` detected pixels,
+    ``weight (T, L)``: points of weight 0 are left out. OpenCV's SQPnP (globally optimal for
+    the algebraic error) on the OpenCV camera (y down, looking along +z), turned into this
+    project's convention (y up, looking along -z). A frame with fewer than 4 usable points, or
+    whose solution puts the face behind the camera, gets the frontal pose (rotation 0).
+    """
+    import cv2
+
+    flip = np.diag([1.0, -1.0, -1.0])
+    K = np.array([[camera.fx, 0.0, camera.cx], [0.0, camera.fy, camera.cy], [0.0, 0.0, 1.0]])
+    out = np.zeros((len(points), 3), np.float64)
+    for t in range(len(points)):
+        use = weight[t] > 0
+        if use.sum() < 4:
+            continue
+        obj = np.ascontiguousarray(points[t][use], np.float64)
+        img = np.ascontiguousarray(uv[t][use], np.float64)
+        try:
+            ok, rvec, tvec = cv2.solvePnP(obj, img, K, None, flags=cv2.SOLVEPNP_SQPNP)
+        except cv2.error:
+            continue
+        if not ok or not np.isfinite(rvec).all() or float(tvec[2, 0]) <= 0:
+            continue
+        r = flip @ cv2.Rodrigues(rvec)[0]  # X_gl = F X_cv = (F R_cv) q + F t_cv
+        out[t] = matrix_to_axis_angle(r[None])[0]
     return out
 
 

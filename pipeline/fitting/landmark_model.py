@@ -98,7 +98,8 @@ class LandmarkModel:
         max_landmarks: fit at most this many of the embedding's points (0 = all), see
             :func:`~pipeline.fitting.landmark_groups.select_landmarks`.
 
-    Attributes: ``mp_index (L,)`` the MediaPipe detector point of each landmark, ``n_shape``,
+    Attributes: ``mp_index (L,)`` the MediaPipe detector point of each landmark, ``source_index (L,)``
+    the embedding's own point numbers (see :func:`pipeline.fitting.schemes.track_columns`), ``n_shape``,
     ``n_expression``, ``n_frame_params`` (= E + 9).
     """
 
@@ -111,6 +112,7 @@ class LandmarkModel:
         self.embedding = embedding
         self.model_name = model.name
         self.mp_index = mp[rows]
+        self.source_index = emb.source_index  # the embedding's own point numbers (iBUG ones for ibug*)
         S = min(int(n_shape), model.shapedirs.shape[-1])
         E = min(int(n_expression), model.exprdirs.shape[-1])
         self.n_shape, self.n_expression = S, E

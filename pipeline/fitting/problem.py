@@ -11,9 +11,11 @@ import torch
 from emoface.mesh.camera import PinholeCamera
 
 from .config import FitConfig
-from .init import initial_expression, initial_rotation, initial_translation, interpolate_missing, jaw_open_sign
+from .init import (initial_expression, initial_jaw_open, initial_rotation, initial_rotation_from_points,
+                   initial_translation, interpolate_missing, jaw_open_sign)
 from .landmark_groups import landmark_weights
 from .landmark_model import LandmarkModel
+from .schemes import track_columns
 from .solver import normal_blocks, robust
 from .types import FitError, LandmarkTrack, inter_ocular_px
 
@@ -56,11 +58,15 @@ def make_targets(track: LandmarkTrack, lm: LandmarkModel, cfg: FitConfig, frames
     """Targets of ``track`` (all frames, or the rows ``frames``)."""
     lmk = track.landmarks if frames is None else track.landmarks[frames]
     valid = track.valid if frames is None else track.valid[frames]
-    if lmk.shape[1] <= int(lm.mp_index.max()):
+    cols, present = track_columns(track.scheme, lm.embedding, lm.source_index, lm.mp_index)
+    if not present.any():
+        raise FitError(f"{track.clip_id or 'clip'}: no landmark of the {lm.embedding} embedding has a "
+                       f"{track.scheme} point")
+    if lmk.shape[1] <= int(cols.max()):
         raise FitError(f"{track.clip_id}: track has {lmk.shape[1]} landmarks, the {lm.embedding} embedding needs "
-                       f"MediaPipe point {int(lm.mp_index.max())}")
-    pts = lmk[:, lm.mp_index, :2].astype(np.float64)
-    bad = valid & ~np.isfinite(pts).all(axis=(1, 2))
+                       f"{track.scheme} point {int(cols.max())}")
+    pts = lmk[:, cols, :2].astype(np.float64)
+    bad = valid & ~np.isfinite(pts[:, present]).all(axis=(1, 2))
     if bad.any():
         raise FitError(f"{track.clip_id or 'clip'}: non-finite landmarks in {int(bad.sum())} detected frame(s) "
                        f"(first: {int(np.argmax(bad))})")
@@ -68,13 +74,18 @@ def make_targets(track: LandmarkTrack, lm: LandmarkModel, cfg: FitConfig, frames
         good = track.landmarks[track.valid]
         if len(good) == 0:
             raise FitError(f"{track.clip_id or 'clip'}: no face detected in any frame")
-        iod = float(np.median(inter_ocular_px(good)))
+        iod = float(np.median(inter_ocular_px(good, track.scheme)))
     if not np.isfinite(iod) or iod <= 1.0:
         raise FitError(f"{track.clip_id or 'clip'}: degenerate landmarks (inter-ocular distance {iod:.2f} px)")
     uv = np.nan_to_num(pts)
     gw = cfg.landmarks.weights
     lw = landmark_weights(lm.mp_index, gw.lips, gw.eyes, gw.brows, gw.oval, gw.nose, gw.other)
     w = valid[:, None].astype(np.float64) * lw[None]
+    if not present.all():
+        w = w * present[None]
+    if track.confidence is not None:  # the detector's per-point confidence scales each point's weight
+        conf = track.confidence if frames is None else track.confidence[frames]
+        w = w * conf[:, cols].astype(np.float64)
     return Targets(torch.as_tensor(uv, dtype=dtype, device=device), torch.as_tensor(w, dtype=dtype, device=device),
                    float(cfg.landmarks.noise_iod * iod), iod)
 
@@ -145,15 +156,21 @@ def initial_params(track: LandmarkTrack, lm: LandmarkModel, shape: torch.Tensor,
     dt, dev = targets.uv.dtype, targets.uv.device
     E = lm.n_expression
     x = np.zeros((len(valid), E + 9))
-    x[:, :E] = initial_expression(track.blendshapes[sel], expression_names, E)
-    from pipeline.landmarker import BLENDSHAPE_NAMES
-
-    jaw_open = track.blendshapes[sel][:, BLENDSHAPE_NAMES.index("jawOpen")] if track.blendshapes.shape[1] == 52 else 0.0
-    x[:, E] = jaw_open_sign(lm) * cfg.init.max_jaw_open_rad * np.clip(jaw_open, 0.0, 1.0)
-    x[:, E + 3:E + 6] = initial_rotation(track.transforms[sel])
+    bs = None if track.blendshapes is None else track.blendshapes[sel]
+    x[:, :E] = initial_expression(bs, track.blendshape_names, expression_names, E, len(valid))
+    jaw_open = initial_jaw_open(bs, track.blendshape_names, len(valid))
+    x[:, E] = jaw_open_sign(lm) * cfg.init.max_jaw_open_rad * jaw_open
+    zero = torch.zeros(len(valid), 3, dtype=dt, device=dev)
+    if track.transforms is not None:
+        x[:, E + 3:E + 6] = initial_rotation(track.transforms[sel])
+    else:  # no head transform from the detector: a PnP fit of the model's landmarks at rest
+        expr0 = torch.as_tensor(x[:, :E], dtype=lm.dtype, device=dev)
+        jaw0 = torch.as_tensor(x[:, E:E + 3], dtype=lm.dtype, device=dev)
+        q0 = lm.evaluate(shape, expr0, jaw0, zero.to(lm.dtype), zero.to(lm.dtype), 1.0, 1.0, 0.0, 0.0).points
+        x[:, E + 3:E + 6] = initial_rotation_from_points(q0.double().cpu().numpy(), targets.uv.double().cpu().numpy(),
+                                                         targets.weight.double().cpu().numpy(), camera)
     xt = torch.as_tensor(x, dtype=dt, device=dev)
     expr, jaw, rot, _ = unpack(xt, E)
-    zero = torch.zeros(len(valid), 3, dtype=dt, device=dev)
     q = lm.evaluate(shape, expr, jaw, zero, zero, 1.0, 1.0, 0.0, 0.0).points  # model-space landmarks
     xt[:, E + 6:] = initial_translation(q, rot, targets.uv, targets.weight, camera, fx=fx)
     bad = ~torch.isfinite(xt).all(1) | (xt[:, E + 8] > -1e-3)  # must sit in front of the camera

@@ -14,12 +14,9 @@ import numpy as np
 
 from emoface.mesh.camera import PinholeCamera
 
+from .schemes import DEFAULT_SCHEME, scheme
+
 __all__ = ["FitError", "LandmarkTrack", "IdentityFit", "ClipFit", "inter_ocular_px"]
-
-# MediaPipe-478 outer eye corners (right eye 33, left eye 263): the inter-ocular distance
-# used to normalise landmark errors (the iBUG "outer corners" convention, points 36/45).
-OUTER_EYE_CORNERS = (33, 263)
-
 
 class FitError(RuntimeError):
     """A fit that cannot be done or diverged; the message is one line naming the clip."""
@@ -27,63 +24,124 @@ class FitError(RuntimeError):
 
 @dataclass
 class LandmarkTrack:
-    """What the landmarks stage produces for one clip.
+    """What the landmarks stage produces for one clip (any detector, see ``pipeline.detectors``).
 
-    - ``landmarks (T, 478, 3)`` float32: x, y in pixels, z relative depth (MediaPipe);
-      rows of frames without a detection are ignored (``valid`` False).
+    - ``landmarks (T, N, 2|3)`` float32: x, y in pixels, z (when present) relative depth, in
+      the point order of ``scheme`` (``mediapipe478``: N = 478; ``ibug68``: N = 68, see
+      :mod:`pipeline.fitting.schemes`); rows of frames without a detection are ignored
+      (``valid`` False).
     - ``valid (T,)`` bool: a face was detected in the frame.
-    - ``blendshapes (T, 52)`` float32: MediaPipe blendshape scores in [0, 1].
-    - ``transforms (T, 4, 4)`` float32: MediaPipe facial transformation matrix (canonical
-      face centimetres -> camera centimetres, OpenGL convention).
+    - ``blendshapes (T, B)`` float32 scores in [0, 1] named by ``blendshape_names``, or ``None``
+      (MediaPipe gives its 52; a detector without them leaves them out).
+    - ``transforms (T, 4, 4)`` float32 head transform (MediaPipe: canonical face centimetres ->
+      camera centimetres, OpenGL convention), or ``None``.
     - ``width``, ``height``: image size in pixels; ``fps``: frame rate; ``clip_id``: name.
+    - ``confidence (T, N)`` float32 in [0, 1]: how much the detector trusts each point (the
+      fit weights the point by it); ``None`` means 1 everywhere (MediaPipe gives none).
+    - ``blendshape_names``; ``detector``: its name; ``detector_note``: one line the QA report
+      repeats (e.g. that the detector's accuracy is not measured), "" for none.
+
+    Without blendshapes the fit starts from a neutral expression and a closed jaw; without
+    transforms the head rotation comes from a similarity fit of the model's landmarks
+    (:func:`pipeline.fitting.init.initial_rotation_from_points`).
     """
 
     landmarks: np.ndarray
     valid: np.ndarray
-    blendshapes: np.ndarray
-    transforms: np.ndarray
+    blendshapes: np.ndarray | None
+    transforms: np.ndarray | None
     width: int
     height: int
     fps: float = 30.0
     clip_id: str = ""
+    scheme: str = DEFAULT_SCHEME
+    confidence: np.ndarray | None = None
+    blendshape_names: tuple[str, ...] = ()
+    detector: str = ""
+    detector_note: str = ""
 
     def __post_init__(self) -> None:
+        name = self.clip_id or "track"
         self.landmarks = np.asarray(self.landmarks, dtype=np.float32)
         self.valid = np.asarray(self.valid, dtype=bool).reshape(-1)
-        self.blendshapes = np.asarray(self.blendshapes, dtype=np.float32)
-        self.transforms = np.asarray(self.transforms, dtype=np.float32)
         t = len(self.valid)
+        n_points = scheme(self.scheme).n_points
         if self.landmarks.ndim != 3 or self.landmarks.shape[0] != t or self.landmarks.shape[2] not in (2, 3):
-            raise ValueError(f"{self.clip_id or 'track'}: landmarks must be (T, N, 2|3) with T={t}, got {self.landmarks.shape}")
-        if self.blendshapes.shape[0] != t or self.transforms.shape != (t, 4, 4):
-            raise ValueError(
-                f"{self.clip_id or 'track'}: blendshapes {self.blendshapes.shape} / transforms {self.transforms.shape} "
-                f"do not match T={t}"
-            )
+            raise ValueError(f"{name}: landmarks must be (T, N, 2|3) with T={t}, got {self.landmarks.shape}")
+        if self.landmarks.shape[1] != n_points and self.scheme != DEFAULT_SCHEME:
+            raise ValueError(f"{name}: {self.scheme} landmarks have {n_points} points, got {self.landmarks.shape[1]}")
+        if self.blendshapes is not None:
+            self.blendshapes = np.asarray(self.blendshapes, dtype=np.float32)
+            if self.blendshapes.ndim != 2 or self.blendshapes.shape[0] != t:
+                raise ValueError(f"{name}: blendshapes {self.blendshapes.shape} do not match T={t}")
+            if self.blendshape_names and len(self.blendshape_names) != self.blendshapes.shape[1]:
+                raise ValueError(f"{name}: {len(self.blendshape_names)} blendshape names for "
+                                 f"{self.blendshapes.shape[1]} blendshapes")
+        self.blendshape_names = tuple(str(n) for n in self.blendshape_names)
+        if self.transforms is not None:
+            self.transforms = np.asarray(self.transforms, dtype=np.float32)
+            if self.transforms.shape != (t, 4, 4):
+                raise ValueError(f"{name}: transforms {self.transforms.shape} do not match T={t}")
+        if self.confidence is not None:
+            self.confidence = np.asarray(self.confidence, dtype=np.float32)
+            if self.confidence.shape != self.landmarks.shape[:2]:
+                raise ValueError(f"{name}: confidence {self.confidence.shape} does not match landmarks "
+                                 f"{self.landmarks.shape[:2]}")
+            if not np.isfinite(self.confidence).all() or self.confidence.min(initial=0) < 0 or self.confidence.max(initial=0) > 1:
+                raise ValueError(f"{name}: confidence must be finite and in [0, 1]")
 
     @property
     def n_frames(self) -> int:
         return len(self.valid)
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        """The ``.npz`` fields (optional ones only when present)."""
+        out = {"landmarks": self.landmarks, "valid": self.valid, "width": np.int64(self.width),
+               "height": np.int64(self.height), "fps": np.float64(self.fps), "clip_id": np.str_(self.clip_id),
+               "scheme": np.str_(self.scheme)}
+        if self.blendshapes is not None:
+            out["blendshapes"] = self.blendshapes
+            if self.blendshape_names:
+                out["blendshape_names"] = np.array(self.blendshape_names, dtype=np.str_)
+        if self.transforms is not None:
+            out["transforms"] = self.transforms
+        if self.confidence is not None:
+            out["confidence"] = self.confidence
+        if self.detector:
+            out["detector"] = np.str_(self.detector)
+        if self.detector_note:
+            out["detector_note"] = np.str_(self.detector_note)
+        return out
+
+    @classmethod
+    def from_arrays(cls, z, clip_id: str | None = None) -> "LandmarkTrack":
+        """From the fields of :meth:`arrays` (an ``np.load`` result or a dict)."""
+        keys = set(z.keys()) if hasattr(z, "keys") else set(z.files)
+        opt = lambda k: z[k] if k in keys else None  # noqa: E731
+        names = tuple(str(n) for n in z["blendshape_names"]) if "blendshape_names" in keys else ()
+        cid = clip_id if clip_id is not None else (str(z["clip_id"]) if "clip_id" in keys else "")
+        return cls(z["landmarks"], z["valid"], opt("blendshapes"), opt("transforms"), int(z["width"]),
+                   int(z["height"]), float(z["fps"]), cid, str(z["scheme"]) if "scheme" in keys else DEFAULT_SCHEME,
+                   opt("confidence"), names, str(z["detector"]) if "detector" in keys else "",
+                   str(z["detector_note"]) if "detector_note" in keys else "")
 
     def save(self, path: str | Path) -> None:
         """Write an ``.npz`` atomically."""
         from emoface.utils.atomic import atomic_path
 
         with atomic_path(path, suffix=".npz") as tmp:
-            np.savez(tmp, landmarks=self.landmarks, valid=self.valid, blendshapes=self.blendshapes,
-                     transforms=self.transforms, width=self.width, height=self.height, fps=self.fps,
-                     clip_id=self.clip_id)
+            np.savez(tmp, **self.arrays())
 
     @classmethod
     def load(cls, path: str | Path) -> "LandmarkTrack":
         with np.load(path, allow_pickle=False) as z:
-            return cls(z["landmarks"], z["valid"], z["blendshapes"], z["transforms"], int(z["width"]),
-                       int(z["height"]), float(z["fps"]), str(z["clip_id"]) if "clip_id" in z else "")
+            return cls.from_arrays(z)
 
 
-def inter_ocular_px(landmarks: np.ndarray) -> np.ndarray:
-    """Outer-eye-corner distance in pixels of MediaPipe landmarks ``(..., 478, 2|3)`` -> ``(...)``."""
-    a, b = OUTER_EYE_CORNERS
+def inter_ocular_px(landmarks: np.ndarray, scheme_name: str = DEFAULT_SCHEME) -> np.ndarray:
+    """Outer-eye-corner distance in pixels of landmarks ``(..., N, 2|3)`` -> ``(...)`` in scheme
+    ``scheme_name`` (MediaPipe points 33/263, iBUG points 36/45)."""
+    a, b = scheme(scheme_name).outer_eye_corners
     return np.linalg.norm(landmarks[..., a, :2] - landmarks[..., b, :2], axis=-1)
 
 

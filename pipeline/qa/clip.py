@@ -58,6 +58,8 @@ def clip_metrics(track, raw_fit, fit, vertices: np.ndarray, model, fps: float, a
 
     T = fit.n_frames
     m: dict[str, Any] = {"n_frames": T, "fps": float(fps), "detection_rate": float(track.valid.mean())}
+    if getattr(track, "detector_note", ""):  # e.g. a detector whose accuracy is not measured here
+        m["detector_note"] = track.detector_note
     m["interpolated_frames"] = int(np.asarray(fit.interpolated).sum())
     px, iod_frac, iod = reprojection_errors(fit, track, model)
     valid = track.valid

@@ -35,7 +35,7 @@ import numpy as np
 
 from emoface.mesh.camera import PinholeCamera
 
-from .metrics import mouth_opening, pearson, project_landmarks
+from .metrics import detected_points, mouth_opening, pearson, project_landmarks
 
 __all__ = ["GroundTruth", "load_ground_truth", "ground_truth_metrics", "similarity_align", "model_template",
            "offset_metrics", "OFFSET_REGIONS"]
@@ -186,13 +186,14 @@ def ground_truth_metrics(gt: GroundTruth, vertices: np.ndarray, fit, track, mode
         from pipeline.fitting.types import inter_ocular_px
 
         valid = track.valid[:T]
-        det = track.landmarks[:T, mp, :2].astype(np.float64)
-        iod = float(np.median(inter_ocular_px(track.landmarks[:T][valid]))) if valid.any() else float("nan")
+        det, present = detected_points(track, fit, model, mp, T)
+        iod = float(np.median(inter_ocular_px(track.landmarks[:T][valid], track.scheme))) if valid.any() else float("nan")
         fit_px = np.linalg.norm(uv - true, axis=-1).mean(1)
         out["landmark_error_px"] = float(fit_px.mean())
         out["landmark_error_iod"] = float(fit_px.mean() / iod)
         if valid.any():
-            det_px = np.linalg.norm(det - true, axis=-1).mean(1)[valid]
+            dist = np.linalg.norm(det - true, axis=-1)
+            det_px = (dist if present.all() else dist[:, present]).mean(1)[valid]
             out["detector_error_px"] = float(det_px.mean())
             out["detector_error_iod"] = float(det_px.mean() / iod)
         curves["landmark_error_px"] = fit_px

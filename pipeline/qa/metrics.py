@@ -5,7 +5,10 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-__all__ = ["project_landmarks", "reprojection_errors", "jitter", "av_mismatch_s", "mouth_opening", "pearson"]
+from emoface.morphable.mediapipe_indices import MOUTH_PAIR
+
+__all__ = ["project_landmarks", "reprojection_errors", "jitter", "av_mismatch_s", "mouth_opening", "pearson",
+           "detected_points"]
 
 
 def project_landmarks(fit, model, frames: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -38,11 +41,23 @@ def reprojection_errors(fit, track, model) -> tuple[np.ndarray, np.ndarray, floa
     from pipeline.fitting.types import inter_ocular_px
 
     uv, mp = project_landmarks(fit, model)
-    det = track.landmarks[:, mp, :2].astype(np.float64)
-    px = np.linalg.norm(uv - det, axis=-1).mean(1)
+    det, present = detected_points(track, fit, model, mp)
+    dist = np.linalg.norm(uv - det, axis=-1)
+    px = (dist if present.all() else dist[:, present]).mean(1)
     px[~track.valid] = np.nan
-    iod = float(np.median(inter_ocular_px(track.landmarks[track.valid]))) if track.valid.any() else float("nan")
+    iod = float(np.median(inter_ocular_px(track.landmarks[track.valid], track.scheme))) if track.valid.any() else float("nan")
     return px, px / iod, iod
+
+
+def detected_points(track, fit, model, mp_index: np.ndarray, frames: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """The detected point matched to each embedded landmark ``(T, L, 2)`` float64, and which
+    landmarks have one ``(L,)`` (all for a MediaPipe track; see :func:`pipeline.fitting.schemes.track_columns`)."""
+    from pipeline.fitting.schemes import track_columns
+
+    source = model.landmark_embeddings[fit.embedding].source_index
+    cols, present = track_columns(track.scheme, fit.embedding, source, mp_index)
+    lmk = track.landmarks if frames is None else track.landmarks[:frames]
+    return lmk[:, cols, :2].astype(np.float64), present
 
 
 def jitter(vertices: np.ndarray) -> tuple[float, np.ndarray]:
@@ -73,7 +88,7 @@ def mouth_opening(vertices: np.ndarray, model) -> np.ndarray | None:
     emb = model.landmark_embeddings.get("mediapipe")
     if emb is None:
         return None
-    rows = [np.nonzero(emb.source_index == k)[0] for k in (13, 14)]
+    rows = [np.nonzero(emb.source_index == k)[0] for k in MOUTH_PAIR]
     if any(len(r) == 0 for r in rows):
         return None
     faces = np.asarray(model.faces)

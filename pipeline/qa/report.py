@@ -61,6 +61,9 @@ def summarize(rows: list[dict], failures: list[dict], skipped: list[dict]) -> di
         "clips": len(rows), "flagged": sum(1 for q in qa if q.get("flags")), "failed": len(failures),
         "skipped": len(skipped), "frames": int(sum(m.get("n_frames") or 0 for m in metrics)),
     }
+    notes = sorted({str(m["detector_note"]) for m in metrics if m.get("detector_note")})
+    if notes:
+        out["notes"] = notes
     for key in ("detection_rate", "reprojection_iod", "reprojection_px", "jitter_mm", "raw_jitter_mm", "av_mismatch_s"):
         out[key] = _stats([m.get(key) for m in metrics])
     gts = [(m.get("ground_truth") or {}, m.get("n_frames") or 0) for m in metrics]
@@ -226,6 +229,7 @@ def write_report(out_dir: str | Path, clips: list[dict[str, Any]], failures: lis
            (f'<p class="note">Generated {escape(_dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"))}. '
             "Errors as % of the inter-ocular distance (IOD, outer eye corners). Jitter: mean vertex acceleration of the "
             "front-facing mesh. Thumbnails: detected landmarks (green) and the fitted mesh (cyan). Click a column to sort.</p>"),
+           *(f'<p class="note"><strong>Note:</strong> {escape(n)}</p>' for n in summary.get("notes", [])),
            _summary_html(summary, qc),
            measures_html(_get(summary, "ground_truth", "offset_error_mm"), summary.get("recognisability"))]
     doc.append(f"<h2>Clips ({len(rows)})</h2>")

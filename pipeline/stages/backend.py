@@ -196,8 +196,7 @@ class DefaultBackend(Backend["LandmarkTrack", "IdentityFit", "ClipFit", "Morphab
     def make_track(self, arrays: dict[str, np.ndarray], clip_id: str) -> LandmarkTrack:
         from pipeline.fitting import LandmarkTrack
 
-        return LandmarkTrack(arrays["landmarks"], arrays["valid"], arrays["blendshapes"], arrays["transforms"],
-                             int(arrays["width"]), int(arrays["height"]), float(arrays["fps"]), clip_id)
+        return LandmarkTrack.from_arrays(arrays, clip_id)
 
     def load_identity(self, path: Path) -> IdentityFit:
         from pipeline.fitting import IdentityFit
@@ -212,6 +211,10 @@ class DefaultBackend(Backend["LandmarkTrack", "IdentityFit", "ClipFit", "Morphab
     def fit_identity(self, tracks: list[LandmarkTrack], model: MorphableModel, cfg: FitConfig, device: str) -> IdentityFit:
         from pipeline.fitting import default_camera, fit_identity
 
+        from pipeline.fitting.schemes import embedding_for_scheme
+
+        embedding = embedding_for_scheme(model.landmark_embeddings, tracks[0].scheme, cfg.model.embedding)
+        cfg = dataclasses.replace(cfg, model=dataclasses.replace(cfg.model, embedding=embedding))
         camera = default_camera(tracks[0].width, tracks[0].height, cfg.camera)
         return fit_identity(tracks, model, camera, cfg, device)
 

@@ -12,12 +12,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from emoface.utils.config import ConfigError, config_hash, load_yaml
 from pipeline.fitting.config import FitConfig, SmoothConfig
 from pipeline.qa.config import QAConfig
 from pipeline.stages.registry import REGISTRY, StageRegistry
+from pipeline.detectors.config import FanConfig
 
 __all__ = [
     "STAGES",
@@ -59,13 +60,18 @@ class DecodeConfig:
 
 @dataclass
 class LandmarksConfig:
-    """MediaPipe Face Landmarker (VIDEO mode) settings."""
+    """The landmark detector and its settings (:mod:`pipeline.detectors`)."""
 
+    #: ``mediapipe`` (Face Landmarker, VIDEO mode; the default) or ``fan`` (face-alignment, extra ``fan``)
+    detector: Literal["mediapipe", "fan"] = "mediapipe"
+    #: MediaPipe's face detection / presence / tracking confidence
     min_confidence: float = 0.5
     #: a clip whose fraction of frames with a face is below this fails ("no face")
     min_detection_rate: float = 0.5
     #: downscale frames wider than this before detection (0: native); landmarks stay in source pixels
     max_width: int = 0
+    #: settings of the ``fan`` detector
+    fan: FanConfig = field(default_factory=FanConfig)
 
 
 @dataclass

@@ -167,7 +167,8 @@ _BACKEND = ("model", "backend", "backend_options")
 REGISTRY = StageRegistry((
     Stage("decode", MEDIA, ("clip_id", "source"), ("decode",), ("pipeline.stages.decode", "emoface.utils.media"),
           tool_version="pipeline.stages.runtime:ffmpeg_version"),
-    Stage("landmarks", MEDIA, ("clip_id", "source", "fps"), ("landmarks",), ("pipeline.stages.landmarks", "pipeline.landmarker"),
+    Stage("landmarks", MEDIA, ("clip_id", "source", "fps"), ("landmarks",), ("pipeline.stages.landmarks", "pipeline.landmarker",
+                                                                           "pipeline.detectors"),
           tool_version="pipeline.stages.runtime:landmarker_version"),
     Stage("identity", IDENTITY, ("landmarks",), (*_BACKEND, "fit"), ("pipeline.stages.fitstages",), _FITTING),
     Stage("fit", FIT, ("clip_id", "landmarks", "identity"), (*_BACKEND, "fit"), ("pipeline.stages.fitstages",), _FITTING,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import soundfile as sf
 
-from emoface.data.fixtures import SyntheticSpec, write_synthetic_split
+from tools.testing.fixtures import SyntheticSpec, write_synthetic_split
 from emoface.data.schema import SplitReader
 from pipeline.demo import _prepare_audio, plan_demo
 

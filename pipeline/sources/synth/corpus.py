@@ -27,6 +27,8 @@ from pathlib import Path
 import numpy as np
 
 from emoface.data.ravdess import STATEMENTS, RavdessName, parse_name, speech_names
+from emoface.morphable.mediapipe_indices import (ALL_EYE_CORNERS, BROW_POINTS, LOWER_LIP_MID, OUTER_EYE_CORNERS,
+                                                  UPPER_LIP_MID)
 from emoface.utils.atomic import atomic_path, atomic_write, write_json_atomic
 from emoface.utils.config import config_hash, to_dict
 from pipeline.sources.synth.config import GENERATOR_VERSION, SynthConfig
@@ -128,8 +130,6 @@ def _resources(cfg: SynthConfig):
     return _STATE
 
 
-_BROWS = (70, 63, 105, 46, 53, 52, 300, 293, 334, 276, 283, 282)  # middle and outer brow points
-_EYE_CORNERS = (33, 133, 362, 263)
 
 
 def _aligned_shape(model, shape: np.ndarray, reference: np.ndarray | None = None) -> np.ndarray:
@@ -144,15 +144,15 @@ def _aligned_shape(model, shape: np.ndarray, reference: np.ndarray | None = None
       measure normalised by the eye distance reads the brow *movement* (``brow_raise``) the
       same way for every actor. Actors still differ in every other direction of the basis.
     """
-    from emoface.morphable.demo_head import lip_profile_constraints
+    from emoface.morphable.lips import lip_profile_constraints
 
     s = np.asarray(model.shapedirs, np.float64)
     lip_rows, lip_target = lip_profile_constraints(model.v_template, model.shapedirs)
     rows, target = list(lip_rows), list(lip_target)
     if reference is not None:
         ref = np.asarray(reference, np.float64)
-        brow = s[list(_BROWS), 1].mean(axis=0) - s[list(_EYE_CORNERS), 1].mean(axis=0)
-        eyes = s[263, 0] - s[33, 0]
+        brow = s[list(BROW_POINTS), 1].mean(axis=0) - s[list(ALL_EYE_CORNERS), 1].mean(axis=0)
+        eyes = s[OUTER_EYE_CORNERS[1], 0] - s[OUTER_EYE_CORNERS[0], 0]
         rows += [brow, eyes]
         target += [float(brow @ ref), float(eyes @ ref)]
     a = np.stack(rows)
@@ -257,7 +257,7 @@ def generate_clip(name: RavdessName | str, out: Path, cfg: SynthConfig = SynthCo
         "head_translation": trans.astype(np.float32),
         "vertices": face.vertices,
         "camera": camera.as_array(),
-        "mouth_opening": np.linalg.norm(face.vertices[:, 13] - face.vertices[:, 14], axis=1).astype(np.float32),
+        "mouth_opening": np.linalg.norm(face.vertices[:, UPPER_LIP_MID] - face.vertices[:, LOWER_LIP_MID], axis=1).astype(np.float32),
         "brow_raise": face.expression[:, model.expression_names.index("brow_raise")].copy(),
         "phonemes": np.array(json.dumps([p.as_dict() for p in phonemes])),
         "audio_sample_rate": np.int64(cfg.audio_rate),

@@ -29,6 +29,9 @@ import numpy as np
 import torch
 
 from emoface.mesh.camera import PinholeCamera, axis_angle_to_matrix, project
+from emoface.morphable.mediapipe_indices import (INNER_LIP_LOOP, INNER_LIP_LOWER, INNER_LIP_PAIRS,
+                                                  INNER_LIP_UPPER, LEFT_EYE, LOWER_LIP_MID, OUTER_LIP_LOOP,
+                                                  RIGHT_EYE, UPPER_LIP_MID)
 from pipeline.sources.synth.photo import Look, PhotoFace, compose_portrait, similarity_to
 from pipeline.sources.synth.warp import Region, warp_backward_map
 
@@ -36,16 +39,6 @@ __all__ = [
     "INNER_LIP_UPPER", "INNER_LIP_LOWER", "INNER_LIP_LOOP", "RIGHT_EYE", "LEFT_EYE", "face_oval", "RigConfig", "FaceRig",
 ]
 
-# MediaPipe face-mesh contours (FaceLandmarksConnections), corner to corner.
-INNER_LIP_UPPER = (78, 191, 80, 81, 82, 13, 312, 311, 310, 415, 308)
-INNER_LIP_LOWER = (308, 324, 318, 402, 317, 14, 87, 178, 88, 95, 78)
-INNER_LIP_LOOP = INNER_LIP_UPPER + INNER_LIP_LOWER[1:-1]
-OUTER_LIP_LOOP = (61, 185, 40, 39, 37, 0, 267, 269, 270, 409, 291, 375, 321, 405, 314, 17, 84, 181, 91, 146)
-# upper/lower inner-lip vertices facing each other (corners excluded), midline in the middle
-LIP_PAIRS = tuple(zip(INNER_LIP_UPPER[1:-1], INNER_LIP_LOWER[::-1][1:-1]))
-RIGHT_EYE = (33, 246, 161, 160, 159, 158, 157, 173, 133, 155, 154, 153, 145, 144, 163, 7)
-LEFT_EYE = (263, 466, 388, 387, 386, 385, 384, 398, 362, 382, 381, 380, 374, 373, 390, 249)
-CHIN = 152
 
 
 def face_oval(faces: np.ndarray) -> np.ndarray:
@@ -156,8 +149,8 @@ class FaceRig:
         # the detector puts the photo's inner-lip points on the lips, a little outside the visible
         # opening: keep that band of lip texture inside the contour (frame pixels per pair)
         loop = {v: i for i, v in enumerate(INNER_LIP_LOOP)}
-        self._pair_u = np.array([loop[u] for u, _ in LIP_PAIRS])
-        self._pair_l = np.array([loop[lo] for _, lo in LIP_PAIRS])
+        self._pair_u = np.array([loop[u] for u, _ in INNER_LIP_PAIRS])
+        self._pair_l = np.array([loop[lo] for _, lo in INNER_LIP_PAIRS])
         self.lip_margin = lip_margins(photo.image, photo.landmarks) * float(np.hypot(*self.photo_to_frame[:, 0]))
         # the photo's own visible opening (teeth of a smile) becomes a dark cavity: the
         # mouth-closing triangles sample it, so closed lips meet on a thin dark seam; nothing
@@ -326,7 +319,7 @@ class FaceRig:
         cv2.ellipse(canvas, (int(round(c[0] - o[0])), int(round(c[1] - o[1]))), (int(round(axes[0])), int(round(axes[1]))), 0, 180, 360, cfg.tongue, -1, cv2.LINE_AA)
         cv2.ellipse(canvas, (int(round(c[0] - o[0])), int(round(c[1] - o[1]))), (int(round(axes[0])), int(round(axes[1] * 0.6))), 0, 0, 180, cfg.tongue, -1, cv2.LINE_AA)
         # teeth and tongue fade in as the lips part (a barely open mouth is a dark line)
-        mid = self.opening(pts.pix)[[INNER_LIP_LOOP.index(13), INNER_LIP_LOOP.index(14)]]
+        mid = self.opening(pts.pix)[[INNER_LIP_LOOP.index(UPPER_LIP_MID), INNER_LIP_LOOP.index(LOWER_LIP_MID)]]
         gap = float(np.linalg.norm(mid[0] - mid[1]))
         vis = float(np.clip((gap - 1.5) / 5.0, 0.0, 1.0))
         poly(pts.lower_teeth, cfg.teeth, 0.86)
@@ -351,7 +344,7 @@ class FaceRig:
 def lip_margins(image: np.ndarray, landmarks: np.ndarray, threshold: float = 0.5) -> np.ndarray:
     """How far the lips' own texture reaches inside the detected inner-lip contour of a photo.
 
-    For each of :data:`LIP_PAIRS`, the segment from the upper to the lower inner-lip landmark
+    For each of :data:`INNER_LIP_PAIRS`, the segment from the upper to the lower inner-lip landmark
     (extended by 2 px at both ends) is sampled every 1/8 px; a sample belongs to the visible
     opening when it is dark (lightness below 0.6 of the lips') or not red (CIE a* nearer the
     opening's than the lips'; teeth and the cavity are grey or dark, lips red). Lip colour is
@@ -374,14 +367,14 @@ def lip_margins(image: np.ndarray, landmarks: np.ndarray, threshold: float = 0.5
     inner = poly_mask(INNER_LIP_LOOP)
     ring = (poly_mask(OUTER_LIP_LOOP) > 0) & (cv2.dilate(inner, np.ones((3, 3), np.uint8)) == 0)
     inside = cv2.erode(inner, np.ones((3, 3), np.uint8)) > 0
-    out = np.zeros((len(LIP_PAIRS), 2), np.float32)
+    out = np.zeros((len(INNER_LIP_PAIRS), 2), np.float32)
     if ring.sum() < 10 or inside.sum() < 4:
         return out
     a_lip, l_lip = float(np.median(lab[..., 1][ring])), float(np.median(lab[..., 0][ring]))
     a_open = float(np.percentile(lab[..., 1][inside], 20))
     if a_lip - a_open < 2.0:  # no colour contrast between lips and opening: keep the contour
         return out
-    for i, (u, lo) in enumerate(LIP_PAIRS):
+    for i, (u, lo) in enumerate(INNER_LIP_PAIRS):
         d = lmk[lo] - lmk[u]
         g = float(np.linalg.norm(d))
         if g < 1e-6:

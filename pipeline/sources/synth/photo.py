@@ -18,6 +18,8 @@ import cv2
 import numpy as np
 from scipy import ndimage
 
+from emoface.morphable.mediapipe_indices import OUTER_EYE_CORNERS
+
 __all__ = ["PhotoFace", "Look", "register_photo", "astronaut", "compose_portrait", "similarity_to"]
 
 
@@ -201,7 +203,7 @@ def compose_portrait(photo: PhotoFace, look: Look, transform: np.ndarray, width:
     # hair: the person above the eyes that is not skin
     hair = photo.person * (1.0 - photo.skin) * (1.0 - photo.clothes)
     top = np.zeros_like(hair)
-    top[: int(photo.landmarks[[33, 263], 1].mean()), :] = 1.0
+    top[: int(photo.landmarks[list(OUTER_EYE_CORNERS), 1].mean()), :] = 1.0
     hair = cv2.GaussianBlur(hair * top, (0, 0), 2.0)[..., None]
     lab[..., :1] = lab[..., :1] * (1.0 - hair) + lab[..., :1] * look.hair_gain * hair
     rgb = cv2.cvtColor(np.clip(lab, 0, 255).astype(np.uint8), cv2.COLOR_LAB2RGB).astype(np.float32)

@@ -8,7 +8,7 @@ import numpy as np
 import torch
 
 from emoface.data.dataset import MeshSeqDataset
-from emoface.data.fixtures import SyntheticSpec, write_synthetic_split, write_synthetic_splits
+from tools.testing.fixtures import SyntheticSpec, write_synthetic_split, write_synthetic_splits
 from emoface.data.schema import validate_split
 
 

@@ -10,9 +10,9 @@ import pytest
 import soundfile as sf
 
 from emoface.data.faceformer import ExportError, export_faceformer, faceformer_stem, upsample_2x
-from emoface.data.fixtures import SyntheticSpec, write_synthetic_split
+from tools.testing.fixtures import SyntheticSpec, write_synthetic_split
 from emoface.data.schema import SplitReader
-from emoface.data.vocaset import import_vocaset
+from pipeline.sources.vocaset import import_vocaset  # the round trip: export here, read back by build-dataset vocaset
 
 
 @pytest.fixture(scope="module")

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from emoface.data.faceformer import ExportError, export_faceformer, faceformer_stem
-from emoface.data.fixtures import SyntheticSpec, write_synthetic_split
+from tools.testing.fixtures import SyntheticSpec, write_synthetic_split
 from emoface.data.schema import SplitReader
 
 # FaceFormer's sentence ranges per --dataset and split.

@@ -7,7 +7,7 @@ import pytest
 from typer.testing import CliRunner
 
 from emoface.cli import app
-from emoface.data.fixtures import SyntheticSpec, write_synthetic_split
+from tools.testing.fixtures import SyntheticSpec, write_synthetic_split
 from emoface.data.schema import SchemaError, SplitReader, validate_split
 
 

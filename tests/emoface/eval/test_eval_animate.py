@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from emoface.data.ravdess import EMOTIONS, INTENSITIES
-from emoface.eval.animate import (
+from emoface.eval.animation import (
     AnimateError,
     resolve_emotion,
     resolve_intensity,
@@ -16,7 +16,7 @@ from emoface.eval.animate import (
     resolve_template,
     write_obj_sequence,
 )
-from emoface.morphable.canonical_mesh import load_canonical_mesh
+from tools.demo_head.canonical_mesh import load_canonical_mesh
 
 
 @pytest.fixture(scope="module")

@@ -18,7 +18,7 @@ import yaml
 from typer.testing import CliRunner
 
 from emoface.cli import app
-from emoface.data.fixtures import SyntheticSpec, write_synthetic_split
+from tools.testing.fixtures import SyntheticSpec, write_synthetic_split
 from emoface.train.checkpoint import read_checkpoint, save_checkpoint
 
 TINY_ENC = {"hidden_size": 32, "num_hidden_layers": 1, "num_attention_heads": 2, "intermediate_size": 64,

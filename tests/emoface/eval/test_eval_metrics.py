@@ -7,7 +7,7 @@ import pytest
 import torch
 from torchmetrics.multimodal import LipVertexError
 
-from emoface.eval.metrics import (
+from emoface.metrics import (
     FDD_REPORT_SCALE,
     REPORT_SCALE,
     MetricError,

@@ -8,10 +8,10 @@ from dataclasses import dataclass
 import numpy as np
 import pytest
 
-from emoface.data.fixtures import SyntheticSpec, write_synthetic_split
+from tools.testing.fixtures import SyntheticSpec, write_synthetic_split
 from emoface.data.schema import SplitReader
-from emoface.eval.evaluate import TemplateFloor, evaluate_methods
-from emoface.eval.metrics import REPORT_SCALE, lip_vertex_error, resolve_regions
+from emoface.eval.methods import TemplateFloor, evaluate_methods
+from emoface.metrics import REPORT_SCALE, lip_vertex_error, resolve_regions
 from emoface.eval.report import render_markdown, summarize, write_report
 
 

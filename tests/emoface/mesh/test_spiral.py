@@ -12,7 +12,7 @@ from emoface.mesh.spiral import (
     vertex_fans,
     vertex_rings,
 )
-from emoface.morphable.canonical_mesh import load_canonical_mesh
+from tools.demo_head.canonical_mesh import load_canonical_mesh
 
 
 def _bfs_distance(faces, n, v):

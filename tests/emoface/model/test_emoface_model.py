@@ -16,7 +16,7 @@ from emoface.model.config import EncoderConfig, ModelConfig
 from emoface.model.decoder import MotionDecoder
 from emoface.model.emoface import shift_frames
 from emoface.model.encoders import AudioEncoder, EncoderError
-from emoface.morphable.canonical_mesh import load_canonical_mesh
+from tools.demo_head.canonical_mesh import load_canonical_mesh
 
 TINY = dict(hidden_size=32, num_hidden_layers=1, num_attention_heads=2, intermediate_size=64, conv_dim=(16,) * 7,
             num_conv_pos_embeddings=8, num_conv_pos_embedding_groups=2)

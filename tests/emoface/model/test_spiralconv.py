@@ -8,7 +8,7 @@ from emoface.mesh.spiral import spiral_indices
 from emoface.model.config import MeshAttentionConfig
 from emoface.model.mesh_attention import MeshAttention, fuse
 from emoface.model.spiralconv import SpiralConv3D
-from emoface.morphable.canonical_mesh import load_canonical_mesh
+from tools.demo_head.canonical_mesh import load_canonical_mesh
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from emoface.morphable import load, region, region_names, save_npz
-from emoface.morphable.canonical_mesh import load_canonical_mesh
+from tools.demo_head.canonical_mesh import load_canonical_mesh
 from emoface.morphable.landmarks import MEDIAPIPE_TO_IBUG68
 
 
@@ -26,7 +26,7 @@ def test_topology_and_metadata(demo):
     assert demo.n_vertices == 468 and demo.faces.shape == (898, 3)
     assert demo.kind == "demo" and "NOT FLAME" in demo.metadata["description"]
     # metres: the canonical mesh plus the shape-basis change that levels the midline lips
-    from emoface.morphable.demo_head import level_lips
+    from tools.demo_head.build import level_lips
 
     delta = level_lips(mesh.vertices * 0.01, demo.shapedirs)
     np.testing.assert_allclose(demo.v_template, mesh.vertices * 0.01 + demo.shapedirs @ delta, atol=1e-6)
@@ -136,7 +136,7 @@ def test_npz_round_trip(tmp_path, demo):
 
 def test_bundled_asset_matches_the_builder(demo):
     """The committed npz is what the builder makes (no stale asset; equal up to float round-off)."""
-    from emoface.morphable.demo_head import build_demo_head
+    from tools.demo_head.build import build_demo_head
 
     fresh = build_demo_head()
     for key in ("v_template", "shapedirs", "exprdirs", "J_regressor", "lbs_weights"):

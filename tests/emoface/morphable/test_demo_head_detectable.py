@@ -12,15 +12,15 @@ import torch
 
 from emoface.mesh.camera import PinholeCamera, project
 from emoface.morphable import MorphableLayer, load
-from emoface.morphable.canonical_mesh import task_file
-from emoface.morphable.preview import vertex_colours
+from tools.demo_head.canonical_mesh import task_file
+from tools.demo_head.preview import vertex_colours
 
 
 @pytest.fixture(scope="module")
 def renderer():
     demo = load("demo")
     try:
-        from emoface.morphable.preview import preview_renderer
+        from tools.demo_head.preview import preview_renderer
 
         r = preview_renderer(demo, PinholeCamera.from_fov(480, 480, 22.0), background=(0.55, 0.6, 0.65))
     except Exception as exc:  # no GL context on this machine

@@ -9,11 +9,11 @@ import pytest
 import torch
 
 from emoface.morphable import FlameNotFoundError, MorphableLayer, load, region
-from emoface.morphable.synthetic import refine_to
+from tools.testing.synthetic import refine_to, synthetic_model
 
 
 def test_synthetic_5023_loads_and_runs_lbs():
-    m = load("synthetic-5023")
+    m = synthetic_model()
     assert m.n_vertices == 5023 and m.kind == "synthetic"
     assert (m.n_shape, m.n_expr) == (300, 100) and m.posedirs.shape == (5023, 3, 36)
     assert m.faces.max() == 5022 and len(np.unique(m.faces)) == 5023

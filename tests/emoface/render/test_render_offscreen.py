@@ -9,7 +9,7 @@ import sys
 import numpy as np
 import pytest
 
-from emoface.morphable.canonical_mesh import load_canonical_mesh
+from tools.demo_head.canonical_mesh import load_canonical_mesh
 from emoface.render.heatmap import error_colors, vertex_error_mm
 from emoface.render.video import fit_audio, write_video
 from emoface.utils.media import probe_video

@@ -73,16 +73,14 @@ def test_losses_are_means_and_weighted():
 
 
 def test_run_folder_rules(tmp_path):
-    import typer
-
-    from emoface.train.commands import parse_overrides, prepare_run_dir
+    from emoface.train.workflow import RunFolderError, parse_overrides, prepare_run_dir
 
     run = tmp_path / "run"
     prepare_run_dir(run, resume=False, overwrite=False)  # a new folder is fine
     (run / "checkpoints").mkdir(parents=True)
     (run / "checkpoints" / "last.pt").write_bytes(b"x")
     (run / "notes.txt").write_text("mine")
-    with pytest.raises(typer.BadParameter, match="--overwrite"):
+    with pytest.raises(RunFolderError, match="--overwrite"):
         prepare_run_dir(run, resume=False, overwrite=False)
     assert prepare_run_dir(run, resume=True, overwrite=False) is True
     assert prepare_run_dir(run, resume=False, overwrite=True) is False

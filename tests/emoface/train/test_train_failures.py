@@ -18,7 +18,7 @@ import yaml
 from typer.testing import CliRunner
 
 from emoface.cli import app
-from emoface.data.fixtures import SyntheticSpec, write_synthetic_split
+from tools.testing.fixtures import SyntheticSpec, write_synthetic_split
 from emoface.train.checkpoint import read_checkpoint
 from emoface.train.config import ExperimentConfig
 from emoface.utils.config import dump_yaml, from_dict

@@ -13,7 +13,8 @@ import yaml
 from typer.testing import CliRunner
 
 from emoface.cli import app
-from emoface.data.fixtures import SyntheticSpec, write_synthetic_split
+from tools.testing.fixtures import SyntheticSpec, write_synthetic_split
+from emoface.model.emoface import shift_frames
 from emoface.train.checkpoint import load_run, read_checkpoint
 from emoface.train.config import ExperimentConfig
 from emoface.train.trainer import NonFiniteLossError, Trainer
@@ -138,13 +139,74 @@ def test_two_process_gloo_ddp_trains_with_identical_weights(data, tmp_path):
     {"model": {"single_branch": True}},
     {"model": {"feedback": "own"}, "schedule": {"stage1_loss_weight": 0.5}},
     {"schedule": {"kind": "autoregressive"}},
-    {"schedule": {"kind": "teacher_forcing", "draw": "sequence"}, "train": {"batch_size": 2, "num_workers": 1}},
+    {"schedule": {"kind": "teacher_forcing", "draw": "sequence"}, "train": {"batch_size": 4, "num_workers": 1}},
+    {"schedule": {"kind": "self_growing"}, "train": {"batch_size": 4}},
     {"model": {"decoder": {"start_token": "template"}, "mesh_attention": {"vertex_embedding": "template",
                                                                           "weight_channels": 3}}},
 ])
-def test_ablations_train_a_step(data, tmp_path, override):
+def test_ablations_train_a_step(data, tmp_path, override, monkeypatch):
     cfg = from_dict(ExperimentConfig, tiny_config(**override))
+    targets = _record_targets(monkeypatch)
     res = Trainer(cfg, data / "four", tmp_path / "run", max_steps=2).run()
     assert res["stopped_early"] and res["global_step"] == 2
     model, _, _ = load_run(tmp_path / "run", "cpu", "last")
     assert model.cfg == cfg.model
+    assert len(targets) == 4  # 2 steps x (self target, cross target)
+    state = read_checkpoint(tmp_path / "run" / "checkpoints" / "last.pt")["model"]
+    has_attention = any(k.startswith("mesh_attention.") for k in state)
+    if cfg.model.fusion == "add" or cfg.model.single_branch:
+        # no Mesh Attention anywhere: no weights saved, and the fused offsets are emotion + content
+        assert model.mesh_attention is None and not has_attention
+        for t in targets:
+            out = t["out"].final
+            assert out.weight is None
+            if out.emotion is not None:
+                torch.testing.assert_close(out.fused, out.emotion + out.content)
+    else:
+        assert model.mesh_attention is not None and has_attention
+        assert all(t["out"].final.weight is not None for t in targets)
+    if cfg.schedule.kind == "teacher_forcing":
+        # one decoder pass per target, fed only ground-truth frames: no prediction is fed back
+        for t in targets:
+            assert len(t["decoder_inputs"]) == 1 and t["out"].stage1 is None
+            teacher = shift_frames(t["gt"], t["start"])
+            for fed in t["decoder_inputs"][0]:
+                torch.testing.assert_close(fed, teacher, rtol=0, atol=0)
+        # batch 4 = one step per epoch: the second step ran in epoch 1, where self-growing feeds predictions (the control)
+        assert [e["epoch"] for e in res["epochs"]][:1] == [0]
+    elif cfg.schedule.kind == "self_growing":
+        # the control: where p_gt < 1 the second pass is fed the first pass's predictions, not the ground truth
+        fed_back = [t for t in targets if t["p_gt"] < 1]
+        assert bool(fed_back) == (cfg.train.batch_size == 4)
+        for t in fed_back:
+            assert len(t["decoder_inputs"]) == 2
+            assert not torch.equal(t["decoder_inputs"][1][0], shift_frames(t["gt"], t["start"]))
+
+
+def _record_targets(monkeypatch) -> list[dict]:
+    """Record, for every decoded target of a training step, its ground truth and what each decoder pass was fed."""
+    from emoface.train.step import PairModel
+
+    records: list[dict] = []
+    target = PairModel._target
+
+    def recording_target(self, inputs, gt, uniform, p_gt):
+        rec = {"gt": gt.detach().clone(), "decoder_inputs": [], "p_gt": p_gt}
+        rec["start"] = gt[:, 0].detach().clone() if self.model.cfg.decoder.start_token == "first_frame" else torch.zeros_like(gt[:, 0])
+        decode = self.model.decode
+
+        def recording_decode(branch_inputs, prev_emotion, prev_content=None):
+            fed = [prev_emotion] if prev_content is None else [prev_emotion, prev_content]
+            rec["decoder_inputs"].append([x.detach().clone() for x in fed])
+            return decode(branch_inputs, prev_emotion, prev_content)
+
+        self.model.decode = recording_decode
+        try:
+            rec["out"] = target(self, inputs, gt, uniform, p_gt)
+        finally:
+            del self.model.decode
+        records.append(rec)
+        return rec["out"]
+
+    monkeypatch.setattr(PairModel, "_target", recording_target)
+    return records

@@ -67,7 +67,7 @@ class DetectorBackend(Backend[dict, DetectorIdentity, DetectorFit, SimpleNamespa
         return sources_hash("buildtest_backend")
 
     def load_model(self, spec: str):
-        from emoface.morphable.canonical_mesh import load_canonical_mesh
+        from tools.demo_head.canonical_mesh import load_canonical_mesh
 
         mesh = load_canonical_mesh()
         v = (mesh.vertices / 100.0).astype(np.float32)

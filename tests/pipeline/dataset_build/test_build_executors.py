@@ -61,14 +61,6 @@ def test_a_dying_worker_fails_its_clip_only(tmp_path, media):
         assert list(f["clips"]) == ["01-01-03-01-01-01-01"]
 
 
-def test_ray_local_instance(corpus, tmp_path):
-    pytest.importorskip("ray", reason="ray (the optional 'cluster' extra) is not installed")
-    root, ref = corpus
-    s = build_ravdess(root, tmp_path / "out", BuildConfig(backend=BACKEND), workers=2, executor="ray")
-    assert s.exit_code == 0 and "Ray" in s.executor, s.failures
-    assert_same_splits(ref, tmp_path / "out")
-
-
 def test_too_few_gpus_stop_at_once(monkeypatch, tmp_path):
     monkeypatch.setattr(local, "count_gpus", lambda: 0)
     with pytest.raises(local.GPUError, match=r"^requested 2 GPUs, found 0; use --workers N$"):
@@ -87,19 +79,34 @@ def test_gpu_workers_get_one_device_each(tmp_path):
     """With --gpus 2, fit tasks run in two processes, each handing its own device to its tasks."""
     ex = local.ProcessExecutor(workers=1, gpus=2)
     ctx = TaskContext(str(tmp_path), BuildConfig())
+    meet = tmp_path / "meet"
+    meet.mkdir()
     try:
-        futs = [ex.submit("fit", _device_of, ctx) for _ in range(6)]
-        devices = {f.result(timeout=120) for f in futs}
+        futs = [ex.submit("fit", _pid_and_device, ctx, str(meet)) for _ in range(6)]
+        results = [f.result(timeout=120) for f in futs]
     finally:
         ex.close()
-    assert devices <= {"cuda:0", "cuda:1"} and devices
+    by_process: dict[int, set[str]] = {}
+    for pid, device in results:
+        by_process.setdefault(pid, set()).add(device)
+    # two fitting processes, each always handing out one device, and not the same one
+    assert len(by_process) == 2, by_process
+    assert sorted(d for devices in by_process.values() for d in devices) == ["cuda:0", "cuda:1"], by_process
 
 
-def _device_of(ctx) -> str:
+def _pid_and_device(ctx, meet: str) -> tuple[int, str]:
+    """Each process's first task waits until the other process has one too, so both fitting workers take tasks."""
+    import os
     import time
+    from pathlib import Path
 
-    time.sleep(0.2)  # keep both workers busy so each takes tasks
-    return ctx.device
+    Path(meet, str(os.getpid())).write_text(ctx.device)
+    deadline = time.monotonic() + 60
+    while len(os.listdir(meet)) < 2:
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"only one fitting process ran tasks: {os.listdir(meet)}")
+        time.sleep(0.01)
+    return os.getpid(), ctx.device
 
 
 def test_inline_command_exit_codes(corpus, tmp_path):

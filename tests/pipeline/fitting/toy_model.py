@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from emoface.morphable import MorphableModel
-from emoface.morphable.canonical_mesh import load_canonical_mesh
+from tools.demo_head.canonical_mesh import load_canonical_mesh
 from emoface.morphable.landmarks import identity_embedding
 
 

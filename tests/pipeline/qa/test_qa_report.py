@@ -65,7 +65,8 @@ def test_clip_qa_against_ground_truth(fitted):
     assert g["vertex_error_mm"]["face"] < 0.6 and g["vertex_error_aligned_mm"] < 1.1 * g["vertex_error_mm"]["face"]
     assert g["mouth_correlation"] > 0.95
     assert g["landmark_error_iod"] < g["detector_error_iod"]  # the fit averages the detector noise out
-    assert res["flags"] == ["detection rate 0.95 < 0.90"] or res["flags"] == []
+    # 57/60 = 0.95 of the frames have a face, above the default 0.90, and every other metric is within its limit
+    assert res["flags"] == [] and res["status"] == "ok"
     arrays = res["arrays"]
     assert arrays["overlay"].shape == (160, 160, 3) and arrays["overlay"].dtype == np.uint8
     assert arrays["gt_vertex_error_mm"].shape == (60,) and np.isnan(arrays["reprojection_iod"][31])
@@ -99,12 +100,14 @@ def test_report_html_and_json(fitted, tmp_path):
     paths = write_report(tmp_path / "qa", rows, failures, skipped, {})
     assert [p.name for p in paths] == ["report.json", "report.html"]
     rep = json.loads((tmp_path / "qa" / "report.json").read_text())
-    assert rep["summary"]["clips"] == 2 and rep["summary"]["failed"] == 1 and rep["summary"]["flagged"] >= 1
+    # the fitted clip passes QA (see above), the second row is flagged: exactly one of two
+    assert rep["summary"]["clips"] == 2 and rep["summary"]["failed"] == 1 and rep["summary"]["flagged"] == 1
     assert rep["summary"]["ground_truth"]["vertex_error_mm_face"] < 0.6
     assert rep["failures"][0]["reason"] == "fit diverged (NaN)"
     html = (tmp_path / "qa" / "report.html").read_text()
     p = _Parser()
     p.feed(html)
+    assert html.count('<tr class="flagged">') == 1
     assert p.imgs == [f"thumbs/{fitted.clip_id}.png"] and (tmp_path / "qa" / p.imgs[0]).stat().st_size > 1000
     assert "fit diverged (NaN)" in html and "name does not parse" in html and "happy" in html
     assert html.count("<svg") >= 3 and "table.sortable" in html and "GT mouth r" in html

@@ -116,5 +116,10 @@ def test_same_seed_same_ground_truth_different_seed_differs(corpus, tmp_path):
         assert np.array_equal(ref[key], a[key]), key
     second = plan_names([2], 2)[1]
     assert np.array_equal(np.load(clip_paths(out, second)[1])["head_rotation"], np.load(clip_paths(tmp_path / "same", second)[1])["head_rotation"])
-    assert not np.array_equal(ref["vertices"], b["vertices"]) if ref["vertices"].shape == b["vertices"].shape else True
+    # another seed: another actor shape and another performance (the clips' lengths may differ too,
+    # so the motion is compared over the frames both have)
     assert not np.array_equal(ref["shape"], b["shape"])
+    n = min(len(ref["vertices"]), len(b["vertices"]))
+    assert n > 0
+    for key in ("vertices", "expression", "head_rotation"):
+        assert not np.allclose(ref[key][:n], b[key][:n]), key

@@ -6,7 +6,7 @@ import pytest
 
 from pipeline.sources.synth.config import SynthConfig
 from pipeline.sources.synth.corpus import _resources, _rig, make_clip_actor
-from pipeline.sources.synth.face import INNER_LIP_LOOP, LIP_PAIRS, lip_margins
+from pipeline.sources.synth.face import INNER_LIP_LOOP, INNER_LIP_PAIRS as LIP_PAIRS, lip_margins
 
 CFG = SynthConfig()
 

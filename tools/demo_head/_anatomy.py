@@ -14,13 +14,10 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ._geometry import graph_distance, grow, mirror_map, ordered_loops
+from emoface.morphable.mediapipe_indices import CHIN, EYE_CORNERS, LIP_CORNERS_INNER, LIP_CORNERS_OUTER, NOSE_TIP, SUBNASALE
 
 __all__ = ["Anatomy", "build_anatomy"]
 
-LIP_CORNERS_OUTER = (61, 291)  # (right, left)
-LIP_CORNERS_INNER = (78, 308)
-EYE_CORNERS = {"right": (33, 133), "left": (263, 362)}  # (outer, inner)
-NOSE_TIP, SUBNASALE, CHIN = 4, 2, 152
 
 
 def _pairs(conns) -> list[tuple[int, int]]:

@@ -49,7 +49,7 @@ class SyntheticSpec:
 
 def synthetic_mesh() -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]:
     """The canonical face mesh in metres, its faces and coarse regions (lips, eye_region, forehead)."""
-    from emoface.morphable.canonical_mesh import load_canonical_mesh
+    from tools.demo_head.canonical_mesh import load_canonical_mesh
 
     m = load_canonical_mesh()
     v = m.vertices.astype(np.float32) / 100.0

@@ -1,29 +1,37 @@
-"""Inference helpers for ``emoface animate``: conditions, templates and the output files.
+"""An animation and its pieces: conditions, templates, the :class:`Animation` result and its output files.
 
-Outputs of one animation (``<out>/``): ``vertices.npy`` (T, V, 3) float32 metres,
-``animation.h5`` (the HDF5 split format, one subject and one clip, so that ``emoface render``
-and ``emoface validate`` read it), ``obj/frame_XXXXXX.obj`` on request and ``animation.mp4``
-(pyrender, audio muxed).
+:func:`emoface.eval.animate` returns an :class:`Animation`; each output is written by its own
+function: :func:`write_vertices_npy` (``vertices.npy``, (T, V, 3) float32 metres),
+:func:`write_animation_h5` (``animation.h5``, the HDF5 split format, one subject and one clip,
+so that ``emoface render`` and ``emoface validate`` read it), :func:`write_obj_sequence`
+(``obj/frame_XXXXXX.obj``) and :func:`write_video` (``animation.mp4``, pyrender, audio muxed).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from emoface.utils.atomic import atomic_path
 
+if TYPE_CHECKING:
+    from emoface.train.checkpoint import RunMeta
+
 __all__ = [
     "AnimateError",
     "Conditions",
+    "Animation",
     "resolve_speaker",
     "resolve_intensity",
     "resolve_emotion",
     "resolve_template",
+    "write_vertices_npy",
     "write_obj_sequence",
     "write_animation_h5",
+    "write_video",
 ]
 
 
@@ -38,6 +46,39 @@ class Conditions:
     speaker: int
     intensity: int | float
     emotion: dict[str, float] | None  # None: emotion from the audio only
+
+
+@dataclass(frozen=True)
+class Animation:
+    """One animated sequence and what it was made from.
+
+    ``vertices`` (T, V, 3) float32 metres at ``fps``; ``faces`` (F, 3) the run's topology;
+    ``audio`` (N,) float32 mono at ``sample_rate`` (the speech as the model heard it);
+    ``template`` (V, 3) the animated neutral face, ``template_name`` its subject or file stem;
+    ``meta`` the run's :class:`~emoface.train.checkpoint.RunMeta`; ``seconds`` the inference time.
+    """
+
+    vertices: np.ndarray
+    fps: float
+    faces: np.ndarray
+    audio: np.ndarray
+    sample_rate: int
+    template: np.ndarray
+    template_name: str
+    conditions: Conditions
+    meta: RunMeta
+    run_dir: Path
+    audio_source: Path
+    seconds: float = 0.0
+
+    @property
+    def n_frames(self) -> int:
+        return int(self.vertices.shape[0])
+
+    @property
+    def duration(self) -> float:
+        """Seconds of audio."""
+        return len(self.audio) / float(self.sample_rate)
 
 
 def resolve_speaker(value: str, speakers: list[str]) -> int:
@@ -156,42 +197,55 @@ def write_obj_sequence(vertices: np.ndarray, faces: np.ndarray, folder: Path) ->
     return len(vertices)
 
 
-def write_animation_h5(
-    path: Path,
-    vertices: np.ndarray,
-    audio: np.ndarray,
-    template: np.ndarray,
-    template_name: str,
-    meta,
-    conditions: Conditions,
-    run_dir: Path,
-    audio_source: Path,
-) -> Path:
+def write_vertices_npy(animation: Animation, path: Path) -> Path:
+    """``vertices.npy``: the (T, V, 3) float32 metres vertices, written atomically."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_path(path) as tmp:
+        np.save(tmp, np.asarray(animation.vertices, np.float32), allow_pickle=False)
+    return path
+
+
+def write_animation_h5(animation: Animation, path: Path) -> Path:
     """Write the animation as a one-clip split file (clip id ``animation``)."""
     from emoface.data.schema import ClipRecord, SplitWriter
     from emoface.render.video import fit_audio
 
+    meta, conditions, vertices = animation.meta, animation.conditions, animation.vertices
     emo = conditions.emotion or {}
     top = max(emo, key=emo.get) if emo else None
     emotion_idx = meta.emotions.index(top) if top in meta.emotions else 0
     inten = conditions.intensity
     config = {
-        "run": str(run_dir),
-        "audio": str(audio_source),
+        "run": str(animation.run_dir),
+        "audio": str(animation.audio_source),
         "speaker": meta.speakers[conditions.speaker],
         "intensity": inten,
         "emotion": emo or "from audio",
     }
+    path.parent.mkdir(parents=True, exist_ok=True)
     with SplitWriter(path, meta.faces, meta.regions, meta.model_name or "unknown", meta.topology or "unknown", config, "",
                      fps=meta.fps, sample_rate=meta.sample_rate) as w:
         if w.n_vertices != meta.n_vertices:
             w.set_vertex_count(meta.n_vertices)
-        w.add_subject(template_name, template)
+        w.add_subject(animation.template_name, animation.template)
         w.add_clip(ClipRecord(
-            clip_id="animation", subject=template_name, vertices=np.asarray(vertices, np.float32),
-            audio=fit_audio(audio, len(vertices), meta.fps, meta.sample_rate),
+            clip_id="animation", subject=animation.template_name, vertices=np.asarray(vertices, np.float32),
+            audio=fit_audio(animation.audio, len(vertices), meta.fps, meta.sample_rate),
             emotion=emotion_idx, intensity=int(round(float(inten))), statement=0, repetition=0,
-            source=str(audio_source),
+            source=str(animation.audio_source),
             extra_attrs={"generated_by": "emoface animate", "conditions": str(config)},
         ))
+    return path
+
+
+def write_video(animation: Animation, path: Path, size: int = 512) -> Path:
+    """``animation.mp4``: the sequence rendered offscreen (pyrender) with the audio muxed.
+
+    Raises :class:`~emoface.render.gl.RenderUnavailable` when no offscreen OpenGL is available.
+    """
+    from emoface.render.renderer import RenderConfig
+    from emoface.render.sequence import render_sequence
+
+    render_sequence(animation.vertices, animation.faces, path, audio=animation.audio, fps=animation.fps,
+                    template=animation.template, config=RenderConfig(width=size, height=size))
     return path

@@ -18,6 +18,7 @@ import numpy as np
 
 from ._anatomy import Anatomy
 from ._geometry import biharmonic_fill, graph_distance, smoothstep, vertex_normals
+from emoface.morphable.mediapipe_indices import LOWER_LIP_MID, UPPER_LIP_MID
 
 __all__ = ["EXPRESSIONS", "build_expressions"]
 
@@ -95,7 +96,7 @@ def lip_stretch(a: Anatomy) -> np.ndarray:
 
 def lip_press(a: Anatomy) -> np.ndarray:
     """Lips pressed together and thinned (AU24); the parted inner lips meet."""
-    gap = a.vertices[13, 1] - a.vertices[14, 1]
+    gap = a.vertices[UPPER_LIP_MID, 1] - a.vertices[LOWER_LIP_MID, 1]
 
     def fn(p, i, t):
         up = -1.0 if p.startswith("upper") else 1.0

@@ -1,4 +1,4 @@
-"""Import VOCASET (Cudeiro et al. 2019) into the HDF5 split format.
+"""``build-dataset vocaset``: build HDF5 splits from VOCASET (Cudeiro et al. 2019).
 
 Two source layouts are read:
 
@@ -33,6 +33,7 @@ from pathlib import Path
 
 import numpy as np
 
+from emoface.data.faceformer import EXPORT_MANIFEST
 from emoface.data.schema import ClipRecord, SplitWriter
 from emoface.utils.audio import SAMPLE_RATE, load_audio, resample, to_mono
 
@@ -60,8 +61,6 @@ VOCASET_SUBJECTS: dict[str, tuple[str, ...]] = {
     "val": ("FaceTalk_170811_03275_TA", "FaceTalk_170908_03277_TA"),
     "test": ("FaceTalk_170809_00138_TA", "FaceTalk_170731_00024_TA"),
 }
-EXPORT_MANIFEST = "emoface_export.json"
-
 
 class VocasetError(ValueError):
     """A VOCASET folder that cannot be imported; the message names the file."""

@@ -17,6 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
+import emoface.morphable
+
 __all__ = ["CanonicalMesh", "load_canonical_mesh", "task_file"]
 
 _METADATA = "geometry_pipeline_metadata_landmarks.binarypb"
@@ -24,7 +26,7 @@ _METADATA = "geometry_pipeline_metadata_landmarks.binarypb"
 
 def task_file() -> Path:
     """The bundled MediaPipe Face Landmarker model file."""
-    return Path(__file__).resolve().parent / "assets" / "face_landmarker.task"
+    return Path(emoface.morphable.__file__).resolve().parent / "assets" / "face_landmarker.task"
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ interpolation matrix ``P (5023, 468)``:
   fields (random combinations of the mesh's low-frequency Laplacian eigenvectors, decaying
   amplitude), seed fixed; random small pose correctives.
 
-``load("synthetic-5023")`` builds it in about a second and caches it per process.
+``synthetic_model()`` builds it in about a second and caches it per process.
 """
 
 from __future__ import annotations
@@ -24,9 +24,9 @@ from functools import lru_cache
 import numpy as np
 import scipy.sparse as sp
 
-from ._geometry import cotan_laplacian
-from .landmarks import identity_embedding
-from .model import MorphableModel, load
+from tools.demo_head._geometry import cotan_laplacian
+from emoface.morphable.landmarks import identity_embedding
+from emoface.morphable.model import MorphableModel, load
 
 __all__ = ["refine_to", "synthetic_model", "N_VERTICES"]
 

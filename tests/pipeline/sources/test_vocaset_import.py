@@ -10,7 +10,7 @@ import pytest
 import soundfile as sf
 
 from emoface.data.schema import SplitReader, validate_split
-from emoface.data.vocaset import VOCASET_SUBJECTS, VocasetError, VocasetSplit, fit_lengths, import_vocaset
+from pipeline.sources.vocaset import VOCASET_SUBJECTS, VocasetError, VocasetSplit, fit_lengths, import_vocaset
 from emoface.morphable.pickle_io import UnsafePickleError
 
 V = 12
@@ -140,6 +140,7 @@ def test_cli_import_then_export(tmp_path):
     from typer.testing import CliRunner
 
     from emoface.cli import app
+    from pipeline.cli import app as build_app
 
     src = tmp_path / "src"
     src.mkdir()
@@ -147,11 +148,21 @@ def test_cli_import_then_export(tmp_path):
     ply = tmp_path / "FLAME_sample.ply"
     trimesh.Trimesh(np.zeros((V, 3)) + np.arange(V)[:, None] * [1, 0.5, 0.1], FACES, process=False).export(ply)
     runner = CliRunner()
-    res = runner.invoke(app, ["import-vocaset", str(src), "--out", str(tmp_path / "h5"), "--topology", str(ply)])
+    res = runner.invoke(build_app, ["vocaset", str(src), "--out", str(tmp_path / "h5"), "--topology", str(ply)])
     assert res.exit_code == 0, res.output
     assert "train 2 clips" in res.output and "--masks" in res.output  # warns: no regions in a .ply
     res = runner.invoke(app, ["export-faceformer", str(tmp_path / "h5" / "train.h5"), "--out", str(tmp_path / "ff")])
     assert res.exit_code == 0, res.output
     assert len(list((tmp_path / "ff" / "vertices_npy").glob("*.npy"))) == 2
-    res = runner.invoke(app, ["import-vocaset", str(src), "--out", str(tmp_path / "h5"), "--topology", str(ply)])
-    assert res.exit_code == 1 and "exists" in res.output
+    res = runner.invoke(build_app, ["vocaset", str(src), "--out", str(tmp_path / "h5"), "--topology", str(ply)])
+    assert res.exit_code == 2 and "exists" in res.output  # a setup error: nothing was overwritten
+
+
+def test_emoface_import_vocaset_points_to_build_dataset(tmp_path):
+    from typer.testing import CliRunner
+
+    from emoface.cli import app
+
+    res = CliRunner().invoke(app, ["import-vocaset", str(tmp_path), "--out", str(tmp_path / "h5"), "--topology", "x.ply"])
+    assert res.exit_code == 2 and "build-dataset vocaset" in res.output and len(res.output.strip().splitlines()) == 1
+    assert not (tmp_path / "h5").exists()

@@ -1,6 +1,6 @@
 """Render a grid of a morphable model's expressions to a PNG (a visual check of the demo head).
 
-``python -m emoface.morphable.preview --out docs/demo_head.png`` renders the demo head
+``python -m tools.demo_head.preview --out docs/demo_head.png`` renders the demo head
 neutral, with the jaw open, smiling, brows up and eyes closed, from the front and from a
 three-quarter view. ``--all`` renders every expression component instead. Rendering uses
 pyrender offscreen (set ``PYOPENGL_PLATFORM=egl`` or ``osmesa`` on a headless machine) and
@@ -54,7 +54,7 @@ def component_poses(model) -> list[tuple[str, dict[str, np.ndarray]]]:
 def _vertices(model, params: dict[str, np.ndarray]) -> np.ndarray:
     import torch
 
-    from .lbs import MorphableLayer
+    from emoface.morphable.lbs import MorphableLayer
 
     layer = MorphableLayer(model)
     with torch.no_grad():
@@ -160,7 +160,7 @@ def main(argv: list[str] | None = None) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from .model import load
+    from emoface.morphable.model import load
 
     ap = argparse.ArgumentParser(description="Render a grid of a morphable model's expressions.")
     ap.add_argument("--model", default="demo")

@@ -1,6 +1,6 @@
 """The documented VOCASET workflow end to end (docs/evaluation.md "VOCASET columns", issue 13 2.11).
 
-`emoface import-vocaset` -> `emoface train` -> `emoface evaluate` on a small generated input in
+`build-dataset vocaset` -> `emoface train` -> `emoface evaluate` on a small generated input in
 FaceFormer's VOCASET layout: a real face mesh (the 468-vertex canonical mesh standing in for
 FLAME), VOCASET subject names, 60 fps vertices, 22 kHz int16 speech, FLAME_masks.pkl-style
 regions. VOCASET has one clip per subject and sentence and no emotion labels, so it has no
@@ -20,8 +20,9 @@ import yaml
 from typer.testing import CliRunner
 
 from emoface.cli import app
-from emoface.data.fixtures import synthetic_mesh
-from emoface.data.vocaset import VOCASET_SUBJECTS
+from tools.testing.fixtures import synthetic_mesh
+from pipeline.cli import app as build_app
+from pipeline.sources.vocaset import VOCASET_SUBJECTS
 
 SR_SRC = 22000
 TINY_ENC = {"hidden_size": 32, "num_hidden_layers": 1, "num_attention_heads": 2, "intermediate_size": 64,
@@ -64,12 +65,12 @@ def _write_vocaset_faceformer_layout(src: Path) -> tuple[Path, Path]:
     return mesh, masks
 
 
-def test_import_vocaset_then_train_then_evaluate(tmp_path, caplog):
+def test_build_vocaset_then_train_then_evaluate(tmp_path, caplog):
     src = tmp_path / "vocaset"
     mesh, masks = _write_vocaset_faceformer_layout(src)
     runner = CliRunner()
     out = tmp_path / "OUT_VOCA"
-    r = runner.invoke(app, ["import-vocaset", str(src), "--out", str(out), "--topology", str(mesh),
+    r = runner.invoke(build_app, ["vocaset", str(src), "--out", str(out), "--topology", str(mesh),
                             "--masks", str(masks)])
     assert r.exit_code == 0, r.output
     from emoface.data.schema import SplitReader

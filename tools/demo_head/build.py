@@ -19,8 +19,9 @@ It is NOT FLAME. Template: the 468-vertex canonical face mesh inside ``face_land
 - zero pose correctives, regions, face groups closing the mouth and eyes, the ``mediapipe``
   (identity, 468 points) and ``ibug68`` landmark embeddings, UVs.
 
-``python -m emoface.morphable.demo_head --out emoface/morphable/assets/demo_head.npz`` writes
-it (deterministic, byte-identical on reruns).
+``python -m tools.demo_head.build`` writes it to ``emoface/morphable/assets/demo_head.npz``
+(deterministic, byte-identical on reruns); the runtime only loads that file. This builder
+is a tool of the repository and does not ship.
 """
 
 from __future__ import annotations
@@ -31,19 +32,24 @@ from pathlib import Path
 import numpy as np
 from scipy.optimize import nnls
 
+import emoface.morphable
+from emoface.morphable.landmarks import identity_embedding, vertex_embedding
+from emoface.morphable.lips import lip_profile_constraints
+from emoface.morphable.mediapipe_indices import MEDIAPIPE_TO_IBUG68
+from emoface.morphable.model import MorphableModel, save_npz
+
 from ._anatomy import Anatomy, build_anatomy
 from ._expressions import build_expressions
 from ._geometry import graph_distance, harmonic_fill, smoothstep, vertex_normals
 from .canonical_mesh import load_canonical_mesh
-from .landmarks import INNER_LIP_PAIRS, MEDIAPIPE_TO_IBUG68, identity_embedding, vertex_embedding
-from .model import MorphableModel, save_npz
 
-__all__ = ["build_demo_head", "level_lips", "lip_profile_constraints", "DEMO_VERSION", "N_SHAPE"]
+__all__ = ["build_demo_head", "level_lips", "ASSET", "DEMO_VERSION", "N_SHAPE"]
 
 DEMO_VERSION = "2"  # 2: midline inner lips level in depth
 N_SHAPE = 30
 CM = 0.01  # centimetres -> metres
 SEED = 20240821
+ASSET = Path(emoface.morphable.__file__).resolve().parent / "assets" / "demo_head.npz"  # what the runtime loads
 
 # Joint targets in the canonical mesh's centimetres (x left, y up, z out of the face).
 JOINT_TARGETS = {
@@ -192,20 +198,6 @@ def _shape_basis(a: Anatomy) -> np.ndarray:
     return np.stack(out, axis=-1)
 
 
-def lip_profile_constraints(vertices: np.ndarray, shapedirs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Rows ``(K, S)`` and targets ``(K,)`` on shape coefficients for a closable mouth.
-
-    A shape ``b`` with ``rows @ b == targets`` has the midline inner-lip points 13 and 14
-    level in x and depth and every :data:`INNER_LIP_PAIRS` pair as far apart vertically as in
-    ``vertices``. ``vertices (V, 3)``, ``shapedirs (V, 3, S)`` in the same units.
-    """
-    s = np.asarray(shapedirs, np.float64)
-    v = np.asarray(vertices, np.float64)
-    rows = [(s[13] - s[14])[0], (s[13] - s[14])[2]] + [(s[u] - s[lo])[1] for u, lo in INNER_LIP_PAIRS]
-    target = [-(v[13] - v[14])[0], -(v[13] - v[14])[2]] + [0.0] * len(INNER_LIP_PAIRS)
-    return np.stack(rows), np.asarray(target)
-
-
 def level_lips(vertices: np.ndarray, shapedirs: np.ndarray) -> np.ndarray:
     """Shape coefficients ``(S,)``: the least change (minimum norm) that meets
     :func:`lip_profile_constraints` (midline inner lips level, every inner-lip gap kept)."""
@@ -249,7 +241,7 @@ def build_demo_head() -> MorphableModel:
             "not_flame": "true",
             "source": "MediaPipe canonical face mesh from face_landmarker.task (Apache-2.0, Google)",
             "units": "metres",
-            "builder": "emoface.morphable.demo_head",
+            "builder": "tools.demo_head.build",
             "version": DEMO_VERSION,
             "joints": "root,neck,jaw,left_eye,right_eye (eye joints drive no vertices: no eyeballs)",
             "sides": "left/right are the subject's own; +x is the subject's left",
@@ -261,7 +253,7 @@ def build_demo_head() -> MorphableModel:
 
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description="Build the bundled demo head (FLAME-format npz; not FLAME).")
-    ap.add_argument("--out", type=Path, default=Path(__file__).resolve().parent / "assets" / "demo_head.npz")
+    ap.add_argument("--out", type=Path, default=ASSET)
     args = ap.parse_args(argv)
     model = build_demo_head()
     save_npz(model, args.out)

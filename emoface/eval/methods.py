@@ -17,7 +17,7 @@ from typing import Protocol
 import numpy as np
 
 from emoface.data.schema import ClipRecord, SplitReader
-from emoface.eval.metrics import ClipMetrics, EvalRegions, clip_metrics, resolve_regions
+from emoface.metrics import ClipMetrics, EvalRegions, clip_metrics, resolve_regions
 
 __all__ = ["Method", "TemplateFloor", "RunMethod", "describe_run", "EvalResult", "MethodResult", "evaluate_methods"]
 
@@ -133,6 +133,7 @@ class EvalResult:
     n_frames: int
     methods: list[MethodResult]
     data_attrs: dict = field(default_factory=dict)
+    conditions: list[int] = field(default_factory=list)  # the speaker indices predicted under
 
 
 def evaluate_methods(
@@ -182,4 +183,4 @@ def evaluate_methods(
             if progress:
                 progress(cid)
         attrs = dict(reader.attrs)
-    return EvalResult(split_path, list(speakers), regions, len(ids), n_frames, results, attrs)
+    return EvalResult(split_path, list(speakers), regions, len(ids), n_frames, results, attrs, conds)

@@ -1,0 +1,43 @@
+"""The default detector: MediaPipe Face Landmarker (478 points, 52 blendshapes, head transform).
+
+A thin adapter of :class:`pipeline.landmarker.FaceLandmarker` (VIDEO mode, the model bundle
+ships in the package) to the :class:`~pipeline.detectors.base.Detector` interface.
+MediaPipe gives no per-point confidence, so ``confidence`` is ``None`` (1 everywhere).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from pipeline.detectors.base import Detection
+
+__all__ = ["MediaPipeDetector"]
+
+
+class MediaPipeDetector:
+    scheme = "mediapipe478"
+    has_transform = True
+    has_confidence = False
+    accuracy_note = ""
+
+    def __init__(self, min_confidence: float = 0.5, mode: str = "video"):
+        from pipeline.landmarker import BLENDSHAPE_NAMES, N_LANDMARKS, FaceLandmarker
+
+        self.n_points = N_LANDMARKS
+        self.blendshape_names = BLENDSHAPE_NAMES
+        self._lm = FaceLandmarker(mode=mode, min_confidence=min_confidence)
+
+    def detect(self, frame: np.ndarray, timestamp_ms: int) -> Detection | None:
+        det = self._lm.detect(frame, timestamp_ms)
+        if det is None:
+            return None
+        return Detection(det.landmarks, None, det.blendshapes, det.transform)
+
+    def close(self) -> None:
+        self._lm.close()
+
+    def __enter__(self) -> "MediaPipeDetector":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

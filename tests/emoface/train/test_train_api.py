@@ -1,0 +1,84 @@
+"""`emoface.train.train` called from Python (no CLI): its result, resume, and its typed errors."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tools.testing.fixtures import SyntheticSpec, write_synthetic_split
+from emoface.train import RunFolderError, TrainResult, train
+from emoface.train.config import ExperimentConfig
+from emoface.utils.config import ConfigError, load_yaml
+
+TINY_ENC = {"hidden_size": 32, "num_hidden_layers": 1, "num_attention_heads": 2, "intermediate_size": 64,
+            "conv_dim": [16] * 7, "num_conv_pos_embeddings": 8, "num_conv_pos_embedding_groups": 2}
+TINY = {"name": "tiny-api", "model": {"feature_dim": 32, "content_encoder": TINY_ENC, "emotion_encoder": TINY_ENC,
+                                      "mesh_attention": {"channels": 4}},
+        "train": {"epochs": 1, "threads": 1, "batch_size": 2}, "schedule": {"theta": 0}, "optim": {"lr": 1e-3}}
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("train_api") / "data"
+    write_synthetic_split(root / "train.h5", SyntheticSpec(actors=(1,), emotions=(0, 2), intensities=(0, 1),
+                                                           statements=(1,), base_frames=12))
+    write_synthetic_split(root / "val.h5", SyntheticSpec(actors=(3,), emotions=(0,), intensities=(0,),
+                                                         statements=(1,), base_frames=12, seed=1))
+    return root
+
+
+def test_train_then_resume_returns_typed_results(data, tmp_path):
+    yaml_path = tmp_path / "tiny.yaml"
+    yaml_path.write_text(yaml.safe_dump(TINY))
+    run = tmp_path / "run"
+    first = train(yaml_path, data, run, max_steps=1)
+    assert isinstance(first, TrainResult)
+    assert (first.run_dir, first.global_step, first.stopped_early, first.resumed, first.is_main) == (run, 1, True, False, True)
+    assert first.config.name == "tiny-api" and first.config.train.batch_size == 2
+    assert first.best_epoch == -1 and first.epochs == []  # stopped inside the first epoch
+    assert (run / "checkpoints" / "last.pt").is_file()
+
+    second = train(None, data, run, resume=True)  # the run's saved config.yaml wins
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert second.resumed and not second.stopped_early
+    assert second.global_step == metrics["global_step"] == 2  # 4 training clips in batches of 2
+    assert metrics["epochs"][0]["steps"] == 1  # the step left after the resumed checkpoint
+    assert second.best_epoch == 0 and second.best_val_lve == pytest.approx(metrics["epochs"][0]["val"]["lve"])
+    assert second.epochs == metrics["epochs"] and second.config.model.feature_dim == 32
+
+
+def test_config_object_and_overrides(data, tmp_path):
+    cfg = load_yaml(ExperimentConfig, None, {k: v for k, v in _flat(TINY).items()})
+    result = train(cfg, data, tmp_path / "obj", overrides={"model.fusion": "add"}, epochs=1, max_steps=1)
+    saved = yaml.safe_load((tmp_path / "obj" / "config.yaml").read_text())
+    assert result.config.model.fusion == saved["model"]["fusion"] == "add"
+    # resuming with a config that differs from the run's (beyond epochs/device) is refused
+    with pytest.raises(ConfigError, match="differs from the run's"):
+        train(cfg, data, tmp_path / "obj", resume=True)
+
+
+def test_run_folder_rules_are_typed_errors(data, tmp_path):
+    run = tmp_path / "run"
+    train(_cfg(), data, run, max_steps=1)
+    before = (run / "checkpoints" / "last.pt").read_bytes()
+    with pytest.raises(RunFolderError, match="--resume to continue it or --overwrite"):
+        train(_cfg(), data, run, max_steps=1)
+    assert (run / "checkpoints" / "last.pt").read_bytes() == before  # finished work untouched
+    assert train(_cfg(), data, run, overwrite=True, max_steps=1).global_step == 1
+
+
+def _cfg() -> ExperimentConfig:
+    return load_yaml(ExperimentConfig, None, _flat(TINY))
+
+
+def _flat(d: dict, prefix: str = "") -> dict:
+    out = {}
+    for k, v in d.items():
+        if isinstance(v, dict) and k not in ("content_encoder", "emotion_encoder"):
+            out.update(_flat(v, f"{prefix}{k}."))
+        else:
+            out[f"{prefix}{k}"] = v
+    return out

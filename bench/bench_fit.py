@@ -11,7 +11,9 @@ smooth -> canonical -> QA metrics) in one process and reports:
   separates the fitter's own error from the detector's bias;
 - the real RAVDESS clip: median landmark reprojection error (% of the inter-ocular
   distance, all 468 embedded points);
-- CPU time per frame of decode+landmarks and of every later step, in the same run.
+- CPU time per frame of decode+landmarks and of every later step, in the same run;
+- the measures against the truth (offset errors per region, static and dynamic, and emotion
+  recognisability; fitted, oracle and truth), see ``bench.bench_measures`` and docs/fitting.md.
 
 Usage::
 
@@ -72,32 +74,38 @@ def oracle_track(track, gt, model, noise_px: float, seed: int):
                          track.height, track.fps, track.clip_id)
 
 
-def fit_actor(tracks, decoded, gts, model, cfg, scfg) -> tuple[list[dict], dict]:
-    """Identity + per-clip fit, smoothing, canonical meshes and QA metrics with CPU times."""
+def fit_actor(tracks, decoded, gts, model, cfg, scfg) -> tuple[list[dict], dict, list[dict[str, np.ndarray]]]:
+    """Identity + per-clip fit, smoothing, canonical meshes and QA metrics with CPU times.
+
+    Also returns each clip's expression features (``fitted``/``truth`` clip-mean offsets, see
+    :mod:`emoface.eval.recognisability`; empty without ground truth).
+    """
     from pipeline.fitting import canonicalize, fit_clip, fit_identity, smooth_clip
     from pipeline.qa import clip_metrics
+    from pipeline.qa.emotion import FEATURE_KEYS
 
     times = {"identity": 0.0, "fit": 0.0, "smooth": 0.0, "canonical": 0.0, "qa": 0.0}
     c0 = _cpu()
     ident = fit_identity(tracks, model, cfg=cfg)
     times["identity"] = _cpu() - c0
-    rows = []
+    rows, feats = [], []
     for tr, dec, gt in zip(tracks, decoded, gts):
         c0 = _cpu()
         raw = fit_clip(tr, ident, model, cfg=cfg)
         c1 = _cpu()
         fit = smooth_clip(raw, scfg)
         c2 = _cpu()
-        verts, _ = canonicalize(fit, ident, model)
+        verts, template = canonicalize(fit, ident, model)
         c3 = _cpu()
         audio_s = float(dec["audio_duration_s"]) if dec is not None else None
-        m, _ = clip_metrics(tr, raw, fit, verts, model, tr.fps, audio_s, gt)
+        m, curves = clip_metrics(tr, raw, fit, verts, model, tr.fps, audio_s, gt, template)
         c4 = _cpu()
         for k, a, b in (("fit", c0, c1), ("smooth", c1, c2), ("canonical", c2, c3), ("qa", c3, c4)):
             times[k] += b - a
         rows.append({"clip_id": tr.clip_id, "n_frames": tr.n_frames, "iterations": raw.iterations, **m})
+        feats.append({k: curves[key] for k, key in FEATURE_KEYS.items() if key in curves})
     times["fov_y_deg"] = float(2 * np.degrees(np.arctan(0.5 * tracks[0].height / ident.camera.fy)))
-    return rows, times
+    return rows, times, feats
 
 
 def size_floor(model, shape: np.ndarray) -> dict:
@@ -153,6 +161,28 @@ def gt_summary(rows: list[dict]) -> dict:
     return out
 
 
+def measures(rows: list[dict], oracle_rows: list[dict], feats: list[dict], oracle_feats: list[dict]) -> dict:
+    """The measures against the truth (docs/fitting.md): offset errors per region and recognisability.
+
+    ``offsets``: :func:`pipeline.qa.emotion.offset_summary` of the fitted and the oracle clips
+    (each with the truth's magnitudes, ``true_*``), per photo when the ground truth records
+    one; ``recognisability``: leave-one-actor-out accuracy of the fitted, oracle and true
+    meshes with the same folds, per emotion and per photo.
+    """
+    from emoface.data.ravdess import parse_name
+    from pipeline.qa.emotion import ClipFeatures, corpus_recognisability, offset_summary
+
+    cf, oracle = ClipFeatures(), []
+    for r, f, of in zip(rows, feats, oracle_feats):
+        name = parse_name(r["clip_id"])
+        photo = (r.get("ground_truth") or {}).get("photo")
+        if "fitted" in of and cf.add({"gt_expression_feature_fit": f.get("fitted"), "gt_expression_feature_true": f.get("truth")},
+                                     name.emotion, name.actor, photo):
+            oracle.append(np.asarray(of["fitted"], np.float64))
+    rec = corpus_recognisability(cf, {"oracle": oracle}) if len(cf) else None
+    return {"offsets": {"fitted": offset_summary(rows), "oracle": offset_summary(oracle_rows)}, "recognisability": rec}
+
+
 def run_corpus(corpus: Path, actors: list[int] | None, per_actor: int, cfg, scfg, model) -> dict:
     from pipeline.qa import load_ground_truth
 
@@ -162,6 +192,7 @@ def run_corpus(corpus: Path, actors: list[int] | None, per_actor: int, cfg, scfg
         if actors is None or a in actors:
             by_actor.setdefault(a, []).append(p)
     res = {"rows": [], "oracle_rows": [], "actors": {}, "decode_landmarks_cpu_s": 0.0, "frames": 0}
+    feats, oracle_feats = [], []
     totals = {"identity": 0.0, "fit": 0.0, "smooth": 0.0, "canonical": 0.0, "qa": 0.0}
     for a, paths in sorted(by_actor.items()):
         paths = paths[:per_actor] if per_actor else paths
@@ -173,7 +204,8 @@ def run_corpus(corpus: Path, actors: list[int] | None, per_actor: int, cfg, scfg
             decoded.append(dec)
             tracks.append(tr)
             gts.append(str(corpus / "ground_truth" / f"{p.stem}.npz"))
-        rows, times = fit_actor(tracks, decoded, gts, model, cfg, scfg)
+        rows, times, f = fit_actor(tracks, decoded, gts, model, cfg, scfg)
+        feats += f
         with np.load(gts[0]) as z:
             size = size_floor(model, z["shape"]) if "shape" in z else {}
         for r in rows:
@@ -183,7 +215,8 @@ def run_corpus(corpus: Path, actors: list[int] | None, per_actor: int, cfg, scfg
         for k in totals:
             totals[k] += times[k]
         oracle = [oracle_track(tr, load_ground_truth(g), model, 1.0, i) for i, (tr, g) in enumerate(zip(tracks, gts))]
-        orows, _ = fit_actor(oracle, decoded, gts, model, cfg, scfg)
+        orows, _, of = fit_actor(oracle, decoded, gts, model, cfg, scfg)
+        oracle_feats += of
         for r in orows:
             r.update(size)
         res["oracle_rows"] += orows
@@ -195,6 +228,7 @@ def run_corpus(corpus: Path, actors: list[int] | None, per_actor: int, cfg, scfg
     res["after_landmarks_ratio"] = after / res["ms_per_frame"]["decode+landmarks"]
     res["summary"] = gt_summary(res["rows"])
     res["oracle_summary"] = gt_summary(res["oracle_rows"])
+    res["measures"] = measures(res["rows"], res["oracle_rows"], feats, oracle_feats)
     return res
 
 
@@ -202,7 +236,7 @@ def run_ravdess(path: Path, cfg, scfg, model) -> dict:
     if not path.is_file():
         return {"skipped": f"{path} not found"}
     dec, tr, cpu = decode_and_landmark(path)
-    rows, times = fit_actor([tr], [dec], [None], model, cfg, scfg)
+    rows, times, _ = fit_actor([tr], [dec], [None], model, cfg, scfg)
     r = rows[0]
     return {"clip": path.name, "n_frames": tr.n_frames, "detection_rate": r["detection_rate"],
             "reprojection_iod_median": r["reprojection_iod"], "raw_reprojection_iod_median": r["raw_reprojection_iod"],
@@ -240,6 +274,13 @@ def markdown(res: dict, command: str) -> str:
               "|---|---|---|---|---|---|---|",
               f"| {ms['decode+landmarks']:.2f} | {ms['identity']:.2f} | {ms['fit']:.2f} | {ms['smooth']:.2f} | "
               f"{ms['canonical']:.2f} | {ms['qa']:.2f} | {100 * res['corpus']['after_landmarks_ratio']:.0f}% |"]
+    if (res["corpus"].get("measures") or {}).get("recognisability"):
+        from bench.bench_measures import markdown as measures_markdown
+
+        c = res["corpus"]
+        lines += ["", "Measures against the truth (docs/fitting.md), this corpus:", "",
+                  measures_markdown({"size": {"seeds": ["-"], "actors": len(c["actors"]),
+                                              "clips_per_actor": res.get("clips_per_actor") or "all"}, "seeds": {"-": c}})]
     return "\n".join(lines)
 
 
@@ -271,6 +312,7 @@ def main(argv: list[str] | None = None) -> int:
         f"{os.cpu_count()} CPUs, {platform.system()} {platform.release()}, Python {platform.python_version()}, torch {torch.__version__}",
         "torch_threads": args.threads, "fit_config": to_dict(cfg), "smooth_config": to_dict(scfg),
         "corpus": run_corpus(args.corpus, actors, args.clips_per_actor, cfg, scfg, model),
+        "clips_per_actor": args.clips_per_actor,
         "ravdess": run_ravdess(args.ravdess, cfg, scfg, model),
     }
     command = "python bench/bench_fit.py " + " ".join(argv if argv is not None else sys.argv[1:])

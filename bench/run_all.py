@@ -13,6 +13,7 @@ run alone: the benchmark's own result dict plus ``meta``, see ``bench.machine.se
 ==================  =====================================================================
 synth               generated-corpus quality bar and speed (``bench.bench_synth``), per seed; warp timing
 fit                 fitting accuracy on a generated corpus and the real RAVDESS clip (``bench.bench_fit``)
+measures            offset errors and emotion recognisability, fitted / oracle / truth, per seed and photo (``bench.bench_measures``)
 build               ``build-dataset ravdess`` on the real clip, stages, 1 vs 2 workers (``bench.bench_build``)
 train               training step time/memory, presets x topologies x variants (``bench.bench_train``)
 inference           real-time factor, cached vs uncached decoding (``bench.bench_inference``)
@@ -44,7 +45,7 @@ from bench.machine import section
 
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "bench" / "results"  # full/ and quick/: apart from the scripts' own <name>.json
-ORDER = ("synth", "fit", "build", "build_corpus", "train", "inference", "train_scaling", "small_training", "build_scaling",
+ORDER = ("synth", "fit", "measures", "build", "build_corpus", "train", "inference", "train_scaling", "small_training", "build_scaling",
          "full_corpus")
 
 
@@ -60,6 +61,9 @@ class Plan:
     warp_repeats: int = 50
     fit_actors: int = 4
     fit_clips_per_actor: int = 6
+    measures_seeds: tuple[int, ...] = (0, 1)
+    measures_actors: int = 24
+    measures_clips_per_actor: int = 5
     build_clips: int = 8
     build_per_actor: int = 4
     scaling_clips: tuple[int, ...] = (10, 100, 1000)
@@ -86,7 +90,7 @@ class Plan:
 FULL = Plan("full")
 QUICK = Plan(
     "quick", synth_actors=2, synth_clips_per_actor=3, synth_seeds=(0,), warp_repeats=10, fit_actors=1,
-    fit_clips_per_actor=3, build_clips=2, build_per_actor=2, scaling_clips=(4, 12), noop_at=12,
+    fit_clips_per_actor=3, measures_seeds=(0,), measures_actors=3, measures_clips_per_actor=3, build_clips=2, build_per_actor=2, scaling_clips=(4, 12), noop_at=12,
     corpus_actors=2, corpus_clips_per_actor=3, full_actors=3, full_clips_per_actor=2,
     train_presets=("small",), train_vertices=(468,), train_steps=1, seq_frames=(90, 300), seq_steps=1,
     infer_presets=("small",), infer_seconds=(3.0, 10.0), infer_max_uncached=(("small", 60.0),), small_epochs=3,
@@ -120,6 +124,15 @@ def run_fit(plan: Plan, work: Path) -> dict:
                                 f"--clips-per-actor {plan.fit_clips_per_actor} --seed 0 --workers {plan.synth_workers}",
                                 **{k: gen[k] for k in ("clips_done", "clips_failed", "frames", "wall_s")}}
     shutil.rmtree(corpus, ignore_errors=True)
+    return res
+
+
+def run_measures(plan: Plan, work: Path) -> dict:
+    from bench.bench_measures import markdown, run
+
+    res = run(list(plan.measures_seeds), plan.measures_actors, plan.measures_clips_per_actor, plan.synth_workers, work,
+              plan.threads)
+    res["markdown"] = markdown(res)
     return res
 
 
@@ -223,7 +236,7 @@ def run_small_training(plan: Plan, work: Path) -> dict:
 
 
 SECTIONS = {
-    "synth": run_synth, "fit": run_fit, "build": run_build, "build_scaling": run_build_scaling,
+    "synth": run_synth, "fit": run_fit, "measures": run_measures, "build": run_build, "build_scaling": run_build_scaling,
     "build_corpus": run_build_corpus, "full_corpus": run_full_corpus, "train": run_train,
     "train_scaling": run_train_scaling, "inference": run_inference, "small_training": run_small_training,
 }

@@ -47,11 +47,12 @@ def _clean(obj: Any) -> Any:
 
 
 def clip_metrics(track, raw_fit, fit, vertices: np.ndarray, model, fps: float, audio_duration_s: float | None,
-                 ground_truth: str | None = None) -> tuple[dict, dict[str, np.ndarray]]:
+                 ground_truth: str | None = None, template: np.ndarray | None = None) -> tuple[dict, dict[str, np.ndarray]]:
     """All metrics of one clip (JSON-able dict) and the per-frame curves ``{name: (T,)}``.
 
     ``fit`` is the final (smoothed) fit whose meshes are ``vertices (T, V, 3)``; ``raw_fit``
-    the fit before smoothing (for the before/after jitter and error), or ``None``.
+    the fit before smoothing (for the before/after jitter and error), or ``None``;
+    ``template (V, 3)`` the fitted template (computed from the fit's shape when ``None``).
     """
     from pipeline.fitting import canonicalize
 
@@ -85,7 +86,7 @@ def clip_metrics(track, raw_fit, fit, vertices: np.ndarray, model, fps: float, a
     curves["jaw_rad"] = jaw
     if ground_truth:
         gt = load_ground_truth(ground_truth)
-        gm, gcurves = ground_truth_metrics(gt, vertices, fit, track, model)
+        gm, gcurves = ground_truth_metrics(gt, vertices, fit, track, model, template)
         m["ground_truth"] = gm
         curves.update({f"gt_{k}" if not k.startswith("mouth") else k: v for k, v in gcurves.items()})
     return m, curves
@@ -140,7 +141,7 @@ def clip_qa(inputs, cfg: QAConfig | dict | None = None) -> dict[str, Any]:
     audio_s = dec.get("audio_duration_s")
     audio_s = None if audio_s is None else float(np.asarray(audio_s))
     m, curves = clip_metrics(inputs.track, inputs.raw_fit, inputs.fit, inputs.vertices, inputs.model, fps, audio_s,
-                             inputs.ground_truth)
+                             inputs.ground_truth, getattr(inputs, "template", None))
     m = _clean(m)
     flags = flags_for(m, qc)
     arrays: dict[str, np.ndarray] = {k: np.asarray(v, np.float32) for k, v in curves.items()}

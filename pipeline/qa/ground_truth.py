@@ -12,7 +12,18 @@ Definitions (all means are over frames and the named vertices):
   distance, MediaPipe points 13-14), plus its mean absolute error in mm;
 - ``landmark_error_px`` / ``_iod``: mean distance between the fitted landmarks in the
   image and the true ones (the true mesh projected through the true camera and pose),
-  and ``detector_error_px`` / ``_iod``: the detector's own distance to the truth.
+  and ``detector_error_px`` / ``_iod``: the detector's own distance to the truth;
+- ``offset_error_mm[region]``: the offset errors of :mod:`emoface.eval.offsets` (fitted
+  frame minus fitted template against true frame minus true template; ``total``, ``static``,
+  ``dynamic`` and the truth's ``true_*`` magnitudes, mm) for ``face``, ``lips`` and
+  ``eye_region``. The true template is the model at the true ``shape`` with zero expression,
+  jaw and pose, exactly as the generator and :func:`pipeline.fitting.canonicalize` define a
+  template; no offsets without a ``shape`` in the ground truth;
+- ``photo``: the generator's photo id of the actor, when the ground truth records one.
+
+The curves include ``expression_feature_fit`` / ``_true``: the clip-mean offsets over the
+expression vertices (:func:`emoface.eval.recognisability.clip_feature`), from which the
+report computes the corpus's emotion recognisability.
 """
 
 from __future__ import annotations
@@ -26,7 +37,10 @@ from emoface.mesh.camera import PinholeCamera
 
 from .metrics import detected_points, mouth_opening, pearson, project_landmarks
 
-__all__ = ["GroundTruth", "load_ground_truth", "ground_truth_metrics", "similarity_align"]
+__all__ = ["GroundTruth", "load_ground_truth", "ground_truth_metrics", "similarity_align", "model_template",
+           "offset_metrics", "OFFSET_REGIONS"]
+
+OFFSET_REGIONS = ("face", "lips", "eye_region")
 
 
 @dataclass
@@ -40,6 +54,8 @@ class GroundTruth:
     mouth_opening: np.ndarray | None  # (T,) metres
     model: str
     fps: float
+    shape: np.ndarray | None = None  # (S,) true shape coefficients
+    photo: str | None = None  # the generator's photo id of the actor, when recorded
 
 
 def load_ground_truth(path: str | Path) -> GroundTruth:
@@ -51,7 +67,9 @@ def load_ground_truth(path: str | Path) -> GroundTruth:
                 vertices=z["vertices"].astype(np.float64), head_rotation=z["head_rotation"].astype(np.float64),
                 head_translation=z["head_translation"].astype(np.float64), camera=PinholeCamera.from_array(z["camera"]),
                 mouth_opening=z["mouth_opening"].astype(np.float64) if "mouth_opening" in z else None,
-                model=str(z["model"]) if "model" in z else "", fps=float(z["fps"]) if "fps" in z else 30.0)
+                model=str(z["model"]) if "model" in z else "", fps=float(z["fps"]) if "fps" in z else 30.0,
+                shape=z["shape"].astype(np.float64).reshape(-1) if "shape" in z else None,
+                photo=str(z["photo"]) if "photo" in z else None)
     except (OSError, KeyError, ValueError) as exc:
         raise ValueError(f"{path}: unreadable ground truth ({exc})") from exc
 
@@ -85,8 +103,51 @@ def _gt_landmarks(gt: GroundTruth, model, mp_index: np.ndarray, embedding: str) 
     return project(cam, gt.camera).numpy()
 
 
-def ground_truth_metrics(gt: GroundTruth, vertices: np.ndarray, fit, track, model) -> tuple[dict, dict]:
-    """Metrics (JSON-able) and per-frame curves of a fit against its ground truth."""
+def model_template(model, shape: np.ndarray) -> np.ndarray:
+    """The model at ``shape (S,)`` with zero expression, jaw and pose: ``(V, 3)`` metres (a template)."""
+    import torch
+
+    from pipeline.fitting.canonical import layer_for
+
+    S = model.shapedirs.shape[-1]
+    s = np.zeros(S, np.float32)
+    shape = np.asarray(shape, np.float32).reshape(-1)[:S]
+    s[: len(shape)] = shape
+    with torch.no_grad():
+        return layer_for(model)(shape=torch.as_tensor(s)[None], landmarks=None).vertices[0].numpy().astype(np.float64)
+
+
+def offset_metrics(fit_vertices: np.ndarray, fit_template: np.ndarray, true_vertices: np.ndarray,
+                   true_template: np.ndarray, model) -> tuple[dict, dict[str, np.ndarray]]:
+    """``{region: offset errors (mm)}`` for :data:`OFFSET_REGIONS` and the two expression features.
+
+    ``*_vertices (T, V, 3)`` and ``*_template (V, 3)`` front-facing metres (same ``T``).
+    """
+    from emoface.eval.offsets import offset_errors
+    from emoface.eval.recognisability import EXPRESSION_REGIONS, clip_feature, feature_indices
+
+    out = {}
+    for name in OFFSET_REGIONS:
+        idx = None if name == "face" else model.regions.get(name)
+        if idx is None and name != "face":
+            continue
+        e = offset_errors(fit_vertices, fit_template, true_vertices, true_template, idx)
+        out[name] = {k: v for k, v in e.as_dict().items() if k not in ("n_frames", "n_vertices")}
+    feats: dict[str, np.ndarray] = {}
+    if all(r in model.regions for r in EXPRESSION_REGIONS):
+        idx = feature_indices(model.regions)
+        feats = {"expression_feature_fit": clip_feature(fit_vertices, fit_template, idx),
+                 "expression_feature_true": clip_feature(true_vertices, true_template, idx)}
+    return out, feats
+
+
+def ground_truth_metrics(gt: GroundTruth, vertices: np.ndarray, fit, track, model,
+                         template: np.ndarray | None = None) -> tuple[dict, dict]:
+    """Metrics (JSON-able) and per-frame curves of a fit against its ground truth.
+
+    ``template (V, 3)``: the fitted template (the fit's shape, zero expression and pose);
+    computed from ``fit.shape`` when ``None``.
+    """
     T = min(len(gt.vertices), len(vertices))
     out: dict = {"gt_frames": int(len(gt.vertices)), "frames_compared": int(T)}
     curves: dict[str, np.ndarray] = {}
@@ -104,6 +165,14 @@ def ground_truth_metrics(gt: GroundTruth, vertices: np.ndarray, fit, track, mode
     out["vertex_error_mm"] = errs
     out["vertex_error_aligned_mm"] = float(1000.0 * np.linalg.norm(similarity_align(fv, tv) - tv, axis=-1).mean())
     curves["vertex_error_mm"] = dist.mean(1)
+    if gt.photo is not None:
+        out["photo"] = gt.photo
+    if gt.shape is not None:
+        fit_template = model_template(model, fit.shape) if template is None else np.asarray(template, np.float64)
+        out["offset_error_mm"], feats = offset_metrics(fv, fit_template, tv, model_template(model, gt.shape), model)
+        curves.update(feats)
+    else:
+        out["offset_note"] = "the ground truth has no shape: no offset errors"
     fm = mouth_opening(fv, model)
     if fm is not None and gt.mouth_opening is not None:
         tm = gt.mouth_opening[:T]

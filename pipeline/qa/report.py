@@ -20,6 +20,7 @@ from emoface.utils.config import to_dict
 
 from .clip import _clean, qa_config
 from .config import QAConfig
+from .emotion import ClipFeatures, corpus_recognisability, measures_html, offset_summary
 from .overlay import encode_png
 from .svg import line_plot
 
@@ -78,6 +79,9 @@ def summarize(rows: list[dict], failures: list[dict], skipped: list[dict]) -> di
         for key in ("vertex_error_aligned_mm", "mouth_correlation", "mouth_error_mm", "landmark_error_iod",
                     "detector_error_iod"):
             gsum[key] = _stats([g.get(key) for g, _ in gts])
+        offsets = offset_summary(metrics)
+        if offsets:
+            gsum["offset_error_mm"] = offsets
         out["ground_truth"] = gsum
     return out
 
@@ -178,6 +182,7 @@ def write_report(out_dir: str | Path, clips: list[dict[str, Any]], failures: lis
     summary = summarize(rows, failures, skipped)
     thumbs = out_dir / "thumbs"
     has_gt = "ground_truth" in summary
+    features = ClipFeatures()
     body = []
     for r in rows:
         cid = str(r.get("clip_id"))
@@ -186,6 +191,7 @@ def write_report(out_dir: str | Path, clips: list[dict[str, Any]], failures: lis
         g = m.get("ground_truth") or {}
         flags = q.get("flags") or []
         arrays = r.get("arrays") or read_arrays(r.get("artefact"))
+        features.add(arrays, r.get("emotion"), r.get("subject"), g.get("photo"))
         img = ""
         if "overlay" in arrays:
             name = f"{cid}.png"
@@ -201,6 +207,9 @@ def write_report(out_dir: str | Path, clips: list[dict[str, Any]], failures: lis
             cells += [_num(ve.get("face"), "{:.2f}"), _num(ve.get("lips"), "{:.2f}"), _num(ve.get("eye_region"), "{:.2f}"),
                       _num(g.get("vertex_error_aligned_mm"), "{:.2f}"), _num(g.get("mouth_correlation"), "{:.3f}"),
                       _num(g.get("landmark_error_iod"), "{:.2f}", 100.0)]
+            oe = g.get("offset_error_mm") or {}
+            cells += [_num(_get(oe, region, key), "{:.2f}") for region in ("face", "lips", "eye_region")
+                      for key in ("static", "dynamic")]
         fl = "; ".join(flags)
         cells.append(f'<td class="flags" data-v="{len(flags)}">{escape(fl) if fl else "<span class=ok>ok</span>"}</td>')
         cells.append(f'<td class="plots">{_plots(arrays, float(m.get("fps") or 30.0), qc)}</td>')
@@ -208,15 +217,21 @@ def write_report(out_dir: str | Path, clips: list[dict[str, Any]], failures: lis
     heads = ["frame", "clip", "subject", "emotion", "intensity", "frames", "detected %", "reproj. % IOD", "reproj. px",
              "jitter mm/f²", "raw jitter", "A/V Δ s"]
     if has_gt:
-        heads += ["GT face mm", "GT lips mm", "GT eyes mm", "GT aligned mm", "GT mouth r", "GT lmk % IOD"]
+        heads += ["GT face mm", "GT lips mm", "GT eyes mm", "GT aligned mm", "GT mouth r", "GT lmk % IOD",
+                  "face static mm", "face dynamic mm", "lips static mm", "lips dynamic mm", "eyes static mm",
+                  "eyes dynamic mm"]
     heads += ["flags", "per frame"]
+    recog = corpus_recognisability(features)
+    if recog:
+        summary["recognisability"] = recog
     doc = [f"<!DOCTYPE html><html lang=en><head><meta charset=utf-8><title>{escape(title)}</title>",
            f"<style>{_CSS}</style></head><body>", f"<h1>{escape(title)}</h1>",
            (f'<p class="note">Generated {escape(_dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"))}. '
             "Errors as % of the inter-ocular distance (IOD, outer eye corners). Jitter: mean vertex acceleration of the "
             "front-facing mesh. Thumbnails: detected landmarks (green) and the fitted mesh (cyan). Click a column to sort.</p>"),
            *(f'<p class="note"><strong>Note:</strong> {escape(n)}</p>' for n in summary.get("notes", [])),
-           _summary_html(summary, qc)]
+           _summary_html(summary, qc),
+           measures_html(_get(summary, "ground_truth", "offset_error_mm"), summary.get("recognisability"))]
     doc.append(f"<h2>Clips ({len(rows)})</h2>")
     doc.append('<table class="sortable"><thead><tr>' + "".join(f"<th>{escape(h)}</th>" for h in heads)
                + "</tr></thead><tbody>" + "".join(body) + "</tbody></table>")

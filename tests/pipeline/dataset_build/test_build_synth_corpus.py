@@ -31,4 +31,12 @@ def test_generated_corpus_builds_into_valid_splits(tmp_path):
     assert len(report["clips"]) == 3 and report["failures"] == []
     for clip in report["clips"]:  # the generated corpus has ground truth: QA measured the fit against it
         assert clip["qa"]["metrics"]["ground_truth"]
+        assert set(clip["qa"]["metrics"]["ground_truth"]["offset_error_mm"]) == {"face", "lips", "eye_region"}
+    # the measures against the truth, summarised in the report stage from every clip's QA artefact
+    lips = report["summary"]["ground_truth"]["offset_error_mm"]["regions"]["lips"]
+    assert lips["clips"] == 3 and lips["true_total"] > 0 and lips["static"] is not None
+    rec = report["summary"]["recognisability"]
+    assert rec["clips"] == 3 and rec["actors"] == 3 and {"fitted", "truth"} <= set(rec)
+    html = (out / "qa" / "report.html").read_text()
+    assert "Emotion recognisability" in html and "lips dynamic mm" in html
     assert (out / "qa" / "report.html").stat().st_size > 1000

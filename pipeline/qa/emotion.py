@@ -1,0 +1,207 @@
+"""Corpus-level measures against the truth: offset errors summarised, emotion recognisability.
+
+Both need every clip with ground truth, so the report stage computes them (not the per-clip
+QA). Definitions: docs/fitting.md ("Measures against the truth"), :mod:`emoface.eval.offsets`
+and :mod:`emoface.eval.recognisability`.
+
+- :func:`offset_summary`: per region, ``total``/``dynamic`` (and ``true_total``/``true_dynamic``)
+  averaged over all frames of all clips (frame-weighted), ``static``/``true_static`` averaged
+  over clips; ``by_photo`` repeats it per photo id when the ground truth records one.
+- :func:`corpus_recognisability`: leave-one-actor-out accuracy of the standardised
+  nearest-centroid classifier on the fitted meshes' expression features and on the true
+  meshes' (same folds), overall and per emotion; per photo (the folds then run within
+  that photo's actors) when the ground truth records photos.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from html import escape
+from typing import Any
+
+import numpy as np
+
+from emoface.eval.offsets import MEASURE_KEYS
+from emoface.eval.recognisability import recognisability
+
+__all__ = ["offset_summary", "corpus_recognisability", "ClipFeatures", "emotion_name", "emotion_order", "measures_html",
+           "FEATURE_KEYS"]
+
+FEATURE_KEYS = {"fitted": "gt_expression_feature_fit", "truth": "gt_expression_feature_true"}
+_FRAME_WEIGHTED = ("total", "dynamic", "true_total", "true_dynamic")
+
+
+def emotion_name(code: Any) -> str:
+    """RAVDESS emotion code (1-based) -> name; anything else as text."""
+    from emoface.data.ravdess import EMOTIONS
+
+    try:
+        k = int(code)
+    except (TypeError, ValueError):
+        return "" if code is None else str(code)
+    return EMOTIONS[k - 1] if 1 <= k <= len(EMOTIONS) else str(code)
+
+
+def emotion_order(names: Sequence[str]) -> list[str]:
+    """``names`` without repeats, in RAVDESS order (other labels after them, as first seen)."""
+    from emoface.data.ravdess import EMOTIONS
+
+    uniq = list(dict.fromkeys(names))
+    return sorted(uniq, key=lambda e: (EMOTIONS.index(e) if e in EMOTIONS else len(EMOTIONS), uniq.index(e)))
+
+
+def _region_means(items: Sequence[tuple[dict, int]]) -> dict[str, dict[str, float]]:
+    """``items``: (a clip's ``offset_error_mm``, its frame count)."""
+    regions = sorted({r for o, _ in items for r in o}, key=lambda r: ("face", "lips", "eye_region").index(r)
+                     if r in ("face", "lips", "eye_region") else 9)
+    out = {}
+    for region in regions:
+        vals = [(o[region], n) for o, n in items if region in o]
+        res = {}
+        for key in MEASURE_KEYS:
+            v = np.array([x.get(key) for x, _ in vals], np.float64)
+            w = np.array([n for _, n in vals], np.float64) if key in _FRAME_WEIGHTED else np.ones(len(vals))
+            ok = np.isfinite(v) & (w > 0)
+            res[key] = float(np.average(v[ok], weights=w[ok])) if ok.any() else None
+        res["clips"] = len(vals)
+        out[region] = res
+    return out
+
+
+def offset_summary(metrics: Sequence[Mapping[str, Any]]) -> dict[str, Any] | None:
+    """Summary of the clips' ``ground_truth.offset_error_mm`` (``metrics``: the clips' QA metrics)."""
+    items, photos = [], []
+    for m in metrics:
+        g = m.get("ground_truth") or {}
+        o = g.get("offset_error_mm")
+        if o:
+            items.append((o, int(g.get("frames_compared") or m.get("n_frames") or 0)))
+            photos.append(g.get("photo"))
+    if not items:
+        return None
+    out: dict[str, Any] = {"clips": len(items), "regions": _region_means(items)}
+    if any(p is not None for p in photos):
+        out["by_photo"] = {str(p): _region_means([it for it, q in zip(items, photos) if q == p])
+                           for p in sorted({str(p) for p in photos})}
+    return out
+
+
+@dataclass
+class ClipFeatures:
+    """The expression features ``(D,)`` of the clips with ground truth, their emotion, actor and photo."""
+
+    fitted: list[np.ndarray] = field(default_factory=list)
+    truth: list[np.ndarray] = field(default_factory=list)
+    emotion: list[str] = field(default_factory=list)
+    actor: list[str] = field(default_factory=list)
+    photo: list[str | None] = field(default_factory=list)
+
+    def add(self, arrays: Mapping[str, np.ndarray], emotion: Any, actor: Any, photo: str | None = None) -> bool:
+        """Add one clip when its arrays hold both features; returns whether it was added."""
+        f, t = arrays.get(FEATURE_KEYS["fitted"]), arrays.get(FEATURE_KEYS["truth"])
+        if f is None or t is None or emotion is None or actor is None:
+            return False
+        self.fitted.append(np.asarray(f, np.float64).reshape(-1))
+        self.truth.append(np.asarray(t, np.float64).reshape(-1))
+        self.emotion.append(emotion_name(emotion))
+        self.actor.append(str(actor))
+        self.photo.append(None if photo is None else str(photo))
+        return True
+
+    def __len__(self) -> int:
+        return len(self.emotion)
+
+
+def _score(feats: ClipFeatures, keep: np.ndarray) -> dict[str, Any]:
+    y = np.asarray(feats.emotion, dtype=object)[keep]
+    groups = np.asarray(feats.actor, dtype=object)[keep]
+    n_groups = len(set(groups.tolist()))
+    if n_groups < 2 or len(set(y.tolist())) < 2:
+        return {"clips": int(keep.sum()), "actors": n_groups,
+                "note": "needs clips of at least 2 actors and 2 emotions"}
+    out: dict[str, Any] = {"clips": int(keep.sum()), "actors": n_groups}
+    for name in ("fitted", "truth"):
+        X = np.stack(getattr(feats, name))[keep]
+        out[name] = recognisability(X, y, groups).as_dict()
+    out["chance"] = out["truth"]["chance"]
+    return out
+
+
+def corpus_recognisability(feats: ClipFeatures, extra: Mapping[str, Sequence[np.ndarray]] | None = None) -> dict[str, Any] | None:
+    """Leave-one-actor-out recognisability of the fitted and the true features (``None`` without clips).
+
+    ``extra``: more feature sets, one ``(D,)`` per clip in ``feats``' order (e.g. the oracle's),
+    scored with the same folds.
+    """
+    if not len(feats):
+        return None
+    everything = np.ones(len(feats), bool)
+    out = _score(feats, everything)
+    for name, X in (extra or {}).items():
+        if "note" not in out:
+            out[name] = recognisability(np.stack(X), np.asarray(feats.emotion, dtype=object),
+                                        np.asarray(feats.actor, dtype=object)).as_dict()
+    photos = sorted({p for p in feats.photo if p is not None})
+    if photos:
+        out["by_photo"] = {}
+        for p in photos:
+            keep = np.array([q == p for q in feats.photo])
+            res = _score(feats, keep)
+            for name, X in (extra or {}).items():
+                if "note" not in res:
+                    res[name] = recognisability(np.stack(X)[keep], np.asarray(feats.emotion, dtype=object)[keep],
+                                                np.asarray(feats.actor, dtype=object)[keep]).as_dict()
+            out["by_photo"][p] = res
+    return out
+
+
+def _fmt(v: Any, f: str = "{:.2f}") -> str:
+    return "-" if v is None else f.format(v)
+
+
+def measures_html(offsets: Mapping[str, Any] | None, recog: Mapping[str, Any] | None) -> str:
+    """HTML tables of the two corpus measures (empty string when neither exists)."""
+    parts = []
+    if offsets:
+        parts.append(f"<h2>Offsets against the truth ({offsets['clips']} clips)</h2>")
+        groups = [("all", offsets["regions"])] + [(f"photo {p}", r) for p, r in (offsets.get("by_photo") or {}).items()]
+        trs = []
+        for label, regions in groups:
+            for region, r in regions.items():
+                trs.append("<tr>" + "".join(f"<td>{escape(str(x))}</td>" for x in (
+                    label, region, f"{_fmt(r['total'])} / {_fmt(r['true_total'])}",
+                    f"{_fmt(r['static'])} / {_fmt(r['true_static'])}", f"{_fmt(r['dynamic'])} / {_fmt(r['true_dynamic'])}",
+                    r["clips"])) + "</tr>")
+        parts.append('<table class="summary"><thead><tr><th>group</th><th>region</th><th>offset error / truth mm</th>'
+                     "<th>static error / truth mm</th><th>dynamic error / truth mm</th><th>clips</th></tr></thead><tbody>"
+                     + "".join(trs) + "</tbody></table>")
+        parts.append('<p class="note">Offset: each frame minus the actor\'s template (fitted against true). Static: the '
+                     "clip-mean offset (the held expression); dynamic: each frame's offset minus the clip mean. Errors "
+                     "beside the truth's own magnitude; definitions in docs/fitting.md.</p>")
+    if recog:
+        parts.append(f"<h2>Emotion recognisability ({recog['clips']} clips, {recog['actors']} actors)</h2>")
+        groups = [("all", recog)] + [(f"photo {p}", r) for p, r in (recog.get("by_photo") or {}).items()]
+        trs = []
+        emotions = emotion_order([e for _, r in groups for k in ("truth", "fitted")
+                                  for e in (r.get(k) or {}).get("per_class", {})])
+        sets = [k for k in recog if k not in ("clips", "actors", "chance", "by_photo", "note")]
+        for label, r in groups:
+            if "note" in r:
+                trs.append(f"<tr><td>{escape(label)}</td><td colspan={len(emotions) + 2}>{escape(r['note'])}</td></tr>")
+                continue
+            for k in sets:
+                s = r.get(k)
+                if not s:
+                    continue
+                pc = s["per_class"]
+                trs.append("<tr>" + "".join(f"<td>{escape(x)}</td>" for x in (
+                    label, k, _fmt(s["accuracy"]), *(_fmt(pc.get(e)) for e in emotions))) + "</tr>")
+        parts.append('<table class="summary"><thead><tr><th>group</th><th>meshes</th><th>accuracy</th>'
+                     + "".join(f"<th>{escape(e)}</th>" for e in emotions) + "</tr></thead><tbody>" + "".join(trs)
+                     + "</tbody></table>")
+        chance = recog.get("chance")
+        parts.append('<p class="note">Each clip\'s emotion predicted from its clip-mean offset over the lips, eye '
+                     "region and forehead by a standardised nearest-centroid classifier fitted on the other actors' "
+                     f"clips (leave one actor out; the same folds for fitted and true meshes); chance {_fmt(chance)}.</p>")
+    return "".join(parts)

@@ -1,0 +1,137 @@
+"""Offset errors and emotion recognisability in the per-clip QA and the report (corpora with ground truth)."""
+
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from emoface.eval.recognisability import clip_feature, feature_indices
+from emoface.mesh.camera import PinholeCamera
+from emoface.morphable import MorphableLayer, load
+from pipeline.fitting import IdentityFit, canonicalize, fit_clip, smooth_clip
+from pipeline.qa import clip_qa, write_report
+from pipeline.qa.ground_truth import model_template
+
+HERE = Path(__file__).resolve().parent
+CLIP = "01-01-03-01-01-01-01"
+
+
+@pytest.fixture(scope="module")
+def demo():
+    return load("demo")
+
+
+@pytest.fixture(scope="module")
+def fitted(demo, tmp_path_factory):
+    sys.path.insert(0, str(HERE.parent / "fitting"))
+    from synthetic_tracks import make_clip
+
+    cam = PinholeCamera.from_fov(1280, 720, 26.0)
+    shape = np.random.default_rng(2).normal(size=demo.n_shape) * 0.5
+    c = make_clip(demo, shape, cam, n_frames=40, seed=5, noise_px=1.0, clip_id=CLIP)
+    ident = IdentityFit(shape.astype(np.float32), cam, 1, 0.0, False, "mediapipe", demo.name)
+    raw = fit_clip(c.track, ident, demo)
+    fit = smooth_clip(raw)
+    verts, template = canonicalize(fit, ident, demo)
+    f = lambda a: torch.as_tensor(np.asarray(a), dtype=torch.float32)  # noqa: E731
+    gt_v = MorphableLayer(demo)(shape=f(shape)[None].expand(40, -1), expression=f(c.expression), jaw=f(c.jaw)).vertices.numpy()
+    gt_path = tmp_path_factory.mktemp("gt") / f"{CLIP}.npz"
+    np.savez(gt_path, fps=30.0, model="demo-head", shape=shape, expression=c.expression, jaw=c.jaw,
+             head_rotation=c.rotation, head_translation=c.translation, vertices=gt_v, camera=cam.as_array(),
+             mouth_opening=np.linalg.norm(gt_v[:, 13] - gt_v[:, 14], axis=1), photo="astronaut")
+
+    class Inputs:
+        pass
+
+    inp = Inputs()
+    inp.clip_id, inp.subject, inp.decoded, inp.track = CLIP, "Actor_01", {}, c.track
+    inp.raw_fit, inp.fit, inp.vertices, inp.template, inp.model, inp.ground_truth = raw, fit, verts, template, demo, str(gt_path)
+    inp.gt_vertices, inp.shape = gt_v, shape
+    return inp
+
+
+def test_true_template_is_the_model_at_the_true_shape(demo):
+    shape = np.random.default_rng(3).normal(size=demo.n_shape)
+    f = lambda a: torch.as_tensor(np.asarray(a), dtype=torch.float32)  # noqa: E731
+    rest = MorphableLayer(demo)(shape=f(shape)[None], expression=torch.zeros(1, demo.exprdirs.shape[-1]),
+                                jaw=torch.zeros(1, 3)).vertices[0].numpy()
+    np.testing.assert_allclose(model_template(demo, shape), rest, atol=1e-6)
+
+
+def test_clip_qa_reports_offset_errors_and_features(fitted, demo):
+    res = clip_qa(fitted, {})
+    g = res["metrics"]["ground_truth"]
+    assert g["photo"] == "astronaut"
+    oe = g["offset_error_mm"]
+    assert set(oe) == {"face", "lips", "eye_region"}
+    for region in oe.values():
+        assert set(region) == {"total", "static", "dynamic", "true_total", "true_static", "true_dynamic"}
+        assert region["total"] <= region["static"] + region["dynamic"] + 1e-9
+    # the fit of clean landmarks at the true shape is close to the truth: errors well under the true motion
+    assert oe["lips"]["total"] < 0.5 * oe["lips"]["true_total"] and oe["lips"]["true_total"] > 0.5
+    idx = feature_indices(demo.regions)
+    arrays = res["arrays"]
+    np.testing.assert_allclose(arrays["gt_expression_feature_fit"], clip_feature(fitted.vertices, fitted.template, idx), atol=1e-7)
+    np.testing.assert_allclose(arrays["gt_expression_feature_true"],
+                               clip_feature(fitted.gt_vertices, model_template(demo, fitted.shape), idx), atol=1e-7)
+    json.dumps(res["metrics"])
+
+
+def test_truth_as_the_fit_gives_zero_offset_error(fitted, demo):
+    from pipeline.qa.ground_truth import ground_truth_metrics, load_ground_truth
+
+    gt = load_ground_truth(fitted.ground_truth)
+    m, _ = ground_truth_metrics(gt, gt.vertices, fitted.fit, fitted.track, demo, template=model_template(demo, gt.shape))
+    for region in m["offset_error_mm"].values():
+        assert region["total"] == pytest.approx(0.0, abs=1e-9) and region["true_total"] > 0
+
+
+def _row(cid: str, actor: int, emotion: int, feat_fit, feat_true, lips: dict, n: int, photo: str | None) -> dict:
+    gt = {"vertex_error_mm": {"face": 1.0, "lips": 1.0, "eye_region": 1.0}, "frames_compared": n,
+          "offset_error_mm": {"lips": lips}}
+    if photo:
+        gt["photo"] = photo
+    return {"clip_id": cid, "subject": f"Actor_{actor:02d}", "emotion": emotion, "intensity": 1,
+            "qa": {"metrics": {"n_frames": n, "ground_truth": gt}, "flags": [], "status": "ok"},
+            "arrays": {"gt_expression_feature_fit": np.asarray(feat_fit, np.float32),
+                       "gt_expression_feature_true": np.asarray(feat_true, np.float32)}}
+
+
+def test_report_has_offset_summary_and_recognisability(tmp_path):
+    rows = []
+    lips = [dict(total=2.0, static=1.0, dynamic=1.5, true_total=3.0, true_static=2.0, true_dynamic=2.0),
+            dict(total=4.0, static=3.0, dynamic=2.5, true_total=5.0, true_static=4.0, true_dynamic=3.0)]
+    for a in (1, 2, 3):
+        for k, (emo, true) in enumerate(((3, [1.0, 0.0]), (4, [0.0, 1.0]))):
+            true = np.asarray(true) + 0.01 * a
+            # the fitted meshes lost the emotion: every clip has the same feature (a tie -> the first class, happy)
+            rows.append(_row(f"01-01-0{emo}-01-01-01-{a:02d}", a, emo, [0.5, 0.5], true, lips[k], 100 if k == 0 else 300,
+                             "astronaut" if a < 3 else "hopper"))
+    write_report(tmp_path / "qa", rows, [], [], {})
+    rep = json.loads((tmp_path / "qa" / "report.json").read_text())
+    s = rep["summary"]
+    reg = s["ground_truth"]["offset_error_mm"]["regions"]["lips"]
+    assert reg["total"] == pytest.approx((2 * 100 + 4 * 300) / 400)  # frame-weighted
+    assert reg["dynamic"] == pytest.approx((1.5 * 100 + 2.5 * 300) / 400)
+    assert reg["static"] == pytest.approx(2.0)  # clip mean
+    assert reg["true_static"] == pytest.approx(3.0) and reg["clips"] == 6
+    assert set(s["ground_truth"]["offset_error_mm"]["by_photo"]) == {"astronaut", "hopper"}
+    r = s["recognisability"]
+    assert r["clips"] == 6 and r["actors"] == 3 and r["chance"] == 0.5
+    assert r["truth"]["accuracy"] == 1.0 and r["truth"]["per_class"] == {"happy": 1.0, "sad": 1.0}
+    assert r["fitted"]["accuracy"] == 0.5 and r["fitted"]["per_class"] == {"happy": 1.0, "sad": 0.0}
+    assert r["by_photo"]["astronaut"]["truth"]["accuracy"] == 1.0
+    assert "note" in r["by_photo"]["hopper"]  # one actor: no leave-one-actor-out
+    html = (tmp_path / "qa" / "report.html").read_text()
+    assert "Emotion recognisability" in html and "Offsets against the truth" in html and "lips static mm" in html
+
+
+def test_report_without_ground_truth_has_no_measures(tmp_path):
+    rows = [{"clip_id": CLIP, "subject": "Actor_01", "emotion": 3, "qa": {"metrics": {"n_frames": 10}, "flags": []}}]
+    write_report(tmp_path / "qa", rows, [], [], {})
+    rep = json.loads((tmp_path / "qa" / "report.json").read_text())
+    assert "recognisability" not in rep["summary"] and "ground_truth" not in rep["summary"]
+    assert "Emotion recognisability" not in (tmp_path / "qa" / "report.html").read_text()

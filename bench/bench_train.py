@@ -52,7 +52,12 @@ def topology(n_vertices: int):
     return m
 
 
-def one(preset: str, n_vertices: int, variant: str, steps: int, frames: int, device: str, threads: int | None) -> dict:
+def make_step(preset: str, n_vertices: int, variant: str, frames: int, device: str):
+    """The benchmark's training step (a closure) on a synthetic pair, and the model it trains.
+
+    Self-growing two-stage pass at p_gt = 0.5 on two clips of ``frames`` and ``frames + 7``
+    frames: forward, loss, backward, Adam.
+    """
     import torch
 
     from emoface.model.build import build_model
@@ -62,8 +67,6 @@ def one(preset: str, n_vertices: int, variant: str, steps: int, frames: int, dev
     from emoface.train.step import PairModel, StepRandom
     from emoface.utils.config import load_yaml
 
-    if threads:
-        torch.set_num_threads(threads)
     dev = torch.device(device)
     cfg = load_yaml(ExperimentConfig, REPO / "configs" / f"emoface-{preset}.yaml",
                     {"model.single_branch": variant == "single_branch"})
@@ -96,6 +99,16 @@ def one(preset: str, n_vertices: int, variant: str, steps: int, frames: int, dev
         loss.backward()
         opt.step()
 
+    return step, model
+
+
+def one(preset: str, n_vertices: int, variant: str, steps: int, frames: int, device: str, threads: int | None) -> dict:
+    import torch
+
+    if threads:
+        torch.set_num_threads(threads)
+    dev = torch.device(device)
+    step, model = make_step(preset, n_vertices, variant, frames, device)
     step()  # warm-up (allocations, Adam state)
     base = _rss_kib("VmRSS")
     _reset_peak_rss()

@@ -1,0 +1,254 @@
+"""Where the time and memory of the paper preset go at 5023 vertices (inference and the pair training step).
+
+    python -m bench.bench_profile                      # 3 s / 60 s inference, 90-frame training step
+    python -m bench.bench_profile --seconds 3 --frames 90 --repeats 3
+
+Inference (``model.generate``, cached decoding, no gradients): forward hooks time the two
+encoders (their CNN feature extractors separately), Mesh Attention and the autoregressive
+decoding loop (the decoders' output layers separately).
+
+Training: the components of the pair step measured one at a time, forward + backward, on
+inputs of the step's shapes (one encoder pass, one Mesh Attention pass, one decoder pass with
+its output layer), with the number of times the pair step and the single-branch step run
+each; then both whole steps (``bench.bench_train.one``'s step: self-growing, p_gt = 0.5,
+forward, loss, backward, Adam). Memory: bytes saved for the backward pass per component
+(``torch.autograd.graph.saved_tensors_hooks``, each storage counted once) and the
+parameter / gradient / Adam-state bytes; the whole step's peak RSS comes from ``bench.bench_train``.
+The top operators of one pair step come from ``torch.profiler`` (self CPU time).
+
+Medians over ``--repeats``. Writes ``bench/results/profile.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import time
+from collections import defaultdict
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _model(single: bool = False):
+    import torch
+
+    from bench.bench_train import topology
+    from emoface.model.build import build_model
+    from emoface.train.config import ExperimentConfig
+    from emoface.utils.config import load_yaml
+
+    cfg = load_yaml(ExperimentConfig, REPO / "configs" / "emoface-paper.yaml", {"model.single_branch": single})
+    m = topology(5023)
+    torch.manual_seed(0)
+    model = build_model(cfg.model, m.faces, 5023, 20, m.v_template)
+    for dec in (model.content_decoder, model.emotion_decoder):
+        if dec is not None:
+            torch.nn.init.normal_(dec.output.weight, std=1e-3)
+    return cfg, model, torch.from_numpy(m.v_template).float()
+
+
+class _Timer:
+    """Forward-hook timer: seconds and calls per named module (no gradients: forward only)."""
+
+    def __init__(self, modules: dict):
+        self.sec: dict[str, float] = defaultdict(float)
+        self.calls: dict[str, int] = defaultdict(int)
+        self._t0: dict[str, list[float]] = defaultdict(list)
+        self.handles = []
+        for name, mod in modules.items():
+            self.handles.append(mod.register_forward_pre_hook(self._pre(name)))
+            self.handles.append(mod.register_forward_hook(self._post(name)))
+
+    def _pre(self, name):
+        def hook(*_):
+            self._t0[name].append(time.perf_counter())
+        return hook
+
+    def _post(self, name):
+        def hook(*_):
+            self.sec[name] += time.perf_counter() - self._t0[name].pop()
+            self.calls[name] += 1
+        return hook
+
+    def remove(self):
+        for h in self.handles:
+            h.remove()
+
+
+def profile_inference(seconds: list[float], repeats: int) -> list[dict]:
+    import torch
+
+    _, model, tpl = _model()
+    mods = {"content encoder": model.content_encoder, "emotion encoder": model.emotion_encoder,
+            "content CNN": model.content_encoder.wav2vec.feature_extractor,
+            "emotion CNN": model.emotion_encoder.wav2vec.feature_extractor,
+            "mesh attention": model.mesh_attention,
+            "decoder output layers": _Multi(model.content_decoder.output, model.emotion_decoder.output)}
+    g = torch.Generator().manual_seed(0)
+    model.generate(0.1 * torch.randn(16000, generator=g), tpl)
+    rows = []
+    for sec in seconds:
+        audio = 0.1 * torch.randn(int(sec * 16000), generator=g)
+        runs = []
+        for _ in range(repeats):
+            timer = _Timer({k: v for k, v in mods.items() if not isinstance(v, _Multi)})
+            outs = mods["decoder output layers"].attach(timer)
+            t0 = time.perf_counter()
+            model.generate(audio, tpl, first_frame=tpl)
+            total = time.perf_counter() - t0
+            timer.remove()
+            for h in outs:
+                h.remove()
+            parts = dict(timer.sec)
+            enc = parts["content encoder"] + parts["emotion encoder"]
+            parts["decoding loop (rest)"] = total - enc - parts["mesh attention"]
+            runs.append({"total": total, **parts})
+        med = {k: statistics.median(r[k] for r in runs) for k in runs[0]}
+        rows.append({"audio_seconds": sec, "frames": model.n_frames_for(audio.shape[0]), "rtf": med["total"] / sec,
+                     "seconds": med, "load_after": round(os.getloadavg()[0], 2)})
+        print(json.dumps(rows[-1]), flush=True)
+    return rows
+
+
+class _Multi:
+    """Several modules timed under one name."""
+
+    def __init__(self, *mods):
+        self.mods = mods
+
+    def attach(self, timer: _Timer):
+        hs = []
+        for m in self.mods:
+            hs.append(m.register_forward_pre_hook(timer._pre("decoder output layers")))
+            hs.append(m.register_forward_hook(timer._post("decoder output layers")))
+        return hs
+
+
+def _saved_bytes(fn) -> tuple[object, int]:
+    """Run ``fn()`` and return its result and the bytes it saved for backward (each storage once)."""
+    import torch
+
+    seen: dict[int, int] = {}
+
+    def pack(t):
+        try:
+            s = t.untyped_storage()
+            seen[s.data_ptr()] = s.nbytes()
+        except (RuntimeError, NotImplementedError):
+            pass
+        return t
+
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        out = fn()
+    return out, sum(seen.values())
+
+
+def _fwd_bwd(fn, params, repeats: int) -> dict:
+    import torch
+
+    fwd, tot, saved = [], [], 0
+    for _ in range(repeats + 1):  # first run: warm-up
+        t0 = time.perf_counter()
+        out, saved = _saved_bytes(fn)
+        t1 = time.perf_counter()
+        out.float().square().mean().backward()
+        t2 = time.perf_counter()
+        for p in params:
+            p.grad = None
+        fwd.append(t1 - t0)
+        tot.append(t2 - t0)
+    return {"forward_s": statistics.median(fwd[1:]), "forward_backward_s": statistics.median(tot[1:]),
+            "saved_mib": saved / 2**20}
+
+
+def profile_train(frames: int, repeats: int) -> dict:
+    import torch
+
+    cfg, model, tpl = _model()
+    model.train()
+    g = torch.Generator().manual_seed(0)
+    n = int(round(frames * 16000 / 30))
+    audio = 0.1 * torch.randn(1, n, generator=g)
+    d = cfg.model.feature_dim
+    feats = torch.randn(1, frames, d, generator=g)
+    prev = 0.002 * torch.randn(1, frames, 5023, 3, generator=g)
+    cond = torch.randn(1, d, generator=g)
+    enc, ma, dec = model.content_encoder, model.mesh_attention, model.content_decoder
+    cnn = enc.wav2vec.feature_extractor
+    comps = {
+        "encoder pass (wav2vec2-base)": (lambda: enc(audio, frames), list(enc.parameters())),
+        "  of which CNN feature extractor": (lambda: cnn(audio), list(cnn.parameters())),
+        "Mesh Attention (SpiralConv3D stack)": (lambda: ma(feats, feats, None), list(ma.parameters())),
+        "decoder pass (parallel, T frames)": (lambda: dec(prev, feats, cond), list(dec.parameters())),
+        "  of which output layer Linear(d -> 3V)": (lambda: dec.output(feats), list(dec.output.parameters())),
+    }
+    # how often each runs per step (self-growing: 2 stages x targets x decoders)
+    counts = {"pair": {"encoder pass (wav2vec2-base)": 4, "Mesh Attention (SpiralConv3D stack)": 2,
+                       "decoder pass (parallel, T frames)": 8},
+              "single": {"encoder pass (wav2vec2-base)": 2, "Mesh Attention (SpiralConv3D stack)": 0,
+                         "decoder pass (parallel, T frames)": 4}}
+    out = {}
+    for name, (fn, params) in comps.items():
+        out[name] = _fwd_bwd(fn, params, repeats)
+        print(name, json.dumps(out[name]), flush=True)
+    n_train = {k: sum(p.numel() for p in m.parameters() if p.requires_grad) for k, m in model.named_children()
+               if m is not None}
+    return {"frames": frames, "components": out, "counts": counts, "params": n_train,
+            "param_grad_adam_mib": {"pair": 16 * sum(n_train.values()) / 2**20,
+                                    "single": 16 * (n_train["content_encoder"] + n_train["content_decoder"]) / 2**20}}
+
+
+def top_ops(frames: int, n: int = 12) -> list[dict]:
+    """``torch.profiler``: the operators of one pair step by self CPU time."""
+    import torch
+    from torch.profiler import ProfilerActivity, profile
+
+    from bench.bench_train import make_step
+
+    step, _ = make_step("paper", 5023, "emoface", frames, "cpu")
+    step()
+    with profile(activities=[ProfilerActivity.CPU]) as prof:
+        step()
+    total = sum(e.self_cpu_time_total for e in prof.key_averages())
+    rows = []
+    for e in sorted(prof.key_averages(), key=lambda e: -e.self_cpu_time_total)[:n]:
+        rows.append({"op": e.key, "calls": e.count, "self_cpu_s": e.self_cpu_time_total / 1e6,
+                     "share": e.self_cpu_time_total / total})
+    del torch
+    return rows
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--seconds", nargs="+", type=float, default=[3.0, 60.0])
+    ap.add_argument("--frames", type=int, default=90)
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--threads", type=int, default=None)
+    ap.add_argument("--skip", nargs="*", default=[], choices=["inference", "train", "ops"])
+    ap.add_argument("--out", type=Path, default=REPO / "bench" / "results" / "profile.json")
+    args = ap.parse_args()
+    import torch
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    report = {"benchmark": "profile_paper_5023", "date": time.strftime("%Y-%m-%d"), "machine": platform.processor()
+              or platform.machine(), "cpus": os.cpu_count(), "threads": torch.get_num_threads(),
+              "load_before": round(os.getloadavg()[0], 2)}
+    if "inference" not in args.skip:
+        report["inference"] = profile_inference(args.seconds, args.repeats)
+    if "train" not in args.skip:
+        report["train"] = profile_train(args.frames, args.repeats)
+    if "ops" not in args.skip:
+        report["top_ops"] = top_ops(args.frames)
+    report["load_after"] = round(os.getloadavg()[0], 2)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(report, indent=2) + "\n")
+    print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()

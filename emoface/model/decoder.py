@@ -50,7 +50,16 @@ class SelfAttention(nn.Module):
         """``x (B, Tq, d)``, ``bias (H, Tq, Tk)``; with ``cache``, keys/values are appended to it."""
         b, t, d = x.shape
         q, k, v = self.qkv(x).view(b, t, 3, self.heads, d // self.heads).permute(2, 0, 3, 1, 4)
-        if cache is not None:
+        if cache is not None and cache.get("capacity"):  # preallocated keys/values (no gradients)
+            n = cache.get("n", 0)
+            if "kbuf" not in cache:
+                shape = (b, self.heads, cache["capacity"], d // self.heads)
+                cache["kbuf"], cache["vbuf"] = k.new_empty(shape), v.new_empty(shape)
+            cache["kbuf"][:, :, n : n + t] = k
+            cache["vbuf"][:, :, n : n + t] = v
+            cache["n"] = n + t
+            k, v = cache["kbuf"][:, :, : n + t], cache["vbuf"][:, :, : n + t]
+        elif cache is not None:
             if "k" in cache:
                 k = torch.cat([cache["k"], k], dim=2)
                 v = torch.cat([cache["v"], v], dim=2)
@@ -104,10 +113,20 @@ class DecoderLayer(nn.Module):
 
 @dataclass
 class DecoderCache:
-    """State of a cached autoregressive decode: the next position and each layer's keys/values."""
+    """State of a cached autoregressive decode: the next position and each layer's keys/values.
+
+    ``capacity`` > 0 (inference without gradients only): keys/values go into buffers of that
+    many frames allocated once, and the temporal-bias rows and positional encodings are read
+    from tables built once, so that a step costs the same at frame 10 and at frame 10,000
+    (growing the keys with ``torch.cat`` copies the whole prefix at every step). The numbers
+    are the same as without it: the tables hold the same elementwise values.
+    """
 
     position: int = 0
     layers: list[dict] = field(default_factory=list)
+    capacity: int = 0
+    bias_table: torch.Tensor | None = None  # (H, capacity): bias of key distance capacity-1-k
+    ppe_table: torch.Tensor | None = None  # (period, d)
 
 
 class MotionDecoder(nn.Module):
@@ -182,10 +201,26 @@ class MotionDecoder(nn.Module):
         t = cache.position
         if t >= memory.shape[1]:
             raise ValueError(f"decoder step {t}: only {memory.shape[1]} audio frames")
+        fixed = cache.capacity > 0 and not torch.is_grad_enabled()
         if not cache.layers:
-            cache.layers = [dict() for _ in self.layers]
-        x = self._tokens(prev.unsqueeze(1), cond, t)
-        bias = temporal_bias(self.heads, 1, t + 1, self.period, query_offset=t, device=x.device, dtype=x.dtype)
+            cache.layers = [{"capacity": cache.capacity} if fixed else {} for _ in self.layers]
+        if fixed:
+            if t >= cache.capacity:
+                raise ValueError(f"decoder step {t}: the cache holds {cache.capacity} frames")
+            if cache.bias_table is None:
+                cap = cache.capacity
+                # row ``cap - 1`` of the full bias holds -slope * floor((cap - 1 - j) / period) at key j
+                cache.bias_table = temporal_bias(self.heads, 1, cap, self.period, query_offset=cap - 1,
+                                                 device=prev.device, dtype=prev.dtype)[:, 0]
+                pos = torch.arange(self.period, device=prev.device)
+                cache.ppe_table = periodic_positional_encoding(pos, self.dim, self.period).to(prev.dtype)
+            b = prev.shape[0]
+            x = self.vertex_map(prev.reshape(b, 1, -1)) + cond.unsqueeze(1)
+            x = self.ppe_dropout(x + cache.ppe_table[t % self.period])
+            bias = cache.bias_table[:, cache.capacity - 1 - t :].unsqueeze(1)  # keys 0..t of query t
+        else:
+            x = self._tokens(prev.unsqueeze(1), cond, t)
+            bias = temporal_bias(self.heads, 1, t + 1, self.period, query_offset=t, device=x.device, dtype=x.dtype)
         for layer, kv in zip(self.layers, cache.layers):
             x = layer(x, memory[:, t : t + 1], bias, kv)
         cache.position = t + 1

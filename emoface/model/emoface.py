@@ -195,7 +195,8 @@ class EmoFace(nn.Module):
         own = self.cfg.feedback == "own" and two
         prev_e = prev_c = start
         out_e, out_c, out_f = [], [], []
-        caches = (DecoderCache(), DecoderCache())
+        cap = t_total if cached and not torch.is_grad_enabled() else 0  # preallocated (inference)
+        caches = (DecoderCache(capacity=cap), DecoderCache(capacity=cap))
         hist_e: list[torch.Tensor] = []
         hist_c: list[torch.Tensor] = []
         for t in range(t_total):
@@ -279,10 +280,16 @@ class EmoFace(nn.Module):
                     raise ValueError("this model has no emotion-label embedding (emotion_label.enabled was false); "
                                      "its emotion comes from the audio only")
                 emo = emotion_weights(emotion, self.cfg.n_emotions, b, emotion_names).to(dev)
-            content = self.encode_content(audio, t)
             if self.emotion_encoder is None:
+                content = self.encode_content(audio, t)
                 feats, logits = content, None
+            elif self.content_encoder.same_cnn(self.emotion_encoder):  # one CNN pass serves both
+                cnn = self.content_encoder.cnn_features(audio)
+                content = self.content_encoder.from_cnn_features(cnn, t)
+                feats = self.emotion_encoder.from_cnn_features(cnn, t)
+                logits = self.classifier(feats.mean(dim=1))
             else:
+                content = self.encode_content(audio, t)
                 feats, logits = self.encode_emotion(audio, t)
             feats = self.add_emotion_label(feats, emo)
             if self.emotion_encoder is None:

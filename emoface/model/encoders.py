@@ -110,14 +110,39 @@ class AudioEncoder(nn.Module):
         return self.wav2vec.config.to_json_string()
 
     def forward(self, audio: torch.Tensor, n_frames: int) -> torch.Tensor:
+        return self.from_cnn_features(self.cnn_features(audio), n_frames)
+
+    def cnn_features(self, audio: torch.Tensor) -> torch.Tensor:
+        """``audio (B, N)`` -> the CNN feature extractor's output ``(B, S, C)`` at 50 Hz."""
         if audio.dim() != 2:
             raise ValueError(f"audio must be (B, N), got {tuple(audio.shape)}")
         if audio.shape[1] < self.min_samples:
             audio = F.pad(audio, (0, self.min_samples - audio.shape[1]))
         if self.cfg.normalize_audio:
             audio = (audio - audio.mean(dim=1, keepdim=True)) / torch.sqrt(audio.var(dim=1, keepdim=True, unbiased=False) + 1e-7)
+        return self.wav2vec.feature_extractor(audio).transpose(1, 2)
+
+    def same_cnn(self, other: "AudioEncoder") -> bool:
+        """Whether ``other``'s :meth:`cnn_features` equals this one's for any audio.
+
+        Decided by comparing the weights (and the audio normalisation and padding), not assumed:
+        true e.g. for two snapshots fine-tuned from one pretrained model with the CNN frozen.
+        """
+        if self.cfg.normalize_audio != other.cfg.normalize_audio or self.min_samples != other.min_samples:
+            return False
+        ca, cb = self.wav2vec.config, other.wav2vec.config
+        keys = ("conv_kernel", "conv_stride", "conv_bias", "feat_extract_norm", "feat_extract_activation")
+        if any(getattr(ca, k, None) != getattr(cb, k, None) for k in keys):
+            return False
+        a = self.wav2vec.feature_extractor.state_dict()
+        b = other.wav2vec.feature_extractor.state_dict()
+        if a.keys() != b.keys() or self.wav2vec.feature_extractor.training or other.wav2vec.feature_extractor.training:
+            return False
+        return all(a[k].shape == b[k].shape and torch.equal(a[k], b[k]) for k in a)
+
+    def from_cnn_features(self, feats: torch.Tensor, n_frames: int) -> torch.Tensor:
+        """The rest of :meth:`forward`: CNN features ``(B, S, C)`` -> ``(B, n_frames, out_dim)``."""
         w = self.wav2vec
-        feats = w.feature_extractor(audio).transpose(1, 2)  # (B, S, C) at 50 Hz
         if self.cfg.interpolate == "features":
             feats = _resample(feats, n_frames)
         hidden, _ = w.feature_projection(feats)

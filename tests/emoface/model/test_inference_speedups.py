@@ -1,0 +1,119 @@
+"""The inference-only fast paths (issue 17) give the numbers of the paths that training uses, to 1e-5.
+
+- SpiralConv3D without gradients projects before gathering (Mesh Attention's last layer);
+- the cached decoder without gradients writes keys/values into preallocated buffers and reads
+  bias rows and positional encodings from tables;
+- ``generate`` runs the CNN feature extractor once when both encoders' CNN weights are equal.
+
+"Before" is computed through the unchanged gradient-mode code (``torch.enable_grad``), which is
+the code that ran before these paths existed.
+"""
+
+import numpy as np
+import pytest
+import torch
+
+from emoface.mesh.spiral import spiral_indices
+from emoface.model.build import build_model
+from emoface.model.config import EncoderConfig, ModelConfig
+from emoface.model.emoface import EmoFace
+from emoface.model.spiralconv import SpiralConv3D
+from tools.demo_head.canonical_mesh import load_canonical_mesh
+
+TINY = dict(hidden_size=32, num_hidden_layers=1, num_attention_heads=2, intermediate_size=64, conv_dim=(16,) * 7,
+            num_conv_pos_embeddings=8, num_conv_pos_embedding_groups=2)
+
+
+@pytest.fixture(scope="module")
+def mesh():
+    m = load_canonical_mesh()
+    return m.faces, (m.vertices / 100.0).astype(np.float32)
+
+
+def _model(mesh, **kw) -> EmoFace:
+    faces, verts = mesh
+    torch.manual_seed(0)
+    cfg = ModelConfig(feature_dim=32, content_encoder=EncoderConfig(**TINY), emotion_encoder=EncoderConfig(**TINY), **kw)
+    cfg.mesh_attention.channels = 8
+    model = build_model(cfg, faces, len(verts), 3, verts)
+    for dec in (model.content_decoder, model.emotion_decoder):
+        torch.nn.init.normal_(dec.output.weight, std=0.02)
+    torch.nn.init.normal_(model.mesh_attention.convs[-1].weight, std=0.5)  # weights that differ per vertex
+    return model.eval()
+
+
+def _before(model: EmoFace, audio: torch.Tensor, tpl: torch.Tensor) -> torch.Tensor:
+    """``generate``'s computation through the gradient-mode code (separate CNNs, gather + conv2d, torch.cat cache)."""
+    with torch.enable_grad():
+        t = model.n_frames_for(audio.shape[1])
+        content = model.encode_content(audio, t)
+        feats, _ = model.encode_emotion(audio, t)
+        b = audio.shape[0]
+        spk = torch.nn.functional.one_hot(torch.zeros(b, dtype=torch.long), model.n_speakers).float()
+        inten = torch.nn.functional.one_hot(torch.zeros(b, dtype=torch.long), 2).float()
+        tb = tpl.unsqueeze(0).expand(b, -1, -1)
+        inputs = model.prepare(content, feats, spk, inten, tb)
+        off = model.decode_autoregressive(inputs, torch.zeros_like(tb), cached=True)
+        return (tb.unsqueeze(1) + off.fused).detach()
+
+
+def test_spiralconv_project_then_gather_equals_gather_then_conv(mesh):
+    faces, verts = mesh
+    spirals = torch.from_numpy(np.array(spiral_indices(faces, len(verts), 9, 1, verts)))
+    torch.manual_seed(0)
+    conv = SpiralConv3D(8, 1, spirals, 3)
+    torch.nn.init.normal_(conv.bias)
+    x = torch.randn(2, 8, 37, len(verts))  # 37 frames: chunks of 16 with a partial last one
+    want = conv(x)  # gradients enabled: the training path
+    with torch.no_grad():
+        got = conv(x)
+    assert want.requires_grad and not got.requires_grad
+    torch.testing.assert_close(got, want.detach(), rtol=1e-6, atol=1e-5)  # outputs ~10: float rounding
+
+
+@pytest.mark.parametrize("seconds", [3.0, 10.0])
+def test_generate_equals_the_gradient_mode_code(mesh, seconds):
+    model = _model(mesh)
+    tpl = torch.from_numpy(mesh[1])
+    audio = 0.1 * torch.randn(1, int(seconds * 16000), generator=torch.Generator().manual_seed(1))
+    got = model.generate(audio, tpl).vertices
+    want = _before(model, audio, tpl)
+    assert got.shape == (1, int(seconds * 30), 468, 3)
+    assert (want - tpl).abs().max() > 1e-3  # not trivially the template
+    torch.testing.assert_close(got, want, rtol=0, atol=1e-5)
+
+
+def test_decoder_cache_capacity_is_enforced(mesh):
+    from emoface.model.decoder import DecoderCache
+
+    model = _model(mesh)
+    dec = model.content_decoder
+    cache = DecoderCache(capacity=2)
+    mem = torch.randn(1, 5, 32)
+    cond = torch.zeros(1, 32)
+    prev = torch.zeros(1, 468, 3)
+    with torch.no_grad():
+        dec.step(prev, mem, cond, cache)
+        dec.step(prev, mem, cond, cache)
+        with pytest.raises(ValueError, match="holds 2 frames"):
+            dec.step(prev, mem, cond, cache)
+
+
+def test_shared_cnn_only_when_the_weights_are_equal(mesh):
+    model = _model(mesh)
+    # random initialisation draws different CNN weights for the two encoders
+    assert not model.content_encoder.same_cnn(model.emotion_encoder)
+    model.emotion_encoder.wav2vec.feature_extractor.load_state_dict(
+        model.content_encoder.wav2vec.feature_extractor.state_dict())
+    assert model.content_encoder.same_cnn(model.emotion_encoder)
+    tpl = torch.from_numpy(mesh[1])
+    audio = 0.1 * torch.randn(1, 32000, generator=torch.Generator().manual_seed(2))
+    calls = []
+    hook = model.emotion_encoder.wav2vec.feature_extractor.register_forward_hook(lambda *_: calls.append(1))
+    got = model.generate(audio, tpl)
+    hook.remove()
+    assert calls == []  # the emotion encoder's CNN did not run
+    torch.testing.assert_close(got.vertices, _before(model, audio, tpl), rtol=0, atol=1e-5)
+    with torch.no_grad():
+        model.emotion_encoder.wav2vec.feature_extractor.conv_layers[3].conv.weight[0, 0, 0] += 1e-3
+    assert not model.content_encoder.same_cnn(model.emotion_encoder)

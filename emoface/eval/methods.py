@@ -95,6 +95,9 @@ class RunMethod:
             raise ValueError(f"{self.run_dir}: condition speaker(s) {', '.join(missing)} are not training speakers of this run "
                              f"({', '.join(self.meta.speakers)})")
         self._index = [self.meta.speakers.index(s) for s in speakers]
+        if use_labels and getattr(self.model, "emotion_label", None) is None:
+            raise ValueError(f"{self.run_dir}: use_labels (--use-labels) needs the emotion-label embedding, and this run "
+                             "was trained without it (model.emotion_label.enabled: false); its emotion comes from the audio")
         self.name = self.run_dir.name
         self.description = describe_run(self.cfg)
         self.first_frame = first_frame

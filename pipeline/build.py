@@ -27,7 +27,7 @@ from typing import Any
 
 from emoface.utils.atomic import write_json_atomic
 from emoface.utils.config import dump_yaml
-from pipeline.detectors.config import detector_note
+from pipeline.detectors.registry import DETECTORS, DetectorRegistry
 from pipeline.sources.ravdess import Manifest, parse_actors, prepare_ravdess
 from pipeline.stages.config import BuildConfig, SplitConfig, stages_from
 from pipeline.stages.records import Failure, SplitStatus
@@ -160,11 +160,13 @@ def build_ravdess(
     download: bool = False,
     progress: bool | None = False,
     stages: StageRegistry = REGISTRY,
+    detectors: DetectorRegistry = DETECTORS,
 ) -> BuildSummary:
     """Build 3D-RAVDESS from the videos under ``root`` into ``out``; returns the summary.
 
     Nothing that already matches its sidecar is recomputed; ``force`` (a stage name) redoes
-    that stage and every later one; ``stages``: the stages to run (default: the registry's).
+    that stage and every later one; ``stages``: the stages to run (default: the registry's);
+    ``detectors``: the detectors ``cfg.landmarks.detector`` may name.
     Bad inputs are recorded, never raised; only a wrong setup (missing root, too few GPUs, a
     locked or unwritable ``out``, a refused ``--model``, offline ``--download``) raises.
     """
@@ -190,12 +192,15 @@ def build_ravdess(
             limits = {"max_member_bytes": cfg.source.max_member_bytes, "max_total_bytes": cfg.source.max_total_bytes,
                       "max_ratio": cfg.source.max_ratio}
             manifest: Manifest = prepare_ravdess(root, out, wanted, cfg.source.extract_to or None, limits)
-            if cfg.landmarks.detector != "mediapipe":
+            detector = detectors[cfg.landmarks.detector]
+            note = detector.note
+            if detector.preflight:
                 # fail fast, once, with one line (package missing, weights that cannot be downloaded); the
                 # workers then find the downloaded weights in torch's hub cache
                 from pipeline.detectors import make_detector
 
-                make_detector(cfg.landmarks.detector, cfg.landmarks.min_confidence, cfg.landmarks.fan).close()
+                with make_detector(cfg.landmarks, detectors) as det:
+                    note = det.accuracy_note
             dump_yaml(cfg, out / "config.yaml")  # every section resolved (defaults included)
             dump_yaml(split, out / "split.yaml")
         except (FileNotFoundError, PermissionError):
@@ -206,7 +211,8 @@ def build_ravdess(
         ex = make_executor(executor, workers, gpus, address, cfg)
         cpus = os.cpu_count() or 1
         ctx = TaskContext(str(out), cfg, forced, device=cfg.device,
-                          ffmpeg_threads=cfg.decode.ffmpeg_threads or max(1, cpus // max(1, workers)), stages=stages)
+                          ffmpeg_threads=cfg.decode.ffmpeg_threads or max(1, cpus // max(1, workers)), stages=stages,
+                          detectors=detectors)
         with ex, BuildProgress(progress) as bar:
             sched = Scheduler(ctx, manifest, split, ex, bar, capacity=ex.capacity(), retries=cfg.executor.worker_death_retries)
             sched.run()
@@ -228,7 +234,7 @@ def build_ravdess(
             report={"status": sched.report.status, "path": str(out / "qa" / "report.html")} if sched.report else None,
             stages=_stage_stats(sched.outcomes, stages),
             seconds=round(time.perf_counter() - t0, 3),
-            notes=[n for n in (detector_note(cfg.landmarks.detector, cfg.landmarks.fan),) if n],
+            notes=[note] if note else [],
         )
         write_json_atomic(out / "build.json", summary.to_dict())
     return summary

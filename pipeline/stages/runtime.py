@@ -16,6 +16,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from pipeline.detectors.registry import DETECTORS, DetectorRegistry
 from pipeline.stages.backend import Fitter, load_backend, sources_hash
 from pipeline.stages.config import BuildConfig, stage_config_hash
 from pipeline.stages.registry import REGISTRY, Stage, StageRegistry, resolve
@@ -36,6 +37,8 @@ class TaskContext:
     extra: dict[str, Any] = field(default_factory=dict)
     #: the stages of this build (tests add toy stages to a copy of the registry)
     stages: StageRegistry = REGISTRY
+    #: the detectors ``landmarks.detector`` may name (tests add toy detectors to a copy)
+    detectors: DetectorRegistry = DETECTORS
     #: per-stage config hashes, computed once per context (planning a rerun checks thousands of sidecars)
     _config_hashes: dict = field(default_factory=dict, compare=False, repr=False)
 

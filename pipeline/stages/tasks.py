@@ -143,7 +143,7 @@ def run_media_task(ctx: TaskContext, clip: SourceClip) -> TaskResult:
         collector_error: BaseException | None = None
         if lmk is None:
             try:
-                collector = stack.enter_context(LandmarkCollector(ctx.cfg.landmarks, ctx.cfg.decode.fps))
+                collector = stack.enter_context(LandmarkCollector(ctx.cfg.landmarks, ctx.cfg.decode.fps, ctx.detectors))
             except Exception as exc:  # noqa: BLE001
                 collector_error = exc
         sink = _TimedSink(collector)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from collections.abc import Mapping
 
 from emoface.utils.config import ConfigError, config_hash, load_yaml
 from pipeline.fitting.config import FitConfig, SmoothConfig
@@ -112,7 +112,7 @@ class BuildConfig:
     #: the numerical back end: ``module:Class`` implementing pipeline.stages.backend.Fitter
     backend: str = "pipeline.stages.backend:DefaultBackend"
     #: settings of a custom back end, checked against its ``Options`` dataclass when it declares one
-    backend_options: dict[str, Any] = field(default_factory=dict)
+    backend_options: dict[str, object] = field(default_factory=dict)
     #: torch device for fitting when not placed by --gpus
     device: str = "cpu"
     decode: DecodeConfig = field(default_factory=DecodeConfig)
@@ -157,7 +157,7 @@ class SplitConfig:
         return ("train", "val", "test")
 
 
-def stage_config_hash(cfg: BuildConfig, stage: str, extra: dict[str, Any] | None = None,
+def stage_config_hash(cfg: BuildConfig, stage: str, extra: Mapping[str, str] | None = None,
                       stages: StageRegistry = REGISTRY) -> str:
     """sha256 of the config sections ``stage`` reads (plus ``extra``, e.g. the split)."""
     from emoface.utils.config import to_dict
@@ -178,7 +178,7 @@ def stages_from(stage: str | None, stages: StageRegistry = REGISTRY) -> frozense
     return frozenset(stages.later(stage))
 
 
-def load_build_config(path: str | Path | None = None, overrides: dict[str, Any] | None = None,
+def load_build_config(path: str | Path | None = None, overrides: Mapping[str, object] | None = None,
                       detectors: DetectorRegistry = DETECTORS) -> BuildConfig:
     """Defaults, then the YAML file, then ``overrides``; every section, the back end's options and the
     detector's checked (``landmarks.options`` comes back resolved: every setting, defaults included)."""

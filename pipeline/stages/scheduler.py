@@ -29,7 +29,7 @@ from collections import defaultdict
 from concurrent.futures import FIRST_COMPLETED, Future, wait
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Callable
 
 from pipeline.executors.local import Executor
 from pipeline.executors.progress import BuildProgress

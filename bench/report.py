@@ -19,7 +19,8 @@ from bench.report_format import (
     RAVDESS_FRAMES, build_after, cmd, cores_used, failed, g, infer_rows, largest, load, num, pct, plural, run_cell, table, train_row,
     verdict,
 )
-from bench.report_sections import build_section, corpus_build_section, fit_section, full_corpus_section, machines, model_section, scaling_section, synth_section
+from bench.report_build import build_section, corpus_build_section, full_corpus_section
+from bench.report_sections import fit_section, machines, model_section, scaling_section, synth_section
 
 REPO = Path(__file__).resolve().parents[1]
 HEADER = (

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from pipeline.sources.ravdess import SourceClip
+from pipeline.sources.manifest import SourceClip
 from pipeline.stages.runtime import TaskContext
 from pipeline.stages.store import ClipError, content_hash
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from pipeline.sources.ravdess import SourceClip
+from pipeline.sources.manifest import SourceClip
 from pipeline.stages.backend import QAInputs
 from pipeline.stages.fitstages import load_fit, load_track
 from pipeline.stages.outcome import TaskResult, run_stage

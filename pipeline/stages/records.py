@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Literal
 
-from pipeline.sources.ravdess import SourceClip
+from pipeline.sources.manifest import SourceClip
 
 __all__ = ["Failure", "PackageMember", "SplitStatus"]
 

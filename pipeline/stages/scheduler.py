@@ -33,7 +33,7 @@ from typing import Callable
 
 from pipeline.executors.local import Executor
 from pipeline.executors.progress import BuildProgress
-from pipeline.sources.ravdess import Manifest, SourceClip
+from pipeline.sources.manifest import Manifest, SourceClip
 from pipeline.stages.config import SplitConfig
 from pipeline.stages.outcome import Outcome, TaskResult, check_stage
 from pipeline.stages.package import member, package_input

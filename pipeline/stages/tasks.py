@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from pipeline.sources.ravdess import SourceClip
+from pipeline.sources.manifest import SourceClip
 from pipeline.stages.decode import decode_clip, stream_frames
 from pipeline.stages.outcome import Outcome, TaskResult, check_stage, run_stage
 from pipeline.stages.registry import resolve

@@ -207,7 +207,7 @@ def build_ravdess(
                 # workers then find the downloaded weights in torch's hub cache
                 from pipeline.detectors import make_detector
 
-                with make_detector(cfg.landmarks, detectors) as det:
+                with make_detector(cfg.landmarks.detector, cfg.landmarks.options, detectors) as det:
                     note = det.accuracy_note
             dump_yaml(cfg, out / "config.yaml")  # every section resolved (defaults included)
             dump_yaml(split, out / "split.yaml")

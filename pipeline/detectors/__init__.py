@@ -14,19 +14,17 @@ To add one: a module with a class that has the :class:`Detector` attributes and 
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Mapping
 
 from pipeline.detectors.base import Detection, Detector, DetectorError
 from pipeline.detectors.registry import DETECTORS, DetectorRegistry, DetectorSpec
 
-if TYPE_CHECKING:
-    from pipeline.stages.config import LandmarksConfig
-
 __all__ = ["Detection", "Detector", "DetectorError", "DetectorSpec", "DetectorRegistry", "DETECTORS", "make_detector"]
 
 
-def make_detector(cfg: LandmarksConfig, detectors: DetectorRegistry = DETECTORS) -> Detector:
-    """A new detector ``cfg.detector`` with its settings ``cfg.options`` (one per clip: MediaPipe's
-    VIDEO mode tracks across frames); :class:`DetectorError` for an unknown name."""
-    spec = detectors[cfg.detector]
-    return spec.make(spec.parse(cfg.options))
+def make_detector(name: str, options: Mapping[str, object] | None = None,
+                  detectors: DetectorRegistry = DETECTORS) -> Detector:
+    """A new detector ``name`` with its settings ``options`` (``landmarks.options``; one detector per
+    clip: MediaPipe's VIDEO mode tracks across frames); :class:`DetectorError` for an unknown name."""
+    spec = detectors[name]
+    return spec.make(spec.parse(options))

@@ -42,7 +42,7 @@ class LandmarkCollector:
 
         self.cfg = cfg
         self.fps = float(fps)
-        self._det = make_detector(cfg, detectors)
+        self._det = make_detector(cfg.detector, cfg.options, detectors)
         self._rows: list[tuple[int, Detection | None]] = []
         self.width = 0
         self.height = 0

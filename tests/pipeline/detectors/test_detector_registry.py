@@ -68,7 +68,7 @@ def test_a_detector_declared_once_is_made_and_accepted_by_the_config(tmp_path):
     cfg = load_build_config(cfg_file, detectors=WITH_TOY)
     assert cfg.landmarks.detector == "toy"
     assert cfg.landmarks.options == {"offset": 2.5, "missing_every": 0}  # resolved: defaults included
-    with make_detector(cfg.landmarks, WITH_TOY) as det:
+    with make_detector(cfg.landmarks.detector, cfg.landmarks.options, WITH_TOY) as det:
         assert isinstance(det, ToyDetector) and isinstance(det, Detector)
         assert det.settings == ToySettings(offset=2.5)
         d = det.detect(np.zeros((8, 8, 3), np.uint8), 0)
@@ -123,6 +123,6 @@ def test_registry_refuses_duplicates_and_unknown_names():
     with pytest.raises(ValueError, match="unique"):
         WITH_TOY.with_detector(TOY)
     with pytest.raises(DetectorError, match=r"unknown detector 'nope' \(choose one of mediapipe, fan, toy\)"):
-        make_detector(LandmarksConfig(detector="nope"), WITH_TOY)
+        make_detector("nope", None, WITH_TOY)
     with pytest.raises(DetectorError, match="cannot be loaded"):
         DetectorSpec("broken", "no_such_module:X").make()

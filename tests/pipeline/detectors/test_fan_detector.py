@@ -15,7 +15,6 @@ from dataclasses import asdict  # noqa: E402
 
 from pipeline.detectors import DetectorError, make_detector  # noqa: E402
 from pipeline.detectors.fan import FanConfig  # noqa: E402
-from pipeline.stages.config import LandmarksConfig  # noqa: E402
 
 FIXTURE = Path(__file__).resolve().parents[2] / "data" / "ravdess" / "actor05_neutral_1s.mp4"
 RANDOM = FanConfig(weights="random", face_box="haar", flip_input=False)
@@ -23,7 +22,7 @@ RANDOM = FanConfig(weights="random", face_box="haar", flip_input=False)
 
 def fan(cfg: FanConfig):
     """The ``fan`` detector as the landmarks stage makes it (``landmarks.options`` = ``cfg``)."""
-    return make_detector(LandmarksConfig(detector="fan", options=asdict(cfg)))
+    return make_detector("fan", asdict(cfg))
 
 
 @pytest.fixture(scope="module")

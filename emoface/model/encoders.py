@@ -14,6 +14,7 @@ config (the ``small`` preset uses tiny encoders that train on a CPU).
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 import torch
@@ -22,7 +23,9 @@ from torch import nn
 
 from emoface.model.config import EncoderConfig
 
-__all__ = ["AudioEncoder", "EncoderError", "build_wav2vec2", "receptive_field"]
+__all__ = ["AudioEncoder", "EncoderError", "build_wav2vec2", "receptive_field", "CNN_CHUNK_FRAMES"]
+
+CNN_CHUNK_FRAMES = 250  # CNN output frames (5 s at 50 Hz) per chunk for long audio at inference
 
 
 class EncoderError(RuntimeError):
@@ -120,7 +123,61 @@ class AudioEncoder(nn.Module):
             audio = F.pad(audio, (0, self.min_samples - audio.shape[1]))
         if self.cfg.normalize_audio:
             audio = (audio - audio.mean(dim=1, keepdim=True)) / torch.sqrt(audio.var(dim=1, keepdim=True, unbiased=False) + 1e-7)
+        if not torch.is_grad_enabled() and audio.shape[1] > self.min_samples + CNN_CHUNK_FRAMES * self.hop:
+            return self._cnn_chunked(audio, CNN_CHUNK_FRAMES).transpose(1, 2)
         return self.wav2vec.feature_extractor(audio).transpose(1, 2)
+
+    @property
+    def hop(self) -> int:
+        """Audio samples per CNN output frame (320 for wav2vec2)."""
+        return math.prod(self.wav2vec.config.conv_stride)
+
+    def _cnn_chunked(self, audio: torch.Tensor, chunk: int) -> torch.Tensor:
+        """The CNN feature extractor on long audio, ``chunk`` output frames at a time (inference).
+
+        The convolutions are unpadded, so output frame k sees samples ``[hop k, hop k + receptive
+        field)`` only and each chunk gets exactly its frames. The one global operation, the first
+        layer's GroupNorm (one group per channel, statistics over all time steps), takes its
+        statistics from a first pass over the first convolution, accumulated in float64. Same
+        numbers as the whole-clip pass to float rounding (tested to 1e-5); the temporaries stay
+        a few MB instead of ``512 x N / 5`` floats per layer (393 MB each for 60 s).
+        """
+        fe = self.wav2vec.feature_extractor
+        layers = fe.conv_layers
+        first = layers[0]
+        norm = getattr(first, "layer_norm", None)
+        group = isinstance(norm, nn.GroupNorm)
+        n = audio.shape[1]
+        n_out = (n - self.min_samples) // self.hop + 1
+        x = audio[:, None]
+        if group:  # per-channel statistics of the first convolution over the whole clip
+            k, st = first.conv.kernel_size[0], first.conv.stride[0]
+            n0 = (n - k) // st + 1
+            step = chunk * self.hop // st
+            s1 = torch.zeros(audio.shape[0], first.conv.out_channels, dtype=torch.float64)
+            s2 = torch.zeros_like(s1)
+            for p0 in range(0, n0, step):
+                p1 = min(n0, p0 + step)
+                y = first.conv(x[:, :, p0 * st : (p1 - 1) * st + k]).double()
+                s1 += y.sum(2)
+                s2 += y.square().sum(2)
+            mean = s1 / n0
+            var = (s2 / n0 - mean.square()).clamp(min=0)
+            scale = (norm.weight.double() / torch.sqrt(var + norm.eps)).to(audio.dtype)[:, :, None]
+            shift = (norm.bias.double() - mean * scale[:, :, 0].double()).to(audio.dtype)[:, :, None]
+        outs = []
+        for k0 in range(0, n_out, chunk):
+            k1 = min(n_out, k0 + chunk)
+            h = x[:, :, k0 * self.hop : (k1 - 1) * self.hop + self.min_samples]
+            if group:
+                h = first.activation(first.conv(h) * scale + shift)
+                rest = layers[1:]
+            else:
+                rest = layers
+            for layer in rest:
+                h = layer(h)
+            outs.append(h)
+        return torch.cat(outs, dim=2)
 
     def same_cnn(self, other: "AudioEncoder") -> bool:
         """Whether ``other``'s :meth:`cnn_features` equals this one's for any audio.

@@ -117,3 +117,18 @@ def test_shared_cnn_only_when_the_weights_are_equal(mesh):
     with torch.no_grad():
         model.emotion_encoder.wav2vec.feature_extractor.conv_layers[3].conv.weight[0, 0, 0] += 1e-3
     assert not model.content_encoder.same_cnn(model.emotion_encoder)
+
+
+def test_chunked_cnn_equals_the_whole_clip_pass(mesh):
+    from emoface.model.encoders import CNN_CHUNK_FRAMES
+
+    enc = _model(mesh).content_encoder
+    assert enc.wav2vec.config.feat_extract_norm == "group"  # the global GroupNorm is the hard case
+    audio = 0.1 * torch.randn(2, 16000 * 10 + 123, generator=torch.Generator().manual_seed(3))
+    assert audio.shape[1] > enc.min_samples + CNN_CHUNK_FRAMES * enc.hop  # long enough to be chunked
+    with torch.no_grad():
+        got = enc.cnn_features(audio)
+        whole = enc.wav2vec.feature_extractor((audio - audio.mean(1, keepdim=True))
+                                              / torch.sqrt(audio.var(1, keepdim=True, unbiased=False) + 1e-7))
+    assert got.shape == whole.transpose(1, 2).shape
+    torch.testing.assert_close(got, whole.transpose(1, 2), rtol=1e-5, atol=1e-5)

@@ -20,6 +20,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.utils.checkpoint import checkpoint
 
 from emoface.model.config import EncoderConfig
 
@@ -113,6 +114,11 @@ class AudioEncoder(nn.Module):
         return self.wav2vec.config.to_json_string()
 
     def forward(self, audio: torch.Tensor, n_frames: int) -> torch.Tensor:
+        if self.cfg.checkpoint and torch.is_grad_enabled() and self.training:
+            return checkpoint(self._forward, audio, n_frames, use_reentrant=False)  # dropout masks replayed
+        return self._forward(audio, n_frames)
+
+    def _forward(self, audio: torch.Tensor, n_frames: int) -> torch.Tensor:
         return self.from_cnn_features(self.cnn_features(audio), n_frames)
 
     def cnn_features(self, audio: torch.Tensor) -> torch.Tensor:

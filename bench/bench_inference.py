@@ -31,7 +31,7 @@ DEFAULT_VERTICES = {"small": 468, "paper": 5023}
 def run(preset: str, n_vertices: int, seconds: list[float], max_uncached: float, device: str) -> list[dict]:
     import torch
 
-    from bench.bench_train import topology
+    from bench.bench_train import _reset_peak_rss, _rss_kib, topology
     from emoface.model.build import build_model
     from emoface.train.config import ExperimentConfig
     from emoface.utils.config import load_yaml
@@ -62,6 +62,7 @@ def run(preset: str, n_vertices: int, seconds: list[float], max_uncached: float,
                 continue
             if device.startswith("cuda"):
                 torch.cuda.synchronize()
+            _reset_peak_rss()
             t0 = time.perf_counter()
             model.generate(audio, tpl, first_frame=tpl, cached=cached)
             if device.startswith("cuda"):
@@ -71,7 +72,7 @@ def run(preset: str, n_vertices: int, seconds: list[float], max_uncached: float,
                 cached_s[sec] = dt
             elif per_t2 is None:
                 per_t2 = max(0.0, dt - cached_s[sec]) / t_frames**2
-            row.update(seconds=dt, rtf=dt / sec)
+            row.update(seconds=dt, rtf=dt / sec, peak_rss_mib=_rss_kib("VmHWM") / 1024)
             rows.append(row)
             print(json.dumps(row), flush=True)
     return rows

@@ -52,7 +52,8 @@ def topology(n_vertices: int):
     return m
 
 
-def make_step(preset: str, n_vertices: int, variant: str, frames: int, device: str):
+def make_step(preset: str, n_vertices: int, variant: str, frames: int, device: str,
+              overrides: dict | None = None):
     """The benchmark's training step (a closure) on a synthetic pair, and the model it trains.
 
     Self-growing two-stage pass at p_gt = 0.5 on two clips of ``frames`` and ``frames + 7``
@@ -69,7 +70,7 @@ def make_step(preset: str, n_vertices: int, variant: str, frames: int, device: s
 
     dev = torch.device(device)
     cfg = load_yaml(ExperimentConfig, REPO / "configs" / f"emoface-{preset}.yaml",
-                    {"model.single_branch": variant == "single_branch"})
+                    {"model.single_branch": variant == "single_branch", **(overrides or {})})
     m = topology(n_vertices)
     torch.manual_seed(0)
     model = build_model(cfg.model, m.faces, n_vertices, 20, m.v_template).to(dev)
@@ -102,13 +103,14 @@ def make_step(preset: str, n_vertices: int, variant: str, frames: int, device: s
     return step, model
 
 
-def one(preset: str, n_vertices: int, variant: str, steps: int, frames: int, device: str, threads: int | None) -> dict:
+def one(preset: str, n_vertices: int, variant: str, steps: int, frames: int, device: str, threads: int | None,
+        overrides: dict | None = None) -> dict:
     import torch
 
     if threads:
         torch.set_num_threads(threads)
     dev = torch.device(device)
-    step, model = make_step(preset, n_vertices, variant, frames, device)
+    step, model = make_step(preset, n_vertices, variant, frames, device, overrides)
     step()  # warm-up (allocations, Adam state)
     base = _rss_kib("VmRSS")
     _reset_peak_rss()
@@ -125,7 +127,7 @@ def one(preset: str, n_vertices: int, variant: str, steps: int, frames: int, dev
         "preset": preset, "vertices": n_vertices, "variant": variant, "frames": frames, "steps": steps,
         "seconds_per_step": sec, "params_trainable": sum(p.numel() for p in model.parameters() if p.requires_grad),
         "rss_before_mib": base / 1024, "peak_rss_mib": _rss_kib("VmHWM") / 1024, "device": str(dev),
-        "threads": torch.get_num_threads(),
+        "threads": torch.get_num_threads(), "overrides": overrides or {},
     }
     if dev.type == "cuda":
         out["peak_cuda_mib"] = torch.cuda.max_memory_allocated(dev) / 2**20
@@ -169,10 +171,15 @@ def main() -> None:
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--threads", type=int, default=None)
     ap.add_argument("--out", type=Path, default=REPO / "bench" / "results" / "train.json")
+    ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                    help="config override for --one, e.g. model.content_encoder.checkpoint=true")
     ap.add_argument("--one", nargs=3, metavar=("PRESET", "V", "VARIANT"), help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.one:
-        res = one(args.one[0], int(args.one[1]), args.one[2], args.steps, args.frames, args.device, args.threads)
+        import yaml
+
+        sets = {k: yaml.safe_load(v) for k, v in (a.split("=", 1) for a in args.set)}
+        res = one(args.one[0], int(args.one[1]), args.one[2], args.steps, args.frames, args.device, args.threads, sets)
         print(json.dumps(res))
         return
     report = run(args.presets, args.vertices, args.variants, args.steps, args.frames, args.device, args.threads)

@@ -1,0 +1,32 @@
+"""``bench.bench_speed`` renders its goals table from one run's rounds and splices it into a Markdown file."""
+
+from pathlib import Path
+
+from bench.bench_speed import END, START, render, splice
+
+
+def _round(k: float) -> dict:
+    inf = {"3s": {"rtf": 0.3 * k, "peak_rss_mib": 900}, "10s": {"rtf": 0.3 * k, "peak_rss_mib": 950},
+           "60s": {"rtf": 0.33 * k, "peak_rss_mib": 1000}}
+    return {"faceformer": {"rtf_3s": 0.4, "rtf_10s": 0.5, "train_tf_s": 1.0, "train_ar_s": 2.0, "peak_rss_mb": 2000},
+            "emoface": inf, "emoface_before": {s: {"rtf": 2 * v["rtf"]} for s, v in inf.items()},
+            "train_emoface": {"seconds_per_step": 3.0 * k, "peak_rss_mib": 5000},
+            "train_single_branch": {"seconds_per_step": 2.0, "peak_rss_mib": 2800},
+            "train_emoface_checkpoint": {"seconds_per_step": 4.0, "peak_rss_mib": 3500}}
+
+
+def test_render_takes_medians_of_the_per_round_ratios_and_judges_the_goals(tmp_path: Path):
+    meta = {"command": "python -m bench.bench_speed", "machine": {"cores": 2, "cpu_model": "X"}, "date": "2026-12-06",
+            "load_start": [1.0], "load_end": [2.0]}
+    text = render({"meta": meta, "threads": 1, "rounds": [_round(1.0), _round(1.2), _round(0.8)]}, None)
+    assert text.startswith(START) and text.rstrip().endswith(END)
+    assert "| EmoFace inference RTF / FaceFormer's, 3 s | 0.75x | <= 1.0x | met |" in text
+    assert "| EmoFace RTF 60 s / 3 s | 1.10x | <= 1.2x | met |" in text
+    assert "| pair training step, EmoFace / single branch (90 frames) | 1.50x | <= 2.0x | met |" in text
+    assert "4.88 GiB | <= 4 GB | **not met**" in text  # 5000 MiB
+    md = tmp_path / "B.md"
+    md.write_text("# B\n\nintro\n")
+    splice(md, text)
+    splice(md, text.replace("0.75x", "0.70x"))  # a second splice replaces the section
+    s = md.read_text()
+    assert s.count(START) == 1 and "0.70x" in s and s.startswith("# B\n\nintro\n")

@@ -78,6 +78,50 @@ def run(preset: str, n_vertices: int, seconds: list[float], max_uncached: float,
     return rows
 
 
+def bf16_error(seconds: list[float], n_vertices: int = 5023, repeats: int = 2) -> list[dict]:
+    """Paper preset: cached ``generate`` in float32 and with ``encoder_dtype=torch.bfloat16``.
+
+    RTF of each (median of ``repeats``, alternating) and the bfloat16 output's error against
+    float32: max and mean absolute vertex difference (mm) and relative to the offsets' range.
+    """
+    import statistics
+
+    import torch
+
+    from bench.bench_train import topology
+    from emoface.model.build import build_model
+    from emoface.train.config import ExperimentConfig
+    from emoface.utils.config import load_yaml
+
+    cfg = load_yaml(ExperimentConfig, REPO / "configs" / "emoface-paper.yaml")
+    m = topology(n_vertices)
+    torch.manual_seed(0)
+    model = build_model(cfg.model, m.faces, n_vertices, 20, m.v_template).eval()
+    for dec in (model.content_decoder, model.emotion_decoder):
+        torch.nn.init.normal_(dec.output.weight, std=1e-3)
+    tpl = torch.from_numpy(m.v_template).float()
+    g = torch.Generator().manual_seed(0)
+    model.generate(0.1 * torch.randn(16000, generator=g), tpl, encoder_dtype=torch.bfloat16)  # warm-up
+    rows = []
+    for sec in seconds:
+        audio = 0.1 * torch.randn(int(sec * 16000), generator=g)
+        t32, t16 = [], []
+        for _ in range(repeats):
+            t0 = time.perf_counter()
+            a = model.generate(audio, tpl, first_frame=tpl).vertices
+            t1 = time.perf_counter()
+            b = model.generate(audio, tpl, first_frame=tpl, encoder_dtype=torch.bfloat16).vertices
+            t32.append(t1 - t0)
+            t16.append(time.perf_counter() - t1)
+        d = (a - b).abs()
+        span = float((a - tpl).abs().max())
+        rows.append({"audio_seconds": sec, "rtf_fp32": statistics.median(t32) / sec, "rtf_bf16": statistics.median(t16) / sec,
+                     "max_abs_err_mm": float(d.max()) * 1e3, "mean_abs_err_mm": float(d.mean()) * 1e3,
+                     "max_err_over_max_offset": float(d.max()) / span if span else None})
+        print(json.dumps(rows[-1]), flush=True)
+    return rows
+
+
 def run_presets(presets=("small", "paper"), vertices: int | None = None, seconds=(3.0, 60.0),
                 max_uncached_seconds: float | dict[str, float] = 300.0, device: str = "cpu",
                 threads: int | None = None) -> dict:
@@ -108,7 +152,19 @@ def main() -> None:
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--threads", type=int, default=None)
     ap.add_argument("--out", type=Path, default=REPO / "bench" / "results" / "inference.json")
+    ap.add_argument("--bf16", action="store_true", help="paper preset: float32 vs bfloat16 encoders (speed, error)")
     args = ap.parse_args()
+    if args.bf16:
+        import torch
+
+        if args.threads:
+            torch.set_num_threads(args.threads)
+        rows = bf16_error(args.seconds, args.vertices or 5023)
+        report = {"benchmark": "inference_bf16", "date": time.strftime("%Y-%m-%d"), "threads": torch.get_num_threads(),
+                  "load_average_after": os.getloadavg()[0], "rows": rows}
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(json.dumps(report, indent=2) + "\n")
+        return
     report = run_presets(args.presets, args.vertices, args.seconds, args.max_uncached_seconds, args.device, args.threads)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=2) + "\n")

@@ -249,6 +249,7 @@ class EmoFace(nn.Module):
         first_frame=None,
         cached: bool = True,
         emotion_names: tuple[str, ...] | None = None,
+        encoder_dtype: torch.dtype | None = None,
     ) -> Prediction:
         """Animate ``template`` from ``audio`` (autoregressive, eval mode, no gradients).
 
@@ -266,6 +267,9 @@ class EmoFace(nn.Module):
                 with the ground-truth first frame; default: the template itself).
             cached: cached keys/values (default) or the O(T^2) reference loop.
             emotion_names: names for ``emotion`` given as strings (default: RAVDESS order).
+            encoder_dtype: e.g. ``torch.bfloat16``: run the two audio encoders under autocast in
+                that dtype (about 1.5-2x faster on CPUs with AVX512-BF16; not the same numbers:
+                the measured error is in BENCHMARKS.md). Default: float32, the exact path.
         Returns:
             :class:`Prediction` with ``vertices (B, T, V, 3)``.
         """
@@ -289,17 +293,20 @@ class EmoFace(nn.Module):
                     raise ValueError("this model has no emotion-label embedding (emotion_label.enabled was false); "
                                      "its emotion comes from the audio only")
                 emo = emotion_weights(emotion, self.cfg.n_emotions, b, emotion_names).to(dev)
-            if self.emotion_encoder is None:
-                content = self.encode_content(audio, t)
-                feats, logits = content, None
-            elif self.content_encoder.same_cnn(self.emotion_encoder):  # one CNN pass serves both
-                cnn = self.content_encoder.cnn_features(audio)
-                content = self.content_encoder.from_cnn_features(cnn, t)
-                feats = self.emotion_encoder.from_cnn_features(cnn, t)
-                logits = self.classifier(feats.mean(dim=1))
-            else:
-                content = self.encode_content(audio, t)
-                feats, logits = self.encode_emotion(audio, t)
+            with torch.autocast(dev.type, dtype=encoder_dtype or torch.float32, enabled=encoder_dtype is not None):
+                if self.emotion_encoder is None:
+                    content = self.encode_content(audio, t)
+                    feats, logits = content, None
+                elif self.content_encoder.same_cnn(self.emotion_encoder):  # one CNN pass serves both
+                    cnn = self.content_encoder.cnn_features(audio)
+                    content = self.content_encoder.from_cnn_features(cnn, t)
+                    feats = self.emotion_encoder.from_cnn_features(cnn, t)
+                    logits = self.classifier(feats.mean(dim=1))
+                else:
+                    content = self.encode_content(audio, t)
+                    feats, logits = self.encode_emotion(audio, t)
+            content, feats = content.float(), feats.float()
+            logits = None if logits is None else logits.float()
             feats = self.add_emotion_label(feats, emo)
             if self.emotion_encoder is None:
                 content = feats

@@ -148,3 +148,14 @@ def test_encoder_checkpointing_gives_the_same_gradients_bit_for_bit():
     a, b = grads(False), grads(True)
     assert len(a) == len(b) > 10
     assert all(torch.equal(x, y) for x, y in zip(a, b))
+
+
+def test_bfloat16_encoders_are_an_option_close_to_float32(mesh):
+    model = _model(mesh)
+    tpl = torch.from_numpy(mesh[1])
+    audio = 0.1 * torch.randn(1, 32000, generator=torch.Generator().manual_seed(6))
+    a = model.generate(audio, tpl).vertices
+    b = model.generate(audio, tpl, encoder_dtype=torch.bfloat16)
+    assert b.vertices.dtype == torch.float32 and b.emotion_logits.dtype == torch.float32
+    err = (a - b.vertices).abs().max()
+    assert 0 < err < 0.1 * (a - tpl).abs().max()  # not the exact path, but close

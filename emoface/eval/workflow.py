@@ -73,6 +73,8 @@ def evaluate(
     progress: Callable[[str, int, int], None] | None = None,
     emotion: bool = True,
     emotion_train: str | Path | None = None,
+    truth: str | Path | None = None,
+    truth_model: str | None = None,
 ) -> EvalResult:
     """LVE / EVE / FDD of ``run`` (and ``baselines``, and the template-only floor) on one split.
 
@@ -86,13 +88,20 @@ def evaluate(
         emotion: also report the emotion accuracy of each method's motion
             (:mod:`emoface.eval.emotion_accuracy`), with a classifier fitted on ``emotion_train``
             (default: ``train.h5`` beside the split; skipped when there is none and no path was given).
+        truth: the generated corpus the split was built from: every method is also scored
+            against its true meshes, and the split's own meshes join as the method "fitted
+            data" (:mod:`emoface.eval.truth`); truth_model: the morphable model it was generated
+            with when it is not the bundled demo head. A corpus that does not fit the split
+            raises :class:`~emoface.eval.truth.TruthError` before any work.
     Returns the :class:`~emoface.eval.methods.EvalResult`; :func:`~emoface.eval.report.write_report` writes it.
     """
     from emoface.data.schema import SplitReader, require_valid_split
     from emoface.eval.emotion_accuracy import EmotionProbe
     from emoface.eval.methods import RunMethod, TemplateFloor, evaluate_methods
+    from emoface.eval.truth import FittedData, TruthCorpus
 
     split_path = split_file(data, split)
+    corpus = TruthCorpus(Path(truth), truth_model) if truth is not None else None
     require_valid_split(split_path)  # the checks of `emoface validate`, before any work
     probe = None
     if emotion:
@@ -110,6 +119,8 @@ def evaluate(
     main = RunMethod(run, None, **kw)
     speakers = main.speakers
     methods = [main] + [RunMethod(Path(b), speakers, **kw) for b in baselines] + [TemplateFloor()]
+    if corpus is not None:
+        methods.append(FittedData())
     conds = resolve_conditions(conditions, len(speakers))
     done = 0
 
@@ -119,7 +130,8 @@ def evaluate(
         if progress is not None:
             progress(cid, done, n_clips)
 
-    return evaluate_methods(split_path, methods, speakers, conditions=conds, clip_ids=clip_ids, progress=step, emotion_probe=probe)
+    return evaluate_methods(split_path, methods, speakers, conditions=conds, clip_ids=clip_ids, progress=step, truth=corpus,
+                            emotion_probe=probe)
 
 
 def animate(

@@ -62,7 +62,8 @@ class QAInputs(Generic[TrackT, FitT, ModelT]):
       ``thumbnail_scale``); ``track``: the landmark track;
     - ``raw_fit`` / ``fit``: the clip fit before and after smoothing;
     - ``vertices (T, V, 3)`` front-facing metres and ``template (V, 3)``;
-    - ``model``; ``ground_truth``: path of ``ground_truth/<clip_id>.npz`` when the corpus has one.
+    - ``model``; ``ground_truth``: path of ``ground_truth/<clip_id>.npz`` when the corpus has one;
+    - ``source``: path of the clip's video (the QA reads its most expressive frame again).
     """
 
     clip_id: str
@@ -75,6 +76,7 @@ class QAInputs(Generic[TrackT, FitT, ModelT]):
     template: np.ndarray
     model: ModelT
     ground_truth: str | None = None
+    source: str | None = None
 
 
 def sources_hash(*packages: str) -> str:

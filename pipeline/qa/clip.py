@@ -11,7 +11,7 @@ import numpy as np
 from .config import QAConfig
 from .ground_truth import ground_truth_metrics, load_ground_truth
 from .metrics import av_mismatch_s, jitter, mouth_opening, reprojection_errors
-from .expressive import encode_jpeg, face_crop, most_expressive_frame, pair_image, render_front
+from .expressive import FrontRenderer, encode_jpeg, face_crop, most_expressive_frame, pair_image
 from .overlay import draw_overlay, mesh_in_image
 
 __all__ = ["clip_qa", "clip_metrics", "flags_for", "qa_config"]
@@ -131,7 +131,8 @@ def _overlay(decoded: dict, track, fit, vertices: np.ndarray, model, size: int) 
     return draw_overlay(np.asarray(thumbs[pick]), scale, lmk, mesh, model.faces, size)
 
 
-def _expressive_pair(inputs, fps: float, size: int, m: dict, arrays: dict[str, np.ndarray]) -> None:
+def _expressive_pair(inputs, fps: float, size: int, m: dict, arrays: dict[str, np.ndarray],
+                     renderer: FrontRenderer | None) -> None:
     """``m["expressive_frame"]`` and, when the source video can be read and the mesh rendered,
     ``arrays["expressive_pair"]``: the JPEG bytes of that video frame beside the front-facing mesh."""
     from emoface.render.gl import RenderUnavailable
@@ -154,7 +155,12 @@ def _expressive_pair(inputs, fps: float, size: int, m: dict, arrays: dict[str, n
         mesh = mesh_in_image(inputs.vertices[t], fit.head_rotation[t], fit.head_translation[t], fit.camera)
         mesh = mesh * (frame.shape[1] / float(getattr(fit.camera, "width", frame.shape[1]) or frame.shape[1]))
         crop = face_crop(frame, mesh, size, RenderConfig().fill)
-        render = render_front(inputs.vertices[t], template, model.faces, size, getattr(model, "face_groups", None))
+        args = (inputs.vertices[t], template, model.faces, size, getattr(model, "face_groups", None))
+        if renderer is None:
+            with FrontRenderer() as once:
+                render = once.render(*args)
+        else:
+            render = renderer.render(*args)
     except (MediaError, RenderUnavailable) as exc:
         info["note"] = f"no picture: {exc}"
         return
@@ -162,14 +168,15 @@ def _expressive_pair(inputs, fps: float, size: int, m: dict, arrays: dict[str, n
     arrays["expressive_pair"] = np.frombuffer(encode_jpeg(pair_image(crop, render, labels)), np.uint8)
 
 
-def clip_qa(inputs, cfg: QAConfig | dict | None = None) -> dict[str, Any]:
+def clip_qa(inputs, cfg: QAConfig | dict | None = None, renderer: FrontRenderer | None = None) -> dict[str, Any]:
     """QA of one clip for the ``qa`` stage (:class:`pipeline.stages.backend.QAInputs`).
 
     Returns ``{"metrics", "flags", "status" ("ok" | "flagged"), "arrays"}``; ``arrays``
     holds per-frame curves (float32), ``overlay`` (the thumbnail, uint8) and
     ``expressive_pair`` (JPEG bytes, uint8: the most expressive frame of the source video,
     ``inputs.source``, beside the fitted front-facing mesh, each ``pair_size`` px square) for the
-    report; ``metrics["expressive_frame"]`` names that frame.
+    report; ``metrics["expressive_frame"]`` names that frame. ``renderer``: a
+    :class:`FrontRenderer` kept across clips (one is made and closed for this clip otherwise).
     """
     qc = qa_config(cfg)
     dec = inputs.decoded or {}
@@ -179,7 +186,7 @@ def clip_qa(inputs, cfg: QAConfig | dict | None = None) -> dict[str, Any]:
     m, curves = clip_metrics(inputs.track, inputs.raw_fit, inputs.fit, inputs.vertices, inputs.model, fps, audio_s,
                              inputs.ground_truth, getattr(inputs, "template", None))
     arrays: dict[str, np.ndarray] = {k: np.asarray(v, np.float32) for k, v in curves.items()}
-    _expressive_pair(inputs, fps, qc.pair_size, m, arrays)
+    _expressive_pair(inputs, fps, qc.pair_size, m, arrays, renderer)
     m = _clean(m)
     flags = flags_for(m, qc)
     ov = _overlay(dec, inputs.track, inputs.fit, inputs.vertices, inputs.model, qc.thumbnail_size)

@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from emoface.morphable.model import MorphableModel
     from pipeline.fitting import ClipFit, FitConfig, IdentityFit, LandmarkTrack, SmoothConfig
     from pipeline.qa import QAConfig
+    from pipeline.qa.expressive import FrontRenderer
     from pipeline.stages.registry import Stage
 
 __all__ = ["Topology", "QAInputs", "Fitter", "Backend", "DefaultBackend", "load_backend", "check_backend", "sources_hash"]
@@ -180,6 +181,8 @@ class Backend(Generic[TrackT, IdentityT, FitT, ModelT]):
 class DefaultBackend(Backend["LandmarkTrack", "IdentityFit", "ClipFit", "MorphableModel"]):
     """``emoface.morphable`` + ``pipeline.fitting`` + ``pipeline.qa``."""
 
+    _pictures: FrontRenderer | None = None
+
     def code_version(self, stage: Stage) -> str:
         return sources_hash(*stage.numerics)
 
@@ -244,8 +247,11 @@ class DefaultBackend(Backend["LandmarkTrack", "IdentityFit", "ClipFit", "Morphab
 
     def clip_qa(self, inputs: QAInputs[LandmarkTrack, ClipFit, MorphableModel], cfg: QAConfig) -> dict[str, Any]:
         from pipeline import qa
+        from pipeline.qa.expressive import FrontRenderer
 
-        return qa.clip_qa(inputs, cfg)
+        if self._pictures is None:  # one GL context per worker process renders every clip's picture
+            self._pictures = FrontRenderer()
+        return qa.clip_qa(inputs, cfg, self._pictures)
 
     def write_report(self, out_dir: Path, clips: list[dict[str, Any]], failures: list[dict[str, Any]],
                      skipped: list[dict[str, Any]], cfg: QAConfig, work: Path) -> list[Path]:

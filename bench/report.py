@@ -20,7 +20,8 @@ from bench.report_format import (
     verdict,
 )
 from bench.report_measures import measures_section
-from bench.report_sections import build_section, corpus_build_section, fit_section, full_corpus_section, machines, model_section, scaling_section, synth_section
+from bench.report_build import build_section, corpus_build_section, full_corpus_section
+from bench.report_sections import fit_section, machines, model_section, scaling_section, synth_section
 
 REPO = Path(__file__).resolve().parents[1]
 HEADER = (

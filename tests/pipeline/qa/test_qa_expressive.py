@@ -134,3 +134,24 @@ def test_clip_qa_without_the_video_keeps_the_frame_and_says_why(clip_inputs, tmp
     ex = res["metrics"]["expressive_frame"]
     assert "expressive_pair" not in res["arrays"] and ex["note"].startswith("no picture: ") and "gone.mp4" in ex["note"]
     assert clip_qa(clip_inputs, {"pair_size": 0})["arrays"].get("expressive_pair") is None
+
+
+def test_front_renderer_frames_another_subject_as_its_own_camera_would():
+    """One GL context for every subject: a larger subject rendered by the shared renderer looks as it
+    does framed on its own template."""
+    from emoface.morphable import load
+    from pipeline.qa.expressive import FrontRenderer, render_front
+
+    reason = _renderer_works()
+    if reason:
+        pytest.skip(f"no offscreen OpenGL: {reason}")
+    demo = load("demo")
+    a = np.asarray(demo.v_template, np.float64)
+    b = a * np.array([1.15, 1.05, 1.1]) + np.array([0.01, -0.02, 0.03])  # another size and place
+    own = render_front(b, b, demo.faces, 96, demo.face_groups)
+    with FrontRenderer() as shared:
+        shared.render(a, a, demo.faces, 96, demo.face_groups)  # frames the camera on a
+        got = shared.render(b, b, demo.faces, 96, demo.face_groups)
+    naive = render_front(b, a, demo.faces, 96, demo.face_groups)  # b seen by a camera framed on a
+    err = float(np.abs(got.astype(int) - own).mean())
+    assert err < 2.0 < float(np.abs(naive.astype(int) - own).mean()), err

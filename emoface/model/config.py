@@ -75,6 +75,9 @@ class MeshAttentionConfig:
     max_gather_elements: int = 1 << 26  # chunk over vertices above this (B*C*(T+delta-1)*V*L)
     checkpoint: bool = True  # recompute chunks in backward instead of storing the gathers
     separable_first_layer: bool = True  # exact shortcut for the first layer (F is a broadcast sum)
+    # training also projects before gathering in the last layer (inference always does): the same
+    # numbers up to float summation order, so off by default (training stays bit-identical)
+    project_first_training: bool = False
 
 
 @dataclass

@@ -73,7 +73,8 @@ class MeshAttention(nn.Module):
             self.vertex_map = nn.Linear(3, ch)
         widths = [ch] + [hidden] * (cfg.layers - 1) + [cfg.weight_channels]
         self.convs = nn.ModuleList(
-            SpiralConv3D(widths[i], widths[i + 1], spirals, cfg.delta, cfg.max_gather_elements, cfg.checkpoint)
+            SpiralConv3D(widths[i], widths[i + 1], spirals, cfg.delta, cfg.max_gather_elements, cfg.checkpoint,
+                         cfg.project_first_training)
             for i in range(cfg.layers)
         )
         self.act = act()

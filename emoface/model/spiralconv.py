@@ -24,7 +24,8 @@ Inference (no gradients) with ``C_out * delta < C_in`` (Mesh Attention's last la
 channels, delta 3) projects before gathering: ``P[o, tau, l] = sum_c W[o, c, tau, l] x[c]`` is one
 matmul, then ``y[o, t, v] = b[o] + sum_{tau, l} P[o, tau, l, t + tau, S(v)_l]`` gathers
 ``C_out * delta * L`` instead of ``C_in * L`` values per vertex-frame. Same numbers up to float
-summation order (tested to 1e-5); training keeps the gather + conv2d path, bit for bit.
+summation order (tested to 1e-5); training keeps the gather + conv2d path, bit for bit, unless
+``project_first_training`` (opt-in: the same gradients up to summation order, a smaller backward).
 """
 
 from __future__ import annotations
@@ -43,7 +44,7 @@ class SpiralConv3D(nn.Module):
     """``x (B, C_in, T, V) -> (B, C_out, T, V)`` with spiral ``indices (V, L)`` and window ``delta``."""
 
     def __init__(self, in_channels: int, out_channels: int, indices: torch.Tensor, delta: int = 1,
-                 max_gather_elements: int = 1 << 25, use_checkpoint: bool = True):
+                 max_gather_elements: int = 1 << 25, use_checkpoint: bool = True, project_first_training: bool = False):
         super().__init__()
         if indices.dim() != 2:
             raise ValueError(f"spiral indices must be (V, L), got {tuple(indices.shape)}")
@@ -55,6 +56,7 @@ class SpiralConv3D(nn.Module):
         self.seq_length = int(indices.shape[1])
         self.max_gather_elements = max_gather_elements
         self.use_checkpoint = use_checkpoint
+        self.project_first_training = project_first_training
         self.register_buffer("indices", indices.long().clone(), persistent=False)
         self.weight = nn.Parameter(torch.empty(out_channels, in_channels, delta, self.seq_length))
         self.bias = nn.Parameter(torch.zeros(out_channels))
@@ -97,7 +99,7 @@ class SpiralConv3D(nn.Module):
         if c != self.in_channels:
             raise ValueError(f"SpiralConv3D expects {self.in_channels} channels, got {c}")
         xp = F.pad(x, (0, 0, self.delta - 1, 0))  # causal zero padding in time
-        if not torch.is_grad_enabled() and self.out_channels * self.delta < self.in_channels:
+        if (self.project_first_training or not torch.is_grad_enabled()) and self.out_channels * self.delta < self.in_channels:
             return self._project_gather(xp, t)
         per_vertex = max(1, b * c * (t + self.delta - 1) * self.seq_length)
         chunk = max(1, self.max_gather_elements // per_vertex)

@@ -159,3 +159,20 @@ def test_bfloat16_encoders_are_an_option_close_to_float32(mesh):
     assert b.vertices.dtype == torch.float32 and b.emotion_logits.dtype == torch.float32
     err = (a - b.vertices).abs().max()
     assert 0 < err < 0.1 * (a - tpl).abs().max()  # not the exact path, but close
+
+
+def test_project_first_in_training_gives_the_gradients_to_float_rounding(mesh):
+    faces, verts = mesh
+    spirals = torch.from_numpy(np.array(spiral_indices(faces, len(verts), 9, 1, verts)))
+    x = torch.randn(1, 8, 21, len(verts), generator=torch.Generator().manual_seed(7))
+
+    def run(flag: bool):
+        torch.manual_seed(0)
+        conv = SpiralConv3D(8, 1, spirals, 3, project_first_training=flag)
+        xi = x.clone().requires_grad_(True)
+        y = conv(xi)
+        (y.square().sum() * 1e-3).backward()
+        return y.detach(), xi.grad, conv.weight.grad, conv.bias.grad
+
+    for a, b in zip(run(False), run(True)):
+        torch.testing.assert_close(b, a, rtol=1e-5, atol=1e-5)

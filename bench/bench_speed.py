@@ -75,6 +75,45 @@ def one_round(faceformer: Path | None, before: Path | None, threads: int, tmp: P
     return r
 
 
+_PAIRED = r"""
+import json, statistics, sys, time, types, torch
+torch.set_num_threads(int(sys.argv[2]))
+sys.path.insert(0, sys.argv[1])
+from faceformer import Faceformer
+from bench.bench_profile import _model
+subjects = " ".join(f"s{i}" for i in range(8))
+ff = Faceformer(types.SimpleNamespace(dataset="vocaset", vertice_dim=15069, feature_dim=64, period=30,
+                                      train_subjects=subjects, device="cpu", attn_implementation="eager")).eval()
+_, em, tpl = _model()
+em.eval()
+g = torch.Generator().manual_seed(0)
+out = {}
+for sec in map(float, sys.argv[4:]):
+    audio = 0.1 * torch.randn(int(sec * 16000), generator=g)
+    one_hot = torch.zeros(1, 8); one_hot[0, 0] = 1
+    ftpl = torch.randn(1, 15069) * 0.01
+    ratios, tf, te = [], [], []
+    for i in range(int(sys.argv[3]) + 1):
+        with torch.no_grad():
+            t0 = time.perf_counter(); ff.predict(audio[None], ftpl, one_hot); t1 = time.perf_counter()
+            em.generate(audio, tpl, first_frame=tpl); t2 = time.perf_counter()
+        if i:  # the first pair warms up
+            ratios.append((t2 - t1) / (t1 - t0)); tf.append((t1 - t0) / sec); te.append((t2 - t1) / sec)
+    out[f"{sec:g}s"] = {"ratio_median": statistics.median(ratios), "ratios": ratios,
+                        "rtf_faceformer": statistics.median(tf), "rtf_emoface": statistics.median(te)}
+print(json.dumps(out))
+"""
+
+
+def paired(faceformer: Path, threads: int, repeats: int, seconds: tuple[float, ...] = (3.0,)) -> dict:
+    """FaceFormer's ``predict`` and EmoFace's ``generate`` alternated in one process: per-pair RTF ratios.
+
+    Alternating back to back makes the ratio robust to load that changes over minutes.
+    """
+    txt = _py(["-c", _PAIRED, str(faceformer.resolve()), str(threads), str(repeats), *map(str, seconds)], REPO)
+    return json.loads(txt.strip().splitlines()[-1])
+
+
 def _med(rounds: list[dict], fn) -> float | None:
     vals = []
     for r in rounds:
@@ -134,6 +173,24 @@ def render(report: dict, profile: dict | None) -> str:
                  f"{_f(_med(R, lambda r: r['train_emoface_checkpoint']['seconds_per_step'] / r['train_single_branch']['seconds_per_step']), '.2f', 'x')}"
                  " the single branch's |")
     lines.append("")
+    pr = report.get("paired")
+    if pr:
+        lines += ["Alternated in one process (FaceFormer `predict`, then EmoFace `generate`, back to back; "
+                  f"median of {len(next(iter(pr.values()))['ratios'])} pairs; `--paired`):", "",
+                  "| audio | EmoFace / FaceFormer | goal | | RTF EmoFace | RTF FaceFormer |", "|---|---|---|---|---|---|"]
+        for k, v in pr.items():
+            goal = "<= 1.0x" if k == "3s" else "-"
+            met = ("met" if v["ratio_median"] <= 1.0 else "**not met**") if k == "3s" else ""
+            lines.append(f"| {k} | {v['ratio_median']:.2f}x | {goal} | {met} | {v['rtf_emoface']:.3f} | {v['rtf_faceformer']:.3f} |")
+        lines.append("")
+    if report.get("bf16"):
+        lines += ["Opt-in bfloat16 encoders (`generate(..., encoder_dtype=torch.bfloat16)`, `python -m bench.bench_inference --bf16`), "
+                  "against float32 in the same process:", "",
+                  "| audio | RTF float32 | RTF bf16 | max abs error | mean abs error | max error / max offset |", "|---|---|---|---|---|---|"]
+        for r in report["bf16"]:
+            lines.append(f"| {r['audio_seconds']:g} s | {r['rtf_fp32']:.3f} | {r['rtf_bf16']:.3f} | {r['max_abs_err_mm']:.4f} mm | "
+                         f"{r['mean_abs_err_mm']:.5f} mm | {r['max_err_over_max_offset']:.3f} |")
+        lines.append("")
     if profile:
         lines += _profile_lines(profile)
     lines.append(END)
@@ -191,6 +248,9 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=REPO / "bench" / "results" / "speed.json")
     ap.add_argument("--profile", type=Path, default=REPO / "bench" / "results" / "profile.json")
     ap.add_argument("--render-only", action="store_true")
+    ap.add_argument("--paired", type=int, default=0, metavar="N",
+                    help="also alternate FaceFormer and EmoFace N times in one process (3 s and 10 s)")
+    ap.add_argument("--bf16-json", type=Path, default=None, help="results of bench_inference --bf16 to include")
     ap.add_argument("--splice", type=Path, default=None, help="Markdown file to put the section into")
     args = ap.parse_args()
     if not args.render_only:
@@ -202,6 +262,12 @@ def main() -> None:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(json.dumps(report, indent=2) + "\n")
     report = json.loads(args.out.read_text())
+    if args.paired:
+        report["paired"] = paired(args.faceformer, args.threads, args.paired, (3.0, 10.0))
+        args.out.write_text(json.dumps(report, indent=2) + "\n")
+    if args.bf16_json and args.bf16_json.is_file():
+        report["bf16"] = json.loads(args.bf16_json.read_text())["rows"]
+        args.out.write_text(json.dumps(report, indent=2) + "\n")
     profile = json.loads(args.profile.read_text()) if args.profile.is_file() else None
     text = render(report, profile)
     print(text)

@@ -161,7 +161,10 @@ def render(report: dict, profile: dict | None) -> str:
              f"{meta['load_start'][0]} -> {meta['load_end'][0]}; {len(R)} rounds, {report['threads']} thread(s); "
              "medians of the per-round ratios. The machine was shared with other jobs (load above the core count): "
              "absolute times are inflated and noisy, the ratios within a round are the measure. No GPU was "
-             "available: the CUDA rows are for `python -m bench.gpu_check` on a GPU machine.", "",
+             "available: the CUDA rows are for `python -m bench.gpu_check` on a GPU machine. The rounds time one "
+             "`generate` call per length, so a load spike or a first-call cost lands in one row (in this run the "
+             "3 s call was slow in both rounds, which inflates the first ratio and flatters the 60 s / 3 s one); "
+             "the alternated table below (several back-to-back pairs) is the reliable 3 s / 10 s comparison.", "",
              "| measure | figure | goal | | context |", "|---|---|---|---|---|"]
     for name, x, goal, ctx in rows:
         if x is None and goal == "-":

@@ -56,8 +56,9 @@ def decode_and_landmark(path: Path) -> tuple[dict, object, float]:
     with LandmarkCollector(LandmarksConfig(), dcfg.fps) as col:
         decoded = decode_clip(path, dcfg, sink=col.feed)
         a = col.arrays()
-    track = LandmarkTrack(a["landmarks"], a["valid"], a["blendshapes"], a["transforms"], int(a["width"]),
-                          int(a["height"]), float(a["fps"]), path.stem)
+    # every field as the build's fit stage reads it (blendshape names included: the jaw's initial
+    # opening comes from the named jawOpen score)
+    track = LandmarkTrack.from_arrays(a, path.stem)
     return decoded, track, _cpu() - c0
 
 

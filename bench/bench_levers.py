@@ -8,8 +8,11 @@ the measures of docs/fitting.md ("Measures against the truth"): offset error of 
 eye region (total and dynamic), recognisability (leave one actor out, fitted / oracle / truth),
 mouth-opening r, and the CPU time after landmarks relative to decode+landmarks.
 
+Every variant's overrides apply on top of :data:`BEFORE` (the settings before the kept levers
+became the defaults), so the table can be reproduced; ``defaults`` measures the code's defaults.
+
 Tuning uses the actors of one photo only (``--photo``, the astronaut by default); the other
-photos' actors are the held-out check (``--held-out``: measure them with the chosen variants).
+photos' actors are the held-out check (``--photo <id> --only baseline,defaults`` measures them).
 
 Usage (the tuning corpus of docs/fitting.md, "Levers measured")::
 
@@ -54,14 +57,30 @@ def _g(group: str, **kw) -> dict:
     return {group: kw}
 
 
-#: every lever alone (the defaults are the baseline); combinations are added with --extra
+#: the settings the levers were measured from (the defaults before issue 15's item 3; the code's defaults
+#: now include the kept levers): every variant's overrides apply on top of these
+BEFORE: dict = {"prior": {"expression_std": 1.0}, "landmarks": {"weights": {"other": 0.1}}}
+
+
+def merged(base: dict, over: dict) -> dict:
+    """``over`` applied to ``base``, recursively (neither is modified)."""
+    out = dict(base)
+    for k, v in over.items():
+        out[k] = merged(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
+    return out
+
+
+#: every lever alone (from :data:`BEFORE`), then combinations of the best; ``defaults``: the code's defaults
 VARIANTS: tuple[Variant, ...] = (
-    Variant("baseline", "-", "defaults"),
+    Variant("baseline", "-", "before (expression_std 1.0, other 0.1)"),
     Variant("brows_0.6", "landmark weights", "brows 0.6", _w(brows=0.6)),
     Variant("brows_1.0", "landmark weights", "brows 1.0", _w(brows=1.0)),
     Variant("oval_0.5", "landmark weights", "oval 0.5", _w(oval=0.5)),
     Variant("oval_1.0", "landmark weights", "oval 1.0", _w(oval=1.0)),
     Variant("other_0.3", "landmark weights", "other 0.3", _w(other=0.3)),
+    Variant("all_landmarks", "landmark weights", "all 468 points (max_landmarks 0)", _g("model", max_landmarks=0)),
+    Variant("expr_std_0.2", "expression prior", "expression_std 0.2", _g("prior", expression_std=0.2)),
+    Variant("expr_std_0.3", "expression prior", "expression_std 0.3", _g("prior", expression_std=0.3)),
     Variant("expr_std_0.5", "expression prior", "expression_std 0.5", _g("prior", expression_std=0.5)),
     Variant("expr_std_2", "expression prior", "expression_std 2", _g("prior", expression_std=2.0)),
     Variant("expr_std_5", "expression prior", "expression_std 5", _g("prior", expression_std=5.0)),
@@ -79,6 +98,13 @@ VARIANTS: tuple[Variant, ...] = (
     Variant("identity_300", "identity frames", "frames 300", _g("identity", frames=300)),
     Variant("identity_all", "identity frames", "frames 1000 (all)", _g("identity", frames=1000)),
     Variant("identity_eff_1", "identity frames", "effective_frames 1.0", _g("identity", effective_frames=1.0)),
+    Variant("combo_a", "combination", "expression_std 0.5, other 0.3",
+            {"prior": {"expression_std": 0.5}, **_w(other=0.3)}),
+    Variant("combo_b", "combination", "expression_std 0.5, other 0.3, oval 1.0",
+            {"prior": {"expression_std": 0.5}, **_w(other=0.3, oval=1.0)}),
+    Variant("combo_c", "combination", "expression_std 0.5, other 0.3, expression_step_std 0.1",
+            {"prior": {"expression_std": 0.5}, "temporal": {"expression_step_std": 0.1}, **_w(other=0.3)}),
+    Variant("defaults", "-", "the code's defaults (combination kept: expression_std 0.5, other 0.3)"),
 )
 
 
@@ -131,7 +157,7 @@ def evaluate(v: Variant, data: dict[int, list[ClipData]], model, oracle: bool) -
     from pipeline.fitting.config import load_fit_config
     from pipeline.qa import load_ground_truth
 
-    cfg = load_fit_config(v.fit, "fit")
+    cfg = load_fit_config(v.fit if v.name == "defaults" else merged(BEFORE, v.fit), "fit")
     scfg = from_dict(SmoothConfig, v.smooth, "smooth")
     rows, feats, orows, ofeats = [], [], [], []
     totals = {"identity": 0.0, "fit": 0.0, "smooth": 0.0, "canonical": 0.0, "qa": 0.0}
@@ -255,7 +281,7 @@ def main(argv: list[str] | None = None) -> int:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         write_json_atomic(args.out, results)
         print(markdown({v.name: results[v.name]}).splitlines()[2], file=sys.stderr, flush=True)
-    print(markdown({k: results[k] for k in results if k in {v.name for v in variants}}))
+    print(markdown({v.name: results[v.name] for v in variants if v.name in results}))
     return 0
 
 

@@ -7,5 +7,9 @@ from setuptools import find_packages, setup
 setup(
     packages=[*find_packages(include=["emoface*", "pipeline*"]), "emoface.configs"],
     package_dir={"emoface.configs": "configs"},
-    package_data={"emoface.configs": ["*.yaml"], "emoface.morphable": ["assets/*"]},
+    package_data={
+        "emoface.configs": ["*.yaml"],
+        "emoface.morphable": ["assets/*"],
+        "pipeline.sources.synth": ["photos/*"],  # the face photographs and their NOTICE.md
+    },
 )

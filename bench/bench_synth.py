@@ -17,6 +17,9 @@ Generates a sample (timed, with the given workers), then runs the project's Face
 - speed: seconds per clip and per frame with N workers, extrapolated to 24 x 60 clips
   from the sample's mean clip length.
 
+The quality numbers are also given per face photograph (``quality.per_photo``; the photo of
+each clip is in its ground truth, actors alternate among the corpus's photos).
+
 Writes ``bench/results/synth.json``.
 """
 
@@ -90,6 +93,7 @@ def quality(corpus: Path) -> dict:
             {
                 "clip": name.clip_id,
                 "actor": name.actor,
+                "photo": str(gt["photo"]) if "photo" in gt.files else "astronaut",  # generator 2: one photo
                 "frames_video": int(len(m["found"])),
                 "frames_gt": int(gt["mouth_opening"].shape[0]),
                 "found": m["found"][:n],
@@ -101,6 +105,15 @@ def quality(corpus: Path) -> dict:
         )
     if not rows:
         raise SystemExit(f"{corpus}: no generated clips found")
+    out = _summary(rows)
+    photos = sorted({r["photo"] for r in rows})
+    out["per_photo"] = {ph: {k: v for k, v in _summary([r for r in rows if r["photo"] == ph]).items() if k != "per_clip"}
+                        for ph in photos}
+    return out
+
+
+def _summary(rows: list[dict]) -> dict:
+    """The quality numbers of a set of clips (all of them, or one photo's)."""
     cat = {k: np.concatenate([r[k] for r in rows]) for k in ("lip", "brow", "gt_open", "gt_brow")}
     centred = {"brow": [], "gt_brow": []}
     for actor in sorted({r["actor"] for r in rows}):
@@ -113,6 +126,7 @@ def quality(corpus: Path) -> dict:
     detection = [float(r["found"].mean()) for r in rows]
     return {
         "clips": len(rows),
+        "actors": len({r["actor"] for r in rows}),
         "frames": int(sum(len(r["found"]) for r in rows)),
         "frame_counts_match": all(r["frames_video"] == r["frames_gt"] for r in rows),
         "detection_min": min(detection),
@@ -122,7 +136,8 @@ def quality(corpus: Path) -> dict:
         "lip_r_clip_min": float(np.nanmin(per_clip_lip)),
         "brow_r_pooled": _r(cat["brow"], cat["gt_brow"]),
         "brow_r_actor_centred": _r(np.concatenate(centred["brow"]), np.concatenate(centred["gt_brow"])),
-        "per_clip": [{"clip": r["clip"], "detection": d, "lip_r": lr} for r, d, lr in zip(rows, detection, per_clip_lip)],
+        "per_clip": [{"clip": r["clip"], "photo": r["photo"], "detection": d, "lip_r": lr}
+                     for r, d, lr in zip(rows, detection, per_clip_lip)],
     }
 
 

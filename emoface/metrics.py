@@ -28,6 +28,10 @@ FDD (upper-face dynamics deviation; CodeTalker ``cal_metric.py``)::
     FDD     = mean over clips of FDD_clip                   (a per-sequence mean, not per frame)
 
 FDD is reported divided by :data:`FDD_REPORT_SCALE` (1e-7), as CodeTalker reports it.
+
+Against the truth (a generated corpus; ``emoface.eval.truth``): the same LVE/EVE recipe on
+offsets, ``pred - template`` against ``true vertices - true template``, so that the error of
+the fitted identity does not count (``true_offsets`` of :func:`clip_metrics`).
 """
 
 from __future__ import annotations
@@ -216,6 +220,8 @@ class ClipMetrics:
     lve_sum: float
     eve_sum: float
     fdd: float
+    truth_lve_sum: float | None = None  # offsets against the true offsets (generated corpus); None: no truth
+    truth_eve_sum: float | None = None
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -232,10 +238,23 @@ def clip_metrics(
     subject: str = "",
     emotion: int = -1,
     intensity: int = -1,
+    true_offsets: ArrayLike | None = None,
 ) -> ClipMetrics:
-    """All metric sums of one clip; ``pred`` and ``gt`` (T, V, 3) metres, ``template`` (V, 3)."""
+    """All metric sums of one clip; ``pred`` and ``gt`` (T, V, 3) metres, ``template`` (V, 3).
+
+    ``true_offsets (T, V, 3)`` (true vertices minus the true template) adds the sums against
+    the truth: ``pred - template`` compared with them over the lips and the eye+forehead set.
+    """
     p, g = _pair(pred, gt)
     n = int(p.shape[0])
+    truth_lve = truth_eve = None
+    if true_offsets is not None:
+        tpl = torch.as_tensor(np.asarray(template), dtype=torch.float64).reshape(1, -1, 3)
+        if tpl.shape[1] != p.shape[1]:
+            raise MetricError(f"template has {tpl.shape[1]} vertices, the prediction {p.shape[1]}")
+        po, to = _pair(p - tpl, true_offsets)
+        truth_lve = region_vertex_error(po, to, regions.lips) * n
+        truth_eve = region_vertex_error(po, to, regions.emotion) * n
     return ClipMetrics(
         clip_id=clip_id,
         condition=condition,
@@ -246,6 +265,8 @@ def clip_metrics(
         lve_sum=region_vertex_error(p, g, regions.lips) * n,
         eve_sum=region_vertex_error(p, g, regions.emotion) * n,
         fdd=fdd(p, g, template, regions.upper),
+        truth_lve_sum=truth_lve,
+        truth_eve_sum=truth_eve,
     )
 
 
@@ -258,6 +279,8 @@ class Aggregate:
     fdd: float
     n_frames: int
     n_clips: int
+    lve_truth: float | None = None  # 1e-5 m^2 against the truth; None unless every clip has it
+    eve_truth: float | None = None
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -272,10 +295,13 @@ def aggregate(clips: Iterable[ClipMetrics]) -> Aggregate:
     if not clips:
         raise MetricError("no clips to aggregate")
     n = sum(c.n_frames for c in clips)
+    truth = all(c.truth_lve_sum is not None and c.truth_eve_sum is not None for c in clips)
     return Aggregate(
         lve=sum(c.lve_sum for c in clips) / n / REPORT_SCALE,
         eve=sum(c.eve_sum for c in clips) / n / REPORT_SCALE,
         fdd=float(np.mean([c.fdd for c in clips])) / FDD_REPORT_SCALE,
         n_frames=n,
         n_clips=len(clips),
+        lve_truth=sum(c.truth_lve_sum for c in clips) / n / REPORT_SCALE if truth else None,
+        eve_truth=sum(c.truth_eve_sum for c in clips) / n / REPORT_SCALE if truth else None,
     )

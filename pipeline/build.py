@@ -21,19 +21,24 @@ import fcntl
 import os
 import time
 from collections import Counter, defaultdict
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from emoface.utils.atomic import write_json_atomic
 from emoface.utils.config import dump_yaml
-from pipeline.detectors.config import detector_note
+from pipeline.detectors.registry import DETECTORS, DetectorRegistry
+from pipeline.executors import EXECUTORS
 from pipeline.sources.ravdess import Manifest, parse_actors, prepare_ravdess
 from pipeline.stages.config import BuildConfig, SplitConfig, stages_from
 from pipeline.stages.records import Failure, SplitStatus
 from pipeline.stages.registry import REGISTRY, StageRegistry
 from pipeline.stages.runtime import TaskContext
 from pipeline.stages.store import cleanup_temporaries
+
+if TYPE_CHECKING:
+    from pipeline.executors.local import Executor
 
 __all__ = ["BuildSummary", "BuildLocked", "SetupError", "build_ravdess", "make_executor", "check_model", "os_error_line"]
 
@@ -125,13 +130,14 @@ def _lock(out: Path):
         fh.close()
 
 
-def make_executor(kind: str = "local", workers: int = 1, gpus: int = 0, address: str | None = None, cfg: BuildConfig | None = None):
+def make_executor(kind: str = "local", workers: int = 1, gpus: int = 0, address: str | None = None,
+                  cfg: BuildConfig | None = None, executors: Mapping[str, str] = EXECUTORS) -> Executor:
     """The executor for ``--workers/--gpus/--executor``; checks the GPUs first (stops at once when too few)."""
-    from pipeline import executors
+    from pipeline.executors import make_executor as make
     from pipeline.executors.local import check_gpus
 
     check_gpus(gpus)
-    return executors.make_executor(kind, workers, gpus, address, (cfg or BuildConfig()).executor)
+    return make(kind, workers, gpus, address, (cfg or BuildConfig()).executor, executors)
 
 
 def _stage_stats(outcomes, stages: StageRegistry) -> dict[str, dict[str, Any]]:
@@ -160,11 +166,15 @@ def build_ravdess(
     download: bool = False,
     progress: bool | None = False,
     stages: StageRegistry = REGISTRY,
+    detectors: DetectorRegistry = DETECTORS,
+    executors: Mapping[str, str] = EXECUTORS,
 ) -> BuildSummary:
     """Build 3D-RAVDESS from the videos under ``root`` into ``out``; returns the summary.
 
     Nothing that already matches its sidecar is recomputed; ``force`` (a stage name) redoes
-    that stage and every later one; ``stages``: the stages to run (default: the registry's).
+    that stage and every later one; ``stages``: the stages to run (default: the registry's);
+    ``detectors``/``executors``: the detectors ``cfg.landmarks.detector`` and the executors
+    ``executor`` may name (default: the registries; tests add toy ones to a copy).
     Bad inputs are recorded, never raised; only a wrong setup (missing root, too few GPUs, a
     locked or unwritable ``out``, a refused ``--model``, offline ``--download``) raises.
     """
@@ -190,12 +200,15 @@ def build_ravdess(
             limits = {"max_member_bytes": cfg.source.max_member_bytes, "max_total_bytes": cfg.source.max_total_bytes,
                       "max_ratio": cfg.source.max_ratio}
             manifest: Manifest = prepare_ravdess(root, out, wanted, cfg.source.extract_to or None, limits)
-            if cfg.landmarks.detector != "mediapipe":
+            detector = detectors[cfg.landmarks.detector]
+            note = detector.note
+            if detector.preflight:
                 # fail fast, once, with one line (package missing, weights that cannot be downloaded); the
                 # workers then find the downloaded weights in torch's hub cache
                 from pipeline.detectors import make_detector
 
-                make_detector(cfg.landmarks.detector, cfg.landmarks.min_confidence, cfg.landmarks.fan).close()
+                with make_detector(cfg.landmarks.detector, cfg.landmarks.options, detectors) as det:
+                    note = det.accuracy_note
             dump_yaml(cfg, out / "config.yaml")  # every section resolved (defaults included)
             dump_yaml(split, out / "split.yaml")
         except (FileNotFoundError, PermissionError):
@@ -203,10 +216,11 @@ def build_ravdess(
         except OSError as exc:
             raise SetupError(os_error_line(exc)) from exc
 
-        ex = make_executor(executor, workers, gpus, address, cfg)
+        ex = make_executor(executor, workers, gpus, address, cfg, executors)
         cpus = os.cpu_count() or 1
         ctx = TaskContext(str(out), cfg, forced, device=cfg.device,
-                          ffmpeg_threads=cfg.decode.ffmpeg_threads or max(1, cpus // max(1, workers)), stages=stages)
+                          ffmpeg_threads=cfg.decode.ffmpeg_threads or max(1, cpus // max(1, workers)), stages=stages,
+                          detectors=detectors)
         with ex, BuildProgress(progress) as bar:
             sched = Scheduler(ctx, manifest, split, ex, bar, capacity=ex.capacity(), retries=cfg.executor.worker_death_retries)
             sched.run()
@@ -228,7 +242,7 @@ def build_ravdess(
             report={"status": sched.report.status, "path": str(out / "qa" / "report.html")} if sched.report else None,
             stages=_stage_stats(sched.outcomes, stages),
             seconds=round(time.perf_counter() - t0, 3),
-            notes=[n for n in (detector_note(cfg.landmarks.detector, cfg.landmarks.fan),) if n],
+            notes=[note] if note else [],
         )
         write_json_atomic(out / "build.json", summary.to_dict())
     return summary

@@ -7,6 +7,8 @@ from typing import Optional
 
 import typer
 
+from pipeline.detectors.registry import DETECTORS
+from pipeline.executors import EXECUTORS
 from pipeline.stages.registry import REGISTRY
 
 __all__ = ["ravdess"]
@@ -22,14 +24,14 @@ def ravdess(
     model: Optional[str] = typer.Option(None, "--model", help="'demo' (the bundled demo head, default) or the path of a FLAME model file."),
     workers: int = typer.Option(1, "--workers", min=1, help="Local worker processes (1: run in this process)."),
     gpus: int = typer.Option(0, "--gpus", min=0, help="One fitting worker per CUDA device; stops at once when fewer are visible."),
-    executor: str = typer.Option("local", "--executor", help="local or ray (optional extra 'cluster')."),
+    executor: str = typer.Option("local", "--executor", help=f"Where the tasks run: {', '.join(EXECUTORS)} (ray: optional extra 'cluster')."),
     address: Optional[str] = typer.Option(None, "--address", help="Ray cluster address ('auto', HOST:PORT); default: a local instance."),
     actors: Optional[str] = typer.Option(None, "--actors", help="Actors to build, e.g. 1-24 or 1,3,5-7 (default: all found)."),
     split: Optional[Path] = typer.Option(None, "--split", help="Split config (default configs/split-paper.yaml: 01-20 / 21-22 / 23-24)."),
     force: Optional[str] = typer.Option(None, "--force", help=f"Redo this stage and every later one: {', '.join(REGISTRY.names)}."),
     download: bool = typer.Option(False, "--download", help="Fetch the Video_Speech_Actor_XX.zip archives of Zenodo record 1188976 into --root first."),
     config: Optional[Path] = typer.Option(None, "--config", help="Build config overrides (default configs/ravdess.yaml)."),
-    detector: Optional[str] = typer.Option(None, "--detector", help="Landmark detector: mediapipe (default) or fan (extra 'fan'; accuracy not measured here)."),
+    detector: Optional[str] = typer.Option(None, "--detector", help=f"Landmark detector: {', '.join(DETECTORS.names)} (default {DETECTORS.default}; docs/pipeline.md, 'Detectors')."),
     progress: Optional[bool] = typer.Option(None, "--progress/--no-progress", help="Progress bars (default: when stderr is a terminal)."),
 ) -> None:
     """Build 3D-RAVDESS: decode, landmarks, fit, smooth, canonical, qa, package (resumable, parallel)."""

@@ -35,7 +35,8 @@ MANIFEST = GOLDEN_DIR / "golden.json"
 SPLITS = ("train", "val")
 # 2 actors x 2 clips; short clips at 640x360 keep the golden arrays small and the run fast
 SYNTH_ARGS = ("--actors", "2", "--clips-per-actor", "2", "--seed", "0", "--workers", "2")
-SYNTH_YAML = "width: 640\nheight: 360\nmin_duration_s: 1.0\nlead_s: [0.2, 0.3]\ntail_s: [0.2, 0.3]\n"
+# one photo, as when it was recorded (the default set alternates the astronaut and Grace Hopper)
+SYNTH_YAML = "width: 640\nheight: 360\nmin_duration_s: 1.0\nlead_s: [0.2, 0.3]\ntail_s: [0.2, 0.3]\nphotos: [astronaut]\n"
 SPLIT_YAML = "name: golden\ntrain: [1]\nval: [2]\ntest: []\n"
 # configs/emoface-small.yaml, narrowed further so that the recorded weights stay under 0.5 MB
 TRAIN_SETS = (

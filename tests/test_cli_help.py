@@ -15,8 +15,8 @@ from typer.testing import CliRunner
 ROOT = Path(__file__).resolve().parents[1]
 ENV = {"COLUMNS": "200", "NO_COLOR": "1", "TERM": "dumb"}
 COMMANDS = {
-    "emoface": {"validate", "import-vocaset", "export-faceformer", "evaluate", "animate", "render", "train"},
-    "build-dataset": {"ravdess", "synth"},
+    "emoface": {"validate", "export-faceformer", "evaluate", "animate", "render", "train"},
+    "build-dataset": {"ravdess", "synth", "vocaset"},
 }
 MODULE = {"emoface": "emoface", "build-dataset": "pipeline"}
 

@@ -34,7 +34,8 @@ loaded = {
     "synth.yaml": load_yaml(SynthConfig, config_file("synth.yaml")).width,
 }
 demo = plan_demo(Path(sys.argv[1]) / "demo")
-print(json.dumps({"emoface": emoface.__file__, "pipeline": pipeline.__file__, "configs": str(configs_dir()),
+from pipeline.sources.synth.photoset import photos_dir
+print(json.dumps({"photos": {p.name: p.stat().st_size for p in photos_dir().iterdir()}, "photos_dir": str(photos_dir()),"emoface": emoface.__file__, "pipeline": pipeline.__file__, "configs": str(configs_dir()),
                   "files": {p.name: p.read_text() for p in configs_dir().glob("*.yaml")},
                   "loaded": {k: str(v) for k, v in loaded.items()},
                   "demo_argv": [a for s in demo.steps for a in s.argv]}))
@@ -83,3 +84,7 @@ def test_wheel_ships_the_default_configs(tmp_path):
     assert got["files"] == shipped  # every config, byte for byte: the wheel's copy is configs/
     assert got["loaded"]["split-paper.yaml"] == "[23, 24]" and got["loaded"]["emoface-small.yaml"] == "emoface-small"
     assert str(site / "emoface" / "configs" / "split-demo.yaml") in got["demo_argv"]
+    # the generator's face photographs and their provenance ship in the package
+    photos = ROOT / "pipeline" / "sources" / "synth" / "photos"
+    assert Path(got["photos_dir"]).is_relative_to(site)
+    assert got["photos"] == {p.name: p.stat().st_size for p in photos.iterdir()} and "grace_hopper.jpg" in got["photos"]

@@ -34,6 +34,10 @@ def evaluate(
     max_clips: int | None = typer.Option(None, "--max-clips", help="Evaluate only the first N clips (quick checks)."),
     first_frame: bool | None = typer.Option(None, "--first-frame/--no-first-frame", help="Start decoding from the ground-truth first frame (App. A.3) or the template; default: as the run was trained (model.decoder.start_token)."),
     use_labels: bool = typer.Option(False, "--use-labels", help="Also feed each clip's emotion label (label-embedding extension; off in the paper)."),
+    emotion: bool = typer.Option(True, "--emotion/--no-emotion", help="Report each method's emotion accuracy (a classifier fitted on the training split; docs/evaluation.md)."),
+    emotion_train: Path | None = typer.Option(None, "--emotion-train", help="Training split for the emotion classifier (default: train.h5 beside the evaluated split; none there: no emotion column)."),
+    truth: Path | None = typer.Option(None, "--truth", help="The generated corpus (build-dataset synth) the split was built from: also score against its true meshes (offsets from the true template), with the split's own meshes as the method 'fitted data'."),
+    truth_model: str | None = typer.Option(None, "--truth-model", help="Morphable model the --truth corpus was generated with ('demo', 'flame' or a .pkl/.npz path); default: the bundled demo head when the corpus says demo-head."),
     device: str = typer.Option("cpu", "--device", help="cpu, cuda, cuda:N."),
     threads: int | None = typer.Option(None, "--threads", help="CPU threads for torch (default: torch's choice; 1 is often fastest for small models or on a busy machine)."),
 ) -> None:
@@ -42,6 +46,7 @@ def evaluate(
 
     from emoface.data.schema import InvalidSplitError
     from emoface.eval.report import render_markdown, summarize, write_report
+    from emoface.eval.truth import TruthError
     from emoface.eval.workflow import MissingSplitError
     from emoface.eval.workflow import evaluate as evaluate_run
     from emoface.train.checkpoint import CheckpointError, InvalidRunError
@@ -59,11 +64,12 @@ def evaluate(
         try:
             result = evaluate_run(run, data, split, baselines=[b.strip() for b in baselines.split(",") if b.strip()],
                                   conditions=conditions, max_clips=max_clips, first_frame=first_frame,
-                                  use_labels=use_labels, device=device, progress=progress)
+                                  use_labels=use_labels, device=device, progress=progress, emotion=emotion,
+                                  emotion_train=emotion_train, truth=truth, truth_model=truth_model)
         except MissingSplitError as exc:
             bar.stop()
             raise typer.BadParameter(str(exc)) from exc
-        except (InvalidSplitError, InvalidRunError) as exc:  # what `emoface validate` would reject: a setup error
+        except (InvalidSplitError, InvalidRunError, TruthError) as exc:  # what `emoface validate` would reject, a truth that does not fit: setup errors
             bar.stop()
             console.print(f"[red]error[/red]: {exc}", soft_wrap=True)
             raise typer.Exit(2) from exc

@@ -12,12 +12,16 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
 from emoface.data.schema import ClipRecord, SplitReader
+from emoface.eval.emotion_accuracy import EmotionCall, EmotionProbe
 from emoface.metrics import ClipMetrics, EvalRegions, clip_metrics, resolve_regions
+
+if TYPE_CHECKING:
+    from emoface.eval.truth import TruthCorpus
 
 __all__ = ["Method", "TemplateFloor", "RunMethod", "describe_run", "EvalResult", "MethodResult", "evaluate_methods"]
 
@@ -95,6 +99,9 @@ class RunMethod:
             raise ValueError(f"{self.run_dir}: condition speaker(s) {', '.join(missing)} are not training speakers of this run "
                              f"({', '.join(self.meta.speakers)})")
         self._index = [self.meta.speakers.index(s) for s in speakers]
+        if use_labels and getattr(self.model, "emotion_label", None) is None:
+            raise ValueError(f"{self.run_dir}: use_labels (--use-labels) needs the emotion-label embedding, and this run "
+                             "was trained without it (model.emotion_label.enabled: false); its emotion comes from the audio")
         self.name = self.run_dir.name
         self.description = describe_run(self.cfg)
         self.first_frame = first_frame
@@ -120,6 +127,7 @@ class MethodResult:
     description: str
     clips: list[ClipMetrics] = field(default_factory=list)
     extra: dict = field(default_factory=dict)
+    emotion_calls: list[EmotionCall] = field(default_factory=list)  # the emotion probe's verdicts (if one was given)
 
 
 @dataclass
@@ -134,6 +142,9 @@ class EvalResult:
     methods: list[MethodResult]
     data_attrs: dict = field(default_factory=dict)
     conditions: list[int] = field(default_factory=list)  # the speaker indices predicted under
+    truth: str | None = None  # the generated corpus scored against (``--truth``), if any
+    emotion_probe: dict | None = None  # EmotionProbe.describe() of the classifier used, None: no emotion accuracy
+    emotion_ceiling: list[EmotionCall] = field(default_factory=list)  # the probe on the test meshes themselves
 
 
 def evaluate_methods(
@@ -143,6 +154,8 @@ def evaluate_methods(
     conditions: Sequence[int] | None = None,
     clip_ids: Sequence[str] | None = None,
     progress: Callable[[str], None] | None = None,
+    emotion_probe: EmotionProbe | None = None,
+    truth: TruthCorpus | None = None,
 ) -> EvalResult:
     """Run ``methods`` on every clip of ``split_path``.
 
@@ -150,6 +163,10 @@ def evaluate_methods(
         speakers: the training speakers (names; the condition index is a position here).
         conditions: speaker indices to condition on (default: all of ``speakers``).
         clip_ids: restrict to these clips (default: all, sorted).
+        emotion_probe: also classify each prediction's emotion (and the test meshes themselves,
+            the ceiling): :mod:`emoface.eval.emotion_accuracy`.
+        truth: a generated corpus's ground truth: every prediction is also scored against
+            the true offsets (:mod:`emoface.eval.truth`; checked against the split first).
     Each clip is read once; conditioned methods run once per condition, others once.
     """
     split_path = Path(split_path)
@@ -160,14 +177,22 @@ def evaluate_methods(
     results = [MethodResult(m.name, m.description, extra=dict(getattr(m, "info", {}))) for m in methods]
     with SplitReader(split_path) as reader:
         regions = resolve_regions(reader.regions, reader.n_vertices)
+        if emotion_probe is not None:
+            emotion_probe.check_compatible(split_path, reader.n_vertices, str(reader.attrs.get("topology_sha256", "")))
+        ceiling: list[EmotionCall] = []
         ids = list(reader.clip_ids if clip_ids is None else clip_ids)
         if not ids:
             raise ValueError(f"{split_path}: no clips to evaluate")
+        if truth is not None:
+            truth.check({cid: reader.clip_meta(cid).n_frames for cid in ids}, reader.n_vertices)
         n_frames = 0
         for cid in ids:
             rec = reader.read_clip(cid, params=False)
             template = reader.template(rec.subject)
+            true_offsets = truth.offsets(cid, rec.n_frames) if truth is not None else None
             n_frames += rec.n_frames
+            if emotion_probe is not None:
+                ceiling.append(EmotionCall(cid, "-", int(rec.emotion), emotion_probe.predict(rec.vertices, template)))
             for m, res in zip(methods, results):
                 for c in conds if m.conditioned else [None]:
                     pred = np.asarray(m.predict(rec, template, c), dtype=np.float32)
@@ -177,10 +202,15 @@ def evaluate_methods(
                         clip_metrics(
                             pred, rec.vertices, template, regions,
                             clip_id=cid, condition=speakers[c] if c is not None else "-", subject=rec.subject,
-                            emotion=rec.emotion, intensity=rec.intensity,
+                            emotion=rec.emotion, intensity=rec.intensity, true_offsets=true_offsets,
                         )
                     )
+                    if emotion_probe is not None:
+                        cond = speakers[c] if c is not None else "-"
+                        res.emotion_calls.append(EmotionCall(cid, cond, int(rec.emotion), emotion_probe.predict(pred, template)))
             if progress:
                 progress(cid)
         attrs = dict(reader.attrs)
-    return EvalResult(split_path, list(speakers), regions, len(ids), n_frames, results, attrs, conds)
+    return EvalResult(split_path, list(speakers), regions, len(ids), n_frames, results, attrs, conds,
+                      str(truth.folder) if truth is not None else None,
+                      emotion_probe.describe() if emotion_probe is not None else None, ceiling)

@@ -168,27 +168,33 @@ class EmoFace(nn.Module):
                             self.content_decoder.condition(speaker, intensity), cond_e)
 
     # ----------------------------------------------------------------- decoding
-    def decode(self, inputs: BranchInputs, prev_emotion: torch.Tensor, prev_content: torch.Tensor | None = None) -> Offsets:
+    def decode(self, inputs: BranchInputs, prev_emotion: torch.Tensor, prev_content: torch.Tensor | None = None,
+               content: torch.Tensor | None = None) -> Offsets:
         """Parallel pass: ``prev_* (B, T, V, 3)`` decoder inputs (see :func:`shift_frames`) -> :class:`Offsets`.
 
         ``prev_content`` defaults to ``prev_emotion`` (fused feedback: both decoders see the same frames).
+        ``content (B, T, V, 3)``, when given, is used as the content branch's output instead of
+        running the content decoder (the cross-reconstruction target reuses the self target's,
+        paper Eq. 14: ``M^c_{c1,e2} = M^c_{c1,e1} = D_c(F_c1)``).
         """
-        prev_content = prev_emotion if prev_content is None else prev_content
-        content = self.content_decoder(prev_content, inputs.content, inputs.cond_content)
+        if content is None:
+            prev_content = prev_emotion if prev_content is None else prev_content
+            content = self.content_decoder(prev_content, inputs.content, inputs.cond_content)
         if self.emotion_decoder is None:
             return Offsets(fused=content, content=content)
         emotion = self.emotion_decoder(prev_emotion, inputs.emotion, inputs.cond_emotion)
         return Offsets(fuse(inputs.weight, emotion, content), emotion, content, inputs.weight)
 
     def decode_autoregressive(self, inputs: BranchInputs, start: torch.Tensor, cached: bool = True,
-                              detach_feedback: bool = True) -> Offsets:
+                              detach_feedback: bool = True, content: torch.Tensor | None = None) -> Offsets:
         """Autoregressive decoding of ``inputs.n_frames`` frames from ``start (B, V, 3)`` offsets.
 
         With ``cached`` each step decodes one token against stored keys/values (O(T) steps of
         O(t) attention); without, every step re-decodes the whole prefix (the reference
         behaviour of FaceFormer's ``predict``). The fed-back frame is the fused prediction
         (``feedback: fused``) or each decoder's own (``feedback: own``), detached from the
-        graph when ``detach_feedback``.
+        graph when ``detach_feedback``. A given ``content (B, T, V, 3)`` replaces the content
+        decoder's output frame by frame (see :meth:`decode`).
         """
         t_total = inputs.n_frames
         two = self.emotion_decoder is not None
@@ -199,7 +205,10 @@ class EmoFace(nn.Module):
         hist_e: list[torch.Tensor] = []
         hist_c: list[torch.Tensor] = []
         for t in range(t_total):
-            if cached:
+            if content is not None:
+                c = content[:, t]
+                e = self.emotion_decoder.step(prev_e, inputs.emotion, inputs.cond_emotion, caches[1]) if two else None
+            elif cached:
                 c = self.content_decoder.step(prev_c, inputs.content, inputs.cond_content, caches[0])
                 e = self.emotion_decoder.step(prev_e, inputs.emotion, inputs.cond_emotion, caches[1]) if two else None
             else:  # .clone(): a view of the last row would keep the whole (t, V, 3) output alive

@@ -3,9 +3,12 @@
 For a pair (anchor ``c1,e1``; partner ``c1,e2``) of the same subject:
 
 - self target (``c1,e1``): content and emotion features of the anchor audio at ``T1``;
-- cross target (``c1,e2``): content features of the *anchor* audio interpolated to ``T2`` and
-  emotion features of the *partner* audio (paper §3.1, App. A.2, Eqs. 11-17); the conditioning
-  intensity is the partner's.
+- cross target (``c1,e2``): the emotion decoder runs on the emotion features of the *partner*
+  audio (with the partner's intensity and frames as its history); the content branch is not
+  decoded again: its output is the self target's, ``M^c_{c1,e2} = M^c_{c1,e1} = D_c(F_c1)``
+  (paper Eq. 14), resampled linearly in time to ``T2`` when the clips differ in length
+  (:func:`resample_frames`). Mesh Attention weighs the two from ``F_e2`` and ``F_c1`` (the anchor
+  audio's content features at ``T2``). Paper §3.1, App. A.2, Eqs. 11-17.
 
 The single-branch baseline reconstructs both clips from their own audio (it has no emotion
 path to exchange). Each target is decoded according to the schedule: one teacher-forced
@@ -25,7 +28,21 @@ from emoface.train.config import ScheduleConfig
 from emoface.train.pairs import PairBatch
 from emoface.train.schedule import mix_inputs
 
-__all__ = ["PairModel", "PairOutputs", "TargetOutputs", "StepRandom"]
+__all__ = ["PairModel", "PairOutputs", "TargetOutputs", "StepRandom", "resample_frames"]
+
+
+def resample_frames(x: torch.Tensor, n_frames: int) -> torch.Tensor:
+    """``x (B, T, V, 3)`` linearly resampled in time to ``n_frames`` (``align_corners``: first and
+    last frames kept); ``x`` itself when it already has ``n_frames``."""
+    b, t = x.shape[:2]
+    if t == n_frames:
+        return x
+    flat = x.reshape(b, t, -1).transpose(1, 2)  # (B, V*3, T)
+    if t == 1:
+        out = flat.expand(-1, -1, n_frames)
+    else:
+        out = F.interpolate(flat, size=n_frames, mode="linear", align_corners=True)
+    return out.transpose(1, 2).reshape(b, n_frames, *x.shape[2:])
 
 
 @dataclass
@@ -106,27 +123,39 @@ class PairModel(nn.Module):
             in2 = m.prepare(c12, e2, spk, int2, tpl)
             logits = torch.cat([l1, l2])
         out1 = self._target(in1, gt1, rnd.uniform1, p_gt)
-        out2 = self._target(in2, gt2, rnd.uniform2, p_gt)
+        out2 = self._target(in2, gt2, rnd.uniform2, p_gt, content_of=None if cfg.single_branch else out1)
         return PairOutputs(out1, out2, gt1, gt2, logits, torch.cat([batch.emotion1, batch.emotion2]))
 
-    def _target(self, inputs: BranchInputs, gt: torch.Tensor, uniform: torch.Tensor, p_gt: float) -> TargetOutputs:
+    def _target(self, inputs: BranchInputs, gt: torch.Tensor, uniform: torch.Tensor, p_gt: float,
+                content_of: TargetOutputs | None = None) -> TargetOutputs:
+        """Decode one target; with ``content_of`` (the self target's outputs) the content branch
+        is not decoded: each pass reuses that target's content output of the same stage (Eq. 14)."""
         m = self.model
         s = self.schedule
+        t = gt.shape[1]
+
+        def reused(out: Offsets | None) -> torch.Tensor | None:
+            return None if content_of is None or out is None else resample_frames(out.content, t)
+
         start = gt[:, 0] if m.cfg.decoder.start_token == "first_frame" else torch.zeros_like(gt[:, 0])
-        n_inputs = gt.shape[0] * (gt.shape[1] - 1)
+        n_inputs = gt.shape[0] * (t - 1)
         if s.kind == "autoregressive":
-            out = m.decode_autoregressive(inputs, start, cached=True, detach_feedback=s.detach_predictions)
+            out = m.decode_autoregressive(inputs, start, cached=True, detach_feedback=s.detach_predictions,
+                                          content=reused(content_of.final if content_of else None))
             return TargetOutputs(out, None, 0, n_inputs)
         teacher = shift_frames(gt, start)
         one_pass = s.kind == "teacher_forcing" or (p_gt >= 1.0 and s.skip_stage1_when_all_gt and s.stage1_loss_weight == 0)
         if one_pass:
-            return TargetOutputs(m.decode(inputs, teacher), None, n_inputs, n_inputs)
-        stage1 = m.decode(inputs, teacher)
+            return TargetOutputs(m.decode(inputs, teacher, content=reused(content_of.final if content_of else None)),
+                                 None, n_inputs, n_inputs)
+        # the self target ran the same schedule, so it has a stage 1 whenever this one does
+        stage1 = m.decode(inputs, teacher, content=reused(content_of.stage1 if content_of else None))
         own = m.cfg.feedback == "own" and stage1.emotion is not None
         pe, pc = (stage1.emotion, stage1.content) if own else (stage1.fused, stage1.fused)
         if s.detach_predictions:
             pe, pc = pe.detach(), pc.detach()
         mixed_e, use_gt = mix_inputs(gt, pe, uniform, p_gt)
-        mixed_c = mix_inputs(gt, pc, uniform, p_gt)[0] if own else mixed_e
-        final = m.decode(inputs, shift_frames(mixed_e, start), shift_frames(mixed_c, start))
+        mixed_c = mix_inputs(gt, pc, uniform, p_gt)[0] if own and content_of is None else mixed_e
+        final = m.decode(inputs, shift_frames(mixed_e, start), shift_frames(mixed_c, start),
+                         content=reused(content_of.final if content_of else None))
         return TargetOutputs(final, stage1, int(use_gt[:, :-1].sum()), n_inputs)

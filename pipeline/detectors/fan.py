@@ -19,12 +19,45 @@ where it was built, so only the plumbing is tested, on random weights.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Literal
+
 import numpy as np
 
 from pipeline.detectors.base import Detection, DetectorError
-from pipeline.detectors.config import FanConfig, detector_note
 
-__all__ = ["FanDetector"]
+__all__ = ["FanConfig", "FanDetector"]
+
+
+@dataclass
+class FanConfig:
+    """face-alignment's FAN (extra ``fan``): 68 iBUG points per frame.
+
+    - ``landmarks``: ``2d`` (2DFAN-4) or ``3d`` (3DFAN-4 plus its depth network);
+    - ``face_box``: where the face crop comes from: ``sfd`` (face-alignment's default S3FD
+      detector, downloads its weights) or ``haar`` (OpenCV's frontal-face Haar cascade, which
+      ships inside OpenCV: no download);
+    - ``weights``: ``pretrained`` (face-alignment downloads them to torch's hub cache on first
+      use) or ``random`` -- FOR TESTS ONLY: the same networks with randomly initialised
+      weights (seed ``seed``), which checks the plumbing (shapes, index mapping, confidence)
+      where nothing can be downloaded; its landmarks are meaningless;
+    - ``flip_input``: also run the mirrored crop and average (face-alignment's default);
+    - ``min_box_score``: S3FD boxes below this score are dropped; ``device``: torch device.
+    """
+
+    landmarks: Literal["2d", "3d"] = "2d"
+    face_box: Literal["sfd", "haar"] = "sfd"
+    weights: Literal["pretrained", "random"] = "pretrained"
+    flip_input: bool = True
+    min_box_score: float = 0.5
+    device: str = "cpu"
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.weights == "random" and self.face_box == "sfd":
+            raise ValueError("weights 'random' needs face_box 'haar' (a randomly initialised S3FD "
+                             "scores every anchor as a face)")
+
 
 def _import_face_alignment():
     try:
@@ -62,7 +95,12 @@ class FanDetector:
         api, self._u = _import_face_alignment()
         from face_alignment.models import FAN, ResNetDepth
 
-        self.accuracy_note = detector_note("fan", cfg)
+        from pipeline.detectors.registry import DETECTORS
+
+        self.accuracy_note = DETECTORS["fan"].note
+        if cfg.weights == "random":
+            self.accuracy_note = ("FAN detector with RANDOM weights (tests only): the landmarks and every fit are "
+                                  "meaningless; accuracy unmeasured")
         self.device = torch.device(cfg.device)
         name = "3DFAN-4" if cfg.landmarks == "3d" else "2DFAN-4"
         with torch.random.fork_rng(devices=[]):

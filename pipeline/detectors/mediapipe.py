@@ -7,11 +7,22 @@ MediaPipe gives no per-point confidence, so ``confidence`` is ``None`` (1 everyw
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
+from emoface.utils.config import bounded
 from pipeline.detectors.base import Detection
 
-__all__ = ["MediaPipeDetector"]
+__all__ = ["MediaPipeConfig", "MediaPipeDetector"]
+
+
+@dataclass
+class MediaPipeConfig:
+    """``landmarks.options`` of the ``mediapipe`` detector."""
+
+    #: MediaPipe's face detection / presence / tracking confidence
+    min_confidence: float = bounded(0.5, ge=0.0, le=1.0)
 
 
 class MediaPipeDetector:
@@ -20,12 +31,13 @@ class MediaPipeDetector:
     has_confidence = False
     accuracy_note = ""
 
-    def __init__(self, min_confidence: float = 0.5, mode: str = "video"):
+    def __init__(self, cfg: MediaPipeConfig | None = None, mode: str = "video"):
         from pipeline.landmarker import BLENDSHAPE_NAMES, N_LANDMARKS, FaceLandmarker
 
+        cfg = cfg or MediaPipeConfig()
         self.n_points = N_LANDMARKS
         self.blendshape_names = BLENDSHAPE_NAMES
-        self._lm = FaceLandmarker(mode=mode, min_confidence=min_confidence)
+        self._lm = FaceLandmarker(mode=mode, min_confidence=cfg.min_confidence)
 
     def detect(self, frame: np.ndarray, timestamp_ms: int) -> Detection | None:
         det = self._lm.detect(frame, timestamp_ms)

@@ -11,6 +11,7 @@ a setup error (exit 2). Nothing heavy is imported until an executor is made.
 from __future__ import annotations
 
 import importlib
+from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -31,9 +32,11 @@ EXECUTORS: dict[str, str] = {
 }
 
 
-def make_executor(kind: str, workers: int, gpus: int, address: str | None, cfg: ExecutorConfig) -> Executor:
-    """The registered executor ``kind``; ``ValueError`` for an unknown name."""
-    if kind not in EXECUTORS:
-        raise ValueError(f"--executor must be one of {', '.join(EXECUTORS)}, got {kind!r}")
-    module, _, name = EXECUTORS[kind].partition(":")
+def make_executor(kind: str, workers: int, gpus: int, address: str | None, cfg: ExecutorConfig,
+                  executors: Mapping[str, str] = EXECUTORS) -> Executor:
+    """The registered executor ``kind`` (``executors``: the table, tests pass a copy with a toy one);
+    ``ValueError`` for an unknown name."""
+    if kind not in executors:
+        raise ValueError(f"--executor must be one of {', '.join(executors)}, got {kind!r}")
+    module, _, name = executors[kind].partition(":")
     return getattr(importlib.import_module(module), name)(workers, gpus, address, cfg)

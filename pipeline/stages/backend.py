@@ -22,6 +22,7 @@ import hashlib
 import importlib
 import importlib.util
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, Protocol, TypeVar
@@ -32,9 +33,10 @@ if TYPE_CHECKING:
     from emoface.morphable.model import MorphableModel
     from pipeline.fitting import ClipFit, FitConfig, IdentityFit, LandmarkTrack, SmoothConfig
     from pipeline.qa import QAConfig
+    from pipeline.qa.expressive import FrontRenderer
     from pipeline.stages.registry import Stage
 
-__all__ = ["Topology", "QAInputs", "Fitter", "Backend", "DefaultBackend", "load_backend", "check_backend", "sources_hash"]
+__all__ = ["Topology", "QAInputs", "Fitter", "LoadedFitter", "Backend", "DefaultBackend", "load_backend", "check_backend", "sources_hash"]
 
 TrackT = TypeVar("TrackT")
 IdentityT = TypeVar("IdentityT")
@@ -62,7 +64,8 @@ class QAInputs(Generic[TrackT, FitT, ModelT]):
       ``thumbnail_scale``); ``track``: the landmark track;
     - ``raw_fit`` / ``fit``: the clip fit before and after smoothing;
     - ``vertices (T, V, 3)`` front-facing metres and ``template (V, 3)``;
-    - ``model``; ``ground_truth``: path of ``ground_truth/<clip_id>.npz`` when the corpus has one.
+    - ``model``; ``ground_truth``: path of ``ground_truth/<clip_id>.npz`` when the corpus has one;
+    - ``source``: path of the clip's video (the QA reads its most expressive frame again).
     """
 
     clip_id: str
@@ -75,6 +78,7 @@ class QAInputs(Generic[TrackT, FitT, ModelT]):
     template: np.ndarray
     model: ModelT
     ground_truth: str | None = None
+    source: str | None = None
 
 
 def sources_hash(*packages: str) -> str:
@@ -142,12 +146,12 @@ class Fitter(Protocol[TrackT, IdentityT, FitT, ModelT]):
         """A one-line reason when ``result`` diverged (non-finite values), else ``None``."""
         ...
 
-    def clip_qa(self, inputs: QAInputs[TrackT, FitT, ModelT], cfg: QAConfig) -> dict[str, Any]:
+    def clip_qa(self, inputs: QAInputs[TrackT, FitT, ModelT], cfg: QAConfig) -> dict[str, object]:
         """Per-clip metrics and flags: a JSON-able dict, plus optional numpy arrays (plots, overlays)."""
         ...
 
-    def write_report(self, out_dir: Path, clips: list[dict[str, Any]], failures: list[dict[str, Any]],
-                     skipped: list[dict[str, Any]], cfg: QAConfig, work: Path) -> list[Path]:
+    def write_report(self, out_dir: Path, clips: list[dict[str, object]], failures: list[dict[str, object]],
+                     skipped: list[dict[str, object]], cfg: QAConfig, work: Path) -> list[Path]:
         """Write ``out_dir/report.html`` and ``out_dir/report.json``; returns the paths written."""
         ...
 
@@ -160,7 +164,7 @@ class Backend(Generic[TrackT, IdentityT, FitT, ModelT]):
 
     Options: ClassVar[type | None] = None
 
-    def __init__(self, options: dict[str, Any] | None = None) -> None:
+    def __init__(self, options: Mapping[str, object] | None = None) -> None:
         self.options = _options(type(self), options)
 
     def save(self, obj: IdentityT | FitT, path: Path) -> None:
@@ -177,6 +181,8 @@ class Backend(Generic[TrackT, IdentityT, FitT, ModelT]):
 
 class DefaultBackend(Backend["LandmarkTrack", "IdentityFit", "ClipFit", "MorphableModel"]):
     """``emoface.morphable`` + ``pipeline.fitting`` + ``pipeline.qa``."""
+
+    _pictures: FrontRenderer | None = None
 
     def code_version(self, stage: Stage) -> str:
         return sources_hash(*stage.numerics)
@@ -240,19 +246,22 @@ class DefaultBackend(Backend["LandmarkTrack", "IdentityFit", "ClipFit", "Morphab
     def fit_error(self, fit: ClipFit) -> np.ndarray | None:
         return np.asarray(fit.fit_error, np.float32)
 
-    def clip_qa(self, inputs: QAInputs[LandmarkTrack, ClipFit, MorphableModel], cfg: QAConfig) -> dict[str, Any]:
+    def clip_qa(self, inputs: QAInputs[LandmarkTrack, ClipFit, MorphableModel], cfg: QAConfig) -> dict[str, object]:
         from pipeline import qa
+        from pipeline.qa.expressive import FrontRenderer
 
-        return qa.clip_qa(inputs, cfg)
+        if self._pictures is None:  # one GL context per worker process renders every clip's picture
+            self._pictures = FrontRenderer()
+        return qa.clip_qa(inputs, cfg, self._pictures)
 
-    def write_report(self, out_dir: Path, clips: list[dict[str, Any]], failures: list[dict[str, Any]],
-                     skipped: list[dict[str, Any]], cfg: QAConfig, work: Path) -> list[Path]:
+    def write_report(self, out_dir: Path, clips: list[dict[str, object]], failures: list[dict[str, object]],
+                     skipped: list[dict[str, object]], cfg: QAConfig, work: Path) -> list[Path]:
         from pipeline import qa
 
         return qa.write_report(out_dir, clips, failures, skipped, cfg, work)
 
 
-def _options(cls: type, options: dict[str, Any] | None) -> Any:
+def _options(cls: type, options: Mapping[str, object] | None) -> object | None:
     declared = getattr(cls, "Options", None)
     if declared is None:
         if options:
@@ -260,7 +269,7 @@ def _options(cls: type, options: dict[str, Any] | None) -> Any:
         return None
     from emoface.utils.config import from_dict
 
-    return from_dict(declared, options or {}, where="backend_options")
+    return from_dict(declared, dict(options or {}), where="backend_options")
 
 
 def _backend_class(spec: str) -> type:
@@ -273,15 +282,19 @@ def _backend_class(spec: str) -> type:
         raise ValueError(f"backend {spec!r} cannot be loaded: {exc}") from exc
 
 
-def check_backend(spec: str, options: dict[str, Any] | None = None) -> None:
+def check_backend(spec: str, options: Mapping[str, object] | None = None) -> None:
     """Raise ``ValueError`` (one line) when ``spec`` cannot be loaded or ``options`` do not fit it."""
     _options(_backend_class(spec), options)
 
 
-_CACHE: dict[str, Fitter[Any, Any, Any, Any]] = {}
+#: a back end named by the config (``module:Class``): its track, identity, fit and model types are
+#: known only at run time, and the stage layer only hands its values back to it
+LoadedFitter = Fitter[Any, Any, Any, Any]
+
+_CACHE: dict[str, LoadedFitter] = {}
 
 
-def load_backend(spec: str, options: dict[str, Any] | None = None) -> Fitter[Any, Any, Any, Any]:
+def load_backend(spec: str, options: Mapping[str, object] | None = None) -> LoadedFitter:
     """Instantiate ``module:Class`` (with ``options``) once per process."""
     key = spec + json.dumps(options or {}, sort_keys=True, default=str)
     if key not in _CACHE:

@@ -10,15 +10,15 @@ so changing a QA threshold does not redo the fits.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Literal
+from collections.abc import Mapping
 
 from emoface.utils.config import ConfigError, config_hash, load_yaml
 from pipeline.fitting.config import FitConfig, SmoothConfig
+from pipeline.detectors.registry import DETECTORS, DetectorRegistry
 from pipeline.qa.config import QAConfig
 from pipeline.stages.registry import REGISTRY, StageRegistry
-from pipeline.detectors.config import FanConfig
 
 __all__ = [
     "STAGES",
@@ -62,16 +62,15 @@ class DecodeConfig:
 class LandmarksConfig:
     """The landmark detector and its settings (:mod:`pipeline.detectors`)."""
 
-    #: ``mediapipe`` (Face Landmarker, VIDEO mode; the default) or ``fan`` (face-alignment, extra ``fan``)
-    detector: Literal["mediapipe", "fan"] = "mediapipe"
-    #: MediaPipe's face detection / presence / tracking confidence
-    min_confidence: float = 0.5
+    #: a name in :data:`pipeline.detectors.DETECTORS`: ``mediapipe`` (the default) or ``fan`` (extra ``fan``)
+    detector: str = DETECTORS.default
+    #: the detector's settings, checked against its settings dataclass when the config is loaded
+    #: (which then holds every one of them, defaults included)
+    options: dict[str, object] = field(default_factory=dict)
     #: a clip whose fraction of frames with a face is below this fails ("no face")
     min_detection_rate: float = 0.5
     #: downscale frames wider than this before detection (0: native); landmarks stay in source pixels
     max_width: int = 0
-    #: settings of the ``fan`` detector
-    fan: FanConfig = field(default_factory=FanConfig)
 
 
 @dataclass
@@ -113,7 +112,7 @@ class BuildConfig:
     #: the numerical back end: ``module:Class`` implementing pipeline.stages.backend.Fitter
     backend: str = "pipeline.stages.backend:DefaultBackend"
     #: settings of a custom back end, checked against its ``Options`` dataclass when it declares one
-    backend_options: dict[str, Any] = field(default_factory=dict)
+    backend_options: dict[str, object] = field(default_factory=dict)
     #: torch device for fitting when not placed by --gpus
     device: str = "cpu"
     decode: DecodeConfig = field(default_factory=DecodeConfig)
@@ -158,7 +157,7 @@ class SplitConfig:
         return ("train", "val", "test")
 
 
-def stage_config_hash(cfg: BuildConfig, stage: str, extra: dict[str, Any] | None = None,
+def stage_config_hash(cfg: BuildConfig, stage: str, extra: Mapping[str, str] | None = None,
                       stages: StageRegistry = REGISTRY) -> str:
     """sha256 of the config sections ``stage`` reads (plus ``extra``, e.g. the split)."""
     from emoface.utils.config import to_dict
@@ -179,15 +178,29 @@ def stages_from(stage: str | None, stages: StageRegistry = REGISTRY) -> frozense
     return frozenset(stages.later(stage))
 
 
-def load_build_config(path: str | Path | None = None, overrides: dict[str, Any] | None = None) -> BuildConfig:
-    """Defaults, then the YAML file, then ``overrides``; every section (and the back end's options) checked."""
+def load_build_config(path: str | Path | None = None, overrides: Mapping[str, object] | None = None,
+                      detectors: DetectorRegistry = DETECTORS) -> BuildConfig:
+    """Defaults, then the YAML file, then ``overrides``; every section, the back end's options and the
+    detector's checked (``landmarks.options`` comes back resolved: every setting, defaults included)."""
     cfg = load_yaml(BuildConfig, path, overrides)
     from pipeline.stages.backend import check_backend
 
+    from pipeline.detectors.base import DetectorError
+
+    where = str(path or "defaults")
     try:
         check_backend(cfg.backend, cfg.backend_options)
     except ValueError as exc:
-        raise ConfigError(f"{path or 'defaults'}: {exc}") from exc
+        raise ConfigError(f"{where}: {exc}") from exc
+    try:
+        settings = detectors[cfg.landmarks.detector].parse(cfg.landmarks.options)
+    except ConfigError as exc:
+        raise ConfigError(f"{where}: {exc}") from exc
+    except DetectorError as exc:  # an unknown name, a settings class that cannot be imported
+        raise ConfigError(f"{where}: landmarks.detector: {exc}") from exc
+    from emoface.utils.config import to_dict
+
+    cfg.landmarks = replace(cfg.landmarks, options=to_dict(settings) if settings is not None else {})
     return cfg
 
 

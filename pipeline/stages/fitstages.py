@@ -13,18 +13,16 @@ these functions load the upstream artefacts, call the back end, refuse non-finit
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 
-from pipeline.sources.ravdess import SourceClip
+from pipeline.sources.manifest import SourceClip
 from pipeline.stages.runtime import TaskContext
 from pipeline.stages.store import ClipError, content_hash
 
 __all__ = ["identity_stage", "fit_stage", "smooth_stage", "canonical_stage", "load_track", "load_fit"]
 
 
-def _save(ctx: TaskContext, stage: str, key: str, obj: Any) -> tuple[str, str]:
+def _save(ctx: TaskContext, stage: str, key: str, obj: object) -> tuple[str, str]:
     path = ctx.store.artefact(stage, key)
     path.parent.mkdir(parents=True, exist_ok=True)
     ctx.backend.save(obj, path)
@@ -33,21 +31,22 @@ def _save(ctx: TaskContext, stage: str, key: str, obj: Any) -> tuple[str, str]:
     return path.name, digest
 
 
-def _check(ctx: TaskContext, obj: Any, what: str) -> None:
+def _check(ctx: TaskContext, obj: object, what: str) -> None:
     reason = ctx.backend.divergence(obj)
     if reason:
         raise ClipError(f"{what}: {reason}" if not reason.startswith(what) else reason)
 
 
-def load_track(ctx: TaskContext, clip_id: str) -> Any:
+def load_track(ctx: TaskContext, clip_id: str) -> object:
+    """The back end's track of ``clip_id`` (opaque here: only handed back to the back end)."""
     return ctx.backend.make_track(ctx.store.load_npz("landmarks", clip_id), clip_id)
 
 
-def load_fit(ctx: TaskContext, stage: str, clip_id: str) -> Any:
+def load_fit(ctx: TaskContext, stage: str, clip_id: str) -> object:
     return ctx.backend.load_fit(ctx.store.artefact(stage, clip_id))
 
 
-def _identity(ctx: TaskContext, actor: str, memo: dict) -> Any:
+def _identity(ctx: TaskContext, actor: str, memo: dict[str, object]) -> object:
     if "identity" not in memo:
         memo["identity"] = ctx.backend.load_identity(ctx.store.artefact("identity", actor))
     return memo["identity"]

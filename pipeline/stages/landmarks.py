@@ -24,6 +24,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from pipeline.detectors.base import Detection
+from pipeline.detectors.registry import DETECTORS, DetectorRegistry
 from pipeline.stages.config import LandmarksConfig
 from pipeline.stages.store import ClipError
 
@@ -35,13 +37,13 @@ TRACK_FIELDS = ("landmarks", "valid", "scheme", "width", "height", "fps")
 class LandmarkCollector:
     """A frame sink: ``feed(index, rgb)`` per frame, then :meth:`arrays`. Use as a context manager."""
 
-    def __init__(self, cfg: LandmarksConfig, fps: float):
+    def __init__(self, cfg: LandmarksConfig, fps: float, detectors: DetectorRegistry = DETECTORS):
         from pipeline.detectors import make_detector
 
         self.cfg = cfg
         self.fps = float(fps)
-        self._det = make_detector(cfg.detector, min_confidence=cfg.min_confidence, fan=cfg.fan)
-        self._rows: list[tuple[int, object]] = []
+        self._det = make_detector(cfg.detector, cfg.options, detectors)
+        self._rows: list[tuple[int, Detection | None]] = []
         self.width = 0
         self.height = 0
 

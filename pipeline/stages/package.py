@@ -17,7 +17,7 @@ import numpy as np
 
 from emoface.data.ravdess import gender_of
 from emoface.utils.config import to_dict
-from pipeline.sources.ravdess import SourceClip
+from pipeline.sources.manifest import SourceClip
 from pipeline.stages.fitstages import load_fit
 from pipeline.stages.outcome import TaskResult, run_stage
 from pipeline.stages.records import PackageMember

@@ -11,11 +11,10 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
-from pipeline.sources.ravdess import SourceClip
+from pipeline.sources.manifest import SourceClip
 from pipeline.stages.backend import QAInputs
 from pipeline.stages.fitstages import load_fit, load_track
 from pipeline.stages.outcome import TaskResult, run_stage
@@ -41,15 +40,16 @@ def qa_stage(ctx: TaskContext, clip: SourceClip, memo: dict) -> tuple[str, str]:
         template=canonical["template"],
         model=ctx.model(),
         ground_truth=clip.ground_truth,
+        source=clip.path,
     )
     result = dict(ctx.backend.clip_qa(inputs, ctx.cfg.qa))
     arrays = result.pop("arrays", None) or {}
-    payload: dict[str, Any] = {"qa_json": np.asarray(json.dumps(result, sort_keys=True, default=_plain))}
+    payload: dict[str, np.ndarray] = {"qa_json": np.asarray(json.dumps(result, sort_keys=True, default=_plain))}
     payload.update({f"arrays/{k}": np.asarray(v) for k, v in arrays.items()})
     return store.write_npz("qa", cid, payload)
 
 
-def _plain(obj: Any) -> Any:
+def _plain(obj: object) -> object:
     if isinstance(obj, np.generic):
         return obj.item()
     if isinstance(obj, np.ndarray):
@@ -57,7 +57,7 @@ def _plain(obj: Any) -> Any:
     return str(obj)
 
 
-def read_qa(path: str | Path) -> dict[str, Any]:
+def read_qa(path: str | Path) -> dict[str, object]:
     """A clip's QA result (the JSON part) from its ``work/qa/<clip_id>.npz``."""
     with np.load(path, allow_pickle=False) as z:
         return json.loads(str(z["qa_json"]))
@@ -67,8 +67,8 @@ def report_input(qa_hashes: list[tuple[str, str]], failures: list[Failure], skip
     return combine_hashes(sorted(qa_hashes), [f.report_row() for f in failures], skipped)
 
 
-def run_report_task(ctx: TaskContext, clips: list[dict[str, Any]], failures: list[Failure],
-                    skipped: list[dict[str, Any]]) -> TaskResult:
+def run_report_task(ctx: TaskContext, clips: list[dict[str, object]], failures: list[Failure],
+                    skipped: list[dict[str, object]]) -> TaskResult:
     """``clips``: ``{clip_id, subject, emotion, intensity, statement, repetition, qa_hash}`` of clips with QA."""
     store = ctx.store
     qa_dir = Path(ctx.out) / "qa"

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from typing import Any, Literal
+from typing import Literal
 
-from pipeline.sources.ravdess import SourceClip
+from pipeline.sources.manifest import SourceClip
 
 __all__ = ["Failure", "PackageMember", "SplitStatus"]
 
@@ -24,10 +24,10 @@ class Failure:
     cached: bool = False
     source: str | None = None
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> dict[str, object]:
         return asdict(self)
 
-    def report_row(self) -> dict[str, Any]:
+    def report_row(self) -> dict[str, object]:
         """What the QA report shows (and its input hash covers): everything but ``cached``."""
         return {k: v for k, v in asdict(self).items() if k != "cached"}
 
@@ -49,7 +49,7 @@ class SplitStatus:
     status: Literal["pending", "written", "up to date", "failed", "empty (every clip failed)"]
     reason: str | None = None
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> dict[str, object]:
         d = asdict(self)
         if d["reason"] is None:
             del d["reason"]

@@ -18,7 +18,7 @@ from __future__ import annotations
 import importlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
-from typing import Any, Literal
+from typing import Literal
 
 __all__ = ["TaskKind", "Stage", "StageRegistry", "REGISTRY", "CLIP_FACTS", "resolve"]
 
@@ -26,7 +26,7 @@ __all__ = ["TaskKind", "Stage", "StageRegistry", "REGISTRY", "CLIP_FACTS", "reso
 CLIP_FACTS: tuple[str, ...] = ("clip_id", "source", "fps", "ground_truth")
 
 
-def resolve(spec: str) -> Callable[..., Any]:
+def resolve(spec: str) -> Callable[..., object]:
     """The function named ``module:function`` (imported on first use, so workers import what they run)."""
     module, _, name = spec.partition(":")
     return getattr(importlib.import_module(module), name)
@@ -137,7 +137,7 @@ class StageRegistry:
         at = stages.index(self[after]) + 1 if after else len(stages)
         return StageRegistry(tuple(stages[:at] + [stage] + stages[at:]))
 
-    def replaced(self, name: str, **changes: Any) -> StageRegistry:
+    def replaced(self, name: str, **changes: object) -> StageRegistry:
         """A new registry with stage ``name``'s fields changed."""
         return StageRegistry(tuple(replace(s, **changes) if s.name == name else s for s in self._stages))
 

@@ -11,12 +11,13 @@ import functools
 import hashlib
 import json
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
-from typing import Any
 
-from pipeline.stages.backend import Fitter, load_backend, sources_hash
+from pipeline.detectors.registry import DETECTORS, DetectorRegistry
+from pipeline.stages.backend import LoadedFitter, load_backend, sources_hash
 from pipeline.stages.config import BuildConfig, stage_config_hash
 from pipeline.stages.registry import REGISTRY, Stage, StageRegistry, resolve
 from pipeline.stages.store import Store
@@ -33,9 +34,10 @@ class TaskContext:
     force: frozenset[str] = frozenset()
     device: str = "cpu"
     ffmpeg_threads: int = 1
-    extra: dict[str, Any] = field(default_factory=dict)
     #: the stages of this build (tests add toy stages to a copy of the registry)
     stages: StageRegistry = REGISTRY
+    #: the detectors ``landmarks.detector`` may name (tests add toy detectors to a copy)
+    detectors: DetectorRegistry = DETECTORS
     #: per-stage config hashes, computed once per context (planning a rerun checks thousands of sidecars)
     _config_hashes: dict = field(default_factory=dict, compare=False, repr=False)
 
@@ -44,20 +46,21 @@ class TaskContext:
         return Store(self.out)
 
     @property
-    def backend(self) -> Fitter[Any, Any, Any, Any]:
+    def backend(self) -> LoadedFitter:
         return load_backend(self.cfg.backend, self.cfg.backend_options)
 
-    def model(self) -> Any:
+    def model(self) -> object:
+        """The back end's model (for the default back end a MorphableModel; opaque to the stage layer)."""
         return load_model(self.cfg.backend, self.cfg.model, self.cfg.backend_options)
 
 
-def load_model(backend_spec: str, model_spec: str, options: dict[str, Any] | None = None) -> Any:
+def load_model(backend_spec: str, model_spec: str, options: Mapping[str, object] | None = None) -> object:
     """The back end's model, loaded once per process (per back end, options and model)."""
     return _model(backend_spec, json.dumps(options or {}, sort_keys=True, default=str), model_spec)
 
 
 @functools.lru_cache(maxsize=4)
-def _model(backend_spec: str, options: str, model_spec: str) -> Any:
+def _model(backend_spec: str, options: str, model_spec: str) -> object:
     return load_backend(backend_spec, json.loads(options)).load_model(model_spec)
 
 
@@ -106,7 +109,7 @@ def code_version(stage: Stage, backend_spec: str, model_spec: str, options: str 
     return hashlib.sha256("|".join(parts).encode()).hexdigest()[:16]
 
 
-def stage_hashes(ctx: TaskContext, stage: str, input_hash: str, extra: dict | None = None) -> tuple[str, str, str]:
+def stage_hashes(ctx: TaskContext, stage: str, input_hash: str, extra: Mapping[str, str] | None = None) -> tuple[str, str, str]:
     """``(input_hash, config_hash, code_version)`` of ``stage`` for one key."""
     key = (stage, repr(sorted(extra.items())) if extra else "")
     if key not in ctx._config_hashes:

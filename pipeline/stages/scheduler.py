@@ -29,11 +29,11 @@ from collections import defaultdict
 from concurrent.futures import FIRST_COMPLETED, Future, wait
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Callable
 
 from pipeline.executors.local import Executor
 from pipeline.executors.progress import BuildProgress
-from pipeline.sources.ravdess import Manifest, SourceClip
+from pipeline.sources.manifest import Manifest, SourceClip
 from pipeline.stages.config import SplitConfig
 from pipeline.stages.outcome import Outcome, TaskResult, check_stage
 from pipeline.stages.package import member, package_input

@@ -27,7 +27,9 @@ import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from collections.abc import Mapping
+
+import numpy.typing as npt
 
 import numpy as np
 
@@ -70,12 +72,12 @@ class Sidecar:
         return (self.input_hash, self.config_hash, self.code_version) == (input_hash, config_hash, code_version)
 
 
-def combine_hashes(*parts: Any) -> str:
+def combine_hashes(*parts: object) -> str:
     """sha256 of a JSON-serialisable description (hashes, ids, numbers)."""
     return hashlib.sha256(json.dumps(parts, sort_keys=True, separators=(",", ":"), default=str).encode()).hexdigest()
 
 
-def content_hash(arrays: dict[str, Any]) -> str:
+def content_hash(arrays: Mapping[str, npt.ArrayLike]) -> str:
     """sha256 over sorted names, dtypes, shapes and bytes of ``arrays`` (JSON for non-arrays)."""
     h = hashlib.sha256()
     for name in sorted(arrays):
@@ -131,7 +133,7 @@ class Store:
         return sc if sc.cacheable else None
 
     # -- writing ---------------------------------------------------------------------------
-    def write_npz(self, stage: str, key: str, arrays: dict[str, Any]) -> tuple[str, str]:
+    def write_npz(self, stage: str, key: str, arrays: Mapping[str, npt.ArrayLike]) -> tuple[str, str]:
         """Write ``arrays`` as ``<key>.npz`` atomically; returns ``(file name, content hash)``."""
         path = self.artefact(stage, key, ".npz")
         clean = {k: (np.asarray(v) if not isinstance(v, str) else np.asarray(v)) for k, v in arrays.items()}
@@ -139,7 +141,7 @@ class Store:
             np.savez(tmp, **clean)
         return path.name, content_hash(clean)
 
-    def write_json(self, stage: str, key: str, obj: Any, ext: str = ".json") -> tuple[str, str]:
+    def write_json(self, stage: str, key: str, obj: object, ext: str = ".json") -> tuple[str, str]:
         path = self.artefact(stage, key, ext)
         write_json_atomic(path, obj)
         return path.name, combine_hashes(obj)

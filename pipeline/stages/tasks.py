@@ -21,16 +21,19 @@ from __future__ import annotations
 import contextlib
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from pipeline.sources.ravdess import SourceClip
+from pipeline.sources.manifest import SourceClip
 from pipeline.stages.decode import decode_clip, stream_frames
 from pipeline.stages.outcome import Outcome, TaskResult, check_stage, run_stage
 from pipeline.stages.registry import resolve
 from pipeline.stages.runtime import TaskContext
 from pipeline.stages.store import ClipError, combine_hashes
+
+if TYPE_CHECKING:
+    from pipeline.stages.landmarks import LandmarkCollector
 
 __all__ = [
     "clip_input",
@@ -62,7 +65,7 @@ def clip_input(ctx: TaskContext, stage: str, clip: SourceClip, known: dict[str, 
     """
     facts = {"clip_id": lambda: clip.clip_id, "source": lambda: clip.sha256, "fps": lambda: ctx.cfg.decode.fps,
              "ground_truth": lambda: _gt_signature(clip)}
-    parts: list[Any] = []
+    parts: list[object] = []
     for name in ctx.stages[stage].reads:
         if name in facts:
             parts.append(facts[name]())
@@ -108,7 +111,7 @@ def check_fit_task(ctx: TaskContext, clip: SourceClip, upstream: dict[str, str |
 class _TimedSink:
     """Feeds frames to the landmark collector, timing it and keeping its first error (decoding goes on)."""
 
-    def __init__(self, collector: Any):
+    def __init__(self, collector: LandmarkCollector):
         self.collector = collector
         self.error: BaseException | None = None
         self.seconds = 0.0
@@ -143,7 +146,7 @@ def run_media_task(ctx: TaskContext, clip: SourceClip) -> TaskResult:
         collector_error: BaseException | None = None
         if lmk is None:
             try:
-                collector = stack.enter_context(LandmarkCollector(ctx.cfg.landmarks, ctx.cfg.decode.fps))
+                collector = stack.enter_context(LandmarkCollector(ctx.cfg.landmarks, ctx.cfg.decode.fps, ctx.detectors))
             except Exception as exc:  # noqa: BLE001
                 collector_error = exc
         sink = _TimedSink(collector)
@@ -198,7 +201,7 @@ def run_fit_task(ctx: TaskContext, clip: SourceClip, upstream: dict[str, str | N
     """
     cid = clip.clip_id
     known = dict(upstream)
-    memo: dict[str, Any] = {}
+    memo: dict[str, object] = {}
     outcomes: list[Outcome] = []
     for stage in ctx.stages.of_task("fit"):
         input_hash = clip_input(ctx, stage.name, clip, known)

@@ -70,6 +70,7 @@ class Actor:
     blink_rate: float  # blinks per minute
     eye_open: float  # resting value of the eye_wide component
     smile_asymmetry: float  # left/right smile ratio - 1
+    photo: str = ""  # id of the face photograph (set by the corpus: photos alternate by actor)
 
     def __eq__(self, other: object) -> bool:  # numpy fields: compare by value
         if not isinstance(other, Actor):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
-from typing import Optional
+from typing import List, Optional
 
 import typer
 
@@ -17,12 +17,17 @@ def synth(
     workers: int = typer.Option(1, "--workers", min=1, help="Worker processes (one clip per task)."),
     fps: Optional[float] = typer.Option(None, "--fps", help="Frame rate (default 30; 29.97 like real RAVDESS)."),
     config: Optional[Path] = typer.Option(None, "--config", help="YAML overrides of SynthConfig (e.g. configs/synth.yaml)."),
+    photo: Optional[List[str]] = typer.Option(
+        None, "--photo", help="A frontal face photograph (image file, or the built-in astronaut / grace_hopper); "
+        "repeat it for several: actors alternate among them in order. Default: astronaut, grace_hopper.",
+    ),
 ) -> None:
     """Generate a RAVDESS-shaped corpus (eSpeak NG speech, a textured face driven by the demo head)
     with per-clip ground truth (demo-head parameters, vertices, phonemes, camera).
 
     eSpeak NG (GPL-3.0-or-later) is called at run time from the espeakng-loader wheel; the face
-    photograph is skimage's astronaut (public domain). A rerun finishes an interrupted corpus.
+    photographs alternate by actor: skimage's astronaut (NASA) and Grace Hopper's official
+    portrait (US Navy), both public domain. A rerun finishes an interrupted corpus.
     """
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
@@ -37,9 +42,20 @@ def synth(
     except ConfigError as exc:
         console.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(2) from exc
+    if photo:
+        from pipeline.sources.synth.photoset import BUILTIN
+
+        cfg = dataclasses.replace(cfg, photos=tuple(p if p in BUILTIN else str(Path(p).expanduser().resolve()) for p in photo))
     if fps is not None and fps <= 0:
         console.print(f"[red]error:[/red] --fps must be positive, got {fps}")
         raise typer.Exit(2)
+    from pipeline.sources.synth.photoset import resolve_photos
+
+    try:  # before anything is written: each photo readable, with a face (generate_corpus checks again)
+        resolve_photos(cfg.photos)
+    except ValueError as exc:
+        console.print(f"[red]error:[/red] {exc}", soft_wrap=True)
+        raise typer.Exit(2) from exc
     with Progress(
         TextColumn("[bold]synth[/bold]"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), TimeRemainingColumn(),
         TextColumn("{task.description}"), console=console, transient=False,
@@ -52,7 +68,7 @@ def synth(
         try:
             result = generate_corpus(out, actors, clips_per_actor, seed, workers, fps, cfg, progress=progress)
         except ValueError as exc:
-            console.print(f"[red]error:[/red] {exc}")
+            console.print(f"[red]error:[/red] {exc}", soft_wrap=True)
             raise typer.Exit(2) from exc
     dump_yaml(dataclasses.replace(cfg, fps=float(fps)) if fps is not None else cfg, out / "synth_config.yaml")
     console.print(

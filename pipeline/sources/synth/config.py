@@ -9,9 +9,11 @@ from pipeline.sources.synth.emotion import EmotionConfig
 from pipeline.sources.synth.face import RigConfig
 from pipeline.sources.synth.visemes import VisemeConfig
 
-__all__ = ["SynthConfig", "GENERATOR_VERSION"]
+__all__ = ["SynthConfig", "GENERATOR_VERSION", "DEFAULT_PHOTOS"]
 
-GENERATOR_VERSION = "2"
+GENERATOR_VERSION = "3"  # 3: a set of face photographs, alternating by actor (2: one photo)
+# the default face photographs, alternating by actor (pipeline/sources/synth/photoset.py)
+DEFAULT_PHOTOS: tuple[str, ...] = ("astronaut", "grace_hopper")
 
 
 @dataclass(frozen=True)
@@ -25,6 +27,8 @@ class SynthConfig:
     - ``shape_scale``: spread of the actors' face shapes around the photo's fitted shape
       (demo-head shape sigmas).
     - ``model``: the morphable model the faces are driven by (``demo``: the bundled demo head).
+    - ``photos``: the face photographs, built-in names (``astronaut``, ``grace_hopper``) or
+      image files; actor ``a`` uses ``photos[(a - 1) % len(photos)]`` (``--photo`` replaces them).
     """
 
     width: int = 1280
@@ -40,6 +44,7 @@ class SynthConfig:
     preset: str = "ultrafast"
     shape_scale: float = 0.6
     model: str = "demo"
+    photos: tuple[str, ...] = DEFAULT_PHOTOS
     visemes: VisemeConfig = field(default_factory=VisemeConfig)
     emotion: EmotionConfig = field(default_factory=EmotionConfig)
     drive: DriveConfig = field(default_factory=DriveConfig)

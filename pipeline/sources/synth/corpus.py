@@ -106,30 +106,44 @@ _STATE: dict = {}
 
 
 def _resources(cfg: SynthConfig):
-    """The morphable model, its layer, the registered photo and the camera (once per process)."""
-    key = (cfg.model, cfg.width, cfg.height, cfg.fov_y_deg)
+    """The morphable model, its layer, the photo set and the camera (once per process); the
+    photos themselves are registered when an actor first needs them (:func:`_photo`)."""
+    key = (cfg.model, cfg.width, cfg.height, cfg.fov_y_deg, tuple(cfg.photos))
     if _STATE.get("key") != key:
         from emoface.mesh.camera import PinholeCamera
         from emoface.morphable import MorphableLayer, load
-        from pipeline.sources.synth.photo import astronaut, fit_photo_shape
+        from pipeline.sources.synth.photoset import resolve_photos
         from pipeline.sources.synth.speech import engine
 
         engine()  # load eSpeak NG before anything speaks (isolated synthesis forks from here)
         model = load(cfg.model)
-        photo = astronaut()
         _STATE.clear()
         _STATE.update(
             key=key,
             model=model,
             layer=MorphableLayer(model).eval(),
-            photo=photo,
-            base_shape=_aligned_shape(model, fit_photo_shape(model.v_template, model.shapedirs, photo.landmarks)),
+            sources=resolve_photos(cfg.photos, check_face=False),  # generate_corpus checked the faces
+            photos={},
             camera=PinholeCamera.from_fov(cfg.width, cfg.height, cfg.fov_y_deg),
             rigs={},
         )
     return _STATE
 
 
+def _photo(cfg: SynthConfig, actor: int):
+    """``(source, registered photo, its fitted and aligned shape)`` of the photo actor ``actor`` uses."""
+    from pipeline.sources.synth.photo import fit_photo_shape
+    from pipeline.sources.synth.photoset import photo_index, registered_photo
+
+    st = _resources(cfg)
+    k = photo_index(actor, len(st["sources"]))
+    if k not in st["photos"]:
+        src = st["sources"][k]
+        photo = registered_photo(src.spec)
+        model = st["model"]
+        base = _aligned_shape(model, fit_photo_shape(model.v_template, model.shapedirs, photo.landmarks))
+        st["photos"][k] = (src, photo, base)
+    return st["photos"][k]
 
 
 def _aligned_shape(model, shape: np.ndarray, reference: np.ndarray | None = None) -> np.ndarray:
@@ -162,12 +176,14 @@ def _aligned_shape(model, shape: np.ndarray, reference: np.ndarray | None = None
 
 
 def make_clip_actor(index: int, cfg: SynthConfig, seed: int):
-    """Actor ``index`` for this config and seed, its shape projected by :func:`_aligned_shape`."""
+    """Actor ``index`` for this config and seed: its photo's id in ``photo``, its shape drawn
+    around that photo's fitted shape and projected by :func:`_aligned_shape`."""
     from pipeline.sources.synth.actors import make_actor
 
     st = _resources(cfg)
-    actor = make_actor(index, seed, st["model"].n_shape, cfg.distance_m, cfg.shape_scale, st["base_shape"])
-    return dataclasses.replace(actor, shape=_aligned_shape(st["model"], actor.shape, st["base_shape"]))
+    src, _, base = _photo(cfg, index)
+    actor = make_actor(index, seed, st["model"].n_shape, cfg.distance_m, cfg.shape_scale, base)
+    return dataclasses.replace(actor, shape=_aligned_shape(st["model"], actor.shape, base), photo=src.id)
 
 
 def _rig(actor, cfg: SynthConfig, seed: int):
@@ -189,7 +205,7 @@ def _rig(actor, cfg: SynthConfig, seed: int):
         if len(st["rigs"]) >= 2:  # clips come in actor order: two actors at a time are enough
             st["rigs"].pop(next(iter(st["rigs"])))
         st["rigs"][key] = FaceRig(
-            st["photo"], actor.look, st["model"].faces, rest.vertices[0], actor.rest_rotation, actor.rest_translation,
+            _photo(cfg, actor.index)[1], actor.look, st["model"].faces, rest.vertices[0], actor.rest_rotation, actor.rest_translation,
             rest.jaw_joint, st["camera"], cfg.rig,
         )
     return st["rigs"][key]
@@ -261,7 +277,9 @@ def generate_clip(name: RavdessName | str, out: Path, cfg: SynthConfig = SynthCo
         "brow_raise": face.expression[:, model.expression_names.index("brow_raise")].copy(),
         "phonemes": np.array(json.dumps([p.as_dict() for p in phonemes])),
         "audio_sample_rate": np.int64(cfg.audio_rate),
-        "generator": np.array(json.dumps({"version": GENERATOR_VERSION, "seed": int(seed), "voice": actor.voice})),
+        "photo": np.array(actor.photo),
+        "generator": np.array(json.dumps({"version": GENERATOR_VERSION, "seed": int(seed), "voice": actor.voice,
+                                          "photo": actor.photo, "photo_sha256": _photo(cfg, name.actor)[0].sha256})),
     }
     with atomic_write(gt_path, "wb") as fh:
         np.savez_compressed(fh, **gt)
@@ -344,11 +362,15 @@ def generate_corpus(
     actor_list = list(range(1, actors + 1)) if isinstance(actors, int) else sorted(set(int(a) for a in actors))
     names = plan_names(actor_list, clips_per_actor)
     manifest_path = out / "synth_manifest.json"
-    settings = {"seed": int(seed), "config_hash": config_hash(cfg), "generator": GENERATOR_VERSION}
+    from pipeline.sources.synth.photoset import actor_photos, resolve_photos
+
+    sources = resolve_photos(cfg.photos)  # every photo readable, with a face: else ValueError naming it
+    settings = {"seed": int(seed), "config_hash": config_hash(cfg), "generator": GENERATOR_VERSION,
+                "photo_sha256": [s.sha256 for s in sources]}
     if manifest_path.is_file():
         old = json.loads(manifest_path.read_text(encoding="utf-8"))
         if any(old.get(k) != v for k, v in settings.items()):
-            raise ValueError(f"{out}: holds a corpus made with another seed or config ({manifest_path}); choose another --out")
+            raise ValueError(f"{out}: holds a corpus made with another seed, config or photos ({manifest_path}); choose another --out")
     out.mkdir(parents=True, exist_ok=True)
     _remove_stale_temporaries(out)
     if not manifest_path.is_file():  # settings first, so that a killed run is recognised
@@ -381,11 +403,13 @@ def generate_corpus(
             "config": to_dict(cfg),
             "actors": actor_list,
             "clips_per_actor": clips_per_actor,
+            "photos": [s.as_dict() for s in sources],
+            "actor_photos": {str(a): pid for a, pid in actor_photos(actor_list, sources).items()},
             "clips": [c.clip_id for c in result.clips if c.status != "failed"],
             "failures": {c.clip_id: c.error for c in result.failed},
             "licences": {
                 "speech": "eSpeak NG (GPL-3.0-or-later), called at run time from the espeakng-loader wheel",
-                "photo": "skimage.data.astronaut() (NASA, public domain)",
+                "photo": "; ".join(f"{s.id}: {s.origin} ({s.licence})" for s in sources),
                 "face model": "demo head from the MediaPipe canonical face mesh (Apache-2.0); not FLAME",
             },
             "written": time.strftime("%Y-%m-%dT%H:%M:%S"),

@@ -1,7 +1,8 @@
 """The face photograph: registration with the Face Landmarker, masks, and per-actor portraits.
 
-The default photograph is ``skimage.data.astronaut()`` (Eileen Collins, NASA, public domain).
-:func:`register_photo` runs the project's MediaPipe Face Landmarker once on it; its first 468
+The photographs (``skimage.data.astronaut()``, Grace Hopper's portrait, or a file given with
+``--photo``) are named and loaded by :mod:`pipeline.sources.synth.photoset`.
+:func:`register_photo` runs the project's MediaPipe Face Landmarker once on one; its first 468
 landmarks correspond one to one to the canonical mesh vertices (and so to the demo head),
 which makes them the texture coordinates of the face. GrabCut, seeded with the face hull and
 the neck region, separates the person from the photo's background so that every actor can
@@ -11,7 +12,6 @@ background, recoloured clothing, skin tone, all placed by a similarity transform
 
 from __future__ import annotations
 
-import functools
 from dataclasses import dataclass
 
 import cv2
@@ -20,7 +20,7 @@ from scipy import ndimage
 
 from emoface.morphable.mediapipe_indices import OUTER_EYE_CORNERS
 
-__all__ = ["PhotoFace", "Look", "register_photo", "astronaut", "compose_portrait", "similarity_to"]
+__all__ = ["PhotoFace", "Look", "register_photo", "compose_portrait", "similarity_to"]
 
 
 @dataclass(frozen=True)
@@ -69,16 +69,8 @@ def register_photo(image: np.ndarray, what: str = "photo") -> PhotoFace:
     lmk = det.landmarks[:468, :2].astype(np.float32)
     person = _person_mask(image, lmk)
     skin = _skin_mask(image, lmk, person)
-    clothes = _clothes_mask(image, lmk, person)
+    clothes = _clothes_mask(image, lmk, person, skin)
     return PhotoFace(image=image, landmarks=lmk, person=person, skin=skin, clothes=clothes)
-
-
-@functools.lru_cache(maxsize=1)
-def astronaut() -> PhotoFace:
-    """The registered default photo (computed once per process, a few seconds)."""
-    from skimage import data
-
-    return register_photo(data.astronaut(), "skimage.data.astronaut()")
 
 
 def _face_geometry(lmk: np.ndarray) -> tuple[np.ndarray, float, np.ndarray]:
@@ -88,16 +80,37 @@ def _face_geometry(lmk: np.ndarray) -> tuple[np.ndarray, float, np.ndarray]:
     return hull, width, centre
 
 
+def _person_box(lmk: np.ndarray) -> tuple[float, float, float, float]:
+    """``(x0, y0, x1, y1)`` photo pixels where the person may be: a wide box around the face,
+    from above the hair to three face widths below the chin."""
+    _, width, centre = _face_geometry(lmk)
+    chin_y = float(lmk[152, 1])
+    return centre[0] - 2.1 * width, centre[1] - 1.35 * width, centre[0] + 1.85 * width, chin_y + 3.0 * width
+
+
 def _person_mask(image: np.ndarray, lmk: np.ndarray) -> np.ndarray:
-    """GrabCut seeded with the face and the neck below it (deterministic: OpenCV's RNG is seeded)."""
+    """GrabCut seeded with the face and the neck below it (deterministic: OpenCV's RNG is seeded).
+
+    Sure background: everything outside the person box, and the photo's top row and its side
+    columns down to the chin, so that a photo whose face fills it (the person box covers the
+    whole image, as in Grace Hopper's portrait) still gives GrabCut background samples."""
     h, w = image.shape[:2]
     hull, width, centre = _face_geometry(lmk)
     chin_y = float(lmk[152, 1])
     mask = np.full((h, w), cv2.GC_BGD, np.uint8)
-    # probable person: a wide box around the face, down to the image bottom
-    x0, x1 = int(max(centre[0] - 2.1 * width, 0)), int(min(centre[0] + 1.85 * width, w))
-    y0 = int(max(centre[1] - 1.35 * width, 0))
-    mask[y0 : min(int(chin_y + 3.0 * width), h), x0:x1] = cv2.GC_PR_FGD
+    bx0, by0, bx1, by1 = _person_box(lmk)
+    x0, x1 = int(max(bx0, 0)), int(min(bx1, w))
+    y0 = int(max(by0, 0))
+    mask[y0 : min(int(by1), h), x0:x1] = cv2.GC_PR_FGD
+    mask[0, :] = cv2.GC_BGD
+    mask[: int(max(chin_y, 0)), [0, w - 1]] = cv2.GC_BGD
+    if bx0 < 0 or bx1 > w:
+        # no margin beside the person (a face that fills the photo): beside the head, above the
+        # chin, is probably background (the head with its hair is about one face width wide)
+        xs = np.abs(np.arange(w, dtype=np.float32) - centre[0])
+        side = np.broadcast_to(xs[None, :] > 0.8 * width, (h, w)).copy()
+        side[int(max(chin_y, 0)) :] = False
+        mask[side & (mask == cv2.GC_PR_FGD)] = cv2.GC_PR_BGD
     cv2.fillConvexPoly(mask, np.round(hull).astype(np.int32), cv2.GC_FGD)
     # the neck and collar under the chin belong to the person
     neck_c = (int(centre[0] - 0.15 * width), int(chin_y + 0.55 * width))
@@ -136,13 +149,14 @@ def _skin_mask(image: np.ndarray, lmk: np.ndarray, person: np.ndarray) -> np.nda
     return cv2.GaussianBlur(m.astype(np.float32), (0, 0), 2.0)
 
 
-def _clothes_mask(image: np.ndarray, lmk: np.ndarray, person: np.ndarray) -> np.ndarray:
-    """Clothing: saturated person pixels below the chin (the orange suit of the default photo)."""
+def _clothes_mask(image: np.ndarray, lmk: np.ndarray, person: np.ndarray, skin: np.ndarray) -> np.ndarray:
+    """Clothing: saturated person pixels below the chin that are not skin (the astronaut's
+    orange suit, Grace Hopper's navy jacket and ribbons)."""
     hsv = cv2.cvtColor(image, cv2.COLOR_RGB2HSV).astype(np.float32)
     below = np.zeros(image.shape[:2], np.float32)
     below[int(lmk[152, 1] + 0.25 * np.ptp(lmk[:, 0])) :, :] = 1.0
     sat = np.clip((hsv[..., 1] - 90.0) / 60.0, 0.0, 1.0)
-    m = sat * below * (person > 0.5)
+    m = sat * below * (person > 0.5) * (1.0 - np.clip(skin, 0.0, 1.0))  # a saturated neck stays skin
     return cv2.GaussianBlur(m, (0, 0), 1.5)
 
 

@@ -190,19 +190,19 @@ def _record_targets(monkeypatch) -> list[dict]:
     records: list[dict] = []
     target = PairModel._target
 
-    def recording_target(self, inputs, gt, uniform, p_gt):
+    def recording_target(self, inputs, gt, uniform, p_gt, content_of=None):
         rec = {"gt": gt.detach().clone(), "decoder_inputs": [], "p_gt": p_gt}
         rec["start"] = gt[:, 0].detach().clone() if self.model.cfg.decoder.start_token == "first_frame" else torch.zeros_like(gt[:, 0])
         decode = self.model.decode
 
-        def recording_decode(branch_inputs, prev_emotion, prev_content=None):
+        def recording_decode(branch_inputs, prev_emotion, prev_content=None, content=None):
             fed = [prev_emotion] if prev_content is None else [prev_emotion, prev_content]
             rec["decoder_inputs"].append([x.detach().clone() for x in fed])
-            return decode(branch_inputs, prev_emotion, prev_content)
+            return decode(branch_inputs, prev_emotion, prev_content, content=content)
 
         self.model.decode = recording_decode
         try:
-            rec["out"] = target(self, inputs, gt, uniform, p_gt)
+            rec["out"] = target(self, inputs, gt, uniform, p_gt, content_of)
         finally:
             del self.model.decode
         records.append(rec)

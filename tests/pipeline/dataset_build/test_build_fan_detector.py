@@ -21,7 +21,7 @@ CLIP_ID = "01-01-01-01-01-01-05"
 # random landmarks are far from any face the model can make: the divergence guard would
 # (rightly) reject the fit, so this test-only config lifts it to see the clip packaged
 CONFIG = """landmarks:
-  fan: {weights: random, face_box: haar, flip_input: false}
+  options: {weights: random, face_box: haar, flip_input: false}
 fit: {solver: {diverged_iod: 1000.0}}
 """
 
@@ -61,7 +61,7 @@ def test_fan_detector_offline_is_one_line_exit_2(tmp_path):
     root = make_corpus(tmp_path / "ravdess", {f"Actor_05/{CLIP_ID}.mp4": FIXTURE})
     repo = HERE.parents[2]
     cfg = tmp_path / "fan.yaml"
-    cfg.write_text("landmarks:\n  fan: {face_box: haar}\n")
+    cfg.write_text("landmarks:\n  options: {face_box: haar}\n")
     env = {**os.environ, "PYTHONPATH": str(repo), "TORCH_HOME": str(tmp_path / "torch"),
            "http_proxy": "http://127.0.0.1:9", "https_proxy": "http://127.0.0.1:9",
            "HTTP_PROXY": "http://127.0.0.1:9", "HTTPS_PROXY": "http://127.0.0.1:9"}

@@ -95,7 +95,7 @@ def test_ray_local_instance_builds_the_same_splits_and_leaves_no_process(tmp_pat
     assert not ray.is_initialized()
 
     # the splits are the same, array for array
-    assert {k: v["clips"] for k, v in s.splits.items()} == {k: v["clips"] for k, v in ref.splits.items()} == {"train": 1, "val": 1}
+    assert {k: v.clips for k, v in s.splits.items()} == {k: v.clips for k, v in ref.splits.items()} == {"train": 1, "val": 1}
     for split in s.splits:
         a, b = _datasets(tmp_path / "local" / f"{split}.h5"), _datasets(tmp_path / "ray" / f"{split}.h5")
         assert sorted(a) == sorted(b) and a, split

@@ -11,10 +11,18 @@ import pytest
 
 pytest.importorskip("face_alignment", reason="the 'fan' extra is not installed (make venv installs it)")
 
-from pipeline.detectors import DetectorError, FanConfig, make_detector  # noqa: E402
+from dataclasses import asdict  # noqa: E402
+
+from pipeline.detectors import DetectorError, make_detector  # noqa: E402
+from pipeline.detectors.fan import FanConfig  # noqa: E402
 
 FIXTURE = Path(__file__).resolve().parents[2] / "data" / "ravdess" / "actor05_neutral_1s.mp4"
 RANDOM = FanConfig(weights="random", face_box="haar", flip_input=False)
+
+
+def fan(cfg: FanConfig):
+    """The ``fan`` detector as the landmarks stage makes it (``landmarks.options`` = ``cfg``)."""
+    return make_detector("fan", asdict(cfg))
 
 
 @pytest.fixture(scope="module")
@@ -28,7 +36,7 @@ def frame() -> np.ndarray:
 
 
 def test_random_weights_give_68_points_with_confidence(frame):
-    with make_detector("fan", fan=RANDOM) as det:
+    with fan(RANDOM) as det:
         assert det.scheme == "ibug68" and det.n_points == 68 and det.has_confidence and not det.has_transform
         assert "accuracy unmeasured" in det.accuracy_note
         d = det.detect(frame, 0)
@@ -45,15 +53,15 @@ def test_random_weights_give_68_points_with_confidence(frame):
 
 
 def test_same_seed_same_points_and_3d_depth(frame):
-    with make_detector("fan", fan=RANDOM) as a, make_detector("fan", fan=RANDOM) as b:
+    with fan(RANDOM) as a, fan(RANDOM) as b:
         np.testing.assert_array_equal(a.detect(frame).landmarks, b.detect(frame).landmarks)
-    with make_detector("fan", fan=FanConfig(weights="random", face_box="haar", flip_input=False, landmarks="3d")) as c:
+    with fan(FanConfig(weights="random", face_box="haar", flip_input=False, landmarks="3d")) as c:
         d = c.detect(frame)
     assert d.landmarks.shape == (68, 3) and np.isfinite(d.landmarks).all() and (d.landmarks[:, 2] != 0).any()
 
 
 def test_no_face_gives_none():
-    with make_detector("fan", fan=RANDOM) as det:
+    with fan(RANDOM) as det:
         assert det.detect(np.full((240, 320, 3), 128, np.uint8)) is None
 
 
@@ -67,7 +75,7 @@ def test_weights_that_cannot_be_downloaded_give_one_line(monkeypatch):
 
     monkeypatch.setattr(face_alignment.utils, "load_file_from_url", offline)
     with pytest.raises(DetectorError) as err:
-        make_detector("fan", fan=FanConfig(face_box="haar"))
+        fan(FanConfig(face_box="haar"))
     msg = str(err.value)
     assert "\n" not in msg and "could not download its 2DFAN-4 weights" in msg and "hub cache" in msg
 

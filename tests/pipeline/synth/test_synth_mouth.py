@@ -8,7 +8,7 @@ from pipeline.sources.synth.config import SynthConfig
 from pipeline.sources.synth.corpus import _resources, _rig, make_clip_actor
 from pipeline.sources.synth.face import INNER_LIP_LOOP, INNER_LIP_PAIRS as LIP_PAIRS, lip_margins
 
-CFG = SynthConfig()
+CFG = SynthConfig(photos=("astronaut",))  # the smiling photo: its lip margins are measured here
 
 
 @pytest.fixture(scope="module")
@@ -17,7 +17,9 @@ def state():
 
 
 def test_lip_margins_of_the_photo(state):
-    photo = state["photo"]
+    from pipeline.sources.synth.photoset import registered_photo
+
+    photo = registered_photo("astronaut")
     m = lip_margins(photo.image, photo.landmarks)
     assert m.shape == (len(LIP_PAIRS), 2) and (m >= 0).all()
     gaps = np.array([np.linalg.norm(photo.landmarks[u] - photo.landmarks[lo]) for u, lo in LIP_PAIRS])

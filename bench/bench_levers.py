@@ -47,6 +47,7 @@ class Variant:
     setting: str
     fit: dict = field(default_factory=dict)
     smooth: dict = field(default_factory=dict)
+    oracle: bool = False  # always fit the oracle too (the baseline, the combinations, the defaults)
 
 
 def _w(**kw) -> dict:
@@ -72,7 +73,7 @@ def merged(base: dict, over: dict) -> dict:
 
 #: every lever alone (from :data:`BEFORE`), then combinations of the best; ``defaults``: the code's defaults
 VARIANTS: tuple[Variant, ...] = (
-    Variant("baseline", "-", "before (expression_std 1.0, other 0.1)"),
+    Variant("baseline", "-", "before (expression_std 1.0, other 0.1)", oracle=True),
     Variant("brows_0.6", "landmark weights", "brows 0.6", _w(brows=0.6)),
     Variant("brows_1.0", "landmark weights", "brows 1.0", _w(brows=1.0)),
     Variant("oval_0.5", "landmark weights", "oval 0.5", _w(oval=0.5)),
@@ -99,12 +100,12 @@ VARIANTS: tuple[Variant, ...] = (
     Variant("identity_all", "identity frames", "frames 1000 (all)", _g("identity", frames=1000)),
     Variant("identity_eff_1", "identity frames", "effective_frames 1.0", _g("identity", effective_frames=1.0)),
     Variant("combo_a", "combination", "expression_std 0.5, other 0.3",
-            {"prior": {"expression_std": 0.5}, **_w(other=0.3)}),
+            {"prior": {"expression_std": 0.5}, **_w(other=0.3)}, oracle=True),
     Variant("combo_b", "combination", "expression_std 0.5, other 0.3, oval 1.0",
             {"prior": {"expression_std": 0.5}, **_w(other=0.3, oval=1.0)}),
     Variant("combo_c", "combination", "expression_std 0.5, other 0.3, expression_step_std 0.1",
-            {"prior": {"expression_std": 0.5}, "temporal": {"expression_step_std": 0.1}, **_w(other=0.3)}),
-    Variant("defaults", "-", "the code's defaults (combination kept: expression_std 0.5, other 0.3)"),
+            {"prior": {"expression_std": 0.5}, "temporal": {"expression_step_std": 0.1}, **_w(other=0.3)}, oracle=True),
+    Variant("defaults", "-", "the code's defaults (combination kept: expression_std 0.5, other 0.3)", oracle=True),
 )
 
 
@@ -236,6 +237,33 @@ def markdown(results: dict[str, dict]) -> str:
     return "\n".join(lines)
 
 
+def run(corpus: Path, cache: Path, photo: str, variants: list[Variant], oracle: bool, out: Path | None = None,
+        redo: bool = False) -> dict[str, dict]:
+    """Measure ``variants`` on ``photo``'s actors of ``corpus`` (results by name; resumes from ``out``)."""
+    from emoface.morphable import load
+    from emoface.utils.atomic import write_json_atomic
+
+    data = prepare(corpus, cache)
+    if photo != "all":
+        data = {a: c for a, c in data.items() if all(x.photo in (None, photo) for x in c)}
+        if not data:
+            raise ValueError(f"{corpus}: no actor has the photo {photo!r}")
+    model = load("demo")
+    results: dict = json.loads(out.read_text()) if out is not None and out.is_file() else {}
+    for v in variants:
+        if v.name in results and not redo:
+            continue
+        print(f"variant {v.name} ...", file=sys.stderr, flush=True)
+        results[v.name] = evaluate(v, data, model, oracle or v.oracle)
+        results[v.name]["actors"] = sorted(data)
+        results[v.name]["photo"] = photo
+        if out is not None:
+            out.parent.mkdir(parents=True, exist_ok=True)
+            write_json_atomic(out, results)
+        print(markdown({v.name: results[v.name]}).splitlines()[2], file=sys.stderr, flush=True)
+    return {v.name: {**results[v.name], "lever": v.lever, "setting": v.setting} for v in variants if v.name in results}
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--corpus", type=Path, required=True, help="a `build-dataset synth` folder")
@@ -243,15 +271,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--photo", default="astronaut", help="tune on this photo's actors ('all': every actor)")
     ap.add_argument("--only", default="", help="comma-separated variant names (default: all)")
     ap.add_argument("--extra", default="[]", help='JSON list of more variants: [{"name":, "lever":, "setting":, "fit":, "smooth":}]')
-    ap.add_argument("--oracle", action="store_true", help="also fit the true landmarks (+1 px) with each variant")
+    ap.add_argument("--oracle", action="store_true", help="fit the true landmarks (+1 px) with every variant "
+                    "(default: only those marked, the baseline, combinations and defaults)")
     ap.add_argument("--redo", action="store_true", help="re-measure variants already in --out")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "levers.json")
     args = ap.parse_args(argv)
     import torch
-
-    from emoface.morphable import load
-    from emoface.utils.atomic import write_json_atomic
 
     try:
         extra = [Variant(**d) for d in json.loads(args.extra)]
@@ -265,23 +291,11 @@ def main(argv: list[str] | None = None) -> int:
             ap.error(f"--only: unknown variant(s) {unknown}")
         variants = [v for v in variants if v.name in names]
     torch.set_num_threads(args.threads)
-    data = prepare(args.corpus, args.cache)
-    if args.photo != "all":
-        data = {a: c for a, c in data.items() if all(x.photo in (None, args.photo) for x in c)}
-        if not data:
-            ap.error(f"--photo {args.photo}: no actor of {args.corpus} has that photo")
-    model = load("demo")
-    results: dict = json.loads(args.out.read_text()) if args.out.is_file() else {}
-    for v in variants:
-        if v.name in results and not args.redo:
-            continue
-        print(f"variant {v.name} ...", file=sys.stderr, flush=True)
-        results[v.name] = evaluate(v, data, model, args.oracle)
-        results[v.name]["actors"] = sorted(data)
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        write_json_atomic(args.out, results)
-        print(markdown({v.name: results[v.name]}).splitlines()[2], file=sys.stderr, flush=True)
-    print(markdown({v.name: results[v.name] for v in variants if v.name in results}))
+    try:
+        results = run(args.corpus, args.cache, args.photo, variants, args.oracle, args.out, args.redo)
+    except ValueError as exc:
+        ap.error(f"--photo: {exc}")
+    print(markdown(results))
     return 0
 
 

@@ -223,7 +223,7 @@ def test_training_without_pairs_drops_the_cross_term(splits, tmp_path, cfg_file,
     # asking for the cross term on such data is an error that says why
     r = _train("-c", str(cfg_file), "-d", str(splits / "unpaired"), "-o", str(tmp_path / "run2"),
                "--set", "pairs.cross_reconstruction=true")
-    _one_line_error(r, 1, "no cross-reconstruction pairs")
+    _one_line_error(r, 2, "no cross-reconstruction pairs")
 
 
 def test_data_with_pairs_records_the_cross_term(splits, tmp_path, cfg_file):

@@ -8,7 +8,7 @@ TORCH_SPEC ?= torch==2.13.0
 PIP := $(BIN)/python -m pip
 PIP_FLAGS ?= --quiet --disable-pip-version-check
 
-.PHONY: demo test bench venv clean-venv
+.PHONY: demo test bench rank venv clean-venv
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -31,6 +31,11 @@ demo: $(VENV)/.installed
 
 bench: $(VENV)/.installed
 	$(BIN)/python -m bench.run_all
+
+# The ranking experiment (issue 16): EmoFace, single branch, add fusion, teacher forcing x 2 seeds on a
+# generated 16-actor corpus; about two hours on 2 cores; resumable; writes rank_out/ and BENCHMARKS.md.
+rank: $(VENV)/.installed
+	$(BIN)/python -m bench.rank --out rank_out
 
 clean-venv:
 	rm -rf $(VENV)

@@ -1,24 +1,38 @@
-"""Render the README's pictures from a finished `make demo` run.
+"""Render the README's pictures.
 
     python docs/images/make_images.py [--demo demo_out]
+    python docs/images/make_images.py --qa-pair RAVDESS_CLIP.mp4
+
+From a finished `make demo` run:
 
 - ``qa_report.png``: the top of ``demo_out/3d-dataset/qa/report.html`` as a browser shows
   it (headless Chromium; skipped with a message when no chromium is installed);
 - ``animation_frame.png``: the middle frame of ``demo_out/animation/animation.mp4`` (the
   bundled ffmpeg of imageio-ffmpeg).
+
+With ``--qa-pair``, instead:
+
+- ``qa_pair_real.jpg``: the QA report's picture of a real RAVDESS clip (the README's is
+  ``01-01-01-01-02-01-05.mp4`` of Actor 05, from ``Video_Speech_Actor_05.zip`` of Zenodo
+  record 1188976): the clip is built alone with the demo head (``build-dataset ravdess
+  --model demo`` in a temporary folder) and its most expressive frame beside the fitted
+  front-facing mesh is copied here.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import shutil
 import subprocess
+import sys
 import tempfile
 from pathlib import Path
 
 import imageio_ffmpeg
 
 HERE = Path(__file__).resolve().parent
+REPO = HERE.parents[1]
 
 
 def screenshot(html: Path, png: Path, size: str = "1300,1500") -> bool:
@@ -54,10 +68,38 @@ def middle_frame(mp4: Path, png: Path) -> None:
     )
 
 
+def qa_pair(clip: Path, jpg: Path) -> None:
+    """Build ``clip`` (a RAVDESS video named ``MM-VV-EE-II-SS-RR-AA.mp4``) with the demo head and
+    copy its QA picture (most expressive frame | fitted front-facing mesh) to ``jpg``."""
+    if not clip.is_file():
+        raise SystemExit(f"{clip}: not found")
+    actor = clip.stem.split("-")[-1]
+    if not actor.isdigit():
+        raise SystemExit(f"{clip}: not a RAVDESS file name (MM-VV-EE-II-SS-RR-AA.mp4)")
+    with tempfile.TemporaryDirectory(prefix="emoface-qa-pair-") as tmp:
+        root = Path(tmp) / "ravdess"
+        (root / f"Actor_{int(actor):02d}").mkdir(parents=True)
+        shutil.copy(clip, root / f"Actor_{int(actor):02d}" / clip.name)
+        out = Path(tmp) / "out"
+        subprocess.run([sys.executable, "-m", "pipeline", "ravdess", "--root", str(root), "--out", str(out),
+                        "--model", "demo"], check=True, cwd=REPO)
+        report = json.loads((out / "qa" / "report.json").read_text())
+        pictures = [c.get("picture") for c in report["clips"] if c.get("picture")]
+        if not pictures:
+            notes = [(c["qa"]["metrics"].get("expressive_frame") or {}).get("note") for c in report["clips"]]
+            raise SystemExit(f"{clip}: the QA made no picture ({'; '.join(n for n in notes if n) or 'no clip built'})")
+        shutil.copy(out / "qa" / pictures[0], jpg)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--demo", type=Path, default=Path("demo_out"))
+    ap.add_argument("--qa-pair", type=Path, metavar="CLIP", help="render only qa_pair_real.jpg from this RAVDESS video")
     args = ap.parse_args()
+    if args.qa_pair is not None:
+        qa_pair(args.qa_pair, HERE / "qa_pair_real.jpg")
+        print(HERE / "qa_pair_real.jpg")
+        return
     html = args.demo / "3d-dataset" / "qa" / "report.html"
     mp4 = args.demo / "animation" / "animation.mp4"
     for p in (html, mp4):

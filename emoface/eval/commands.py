@@ -36,6 +36,8 @@ def evaluate(
     max_clips: int | None = typer.Option(None, "--max-clips", help="Evaluate only the first N clips (quick checks)."),
     first_frame: bool | None = typer.Option(None, "--first-frame/--no-first-frame", help="Start decoding from the ground-truth first frame (App. A.3) or the template; default: as the run was trained (model.decoder.start_token)."),
     use_labels: bool = typer.Option(False, "--use-labels", help="Also feed each clip's emotion label (label-embedding extension; off in the paper)."),
+    emotion: bool = typer.Option(True, "--emotion/--no-emotion", help="Report each method's emotion accuracy (a classifier fitted on the training split; docs/evaluation.md)."),
+    emotion_train: Path | None = typer.Option(None, "--emotion-train", help="Training split for the emotion classifier (default: train.h5 beside the evaluated split; none there: no emotion column)."),
     truth: Path | None = typer.Option(None, "--truth", help="The generated corpus (build-dataset synth) the split was built from: also score against its true meshes (offsets from the true template), with the split's own meshes as the method 'fitted data'."),
     truth_model: str | None = typer.Option(None, "--truth-model", help="Morphable model the --truth corpus was generated with ('demo', 'flame' or a .pkl/.npz path); default: the bundled demo head when the corpus says demo-head."),
     device: str = typer.Option("cpu", "--device", help="cpu, cuda, cuda:N."),
@@ -64,8 +66,8 @@ def evaluate(
         try:
             result = evaluate_run(run, data, split, baselines=[b.strip() for b in baselines.split(",") if b.strip()],
                                   conditions=conditions, max_clips=max_clips, first_frame=first_frame,
-                                  use_labels=use_labels, device=device, progress=progress, truth=truth,
-                                  truth_model=truth_model)
+                                  use_labels=use_labels, device=device, progress=progress, emotion=emotion,
+                                  emotion_train=emotion_train, truth=truth, truth_model=truth_model)
         except MissingSplitError as exc:
             bar.stop()
             raise typer.BadParameter(str(exc)) from exc

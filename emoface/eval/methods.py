@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Protocol
 import numpy as np
 
 from emoface.data.schema import ClipRecord, SplitReader
+from emoface.eval.emotion_accuracy import EmotionCall, EmotionProbe
 from emoface.metrics import ClipMetrics, EvalRegions, clip_metrics, resolve_regions
 
 if TYPE_CHECKING:
@@ -126,6 +127,7 @@ class MethodResult:
     description: str
     clips: list[ClipMetrics] = field(default_factory=list)
     extra: dict = field(default_factory=dict)
+    emotion_calls: list[EmotionCall] = field(default_factory=list)  # the emotion probe's verdicts (if one was given)
 
 
 @dataclass
@@ -141,6 +143,8 @@ class EvalResult:
     data_attrs: dict = field(default_factory=dict)
     conditions: list[int] = field(default_factory=list)  # the speaker indices predicted under
     truth: str | None = None  # the generated corpus scored against (``--truth``), if any
+    emotion_probe: dict | None = None  # EmotionProbe.describe() of the classifier used, None: no emotion accuracy
+    emotion_ceiling: list[EmotionCall] = field(default_factory=list)  # the probe on the test meshes themselves
 
 
 def evaluate_methods(
@@ -150,6 +154,7 @@ def evaluate_methods(
     conditions: Sequence[int] | None = None,
     clip_ids: Sequence[str] | None = None,
     progress: Callable[[str], None] | None = None,
+    emotion_probe: EmotionProbe | None = None,
     truth: TruthCorpus | None = None,
 ) -> EvalResult:
     """Run ``methods`` on every clip of ``split_path``.
@@ -158,6 +163,8 @@ def evaluate_methods(
         speakers: the training speakers (names; the condition index is a position here).
         conditions: speaker indices to condition on (default: all of ``speakers``).
         clip_ids: restrict to these clips (default: all, sorted).
+        emotion_probe: also classify each prediction's emotion (and the test meshes themselves,
+            the ceiling): :mod:`emoface.eval.emotion_accuracy`.
         truth: a generated corpus's ground truth: every prediction is also scored against
             the true offsets (:mod:`emoface.eval.truth`; checked against the split first).
     Each clip is read once; conditioned methods run once per condition, others once.
@@ -170,6 +177,9 @@ def evaluate_methods(
     results = [MethodResult(m.name, m.description, extra=dict(getattr(m, "info", {}))) for m in methods]
     with SplitReader(split_path) as reader:
         regions = resolve_regions(reader.regions, reader.n_vertices)
+        if emotion_probe is not None:
+            emotion_probe.check_compatible(split_path, reader.n_vertices, str(reader.attrs.get("topology_sha256", "")))
+        ceiling: list[EmotionCall] = []
         ids = list(reader.clip_ids if clip_ids is None else clip_ids)
         if not ids:
             raise ValueError(f"{split_path}: no clips to evaluate")
@@ -181,6 +191,8 @@ def evaluate_methods(
             template = reader.template(rec.subject)
             true_offsets = truth.offsets(cid, rec.n_frames) if truth is not None else None
             n_frames += rec.n_frames
+            if emotion_probe is not None:
+                ceiling.append(EmotionCall(cid, "-", int(rec.emotion), emotion_probe.predict(rec.vertices, template)))
             for m, res in zip(methods, results):
                 for c in conds if m.conditioned else [None]:
                     pred = np.asarray(m.predict(rec, template, c), dtype=np.float32)
@@ -193,8 +205,12 @@ def evaluate_methods(
                             emotion=rec.emotion, intensity=rec.intensity, true_offsets=true_offsets,
                         )
                     )
+                    if emotion_probe is not None:
+                        cond = speakers[c] if c is not None else "-"
+                        res.emotion_calls.append(EmotionCall(cid, cond, int(rec.emotion), emotion_probe.predict(pred, template)))
             if progress:
                 progress(cid)
         attrs = dict(reader.attrs)
     return EvalResult(split_path, list(speakers), regions, len(ids), n_frames, results, attrs, conds,
-                      str(truth.folder) if truth is not None else None)
+                      str(truth.folder) if truth is not None else None,
+                      emotion_probe.describe() if emotion_probe is not None else None, ceiling)

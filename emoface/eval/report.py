@@ -4,9 +4,11 @@ For every method: LVE, EVE (1e-5 m^2) and FDD (1e-7 m^2) over all frames of the 
 mean over the training-speaker conditions with their spread (std, min, max; paper §4.1), then
 the same broken down per emotion and per intensity. With a truth corpus (``--truth``) the main
 table also has "LVE vs truth" and "EVE vs truth" (offsets against the generated corpus's true
-offsets, :mod:`emoface.eval.truth`; the JSON has them per emotion and intensity too). The
-paper's own Table 2 is appended as a clearly separate reference (its data differ from any
-data this project builds).
+offsets, :mod:`emoface.eval.truth`; the JSON has them per emotion and intensity too). When the
+evaluation had an emotion probe (:mod:`emoface.eval.emotion_accuracy`), also each method's
+emotion accuracy, with the ceiling (the probe on the test meshes themselves) and chance beside
+it. The paper's own Table 2 is appended as a clearly separate reference (its data differ from
+any data this project builds).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from emoface.data.ravdess import EMOTIONS, INTENSITIES
+from emoface.eval.emotion_accuracy import accuracy_summary
 from emoface.eval.methods import EvalResult, MethodResult
 from emoface.metrics import FDD_REPORT_SCALE, REPORT_SCALE, ClipMetrics, aggregate
 from emoface.utils.atomic import atomic_write, write_json_atomic
@@ -82,7 +85,22 @@ def _method_summary(m: MethodResult) -> dict:
         "per_condition": {k: aggregate(v).to_dict() for k, v in sorted(by_cond.items())},
         "per_emotion": dict(sorted(emo.items(), key=lambda kv: order.get(kv[0], 99))),
         "per_intensity": dict(sorted(inten.items(), key=lambda kv: INTENSITIES.index(kv[0]) if kv[0] in INTENSITIES else 99)),
+        **({"emotion_accuracy": _named_emotions(accuracy_summary(m.emotion_calls))} if m.emotion_calls else {}),
     }
+
+
+def _named_emotions(acc: dict | None) -> dict | None:
+    """``per_emotion`` keyed by the RAVDESS names instead of class indices."""
+    if acc is not None:
+        acc["per_emotion"] = {EMOTIONS[e] if 0 <= e < len(EMOTIONS) else str(e): v for e, v in acc["per_emotion"].items()}
+    return acc
+
+
+def _emotion_reference(result: EvalResult) -> dict | None:
+    """The probe, its ceiling on the test meshes and chance; None when the evaluation had no probe."""
+    if result.emotion_probe is None:
+        return None
+    return {**result.emotion_probe, "ceiling": _named_emotions(accuracy_summary(result.emotion_ceiling))}
 
 
 def summarize(result: EvalResult, include_clips: bool = True) -> dict:
@@ -101,6 +119,8 @@ def summarize(result: EvalResult, include_clips: bool = True) -> dict:
             "eve": f"{REPORT_SCALE:g} m^2: the same over eye-region and forehead vertices",
             "fdd": f"{FDD_REPORT_SCALE:g} m^2: mean over clips of dyn(gt) - dyn(pred), CodeTalker's upper-face dynamics deviation",
             "spread": "mean/std (population)/min/max over the training-speaker conditions",
+            "emotion_accuracy": "fraction of test clips whose motion a nearest-centroid classifier fitted on train.h5 gives "
+                                "the clip's emotion (docs/evaluation.md)",
             **({"lve_truth": f"{REPORT_SCALE:g} m^2: the LVE recipe on offsets, prediction - the split's template against "
                              "true vertices - true template (the generated corpus's ground truth)",
                 "eve_truth": f"{REPORT_SCALE:g} m^2: the same over eye-region and forehead vertices"}
@@ -113,8 +133,12 @@ def summarize(result: EvalResult, include_clips: bool = True) -> dict:
             "fdd": {"names": result.regions.source.get("fdd"), "n_vertices": int(result.regions.upper.size)},
         },
         "speakers": result.speakers,
+        "emotion_accuracy": _emotion_reference(result),
         "methods": [
-            {**_method_summary(m), **({"clips": [c.to_dict() for c in m.clips]} if include_clips else {})} for m in result.methods
+            {**_method_summary(m),
+             **({"clips": [c.to_dict() for c in m.clips]} if include_clips else {}),
+             **({"emotion_calls": [c.to_dict() for c in m.emotion_calls]} if include_clips and m.emotion_calls else {})}
+            for m in result.methods
         ],
         "paper_table2_reference": PAPER_TABLE2,
     }
@@ -159,14 +183,27 @@ def render_markdown(summary: dict) -> str:
                   "on offsets from each side's own neutral face (prediction - the split's template; true vertices - the true "
                   "template), so the fitted identity's error does not count. \"template only\" is no motion at all; "
                   "\"fitted data\" is the split's own meshes, i.e. how far the training targets are from the truth.", ""]
-    head = "| Method | LVE ↓ | EVE ↓ | FDD |" + (" LVE vs truth ↓ | EVE vs truth ↓ |" if truth else "") + " conditions | description |"
+    emo = summary.get("emotion_accuracy")
+    if emo is not None:
+        ceiling = emo["ceiling"]["accuracy"]["mean"] if emo.get("ceiling") else float("nan")
+        lines += [f"Emotion acc.: fraction of test clips whose generated motion a nearest-centroid classifier "
+                  f"({len(emo['classes'])} emotions, clip-mean offsets over {'+'.join(emo['regions'])}) fitted on "
+                  f"{emo['n_train_clips']} clips of `{Path(emo['train_split']).name}` gives the clip's emotion. "
+                  f"Ceiling (the test meshes themselves): **{ceiling:.3f}**; chance {emo['chance']:.3f}.", ""]
+    head = ("| Method | LVE ↓ | EVE ↓ | FDD |" + (" LVE vs truth ↓ | EVE vs truth ↓ |" if truth else "")
+            + (" emotion acc. ↑ |" if emo is not None else "") + " conditions | description |")
     lines += [head, "|---" * (head.count("|") - 1) + "|"]
     for m in methods:
         o = m["overall"]
         cells = [_pm(o["lve"]), _pm(o["eve"]), _pm(o["fdd"], 3)]
         if truth:
             cells += [_pm(o[k]) if k in o else "–" for k in TRUTH_METRICS]
+        if emo is not None:
+            cells.append(_pm(m["emotion_accuracy"]["accuracy"], 3) if m.get("emotion_accuracy") else "–")
         lines.append(f"| {m['name']} | " + " | ".join(cells) + f" | {o['n_conditions']} | {m['description']} |")
+    if emo is not None and emo.get("ceiling"):
+        lines.append("| test meshes (emotion ceiling) | – | – | – |" + (" – | – |" if truth else "")
+                     + f" {emo['ceiling']['accuracy']['mean']:.3f} | – | the probe on the ground truth |")
     for title, key in (("Per emotion", "per_emotion"), ("Per intensity", "per_intensity")):
         groups = list(dict.fromkeys(g for m in methods for g in m[key]))
         for metric in ("lve", "eve"):

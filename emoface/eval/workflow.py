@@ -72,6 +72,8 @@ def evaluate(
     use_labels: bool = False,
     device: str = "cpu",
     progress: Callable[[str, int, int], None] | None = None,
+    emotion: bool = True,
+    emotion_train: str | Path | None = None,
     truth: str | Path | None = None,
     truth_model: str | None = None,
 ) -> EvalResult:
@@ -84,6 +86,9 @@ def evaluate(
         max_clips: only the first N clips. first_frame: decode from the ground-truth first
             frame (None: as the run was trained). use_labels: also feed the emotion labels.
         progress: called after each clip with ``(clip_id, done, total)``.
+        emotion: also report the emotion accuracy of each method's motion
+            (:mod:`emoface.eval.emotion_accuracy`), with a classifier fitted on ``emotion_train``
+            (default: ``train.h5`` beside the split; skipped when there is none and no path was given).
         truth: the generated corpus the split was built from: every method is also scored
             against its true meshes, and the split's own meshes join as the method "fitted
             data" (:mod:`emoface.eval.truth`); truth_model: the morphable model it was generated
@@ -92,12 +97,21 @@ def evaluate(
     Returns the :class:`~emoface.eval.methods.EvalResult`; :func:`~emoface.eval.report.write_report` writes it.
     """
     from emoface.data.schema import SplitReader, require_valid_split
+    from emoface.eval.emotion_accuracy import EmotionProbe
     from emoface.eval.methods import RunMethod, TemplateFloor, evaluate_methods
     from emoface.eval.truth import FittedData, TruthCorpus
 
     split_path = split_file(data, split)
     corpus = TruthCorpus(Path(truth), truth_model) if truth is not None else None
     require_valid_split(split_path)  # the checks of `emoface validate`, before any work
+    probe = None
+    if emotion:
+        train_path = Path(emotion_train) if emotion_train is not None else split_path.parent / "train.h5"
+        if emotion_train is not None and not train_path.is_file():
+            raise MissingSplitError(f"{train_path}: training split for the emotion classifier not found (--emotion-train)")
+        if train_path.is_file():
+            require_valid_split(train_path)
+            probe = EmotionProbe.fit_split(train_path)
     with SplitReader(split_path) as r:
         topo_sha = str(r.attrs.get("topology_sha256", ""))
         clip_ids = r.clip_ids[:max_clips] if max_clips else None
@@ -117,7 +131,8 @@ def evaluate(
         if progress is not None:
             progress(cid, done, n_clips)
 
-    return evaluate_methods(split_path, methods, speakers, conditions=conds, clip_ids=clip_ids, progress=step, truth=corpus)
+    return evaluate_methods(split_path, methods, speakers, conditions=conds, clip_ids=clip_ids, progress=step, truth=corpus,
+                            emotion_probe=probe)
 
 
 def animate(

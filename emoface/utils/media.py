@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["MediaError", "ffmpeg_exe", "run_ffmpeg", "VideoInfo", "probe_video", "decode_audio", "SAMPLE_RATE"]
+__all__ = ["MediaError", "ffmpeg_exe", "run_ffmpeg", "VideoInfo", "probe_video", "decode_audio", "read_frame", "SAMPLE_RATE"]
 
 SAMPLE_RATE = 16000
 
@@ -110,3 +110,34 @@ def decode_audio(path: str | Path, sample_rate: int = SAMPLE_RATE) -> np.ndarray
     if audio.size == 0:
         raise MediaError(f"{path}: audio stream is empty")
     return audio
+
+
+def read_frame(path: str | Path, index: int, fps: float, lead_s: float = 0.5) -> np.ndarray:
+    """Frame ``index`` of ``path`` resampled to ``fps``: ``(H, W, 3) uint8`` RGB.
+
+    The frames are numbered as a full decode through ffmpeg's ``fps`` filter numbers them
+    (frame ``k`` is the source frame nearest time ``k / fps``), but only about ``lead_s``
+    seconds before the frame are decoded: the input is seeked to a point on the output's
+    frame grid ``lead_s`` earlier (accurate seeking) and the ``fps`` filter's grid is pinned
+    there (``start_time=0``), so a seek that lands between source frames cannot shift it.
+    Raises :class:`MediaError` naming the file when it cannot be read or has no such frame.
+    """
+    import cv2
+
+    path = Path(path)
+    if not path.is_file():
+        raise MediaError(f"{path}: file not found")
+    if index < 0:
+        raise MediaError(f"{path}: frame {index} does not exist")
+    rate = Fraction(fps).limit_denominator(1001)
+    start = max(0, index - int(np.ceil(lead_s * float(rate))))
+    raw = run_ffmpeg(
+        ["-ss", f"{float(start / rate):.6f}", "-i", str(path), "-map", "0:v:0",
+         "-vf", f"fps={rate}:start_time=0,select=eq(n\\,{index - start})", "-frames:v", "1",
+         "-f", "image2pipe", "-c:v", "bmp", "pipe:1"],
+        what=path,
+    )
+    image = cv2.imdecode(np.frombuffer(raw, np.uint8), cv2.IMREAD_COLOR) if raw else None
+    if image is None:
+        raise MediaError(f"{path}: no frame {index} at {float(rate):g} fps (the video is shorter)")
+    return np.ascontiguousarray(image[..., ::-1])

@@ -1,4 +1,5 @@
-"""Per-clip QA: metrics, flags and the arrays the report draws (curves, the overlay thumbnail)."""
+"""Per-clip QA: metrics, flags and the arrays the report draws (curves, the overlay thumbnail,
+the most expressive frame beside its mesh)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import numpy as np
 from .config import QAConfig
 from .ground_truth import ground_truth_metrics, load_ground_truth
 from .metrics import av_mismatch_s, jitter, mouth_opening, reprojection_errors
+from .expressive import FrontRenderer, encode_jpeg, face_crop, most_expressive_frame, pair_image
 from .overlay import draw_overlay, mesh_in_image
 
 __all__ = ["clip_qa", "clip_metrics", "flags_for", "qa_config"]
@@ -129,11 +131,52 @@ def _overlay(decoded: dict, track, fit, vertices: np.ndarray, model, size: int) 
     return draw_overlay(np.asarray(thumbs[pick]), scale, lmk, mesh, model.faces, size)
 
 
-def clip_qa(inputs, cfg: QAConfig | dict | None = None) -> dict[str, Any]:
+def _expressive_pair(inputs, fps: float, size: int, m: dict, arrays: dict[str, np.ndarray],
+                     renderer: FrontRenderer | None) -> None:
+    """``m["expressive_frame"]`` and, when the source video can be read and the mesh rendered,
+    ``arrays["expressive_pair"]``: the JPEG bytes of that video frame beside the front-facing mesh."""
+    from emoface.render.gl import RenderUnavailable
+    from emoface.render.renderer import RenderConfig
+    from emoface.utils.media import MediaError, read_frame
+
+    template = getattr(inputs, "template", None)
+    if template is None or not len(inputs.vertices):
+        return
+    fit, track, model = inputs.fit, inputs.track, inputs.model
+    ef = most_expressive_frame(inputs.vertices, template, fps, getattr(track, "valid", None))
+    info: dict[str, Any] = ef.as_dict()
+    m["expressive_frame"] = info
+    source = getattr(inputs, "source", None)
+    if not source or size <= 0:
+        return
+    t = ef.frame
+    try:
+        frame = read_frame(source, t, fps)
+        mesh = mesh_in_image(inputs.vertices[t], fit.head_rotation[t], fit.head_translation[t], fit.camera)
+        mesh = mesh * (frame.shape[1] / float(getattr(fit.camera, "width", frame.shape[1]) or frame.shape[1]))
+        crop = face_crop(frame, mesh, size, RenderConfig().fill)
+        args = (inputs.vertices[t], template, model.faces, size, getattr(model, "face_groups", None))
+        if renderer is None:
+            with FrontRenderer() as once:
+                render = once.render(*args)
+        else:
+            render = renderer.render(*args)
+    except (MediaError, RenderUnavailable) as exc:
+        info["note"] = f"no picture: {exc}"
+        return
+    labels = (f"video, frame {t} ({ef.time_s:.2f} s)", f"fitted mesh, front ({ef.offset_mm:.1f} mm)")
+    arrays["expressive_pair"] = np.frombuffer(encode_jpeg(pair_image(crop, render, labels)), np.uint8)
+
+
+def clip_qa(inputs, cfg: QAConfig | dict | None = None, renderer: FrontRenderer | None = None) -> dict[str, Any]:
     """QA of one clip for the ``qa`` stage (:class:`pipeline.stages.backend.QAInputs`).
 
     Returns ``{"metrics", "flags", "status" ("ok" | "flagged"), "arrays"}``; ``arrays``
-    holds per-frame curves (float32) and ``overlay`` (the thumbnail, uint8) for the report.
+    holds per-frame curves (float32), ``overlay`` (the thumbnail, uint8) and
+    ``expressive_pair`` (JPEG bytes, uint8: the most expressive frame of the source video,
+    ``inputs.source``, beside the fitted front-facing mesh, each ``pair_size`` px square) for the
+    report; ``metrics["expressive_frame"]`` names that frame. ``renderer``: a
+    :class:`FrontRenderer` kept across clips (one is made and closed for this clip otherwise).
     """
     qc = qa_config(cfg)
     dec = inputs.decoded or {}
@@ -142,9 +185,10 @@ def clip_qa(inputs, cfg: QAConfig | dict | None = None) -> dict[str, Any]:
     audio_s = None if audio_s is None else float(np.asarray(audio_s))
     m, curves = clip_metrics(inputs.track, inputs.raw_fit, inputs.fit, inputs.vertices, inputs.model, fps, audio_s,
                              inputs.ground_truth, getattr(inputs, "template", None))
+    arrays: dict[str, np.ndarray] = {k: np.asarray(v, np.float32) for k, v in curves.items()}
+    _expressive_pair(inputs, fps, qc.pair_size, m, arrays, renderer)
     m = _clean(m)
     flags = flags_for(m, qc)
-    arrays: dict[str, np.ndarray] = {k: np.asarray(v, np.float32) for k, v in curves.items()}
     ov = _overlay(dec, inputs.track, inputs.fit, inputs.vertices, inputs.model, qc.thumbnail_size)
     if ov is not None:
         arrays["overlay"] = ov

@@ -35,4 +35,5 @@ class QAConfig:
     min_mouth_correlation: float = 0.9
     # report
     thumbnail_size: int = 160  # px, square face crop with landmarks and the fitted mesh
+    pair_size: int = 320  # px, each half of the most expressive frame beside its mesh (0: no picture)
     plot_points: int = 240  # at most this many points per curve in the inline SVG plots

@@ -1,9 +1,10 @@
-"""The build's QA report: ``qa/report.json`` and ``qa/report.html`` (+ ``qa/thumbs/*.png``).
+"""The build's QA report: ``qa/report.json`` and ``qa/report.html`` (+ ``qa/thumbs/*.png``, ``qa/pairs/*.jpg``).
 
 The HTML page needs nothing but a browser: inline CSS, a sortable table in plain
-JavaScript, inline SVG plots of the per-frame errors, and per-clip thumbnails (PNG files
-beside the page) with the detected landmarks and the fitted mesh drawn over the frame.
-Failed clips and skipped inputs are listed with their reasons.
+JavaScript, inline SVG plots of the per-frame errors, per-clip thumbnails (PNG files
+beside the page) with the detected landmarks and the fitted mesh drawn over the frame, and
+per-clip pictures (JPEG, click to enlarge) of the most expressive video frame beside the
+fitted front-facing mesh. Failed clips and skipped inputs are listed with their reasons.
 """
 
 from __future__ import annotations
@@ -96,6 +97,7 @@ th.asc::after{content:" \\25B2"} th.desc::after{content:" \\25BC"}
 tr.flagged td{background:#fff4e5} td.num{text-align:right;font-variant-numeric:tabular-nums}
 td.flags{color:#b35900;max-width:18em} .ok{color:#2a7a2a}
 .summary td{font-size:13px} img.thumb{width:160px;height:160px;display:block}
+img.pair{width:320px;height:160px;display:block}
 .plots svg{display:block;margin:1px 0} .note{color:#555;font-size:12px}
 """
 
@@ -166,7 +168,8 @@ def _plots(arrays: dict[str, np.ndarray], fps: float, cfg: QAConfig) -> str:
 def write_report(out_dir: str | Path, clips: list[dict[str, Any]], failures: list[dict[str, Any]] | None = None,
                  skipped: list[dict[str, Any]] | None = None, cfg: QAConfig | dict | None = None,
                  work: str | Path | None = None, title: str = "EmoFace-3D build: quality report") -> list[Path]:
-    """Write ``out_dir/report.json``, ``out_dir/report.html`` and ``out_dir/thumbs/<clip>.png``.
+    """Write ``out_dir/report.json``, ``out_dir/report.html``, ``out_dir/thumbs/<clip>.png`` and
+    ``out_dir/pairs/<clip>.jpg`` (the most expressive frame beside its mesh, where the QA made one).
 
     ``clips``: one dict per clip with ``clip_id``, ``subject`` (and optionally ``emotion``,
     ``intensity``, ``statement``, ``repetition``), ``qa`` (what :func:`clip_qa` returned,
@@ -181,6 +184,7 @@ def write_report(out_dir: str | Path, clips: list[dict[str, Any]], failures: lis
     rows = sorted(clips, key=lambda r: str(r.get("clip_id")))
     summary = summarize(rows, failures, skipped)
     thumbs = out_dir / "thumbs"
+    pictures: dict[str, str] = {}
     has_gt = "ground_truth" in summary
     features = ClipFeatures()
     body = []
@@ -197,11 +201,21 @@ def write_report(out_dir: str | Path, clips: list[dict[str, Any]], failures: lis
             name = f"{cid}.png"
             write_bytes_atomic(thumbs / name, encode_png(np.asarray(arrays["overlay"], np.uint8)))
             img = f'<img class="thumb" src="thumbs/{escape(name)}" alt="{escape(cid)}" loading="lazy">'
-        cells = [f"<td>{img}</td>", _text(cid), _text(r.get("subject")), _text(_emotion(r.get("emotion"))),
+        pair = ""
+        if "expressive_pair" in arrays:
+            pictures[cid] = f"pairs/{cid}.jpg"
+            write_bytes_atomic(out_dir / pictures[cid], np.asarray(arrays["expressive_pair"], np.uint8).tobytes())
+            pair = (f'<a href="{escape(pictures[cid])}" target="_blank"><img class="pair" src="{escape(pictures[cid])}" '
+                    f'alt="{escape(cid)}: most expressive frame and fitted mesh" loading="lazy"></a>')
+        ex = m.get("expressive_frame") or {}
+        if ex.get("note"):
+            pair += f'<span class="note">{escape(str(ex["note"]))}</span>'
+        cells = [f"<td>{img}</td>", f'<td data-v="{_get(ex, "offset_mm") or ""}">{pair}</td>', _text(cid), _text(r.get("subject")), _text(_emotion(r.get("emotion"))),
                  _text(r.get("intensity")), _num(m.get("n_frames"), "{:.0f}"),
                  _num(m.get("detection_rate"), "{:.1f}", 100.0), _num(m.get("reprojection_iod"), "{:.2f}", 100.0),
                  _num(m.get("reprojection_px"), "{:.2f}"), _num(m.get("jitter_mm"), "{:.3f}"),
-                 _num(m.get("raw_jitter_mm"), "{:.3f}"), _num(m.get("av_mismatch_s"), "{:+.3f}")]
+                 _num(m.get("raw_jitter_mm"), "{:.3f}"), _num(m.get("av_mismatch_s"), "{:+.3f}"),
+                 _num(ex.get("offset_mm"), "{:.2f}")]
         if has_gt:
             ve = g.get("vertex_error_mm") or {}
             cells += [_num(ve.get("face"), "{:.2f}"), _num(ve.get("lips"), "{:.2f}"), _num(ve.get("eye_region"), "{:.2f}"),
@@ -214,8 +228,8 @@ def write_report(out_dir: str | Path, clips: list[dict[str, Any]], failures: lis
         cells.append(f'<td class="flags" data-v="{len(flags)}">{escape(fl) if fl else "<span class=ok>ok</span>"}</td>')
         cells.append(f'<td class="plots">{_plots(arrays, float(m.get("fps") or 30.0), qc)}</td>')
         body.append(f'<tr class="{"flagged" if flags else ""}">{"".join(cells)}</tr>')
-    heads = ["frame", "clip", "subject", "emotion", "intensity", "frames", "detected %", "reproj. % IOD", "reproj. px",
-             "jitter mm/f²", "raw jitter", "A/V Δ s"]
+    heads = ["frame", "most expressive frame | fitted mesh", "clip", "subject", "emotion", "intensity", "frames",
+             "detected %", "reproj. % IOD", "reproj. px", "jitter mm/f²", "raw jitter", "A/V Δ s", "max offset mm"]
     if has_gt:
         heads += ["GT face mm", "GT lips mm", "GT eyes mm", "GT aligned mm", "GT mouth r", "GT lmk % IOD",
                   "face static mm", "face dynamic mm", "lips static mm", "lips dynamic mm", "eyes static mm",
@@ -228,7 +242,9 @@ def write_report(out_dir: str | Path, clips: list[dict[str, Any]], failures: lis
            f"<style>{_CSS}</style></head><body>", f"<h1>{escape(title)}</h1>",
            (f'<p class="note">Generated {escape(_dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"))}. '
             "Errors as % of the inter-ocular distance (IOD, outer eye corners). Jitter: mean vertex acceleration of the "
-            "front-facing mesh. Thumbnails: detected landmarks (green) and the fitted mesh (cyan). Click a column to sort.</p>"),
+            "front-facing mesh. Thumbnails: detected landmarks (green) and the fitted mesh (cyan). Most expressive frame: "
+            "the video frame whose front-facing mesh lies farthest from the subject's template (max offset: mean "
+            "vertex distance), beside that mesh rendered from the front; click it to enlarge. Click a column to sort.</p>"),
            *(f'<p class="note"><strong>Note:</strong> {escape(n)}</p>' for n in summary.get("notes", [])),
            _summary_html(summary, qc),
            measures_html(_get(summary, "ground_truth", "offset_error_mm"), summary.get("recognisability"))]
@@ -240,7 +256,9 @@ def write_report(out_dir: str | Path, clips: list[dict[str, Any]], failures: lis
     report = {
         "title": title, "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         "thresholds": to_dict(qc), "summary": summary,
-        "clips": [{k: v for k, v in r.items() if k not in ("arrays", "artefact", "decode")} for r in rows],
+        "clips": [{**{k: v for k, v in r.items() if k not in ("arrays", "artefact", "decode")},
+                   **({"picture": pictures[str(r.get("clip_id"))]} if str(r.get("clip_id")) in pictures else {})}
+                  for r in rows],
         "failures": failures, "skipped": skipped,
     }
     json_path, html_path = out_dir / "report.json", out_dir / "report.html"

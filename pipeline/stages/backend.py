@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from emoface.morphable.model import MorphableModel
     from pipeline.fitting import ClipFit, FitConfig, IdentityFit, LandmarkTrack, SmoothConfig
     from pipeline.qa import QAConfig
+    from pipeline.qa.expressive import FrontRenderer
     from pipeline.stages.registry import Stage
 
 __all__ = ["Topology", "QAInputs", "Fitter", "LoadedFitter", "Backend", "DefaultBackend", "load_backend", "check_backend", "sources_hash"]
@@ -63,7 +64,8 @@ class QAInputs(Generic[TrackT, FitT, ModelT]):
       ``thumbnail_scale``); ``track``: the landmark track;
     - ``raw_fit`` / ``fit``: the clip fit before and after smoothing;
     - ``vertices (T, V, 3)`` front-facing metres and ``template (V, 3)``;
-    - ``model``; ``ground_truth``: path of ``ground_truth/<clip_id>.npz`` when the corpus has one.
+    - ``model``; ``ground_truth``: path of ``ground_truth/<clip_id>.npz`` when the corpus has one;
+    - ``source``: path of the clip's video (the QA reads its most expressive frame again).
     """
 
     clip_id: str
@@ -76,6 +78,7 @@ class QAInputs(Generic[TrackT, FitT, ModelT]):
     template: np.ndarray
     model: ModelT
     ground_truth: str | None = None
+    source: str | None = None
 
 
 def sources_hash(*packages: str) -> str:
@@ -179,6 +182,8 @@ class Backend(Generic[TrackT, IdentityT, FitT, ModelT]):
 class DefaultBackend(Backend["LandmarkTrack", "IdentityFit", "ClipFit", "MorphableModel"]):
     """``emoface.morphable`` + ``pipeline.fitting`` + ``pipeline.qa``."""
 
+    _pictures: FrontRenderer | None = None
+
     def code_version(self, stage: Stage) -> str:
         return sources_hash(*stage.numerics)
 
@@ -243,8 +248,11 @@ class DefaultBackend(Backend["LandmarkTrack", "IdentityFit", "ClipFit", "Morphab
 
     def clip_qa(self, inputs: QAInputs[LandmarkTrack, ClipFit, MorphableModel], cfg: QAConfig) -> dict[str, object]:
         from pipeline import qa
+        from pipeline.qa.expressive import FrontRenderer
 
-        return qa.clip_qa(inputs, cfg)
+        if self._pictures is None:  # one GL context per worker process renders every clip's picture
+            self._pictures = FrontRenderer()
+        return qa.clip_qa(inputs, cfg, self._pictures)
 
     def write_report(self, out_dir: Path, clips: list[dict[str, object]], failures: list[dict[str, object]],
                      skipped: list[dict[str, object]], cfg: QAConfig, work: Path) -> list[Path]:

@@ -40,6 +40,7 @@ def qa_stage(ctx: TaskContext, clip: SourceClip, memo: dict) -> tuple[str, str]:
         template=canonical["template"],
         model=ctx.model(),
         ground_truth=clip.ground_truth,
+        source=clip.path,
     )
     result = dict(ctx.backend.clip_qa(inputs, ctx.cfg.qa))
     arrays = result.pop("arrays", None) or {}

@@ -1,0 +1,329 @@
+"""The ranking experiment (issue 16 item 3): EmoFace against its ablations, over seeds, one command.
+
+    make rank                                    # the full experiment (about two hours on 2 CPU cores)
+    python -m bench.rank --out rank_out          # the same
+    python -m bench.rank --out /tmp/rank_tiny --train-actors 3 --clips-per-actor 6 --val-actors 1 \\
+        --test-actors 1 --epochs 1 --seeds 0 1 --methods emoface single_branch    # a plumbing check (minutes)
+
+Stages, each skipping what is done (a rerun after an interruption continues):
+
+1. ``build-dataset synth``: a generated corpus of ``train + val + test`` actors (resumes itself);
+2. ``build-dataset ravdess`` with the split written to ``OUT/split.yaml`` (resumes itself);
+3. plan: the epochs, from measured step times (``--max-steps`` runs of every method, the
+   difference of two lengths, so start-up does not count) and a measured prediction time,
+   to fit ``--budget-min``; written once to ``OUT/plan.json`` (``--epochs`` fixes them);
+4. ``emoface train`` of every method x seed (``--resume``; a run with all its epochs is skipped),
+   two at a time on one thread each on a CPU, one at a time on a GPU;
+5. ``emoface evaluate`` per seed: all methods of the seed, the template floor, emotion
+   accuracy, and ``--truth OUT/corpus`` (LVE/EVE against the generated truth, "fitted data");
+6. the table: mean +- std over seeds (:func:`aggregate`), written to ``OUT/rank.md``,
+   ``bench/results/full/rank.json`` and the "Ranking experiment" section of BENCHMARKS.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import subprocess
+import sys
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from bench.report_rank import aggregate, rank_lines
+
+REPO = Path(__file__).resolve().parents[1]
+CONFIG = REPO / "configs" / "emoface-small.yaml"
+#: method -> ``emoface train --set`` overrides (paper §4.4 ablations; the single branch is FaceFormer-style)
+METHODS: dict[str, tuple[str, ...]] = {
+    "emoface": (),
+    "single_branch": ("model.single_branch=true",),
+    "add": ("model.fusion=add",),
+    "teacher_forcing": ("schedule.kind=teacher_forcing",),
+}
+
+
+@dataclass(frozen=True)
+class RankPlan:
+    """The sizes of one ranking experiment (every number a stage uses)."""
+
+    out: Path
+    train_actors: int = 12
+    val_actors: int = 2
+    test_actors: int = 2
+    clips_per_actor: int = 60
+    seeds: tuple[int, ...] = (0, 1)
+    methods: tuple[str, ...] = tuple(METHODS)
+    epochs: int | None = None  # None: from measured step times and the budget
+    budget_min: float = 120.0  # the whole command, data included
+    conditions: int = 2  # training-speaker conditions per test clip in the evaluation
+    workers: int = 2
+    device: str = "cpu"
+    truth: bool = True
+
+    @property
+    def actors(self) -> int:
+        return self.train_actors + self.val_actors + self.test_actors
+
+    def split(self) -> dict[str, list[int]]:
+        n, v = self.train_actors, self.val_actors
+        return {"train": list(range(1, n + 1)), "val": list(range(n + 1, n + v + 1)),
+                "test": list(range(n + v + 1, self.actors + 1))}
+
+    def run_dir(self, method: str, seed: int) -> Path:
+        return self.out / "runs" / f"{method}-s{seed}"
+
+
+def _cli(module: str, *args: object) -> list[str]:
+    return [sys.executable, "-m", module, *map(str, args)]
+
+
+def _run(argv: list[str], log: Path | None = None) -> int:
+    """Run one command (its output to ``log`` when given); its exit code."""
+    return _run_parallel([(argv, log)], 1)[0]
+
+
+def _run_parallel(jobs: Sequence[tuple[list[str], Path | None]], width: int) -> list[int]:
+    """Run ``(argv, log)`` jobs, ``width`` at a time; their exit codes in order."""
+    codes: list[int | None] = [None] * len(jobs)
+    running: dict[int, tuple[subprocess.Popen, object]] = {}
+    todo = list(range(len(jobs)))
+    while todo or running:
+        while todo and len(running) < width:
+            i = todo.pop(0)
+            argv, log = jobs[i]
+            print("$ " + " ".join(argv).replace(sys.executable + " -m ", "") + (f"   (log: {log})" if log else ""), flush=True)
+            if log is not None:
+                log.parent.mkdir(parents=True, exist_ok=True)
+            out = open(log, "ab") if log is not None else None  # noqa: SIM115 - closed when the process ends
+            running[i] = (subprocess.Popen(argv, cwd=REPO, stdout=out, stderr=subprocess.STDOUT if out else None), out)
+        for i, (p, out) in list(running.items()):
+            if p.poll() is not None:
+                codes[i] = p.returncode
+                if out is not None:
+                    out.close()
+                del running[i]
+        time.sleep(0.2)
+    return [int(c) for c in codes]  # type: ignore[arg-type]
+
+
+def _write_json(path: Path, data: dict) -> None:
+    from emoface.utils.atomic import write_json_atomic
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_json_atomic(path, data)
+
+
+def build_data(plan: RankPlan) -> Path:
+    """Stages 1-2: the corpus and its 3D dataset (both resume themselves); returns the dataset folder."""
+    corpus, data = plan.out / "corpus", plan.out / "data"
+    if _run(_cli("pipeline", "synth", "--out", corpus, "--actors", plan.actors, "--clips-per-actor", plan.clips_per_actor,
+                 "--workers", plan.workers)) != 0:
+        raise RuntimeError(f"{corpus}: build-dataset synth failed")
+    split = plan.out / "split.yaml"
+    split.write_text("".join(f"{k}: {v}\n" for k, v in {"name": "rank", **plan.split()}.items()))
+    if all((data / f"{s}.h5").is_file() for s in ("train", "val", "test")) and (data / ".rank_built").is_file():
+        print(f"{data}: already built", flush=True)
+        return data
+    rc = _run(_cli("pipeline", "ravdess", "--root", corpus, "--out", data, "--workers", plan.workers, "--split", split))
+    if not all((data / f"{s}.h5").is_file() for s in ("train", "val", "test")):
+        raise RuntimeError(f"{data}: build-dataset ravdess failed (exit code {rc}): no complete set of splits")
+    (data / ".rank_built").write_text(f"exit code {rc}\n")  # 1: some clips failed (listed in the QA report)
+    return data
+
+
+def _train_argv(plan: RankPlan, data: Path, method: str, seed: int, out: Path, *extra: object) -> list[str]:
+    sets = [a for s in (*METHODS[method], f"train.seed={seed}", "train.threads=1", f"name={out.name}") for a in ("--set", s)]
+    return _cli("emoface", "train", "--config", CONFIG, "--data", data, "--out", out, "--device", plan.device, *sets, *map(str, extra))
+
+
+def steps_per_epoch(data: Path, seed: int = 0) -> int:
+    """Training steps of one epoch at batch size 1: the cross-reconstruction pairs (or the clips when there are none)."""
+    from emoface.train.pairs import PairDataset
+
+    pairs = PairDataset(data / "train.h5", None, seed, False, cross=True)
+    return len(pairs) or len(pairs.clips)
+
+
+def measure(plan: RankPlan, data: Path, short: int = 2, long: int = 22) -> dict:
+    """Seconds per training step of every method (runs of ``short`` and ``long`` steps) and per evaluated prediction.
+
+    A difference that the machine's load makes non-positive falls back to the long run's time per step
+    (an over-estimate: it includes the start-up)."""
+    work = plan.out / "measure"
+    step_s = {}
+    for method in plan.methods:
+        t = {}
+        for n in (short, long):
+            out = work / f"{method}-{n}"
+            t0 = time.perf_counter()
+            if _run(_train_argv(plan, data, method, 0, out, "--max-steps", n, "--overwrite"), work / "measure.log") != 0:
+                raise RuntimeError(f"measuring {method}: emoface train failed (log: {work / 'measure.log'})")
+            t[n] = time.perf_counter() - t0
+        step_s[method] = (t[long] - t[short]) / (long - short) if t[long] > t[short] else t[long] / long
+    ev = {}
+    for n in (1, 5):
+        t0 = time.perf_counter()
+        argv = _cli("emoface", "evaluate", "--run", work / f"{plan.methods[0]}-{long}", "--data", data, "--conditions", 1,
+                    "--max-clips", n, "--no-emotion", "--out", work / f"eval-{n}", "--threads", 1, "--device", plan.device)
+        if _run(argv, work / "measure.log") != 0:
+            raise RuntimeError(f"measuring the evaluation failed (log: {work / 'measure.log'})")
+        ev[n] = time.perf_counter() - t0
+    predict_s = (ev[5] - ev[1]) / 4 if ev[5] > ev[1] else ev[5] / 5
+    return {"step_s": step_s, "predict_s": predict_s, "steps_per_epoch": steps_per_epoch(data)}
+
+
+def choose_epochs(m: Mapping, plan: RankPlan, spent_s: float, val_clips: int, test_clips: int) -> dict:
+    """Epochs that fit what is left of the budget: training (``width`` runs at a time) plus the evaluation."""
+    width = 1 if plan.device.startswith("cuda") else 2
+    per_epoch = {k: m["steps_per_epoch"] * s + val_clips * m["predict_s"] for k, s in m["step_s"].items()}
+    epoch_s = sum(per_epoch[k] for k in plan.methods) * len(plan.seeds) / width
+    eval_s = test_clips * (plan.conditions * len(plan.methods) + 2) * m["predict_s"] * len(plan.seeds) / width
+    left = plan.budget_min * 60 - spent_s - eval_s
+    epochs = max(1, int(left // epoch_s)) if epoch_s > 0 else 1
+    return {"epochs": epochs, "epoch_s": epoch_s, "eval_s": eval_s, "per_epoch_s": per_epoch, "left_s": left, "width": width}
+
+
+def _epochs_done(run: Path) -> int:
+    try:
+        return len(json.loads((run / "metrics.json").read_text()).get("epochs", []))
+    except (OSError, ValueError):
+        return 0
+
+
+def train_all(plan: RankPlan, data: Path, epochs: int) -> None:
+    """Stage 4: every method x seed, resumed, skipped when it has all its epochs."""
+    jobs = []
+    for seed in plan.seeds:
+        for method in plan.methods:
+            run = plan.run_dir(method, seed)
+            if _epochs_done(run) >= epochs:
+                print(f"{run}: {epochs} epochs already trained", flush=True)
+                continue
+            jobs.append((_train_argv(plan, data, method, seed, run, "--epochs", epochs, "--resume"), run.with_suffix(".log")))
+    codes = _run_parallel(jobs, 1 if plan.device.startswith("cuda") else 2)
+    failed = [str(j[1]) for j, c in zip(jobs, codes) if c != 0]
+    if failed:
+        raise RuntimeError(f"training failed; see {', '.join(failed)}")
+
+
+def evaluate_all(plan: RankPlan, data: Path) -> dict[int, Path]:
+    """Stage 5: one evaluation per seed (skipped when its metrics.json is newer than every run's checkpoints)."""
+    jobs, reports = [], {}
+    for seed in plan.seeds:
+        runs = [plan.run_dir(m, seed) for m in plan.methods]
+        out = plan.out / "eval" / f"s{seed}"
+        reports[seed] = out / "metrics.json"
+        newest = max((p.stat().st_mtime for r in runs for p in (r / "checkpoints").glob("*.pt")), default=math.inf)
+        if reports[seed].is_file() and reports[seed].stat().st_mtime >= newest:
+            print(f"{reports[seed]}: already evaluated", flush=True)
+            continue
+        argv = _cli("emoface", "evaluate", "--run", runs[0], "--data", data, "--split", "test", "--out", out,
+                    "--conditions", plan.conditions, "--threads", 1, "--device", plan.device)
+        if len(runs) > 1:
+            argv += ["--baselines", ",".join(map(str, runs[1:]))]
+        if plan.truth:
+            argv += ["--truth", str(plan.out / "corpus")]
+        jobs.append((argv, out.with_suffix(".log")))
+    codes = _run_parallel(jobs, 1 if plan.device.startswith("cuda") else 2)
+    failed = [str(j[1]) for j, c in zip(jobs, codes) if c != 0]
+    if failed:
+        raise RuntimeError(f"evaluation failed; see {', '.join(failed)}")
+    return reports
+
+
+def _count_clips(path: Path) -> int:
+    from emoface.data.schema import SplitReader
+
+    with SplitReader(path) as r:
+        return len(r.clip_ids)
+
+
+def run_experiment(plan: RankPlan, results: Path | None = None, md: Path | None = None) -> dict:
+    """Every stage; returns the result dict (also ``OUT/rank.json`` and ``OUT/rank.md``; ``results``/``md``: the
+    bench results JSON and BENCHMARKS.md to update)."""
+    from bench.machine import section
+
+    t0 = time.perf_counter()
+    cmd = " ".join(["python -m bench.rank", *sys.argv[1:]]) if sys.argv[0].endswith("rank.py") else "python -m bench.rank"
+    with section("rank", cmd) as meta:
+        data = build_data(plan)
+        plan_file = plan.out / "plan.json"
+        saved = json.loads(plan_file.read_text()) if plan_file.is_file() else None
+        if plan.epochs is not None:
+            chosen = {"epochs": plan.epochs, "fixed": True}
+        elif saved is not None:
+            chosen = saved  # a resumed experiment keeps its epochs
+        else:
+            from emoface.train.config import ExperimentConfig
+            from emoface.utils.config import load_yaml
+
+            val_max = load_yaml(ExperimentConfig, CONFIG, {}).train.val_max_clips
+            val_clips = min(val_max or 10**9, _count_clips(data / "val.h5"))
+            measured = measure(plan, data)
+            chosen = {**choose_epochs(measured, plan, time.perf_counter() - t0, val_clips, _count_clips(data / "test.h5")),
+                      "measured": measured}
+        if saved is None or plan.epochs is not None:
+            _write_json(plan_file, chosen)
+        epochs = int(chosen["epochs"])
+        print(f"epochs: {epochs}" + ("" if chosen.get("fixed") else f" (plan: {plan_file})"), flush=True)
+        train_all(plan, data, epochs)
+        reports = evaluate_all(plan, data)
+        per_seed = {seed: json.loads(p.read_text()) for seed, p in reports.items()}
+        agg = aggregate(per_seed)
+    result = {"meta": meta, "plan": {**asdict(plan), "out": str(plan.out)}, "epochs": epochs, "schedule": chosen,
+              "clips": {s: _count_clips(data / f"{s}.h5") for s in ("train", "val", "test")},
+              "truth": plan.truth, **agg}
+    _write_json(plan.out / "rank.json", result)
+    (plan.out / "rank.md").write_text("\n".join(rank_lines(result)) + "\n")
+    if results is not None:
+        _write_json(results / "rank.json", result)
+        if md is not None:
+            from bench.report import write_report
+
+            write_report(results, md)
+    return result
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    d = RankPlan(Path("rank_out"))
+    ap.add_argument("--out", type=Path, default=d.out, help="working folder (corpus, data, runs, evaluations)")
+    ap.add_argument("--train-actors", type=int, default=d.train_actors)
+    ap.add_argument("--val-actors", type=int, default=d.val_actors)
+    ap.add_argument("--test-actors", type=int, default=d.test_actors)
+    ap.add_argument("--clips-per-actor", type=int, default=d.clips_per_actor)
+    ap.add_argument("--seeds", type=int, nargs="+", default=list(d.seeds))
+    ap.add_argument("--methods", nargs="+", default=list(d.methods), choices=list(METHODS))
+    ap.add_argument("--epochs", type=int, default=None, help="fixed epochs (default: from measured step times and --budget-min)")
+    ap.add_argument("--budget-min", type=float, default=d.budget_min, help="minutes for the whole command, data included")
+    ap.add_argument("--conditions", type=int, default=d.conditions, help="speaker conditions per test clip")
+    ap.add_argument("--workers", type=int, default=d.workers)
+    ap.add_argument("--device", default=None, help="cpu or cuda (default: cuda when torch sees one)")
+    ap.add_argument("--no-truth", action="store_true", help="leave out the truth-referenced columns")
+    ap.add_argument("--results", type=Path, default=REPO / "bench" / "results" / "full", help="bench results folder")
+    ap.add_argument("--md", type=Path, default=REPO / "BENCHMARKS.md", help="report to re-render ('-': none)")
+    a = ap.parse_args(argv)
+    if min(a.train_actors, a.val_actors, a.test_actors, a.clips_per_actor) < 1 or a.train_actors + a.val_actors + a.test_actors > 24:
+        ap.error("--train/val/test-actors and --clips-per-actor must be >= 1, with at most 24 actors in all")
+    device = a.device
+    if device is None:
+        import torch
+
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    plan = RankPlan(a.out.resolve(), a.train_actors, a.val_actors, a.test_actors, a.clips_per_actor, tuple(a.seeds),
+                    tuple(dict.fromkeys(a.methods)), a.epochs, a.budget_min, a.conditions, a.workers, device, not a.no_truth)
+    try:
+        r = run_experiment(plan, a.results, None if str(a.md) == "-" else a.md)
+    except RuntimeError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    print("\n".join(rank_lines(r)))
+    print(f"wrote {plan.out / 'rank.md'}, {a.results / 'rank.json'}" + ("" if str(a.md) == "-" else f" and {a.md}"))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,98 @@
+"""The ranking experiment's table (bench/rank.py): per-seed ``metrics.json`` -> mean +- std over seeds.
+
+:func:`aggregate` takes each seed's ``emoface evaluate`` summary, :func:`render_table` and
+:func:`rank_lines` write the Table-2-shaped table, :func:`rank_section` the BENCHMARKS.md
+section from ``bench/results/full/rank.json``.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Mapping
+
+import numpy as np
+
+__all__ = ["COLUMNS", "aggregate", "render_table", "rank_lines", "rank_section"]
+
+#: the columns of the table: key in a method's ``overall`` (or ``emotion_accuracy``), label, digits
+COLUMNS: tuple[tuple[str, str, int], ...] = (("lve", "LVE ↓", 3), ("eve", "EVE ↓", 3), ("fdd", "FDD", 2),
+                                             ("lve_truth", "LVE vs truth ↓", 3), ("eve_truth", "EVE vs truth ↓", 3),
+                                             ("emotion_acc", "emotion acc. ↑", 3))
+
+
+def _method_key(name: str) -> str:
+    """``emoface-s1`` -> ``emoface``; the floor and the fitted data keep their names."""
+    base, _, seed = name.rpartition("-s")
+    return base if base and seed.isdigit() else name
+
+
+def aggregate(per_seed: Mapping[int, Mapping]) -> dict:
+    """Mean and std (population) over seeds of every method's overall means (the ``metrics.json`` of each seed).
+
+    Returns ``{"methods": {key: {"description", "n_seeds", column: {"mean", "std", "seeds"}}}, "ceiling": {...}}``;
+    a column a seed's report lacks is left out of that method.
+    """
+    vals: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
+    desc: dict[str, str] = {}
+    seeds: dict[str, int] = defaultdict(int)
+    ceiling: list[float] = []
+    for _seed, s in sorted(per_seed.items()):
+        for m in s["methods"]:
+            key = _method_key(m["name"])
+            desc.setdefault(key, m.get("description", ""))
+            seeds[key] += 1
+            for col, _label, _d in COLUMNS:
+                v = (m.get("emotion_accuracy") or {}).get("accuracy", {}).get("mean") if col == "emotion_acc" \
+                    else m["overall"].get(col, {}).get("mean")
+                if v is not None:
+                    vals[key][col].append(float(v))
+        ref = (s.get("emotion_accuracy") or {}).get("ceiling")
+        if ref:
+            ceiling.append(float(ref["accuracy"]["mean"]))
+    out = {}
+    for key in desc:
+        row: dict = {"description": desc[key], "n_seeds": seeds[key]}
+        for col, v in vals[key].items():
+            row[col] = {"mean": float(np.mean(v)), "std": float(np.std(v)), "seeds": v}
+        out[key] = row
+    return {"methods": out, "ceiling": {"mean": float(np.mean(ceiling)), "std": float(np.std(ceiling))} if ceiling else None}
+
+
+def render_table(agg: Mapping) -> list[str]:
+    """The Table-2-shaped Markdown table of :func:`aggregate` (mean +- std over seeds)."""
+    methods = agg["methods"]
+    cols = [c for c in COLUMNS if any(c[0] in r for r in methods.values())]
+    lines = ["| method | " + " | ".join(label for _k, label, _d in cols) + " | seeds | description |",
+             "|---" * (len(cols) + 3) + "|"]
+    for key, r in methods.items():
+        cells = [f"{r[k]['mean']:.{d}f} ± {r[k]['std']:.{d}f}" if k in r else "–" for k, _l, d in cols]
+        lines.append(f"| {key} | " + " | ".join(cells) + f" | {r['n_seeds']} | {r['description']} |")
+    if agg.get("ceiling"):
+        cells = [f"{agg['ceiling']['mean']:.3f}" if k == "emotion_acc" else "–" for k, _l, _d in cols]
+        lines.append("| test meshes (emotion ceiling) | " + " | ".join(cells) + " | – | the emotion probe on the test split's own meshes |")
+    return lines
+
+
+def rank_lines(r: Mapping) -> list[str]:
+    """The experiment's table with what it was run on."""
+    p, c = r["plan"], r["clips"]
+    return [f"{len(p['methods'])} methods x {len(p['seeds'])} seeds (seeds {', '.join(map(str, p['seeds']))}), "
+            f"small preset, {r['epochs']} epochs; generated corpus: {p['train_actors']} training actors ({c['train']} clips), "
+            f"{p['val_actors']} validation ({c['val']}), {p['test_actors']} test ({c['test']}); {p['conditions']} speaker "
+            f"conditions per test clip; device {p['device']}.", "",
+            "LVE, EVE (and vs truth) in 1e-5 m², FDD in 1e-7 m²; emotion acc. = fraction of test clips whose motion the "
+            "nearest-centroid probe fitted on train.h5 gives the clip's emotion (docs/evaluation.md). Each cell: mean ± std "
+            "(population) over the seeds of each seed's value (itself the mean over the speaker conditions)."
+            + ("" if r.get("truth") else " Truth-referenced columns: not run (--no-truth)."), "",
+            *render_table(r)]
+
+
+def rank_section(R: Mapping) -> list[str]:
+    """The BENCHMARKS.md section of ``bench/results/full/rank.json`` (nothing when it is absent)."""
+    r = R.get("rank")
+    if not r or "methods" not in r:
+        return []
+    m = r["meta"]
+    return ["## Ranking experiment (issue 16): EmoFace against its ablations", "",
+            f"`make rank` (`{m['command']}`): {m['wall_s'] / 60:.0f} min on {m['date']}, load {m['load_start'][0]} -> "
+            f"{m['load_end'][0]}.", "", *rank_lines(r), ""]

@@ -1,0 +1,94 @@
+"""The ranking experiment's table and planning (bench/rank.py) on fabricated per-seed reports.
+
+The experiment itself (corpus, build, 8 trainings) takes minutes even at its smallest size, so
+its plumbing was checked by hand (the command is in bench/rank.py's docstring); here the
+functions that turn per-seed ``metrics.json`` into the table, and the epoch planning, are
+checked with numbers worked out by hand.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bench.rank import RankPlan, choose_epochs
+from bench.report_rank import aggregate, rank_section, render_table
+
+
+def _method(name: str, lve: float, eve: float, acc: float | None, truth: float | None = None) -> dict:
+    overall = {"lve": {"mean": lve}, "eve": {"mean": eve}, "fdd": {"mean": 0.5}}
+    if truth is not None:
+        overall.update(lve_truth={"mean": truth}, eve_truth={"mean": truth / 2})
+    m = {"name": name, "description": f"{name.rpartition('-s')[0] or name} run", "overall": overall}
+    if acc is not None:
+        m["emotion_accuracy"] = {"accuracy": {"mean": acc}}
+    return m
+
+
+def _seed(seed: int, lve: float, eve: float, acc: float, ceiling: float) -> dict:
+    return {"methods": [_method(f"emoface-s{seed}", lve, eve, acc, truth=lve + 1),
+                        _method(f"single_branch-s{seed}", lve + 1.0, eve + 0.5, acc / 2, truth=lve + 2),
+                        _method("template only", 5.0, 1.0, 0.125, truth=6.0)],
+            "emotion_accuracy": {"ceiling": {"accuracy": {"mean": ceiling}}}}
+
+
+def test_aggregate_mean_and_std_over_seeds():
+    agg = aggregate({0: _seed(0, 1.0, 0.6, 0.8, 0.9), 1: _seed(1, 2.0, 0.8, 0.6, 0.9)})
+    assert list(agg["methods"]) == ["emoface", "single_branch", "template only"]
+    emo = agg["methods"]["emoface"]
+    assert emo["n_seeds"] == 2 and emo["description"] == "emoface run"
+    assert emo["lve"] == {"mean": 1.5, "std": 0.5, "seeds": [1.0, 2.0]}
+    assert emo["eve"]["mean"] == pytest.approx(0.7) and emo["eve"]["std"] == pytest.approx(0.1)
+    assert emo["emotion_acc"]["mean"] == pytest.approx(0.7) and emo["emotion_acc"]["std"] == pytest.approx(0.1)
+    assert emo["lve_truth"]["mean"] == pytest.approx(2.5)
+    sb = agg["methods"]["single_branch"]
+    assert sb["emotion_acc"]["mean"] == pytest.approx(0.35) and sb["lve"]["mean"] == pytest.approx(2.5)
+    floor = agg["methods"]["template only"]
+    assert floor["n_seeds"] == 2 and floor["lve"]["std"] == 0.0 and floor["emotion_acc"]["mean"] == 0.125
+    assert agg["ceiling"] == {"mean": pytest.approx(0.9), "std": pytest.approx(0.0)}
+    lines = render_table(agg)
+    assert lines[0] == ("| method | LVE ↓ | EVE ↓ | FDD | LVE vs truth ↓ | EVE vs truth ↓ | emotion acc. ↑ | seeds | "
+                        "description |")
+    assert lines[2] == ("| emoface | 1.500 ± 0.500 | 0.700 ± 0.100 | 0.50 ± 0.00 | 2.500 ± 0.500 | 1.250 ± 0.250 | "
+                        "0.700 ± 0.100 | 2 | emoface run |")
+    assert lines[-1].startswith("| test meshes (emotion ceiling) | – | – | – | – | – | 0.900 | – |")
+
+
+def test_columns_a_report_lacks_are_left_out():
+    """Reports without --truth and without an emotion probe: only LVE, EVE, FDD."""
+    s = {"methods": [_method("emoface-s0", 1.0, 0.5, None), _method("template only", 5.0, 1.0, None)]}
+    agg = aggregate({0: s})
+    assert agg["ceiling"] is None
+    lines = render_table(agg)
+    assert lines[0] == "| method | LVE ↓ | EVE ↓ | FDD | seeds | description |"
+    assert lines[2] == "| emoface | 1.000 ± 0.000 | 0.500 ± 0.000 | 0.50 ± 0.00 | 1 | emoface run |"
+
+
+def test_choose_epochs_fits_the_budget():
+    """2 methods x 2 seeds, two runs at a time on a CPU: (100 x 0.5 + 10 x 1) + (100 x 0.1 + 10 x 1) = 80 s per epoch
+    of both methods, x 2 seeds / 2 = 80 s per epoch; evaluation 5 clips x (2 x 2 + 2) x 1 s x 2 / 2 = 30 s."""
+    plan = RankPlan(Path("x"), seeds=(0, 1), methods=("emoface", "single_branch"), budget_min=10.0, conditions=2)
+    m = {"step_s": {"emoface": 0.5, "single_branch": 0.1}, "predict_s": 1.0, "steps_per_epoch": 100}
+    c = choose_epochs(m, plan, spent_s=170.0, val_clips=10, test_clips=5)
+    assert c["epoch_s"] == pytest.approx(80.0) and c["eval_s"] == pytest.approx(30.0)
+    assert c["left_s"] == pytest.approx(600 - 170 - 30) and c["epochs"] == 5  # 400 // 80
+    gpu = choose_epochs(m, RankPlan(Path("x"), seeds=(0, 1), methods=("emoface", "single_branch"), budget_min=10.0,
+                                    device="cuda"), 170.0, 10, 5)
+    assert gpu["width"] == 1 and gpu["epochs"] == 2  # (600 - 170 - 60) // 160
+    assert choose_epochs(m, plan, spent_s=10_000.0, val_clips=10, test_clips=5)["epochs"] == 1  # never below one
+
+
+def test_plan_split_and_section():
+    plan = RankPlan(Path("o"), train_actors=12, val_actors=2, test_actors=2)
+    assert plan.split() == {"train": list(range(1, 13)), "val": [13, 14], "test": [15, 16]}
+    assert plan.run_dir("add", 1) == Path("o/runs/add-s1")
+    assert rank_section({}) == []
+    agg = aggregate({0: _seed(0, 1.0, 0.6, 0.8, 0.9)})
+    r = {"meta": {"command": "python -m bench.rank", "wall_s": 600.0, "date": "2026-01-01", "load_start": [1.0], "load_end": [2.0]},
+         "plan": {"methods": ["emoface", "single_branch"], "seeds": [0], "train_actors": 12, "val_actors": 2, "test_actors": 2,
+                  "conditions": 2, "device": "cpu"},
+         "epochs": 4, "clips": {"train": 720, "val": 120, "test": 120}, "truth": True, **agg}
+    text = "\n".join(rank_section({"rank": r}))
+    assert "## Ranking experiment (issue 16)" in text and "10 min on 2026-01-01" in text
+    assert "12 training actors (720 clips)" in text and "| emoface | 1.000 ± 0.000 |" in text

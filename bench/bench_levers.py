@@ -16,7 +16,7 @@ photos' actors are the held-out check (``--photo <id> --only baseline,defaults``
 
 Usage (the tuning corpus of docs/fitting.md, "Levers measured")::
 
-    python -m pipeline synth --out /tmp/levers/corpus --actors 8 --clips-per-actor 5 --seed 0 --workers 2
+    python -m pipeline synth --out /tmp/levers/corpus --actors 8 --clips-per-actor 5 --seed 0 --workers 2 --photo astronaut
     python -m bench.bench_levers --corpus /tmp/levers/corpus --cache /tmp/levers/tracks --oracle
     python -m bench.bench_levers --corpus ... --cache ... --only baseline,brows_1.0   # some variants
     python -m bench.bench_levers --corpus ... --cache ... --few-clips 3   # identity from 3 emotional clips vs all
@@ -131,7 +131,7 @@ def prepare(corpus: Path, cache: Path) -> dict[int, list[ClipData]]:
     out: dict[int, list[ClipData]] = {}
     paths = sorted(corpus.glob("Actor_*/*.mp4"))
     if not paths:
-        raise SystemExit(f"error: {corpus}: no Actor_*/*.mp4 (not a build-dataset synth folder)")
+        raise ValueError(f"{corpus}: no Actor_*/*.mp4 (not a build-dataset synth folder)")
     for p in paths:
         npz, meta = cache / f"{p.stem}.npz", cache / f"{p.stem}.json"
         if npz.is_file() and meta.is_file():
@@ -333,7 +333,11 @@ def main(argv: list[str] | None = None) -> int:
         from emoface.morphable import load
         from emoface.utils.atomic import write_json_atomic
 
-        data = {a: c for a, c in prepare(args.corpus, args.cache).items()
+        try:
+            prepared = prepare(args.corpus, args.cache)
+        except ValueError as exc:
+            ap.error(f"--corpus: {exc}")
+        data = {a: c for a, c in prepared.items()
                 if args.photo == "all" or all(x.photo in (None, args.photo) for x in c)}
         res = few_clips(data, load("demo"), args.few_clips)
         args.out.parent.mkdir(parents=True, exist_ok=True)
@@ -346,7 +350,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         results = run(args.corpus, args.cache, args.photo, variants, args.oracle, args.out, args.redo)
     except ValueError as exc:
-        ap.error(f"--photo: {exc}")
+        ap.error(f"--corpus/--photo: {exc}")
     print(markdown(results))
     return 0
 

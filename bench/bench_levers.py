@@ -16,9 +16,10 @@ photos' actors are the held-out check (``--photo <id> --only baseline,defaults``
 
 Usage (the tuning corpus of docs/fitting.md, "Levers measured")::
 
-    python -m pipeline synth --out /tmp/levers/corpus --actors 8 --clips-per-actor 5 --seed 0 --workers 2
+    python -m pipeline synth --out /tmp/levers/corpus --actors 8 --clips-per-actor 5 --seed 0 --workers 2 --photo astronaut
     python -m bench.bench_levers --corpus /tmp/levers/corpus --cache /tmp/levers/tracks --oracle
     python -m bench.bench_levers --corpus ... --cache ... --only baseline,brows_1.0   # some variants
+    python -m bench.bench_levers --corpus ... --cache ... --few-clips 3   # identity from 3 emotional clips vs all
 
 Writes ``--out`` (JSON, one entry per variant, resumable: variants already in it are skipped
 unless ``--redo``) and prints a Markdown table.
@@ -130,7 +131,7 @@ def prepare(corpus: Path, cache: Path) -> dict[int, list[ClipData]]:
     out: dict[int, list[ClipData]] = {}
     paths = sorted(corpus.glob("Actor_*/*.mp4"))
     if not paths:
-        raise SystemExit(f"error: {corpus}: no Actor_*/*.mp4 (not a build-dataset synth folder)")
+        raise ValueError(f"{corpus}: no Actor_*/*.mp4 (not a build-dataset synth folder)")
     for p in paths:
         npz, meta = cache / f"{p.stem}.npz", cache / f"{p.stem}.json"
         if npz.is_file() and meta.is_file():
@@ -237,6 +238,42 @@ def markdown(results: dict[str, dict]) -> str:
     return "\n".join(lines)
 
 
+def few_clips(data: dict[int, list[ClipData]], model, n: int = 3) -> dict:
+    """Identity from ``n`` emotional clips (no neutral one) against identity from all of an actor's clips.
+
+    For each actor with ``n`` non-neutral clips: the template difference (mean vertex distance in mm
+    between the two fitted templates, the identity at zero expression) and the offset errors of
+    those ``n`` clips fitted either way (issue 15: the split between identity and held expression
+    must hold for a build with few clips and no neutral one). The code's default settings.
+    """
+    from bench.bench_fit import fit_actor
+    from emoface.data.ravdess import parse_name
+    from pipeline.fitting import FitConfig, SmoothConfig, fit_identity
+    from pipeline.qa.emotion import offset_summary
+
+    cfg, scfg = FitConfig(), SmoothConfig()
+    V = np.asarray(model.v_template).shape[0]
+    diffs, rows_few, rows_all = [], [], []
+    for _, clips in sorted(data.items()):
+        few = [c for c in clips if int(parse_name(c.track.clip_id).emotion) != 1][:n]
+        if len(few) < n:
+            continue
+        templates = []
+        for subset in (clips, few):
+            shape = np.asarray(fit_identity([c.track for c in subset], model, cfg=cfg).shape, np.float64)
+            D = np.asarray(model.shapedirs, np.float64)[..., :len(shape)].reshape(V * 3, len(shape))
+            templates.append((D @ shape).reshape(V, 3))
+        diffs.append(1000 * float(np.linalg.norm(templates[0] - templates[1], axis=1).mean()))
+        ids = {c.track.clip_id for c in few}
+        for subset, out in ((clips, rows_all), (few, rows_few)):
+            r, _, _ = fit_actor([c.track for c in subset], [{"audio_duration_s": c.audio_s} for c in subset],
+                                [c.gt for c in subset], model, cfg, scfg)
+            out += [x for x in r if x["clip_id"] in ids]
+    return {"clips_per_actor": n, "actors": len(diffs), "template_difference_mm": diffs,
+            "template_difference_mm_mean": float(np.mean(diffs)) if diffs else None,
+            "offsets_identity_from_all": offset_summary(rows_all), "offsets_identity_from_few": offset_summary(rows_few)}
+
+
 def run(corpus: Path, cache: Path, photo: str, variants: list[Variant], oracle: bool, out: Path | None = None,
         redo: bool = False) -> dict[str, dict]:
     """Measure ``variants`` on ``photo``'s actors of ``corpus`` (results by name; resumes from ``out``)."""
@@ -275,6 +312,7 @@ def main(argv: list[str] | None = None) -> int:
                     "(default: only those marked, the baseline, combinations and defaults)")
     ap.add_argument("--redo", action="store_true", help="re-measure variants already in --out")
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--few-clips", type=int, default=0, help="instead: identity from N emotional clips vs all clips")
     ap.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "levers.json")
     args = ap.parse_args(argv)
     import torch
@@ -291,10 +329,28 @@ def main(argv: list[str] | None = None) -> int:
             ap.error(f"--only: unknown variant(s) {unknown}")
         variants = [v for v in variants if v.name in names]
     torch.set_num_threads(args.threads)
+    if args.few_clips:
+        from emoface.morphable import load
+        from emoface.utils.atomic import write_json_atomic
+
+        try:
+            prepared = prepare(args.corpus, args.cache)
+        except ValueError as exc:
+            ap.error(f"--corpus: {exc}")
+        data = {a: c for a, c in prepared.items()
+                if args.photo == "all" or all(x.photo in (None, args.photo) for x in c)}
+        res = few_clips(data, load("demo"), args.few_clips)
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        write_json_atomic(args.out, res)
+        for k in ("offsets_identity_from_all", "offsets_identity_from_few"):
+            reg = (res[k] or {}).get("regions", {})
+            print(k, {r: {m: round(v[m], 3) for m in ("total", "static", "dynamic")} for r, v in reg.items()})
+        print("template difference mm (mean over actors):", _f(res["template_difference_mm_mean"]))
+        return 0
     try:
         results = run(args.corpus, args.cache, args.photo, variants, args.oracle, args.out, args.redo)
     except ValueError as exc:
-        ap.error(f"--photo: {exc}")
+        ap.error(f"--corpus/--photo: {exc}")
     print(markdown(results))
     return 0
 

@@ -56,8 +56,9 @@ def decode_and_landmark(path: Path) -> tuple[dict, object, float]:
     with LandmarkCollector(LandmarksConfig(), dcfg.fps) as col:
         decoded = decode_clip(path, dcfg, sink=col.feed)
         a = col.arrays()
-    track = LandmarkTrack(a["landmarks"], a["valid"], a["blendshapes"], a["transforms"], int(a["width"]),
-                          int(a["height"]), float(a["fps"]), path.stem)
+    # every field as the build's fit stage reads it (blendshape names included: the jaw's initial
+    # opening comes from the named jawOpen score)
+    track = LandmarkTrack.from_arrays(a, path.stem)
     return decoded, track, _cpu() - c0
 
 
@@ -166,20 +167,21 @@ def measures(rows: list[dict], oracle_rows: list[dict], feats: list[dict], oracl
 
     ``offsets``: :func:`pipeline.qa.emotion.offset_summary` of the fitted and the oracle clips
     (each with the truth's magnitudes, ``true_*``), per photo when the ground truth records
-    one; ``recognisability``: leave-one-actor-out accuracy of the fitted, oracle and true
+    one (empty ``oracle_rows``/``oracle_feats``: no oracle); ``recognisability``: leave-one-actor-out accuracy of the fitted, oracle and true
     meshes with the same folds, per emotion and per photo.
     """
     from emoface.data.ravdess import parse_name
     from pipeline.qa.emotion import ClipFeatures, corpus_recognisability, offset_summary
 
+    with_oracle = bool(oracle_feats)
     cf, oracle = ClipFeatures(), []
-    for r, f, of in zip(rows, feats, oracle_feats):
+    for r, f, of in zip(rows, feats, oracle_feats if with_oracle else [{"fitted": None}] * len(rows)):
         name = parse_name(r["clip_id"])
         photo = (r.get("ground_truth") or {}).get("photo")
         if "fitted" in of and cf.add({"gt_expression_feature_fit": f.get("fitted"), "gt_expression_feature_true": f.get("truth")},
                                      name.emotion, name.actor, photo):
             oracle.append(np.asarray(of["fitted"], np.float64))
-    rec = corpus_recognisability(cf, {"oracle": oracle}) if len(cf) else None
+    rec = corpus_recognisability(cf, {"oracle": oracle} if with_oracle else None) if len(cf) else None
     return {"offsets": {"fitted": offset_summary(rows), "oracle": offset_summary(oracle_rows)}, "recognisability": rec}
 
 

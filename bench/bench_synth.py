@@ -145,8 +145,8 @@ def warp_benchmark(repeats: int = 50) -> dict:
     """Milliseconds per frame (best of 5 rounds) of the warp implementations on an actor's rig."""
     import dataclasses
 
-    from pipeline.sources.synth import corpus as corpus_mod
     from pipeline.sources.synth.config import SynthConfig
+    from pipeline.sources.synth.state import face_rig, make_clip_actor, resources
     from pipeline.sources.synth.warp import warp_backward_map, warp_per_triangle
 
     import cv2
@@ -155,9 +155,9 @@ def warp_benchmark(repeats: int = 50) -> dict:
     torch.set_num_threads(1)
     cv2.setNumThreads(1)
     cfg = SynthConfig()
-    corpus_mod._resources(cfg)
-    actor = corpus_mod.make_clip_actor(1, cfg, 0)
-    rig = corpus_mod._rig(actor, cfg, 0)
+    resources(cfg)
+    actor = make_clip_actor(1, cfg, 0)
+    rig = face_rig(actor, cfg, 0)
     rest = np.asarray(rig.rest)[None].repeat(2, 0)
     pts = rig.points(rest, np.tile(actor.rest_rotation, (2, 1)) + [0, 0.05, 0], np.tile(actor.rest_translation, (2, 1)), np.zeros((2, 3)))[1]
     order = np.arange(len(rig.triangles))

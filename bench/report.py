@@ -20,7 +20,7 @@ from bench.report_format import (
     verdict,
 )
 from bench.report_rank import rank_section
-from bench.report_measures import measures_section
+from bench.report_measures import levers_section, measures_section
 from bench.report_build import build_section, corpus_build_section, full_corpus_section
 from bench.report_sections import fit_section, machines, model_section, scaling_section, synth_section
 
@@ -241,7 +241,7 @@ def render(results: Path) -> str:
              "Each ratio compares two things measured in the same run on the same machine; the absolute times beside "
              "them are context (they move with the machine's load).", "", *headline(R),
              "## Goals from the issues", "", *goals(R),
-             *scaling_section(R), *synth_section(R), *fit_section(R), *measures_section(R), *build_section(R), *corpus_build_section(R), *full_corpus_section(R), *model_section(R), *rank_section(R)]
+             *scaling_section(R), *synth_section(R), *fit_section(R), *measures_section(R), *levers_section(R), *build_section(R), *corpus_build_section(R), *full_corpus_section(R), *model_section(R), *rank_section(R)]
     text = "\n".join(lines).rstrip() + "\n"
     while "\n\n\n" in text:
         text = text.replace("\n\n\n", "\n\n")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from bench import notes
+from bench.report_format import analysis
 from bench.report_sections import _section
 
 
@@ -13,3 +15,16 @@ def measures_section(R: dict) -> list[str]:
     from bench.bench_measures import markdown
 
     return lines + [markdown(d), ""]
+
+
+def levers_section(R: dict) -> list[str]:
+    """Every fit lever on the tuning photo's corpus, the kept defaults on the held-out photo's."""
+    d, lines = _section(R, "levers", "## Fit levers: a fit that keeps the expression")
+    if d is None:
+        return lines
+    size = d.get("size", {})
+    for photo, label in (("astronaut", "Tuning corpus (astronaut photo)"), ("grace_hopper", "Held-out corpus (Grace Hopper photo)")):
+        if photo in d:
+            lines += [f"{label}, seed {size.get('seed')}, {size.get('actors')} actors x {size.get('clips_per_actor')} clips:",
+                      "", d[photo]["markdown"], ""]
+    return lines + analysis(notes.LEVERS_ANALYSIS)

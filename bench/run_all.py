@@ -14,6 +14,7 @@ run alone: the benchmark's own result dict plus ``meta``, see ``bench.machine.se
 synth               generated-corpus quality bar and speed (``bench.bench_synth``), per seed; warp timing
 fit                 fitting accuracy on a generated corpus and the real RAVDESS clip (``bench.bench_fit``)
 measures            offset errors and emotion recognisability, fitted / oracle / truth, per seed and photo (``bench.bench_measures``)
+levers              every fit lever of issue 15 on an astronaut corpus, the kept defaults on a Grace Hopper one (``bench.bench_levers``)
 build               ``build-dataset ravdess`` on the real clip, stages, 1 vs 2 workers (``bench.bench_build``)
 train               training step time/memory, presets x topologies x variants (``bench.bench_train``)
 inference           real-time factor, cached vs uncached decoding (``bench.bench_inference``)
@@ -45,7 +46,7 @@ from bench.machine import section
 
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "bench" / "results"  # full/ and quick/: apart from the scripts' own <name>.json
-ORDER = ("synth", "fit", "measures", "build", "build_corpus", "train", "inference", "train_scaling", "small_training", "build_scaling",
+ORDER = ("synth", "fit", "measures", "levers", "build", "build_corpus", "train", "inference", "train_scaling", "small_training", "build_scaling",
          "full_corpus")
 
 
@@ -64,6 +65,8 @@ class Plan:
     measures_seeds: tuple[int, ...] = (0, 1)
     measures_actors: int = 24
     measures_clips_per_actor: int = 5
+    levers_actors: int = 8  # per photo: the tuning (astronaut) and the held-out (Grace Hopper) corpus
+    levers_clips_per_actor: int = 5
     build_clips: int = 8
     build_per_actor: int = 4
     scaling_clips: tuple[int, ...] = (10, 100, 1000)
@@ -90,7 +93,7 @@ class Plan:
 FULL = Plan("full")
 QUICK = Plan(
     "quick", synth_actors=2, synth_clips_per_actor=3, synth_seeds=(0,), warp_repeats=10, fit_actors=1,
-    fit_clips_per_actor=3, measures_seeds=(0,), measures_actors=3, measures_clips_per_actor=3, build_clips=2, build_per_actor=2, scaling_clips=(4, 12), noop_at=12,
+    fit_clips_per_actor=3, measures_seeds=(0,), measures_actors=3, measures_clips_per_actor=3, levers_actors=2, levers_clips_per_actor=2, build_clips=2, build_per_actor=2, scaling_clips=(4, 12), noop_at=12,
     corpus_actors=2, corpus_clips_per_actor=3, full_actors=3, full_clips_per_actor=2,
     train_presets=("small",), train_vertices=(468,), train_steps=1, seq_frames=(90, 300), seq_steps=1,
     infer_presets=("small",), infer_seconds=(3.0, 10.0), infer_max_uncached=(("small", 60.0),), small_epochs=3,
@@ -134,6 +137,23 @@ def run_measures(plan: Plan, work: Path) -> dict:
               plan.threads)
     res["markdown"] = markdown(res)
     return res
+
+
+def run_levers(plan: Plan, work: Path) -> dict:
+    """The levers on an astronaut corpus (every variant), the held-out check on a Grace Hopper one."""
+    from bench.bench_levers import VARIANTS, markdown, run
+    from pipeline.sources.synth.config import SynthConfig
+    from pipeline.sources.synth.corpus import generate_corpus
+
+    out: dict = {"size": {"actors": plan.levers_actors, "clips_per_actor": plan.levers_clips_per_actor, "seed": 0}}
+    for photo, names in (("astronaut", None), ("grace_hopper", ("baseline", "defaults"))):
+        corpus = work / f"levers_{photo}"
+        generate_corpus(corpus, plan.levers_actors, plan.levers_clips_per_actor, 0, plan.synth_workers,
+                        cfg=SynthConfig(photos=(photo,)))
+        variants = [v for v in VARIANTS if names is None or v.name in names]
+        res = run(corpus, work / f"levers_{photo}_tracks", photo, variants, oracle=False)
+        out[photo] = {"variants": res, "markdown": markdown(res)}
+    return out
 
 
 def run_build(plan: Plan, work: Path) -> dict:
@@ -236,7 +256,7 @@ def run_small_training(plan: Plan, work: Path) -> dict:
 
 
 SECTIONS = {
-    "synth": run_synth, "fit": run_fit, "measures": run_measures, "build": run_build, "build_scaling": run_build_scaling,
+    "synth": run_synth, "fit": run_fit, "measures": run_measures, "levers": run_levers, "build": run_build, "build_scaling": run_build_scaling,
     "build_corpus": run_build_corpus, "full_corpus": run_full_corpus, "train": run_train,
     "train_scaling": run_train_scaling, "inference": run_inference, "small_training": run_small_training,
 }

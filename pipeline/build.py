@@ -30,9 +30,10 @@ from emoface.utils.atomic import write_json_atomic
 from emoface.utils.config import dump_yaml
 from pipeline.detectors.registry import DETECTORS, DetectorRegistry
 from pipeline.executors import EXECUTORS
+from pipeline.sources.manifest import Skipped
 from pipeline.sources.ravdess import Manifest, parse_actors, prepare_ravdess
 from pipeline.stages.config import BuildConfig, SplitConfig, stages_from
-from pipeline.stages.records import Failure, SplitStatus
+from pipeline.stages.records import Failure, ReportStatus, SplitStatus
 from pipeline.stages.registry import REGISTRY, StageRegistry
 from pipeline.stages.runtime import TaskContext
 from pipeline.stages.store import cleanup_temporaries
@@ -88,10 +89,11 @@ class BuildSummary:
     n_clips: int
     n_ok: int
     failures: list[Failure] = field(default_factory=list)
-    bad_inputs: list[dict[str, Any]] = field(default_factory=list)
+    #: the entries discovery refused (``kind`` ``bad``)
+    bad_inputs: list[Skipped] = field(default_factory=list)
     filtered: int = 0
     splits: dict[str, SplitStatus] = field(default_factory=dict)
-    report: dict[str, Any] | None = None
+    report: ReportStatus | None = None
     stages: dict[str, dict[str, Any]] = field(default_factory=dict)
     seconds: float = 0.0
     #: lines the user must see (e.g. a detector whose accuracy is not measured)
@@ -108,7 +110,9 @@ class BuildSummary:
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
         d["failures"] = [f.to_dict() for f in self.failures]
+        d["bad_inputs"] = [asdict(b) for b in self.bad_inputs]
         d["splits"] = {name: s.to_dict() for name, s in self.splits.items()}
+        d["report"] = self.report.to_dict() if self.report else None
         d["exit_code"] = self.exit_code
         return d
 
@@ -236,10 +240,10 @@ def build_ravdess(
             n_clips=len(manifest.clips),
             n_ok=n_ok,
             failures=failures,
-            bad_inputs=[asdict(s) for s in manifest.bad],
+            bad_inputs=manifest.bad,
             filtered=sum(1 for s in manifest.skipped if s.kind == "filtered"),
             splits=dict(sorted(sched.splits.items())),
-            report={"status": sched.report.status, "path": str(out / "qa" / "report.html")} if sched.report else None,
+            report=ReportStatus(sched.report.status, str(out / "qa" / "report.html")) if sched.report else None,
             stages=_stage_stats(sched.outcomes, stages),
             seconds=round(time.perf_counter() - t0, 3),
             notes=[note] if note else [],

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 import typer
 
 from pipeline.detectors.registry import DETECTORS
 from pipeline.executors import EXECUTORS
 from pipeline.stages.registry import REGISTRY
+
+if TYPE_CHECKING:
+    from pipeline.build import BuildSummary
 
 __all__ = ["ravdess"]
 
@@ -76,7 +79,7 @@ def ravdess(
     raise typer.Exit(summary.exit_code)
 
 
-def _print_summary(summary) -> None:
+def _print_summary(summary: BuildSummary) -> None:
     from rich.console import Console
     from rich.table import Table
 
@@ -88,8 +91,8 @@ def _print_summary(summary) -> None:
     for name, info in summary.splits.items():
         console.print(f"  {name}: {info.clips} clips, {info.status}" + (f" -> {info.path}" if info.path else ""))
     if summary.report:
-        console.print(f"  QA report: {summary.report['path']} ({summary.report['status']})")
-    problems = [("input", b["path"], b["reason"]) for b in summary.bad_inputs]
+        console.print(f"  QA report: {summary.report.path} ({summary.report.status})")
+    problems = [("input", b.path, b.reason) for b in summary.bad_inputs]
     problems += [(f.stage, f.clip_id or "-", f.reason) for f in summary.failures]
     if problems:
         table = Table(title=f"{len(problems)} failure(s)", show_lines=False)

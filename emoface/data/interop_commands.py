@@ -6,15 +6,16 @@ from pathlib import Path
 
 import typer
 
+from emoface.utils.cli import fail
+
 #: lets ``emoface import-vocaset ANY ARGS`` reach the message instead of a usage error
 MOVED_COMMAND_SETTINGS = {"allow_extra_args": True, "ignore_unknown_options": True}
 
 
 def import_vocaset_cmd() -> None:
     """Moved: VOCASET is built by ``build-dataset vocaset`` (dataset construction lives in ``pipeline``)."""
-    typer.echo("error: `emoface import-vocaset` was replaced by `build-dataset vocaset SRC --out OUT` "
-               "(same arguments; `python -m pipeline vocaset --help`)", err=True)
-    raise typer.Exit(2)
+    raise fail("`emoface import-vocaset` was replaced by `build-dataset vocaset SRC --out OUT` "
+               "(same arguments; `python -m pipeline vocaset --help`)", 2)
 
 
 def export_faceformer_cmd(
@@ -33,8 +34,7 @@ def export_faceformer_cmd(
     try:
         report = export_faceformer(splits, out, fps=fps, overwrite=overwrite)
     except (ExportError, SchemaError) as exc:
-        console.print(f"[red]error[/red]: {exc}")
-        raise typer.Exit(1) from exc
+        raise fail(exc, 1) from exc
     console.print(f"wrote {report.clips} clips at {report.fps:g} fps to {out}")
     for split, subjects in report.subjects.items():
         console.print(f"  {split} subjects: {' '.join(subjects)}")

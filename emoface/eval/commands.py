@@ -10,6 +10,8 @@ from pathlib import Path
 
 import typer
 
+from emoface.utils.cli import fail
+
 
 def _console():
     from rich.console import Console
@@ -49,7 +51,7 @@ def evaluate(
     from emoface.eval.truth import TruthError
     from emoface.eval.workflow import MissingSplitError
     from emoface.eval.workflow import evaluate as evaluate_run
-    from emoface.train.checkpoint import CheckpointError, InvalidRunError
+    from emoface.train.checkpoint import CheckpointError, RunSetupError
 
     console = _console()
     _set_threads(threads)
@@ -69,14 +71,12 @@ def evaluate(
         except MissingSplitError as exc:
             bar.stop()
             raise typer.BadParameter(str(exc)) from exc
-        except (InvalidSplitError, InvalidRunError, TruthError) as exc:  # what `emoface validate` would reject, a truth that does not fit: setup errors
-            bar.stop()
-            console.print(f"[red]error[/red]: {exc}", soft_wrap=True)
-            raise typer.Exit(2) from exc
+        except (InvalidSplitError, RunSetupError, TruthError) as exc:  # what `emoface validate` would reject, no run, a run
+            bar.stop()                                                   # or truth that does not fit the data: setup errors
+            raise fail(exc, 2) from exc
         except (CheckpointError, OSError, ValueError, RuntimeError) as exc:  # MetricError, SchemaError, bad conditions...
             bar.stop()
-            console.print(f"[red]error[/red]: {exc}")
-            raise typer.Exit(1) from exc
+            raise fail(exc, 1) from exc
     out_dir = out or (run / "eval" / split)
     json_path, md_path = write_report(result, out_dir)
     console.print(render_markdown(summarize(result, include_clips=False)).split("## Per emotion")[0], soft_wrap=True)
@@ -106,7 +106,7 @@ def animate(
     from emoface.data.schema import InvalidSplitError
     from emoface.eval.animation import AnimateError, write_animation_h5, write_obj_sequence, write_vertices_npy, write_video
     from emoface.eval.workflow import animate as animate_run
-    from emoface.train.checkpoint import InvalidRunError
+    from emoface.train.checkpoint import RunSetupError
     from emoface.utils.audio import AudioError
 
     console = _console()
@@ -114,12 +114,10 @@ def animate(
     try:
         anim = animate_run(run, audio, emotion=emotion, emotion_mix=emotion_mix, intensity=intensity, speaker=speaker,
                            template=template, template_scale=template_scale, subject=subject, data=data, device=device)
-    except (InvalidRunError, InvalidSplitError) as exc:  # the checks of `emoface validate`: a setup error
-        console.print(f"[red]error[/red]: {exc}", soft_wrap=True)
-        raise typer.Exit(2) from exc
+    except (RunSetupError, InvalidSplitError) as exc:  # no run, or the checks of `emoface validate`: a setup error
+        raise fail(exc, 2) from exc
     except (AnimateError, AudioError, ValueError, RuntimeError) as exc:
-        console.print(f"[red]error[/red]: {exc}")
-        raise typer.Exit(1) from exc
+        raise fail(exc, 1) from exc
     console.print(f"{anim.n_frames} frames ({anim.duration:.1f} s of audio) in {anim.seconds:.1f} s")
     write_vertices_npy(anim, out / "vertices.npy")
     write_animation_h5(anim, out / "animation.h5")
@@ -133,8 +131,8 @@ def animate(
         try:
             write_video(anim, out / "animation.mp4", size)
         except RenderUnavailable as exc:
-            console.print(f"[red]cannot render the video[/red]: {exc}\n(the vertices and .h5 are written; rerun with --no-video to skip rendering)")
-            raise typer.Exit(2) from exc
+            raise fail(f"{exc} (the vertices and .h5 are written; rerun with --no-video to skip rendering)", 2,
+                       "cannot render the video") from exc
         console.print(f"wrote {out / 'animation.mp4'}")
 
 
@@ -169,8 +167,7 @@ def render(
                 fps = r.fps
                 break
     if found is None:
-        console.print(f"[red]error[/red]: clip {clip!r} not in {', '.join(map(str, files)) or data}")
-        raise typer.Exit(1)
+        raise fail(f"clip {clip!r} not in {', '.join(map(str, files)) or data}", 1)
     cfg = RenderConfig(width=size, height=size)
     target = out or ((run if run else (data if data.is_dir() else data.parent)) / "renders" / f"{clip}.mp4")
     try:
@@ -179,20 +176,21 @@ def render(
         else:
             from emoface.eval.animation import AnimateError, resolve_speaker
             from emoface.eval.methods import RunMethod
+            from emoface.train.checkpoint import RunSetupError
 
             try:
                 method = RunMethod(run, None, device=device)
                 speakers = method.speakers
                 spk = resolve_speaker(speaker, speakers) if speaker is not None else (speakers.index(rec.subject) if rec.subject in speakers else 0)
+            except RunSetupError as exc:
+                raise fail(exc, 2) from exc
             except (AnimateError, ValueError, RuntimeError) as exc:
-                console.print(f"[red]error[/red]: {exc}")
-                raise typer.Exit(1) from exc
+                raise fail(exc, 1) from exc
             pred = method.predict(rec, tpl, spk)
             n = render_comparison(rec.vertices, pred, faces, target, tpl, audio=rec.audio, fps=fps, vmax_mm=vmax_mm, config=cfg,
                                   labels=("ground truth", f"{run.name} (speaker {speakers[spk]})"))
             err = np.linalg.norm(pred - rec.vertices, axis=-1) * 1000
             console.print(f"mean per-vertex error {err.mean():.2f} mm, max {err.max():.2f} mm")
     except RenderUnavailable as exc:
-        console.print(f"[red]cannot render[/red]: {exc}")
-        raise typer.Exit(2) from exc
+        raise fail(exc, 2, "cannot render") from exc
     console.print(f"wrote {target} ({n} frames, from {found})")

@@ -82,7 +82,7 @@ class RunMethod:
 
     def __init__(self, run_dir: str | Path, speakers: Sequence[str] | None = None, device: str = "cpu", which: str = "best",
                  first_frame: bool | None = None, use_labels: bool = False, data_topology_sha256: str | None = None):
-        from emoface.train.checkpoint import find_checkpoint, load_run
+        from emoface.train.checkpoint import RunSetupError, find_checkpoint, load_run
 
         self.run_dir = Path(run_dir)
         self.model, self.cfg, self.meta = load_run(self.run_dir, device, which)
@@ -91,7 +91,7 @@ class RunMethod:
         self.info = {"run": str(self.run_dir), "checkpoint": str(find_checkpoint(self.run_dir, which)),
                      "first_frame": first_frame, "use_labels": use_labels}
         if data_topology_sha256 and self.meta.topology_sha256 and data_topology_sha256 != self.meta.topology_sha256:
-            raise ValueError(f"{self.run_dir}: the run was trained on topology {self.meta.topology!r}, which differs from the data's")
+            raise RunSetupError(f"{self.run_dir}: the run was trained on topology {self.meta.topology!r}, which differs from the data's")
         speakers = list(self.meta.speakers) if speakers is None else list(speakers)
         self.speakers = speakers
         missing = [s for s in speakers if s not in self.meta.speakers]

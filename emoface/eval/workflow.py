@@ -9,7 +9,8 @@
 
 Errors are typed: :class:`~emoface.data.schema.InvalidSplitError` and
 :class:`~emoface.train.checkpoint.InvalidRunError` are inputs that ``emoface validate`` would
-reject (setup errors); :class:`MissingSplitError` a split file that is not there;
+reject, :class:`~emoface.train.checkpoint.RunSetupError` (their base) also no run at the path or a
+run of another topology than the data (setup errors); :class:`MissingSplitError` a split file that is not there;
 :class:`~emoface.eval.animation.AnimateError`, ``AudioError``, ``CheckpointError`` and other
 ``ValueError``/``RuntimeError`` a request that could not be carried out.
 """
@@ -159,7 +160,7 @@ def animate(
         template: a neutral .obj/.ply in the run's topology (times ``template_scale`` to metres);
             subject: a training subject's template, or one found in ``data``'s split files;
             neither: the chosen training speaker's template.
-    Raises AnimateError, AudioError, CheckpointError (InvalidRunError: a setup error), InvalidSplitError.
+    Raises AnimateError, AudioError, CheckpointError (RunSetupError: a setup error), InvalidSplitError.
     """
     import torch
 

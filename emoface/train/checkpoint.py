@@ -29,7 +29,7 @@ import torch
 
 from emoface.utils.atomic import atomic_path
 
-__all__ = ["RunMeta", "CheckpointError", "InvalidRunError", "check_meta", "save_checkpoint", "read_checkpoint", "capture_rng", "restore_rng",
+__all__ = ["RunMeta", "CheckpointError", "RunSetupError", "InvalidRunError", "check_meta", "save_checkpoint", "read_checkpoint", "capture_rng", "restore_rng",
            "load_run", "find_checkpoint"]
 
 FORMAT = "emoface-checkpoint"
@@ -38,6 +38,11 @@ VERSION = 1
 
 class CheckpointError(RuntimeError):
     """A missing or unreadable checkpoint (the message names the file)."""
+
+
+class RunSetupError(CheckpointError):
+    """A run that cannot be used as asked: no run at the path, no checkpoint in it, a run that does not fit
+    the data (CLIs: a setup error, exit 2)."""
 
 
 @dataclass
@@ -87,7 +92,7 @@ class RunMeta:
         )
 
 
-class InvalidRunError(CheckpointError):
+class InvalidRunError(RunSetupError):
     """A checkpoint whose run meta is inconsistent (faces, regions or templates outside the topology)."""
 
 
@@ -169,11 +174,11 @@ def find_checkpoint(run_or_file: str | Path, which: str = "best") -> Path:
         return p
     ckpt = p / "checkpoints"
     if not ckpt.is_dir():
-        raise CheckpointError(f"{p}: not a run folder (no checkpoints/) and not a checkpoint file")
+        raise RunSetupError(f"{p}: not a run folder (no checkpoints/) and not a checkpoint file")
     for name in ([which] if which != "best" else ["best", "last"]):
         if (ckpt / f"{name}.pt").is_file():
             return ckpt / f"{name}.pt"
-    raise CheckpointError(f"{ckpt}: no {which}.pt")
+    raise RunSetupError(f"{ckpt}: no {which}.pt")
 
 
 def load_run(run_dir: str | Path, device: str | torch.device = "cpu", which: str = "best"):

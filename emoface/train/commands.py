@@ -9,13 +9,9 @@ from typing import Optional
 
 import typer
 
+from emoface.utils.cli import fail
+
 __all__ = ["train"]
-
-
-def _fail(message: str, code: int) -> typer.Exit:
-    """Print one ``error:`` line to stderr; the caller raises the returned Exit."""
-    typer.echo(f"error: {message}", err=True)
-    return typer.Exit(code)
 
 
 def train(
@@ -34,7 +30,7 @@ def train(
     from emoface.model.conditioning import ConditionError
     from emoface.model.encoders import EncoderError
     from emoface.train.checkpoint import CheckpointError
-    from emoface.train.trainer import TrainingError
+    from emoface.train.trainer import TrainingError, TrainingSetupError
     from emoface.train.workflow import RunFolderError, parse_overrides
     from emoface.train.workflow import train as train_run
     from emoface.utils.config import ConfigError
@@ -43,10 +39,10 @@ def train(
     try:
         result = train_run(config, data, out, resume=resume, overwrite=overwrite, epochs=epochs, max_steps=max_steps,
                            device=device, overrides=parse_overrides(set_))
-    except (ConfigError, RunFolderError, InvalidSplitError) as exc:  # setup errors (InvalidSplitError: `emoface validate`'s checks)
-        raise _fail(str(exc), 2) from exc
+    except (ConfigError, RunFolderError, InvalidSplitError, TrainingSetupError) as exc:  # setup errors (InvalidSplitError: `emoface validate`'s checks)
+        raise fail(str(exc), 2) from exc
     except (TrainingError, EncoderError, CheckpointError, SchemaError, ConditionError) as exc:  # the run failed
-        raise _fail(str(exc), 1) from exc
+        raise fail(str(exc), 1) from exc
     if result.is_main:
         typer.echo(f"{result.run_dir}: {result.global_step} steps; best val LVE {result.best_val_lve:.6g} m^2 at epoch "
                    f"{result.best_epoch + 1}" + (" (stopped at --max-steps)" if result.stopped_early else ""))

@@ -46,7 +46,7 @@ from emoface.train.validation import validate
 from emoface.utils.atomic import write_json_atomic
 from emoface.utils.config import dump_yaml, to_dict
 
-__all__ = ["Trainer", "TrainingError", "NonFiniteLossError"]
+__all__ = ["Trainer", "TrainingError", "TrainingSetupError", "NonFiniteLossError"]
 
 log = logging.getLogger("emoface.train")
 TERMS = ("self", "cross", "velocity", "classification")
@@ -54,6 +54,11 @@ TERMS = ("self", "cross", "velocity", "classification")
 
 class TrainingError(RuntimeError):
     """A run that cannot start or continue (the message says why)."""
+
+
+class TrainingSetupError(TrainingError):
+    """Data that cannot train as configured (no train.h5, no clips, splits of two topologies, no pairs for
+    ``pairs.cross_reconstruction: true``): nothing was trained (CLIs: a setup error, exit 2)."""
 
 
 class NonFiniteLossError(TrainingError):
@@ -89,7 +94,7 @@ class Trainer:
         cfg, info = self.cfg, self.info
         train_path = self.data_dir / "train.h5"
         if not train_path.is_file():
-            raise TrainingError(f"{train_path}: training split not found (expected train.h5 in --data)")
+            raise TrainingSetupError(f"{train_path}: training split not found (expected train.h5 in --data)")
         val_path = self.data_dir / "val.h5"
         for path in (train_path, val_path) if val_path.is_file() else (train_path,):
             require_valid_split(path)  # the checks of `emoface validate`, before any work
@@ -99,7 +104,7 @@ class Trainer:
         self.speakers = list(self.pairs.speakers)
         self.val = MeshSeqDataset(val_path, self.speakers) if val_path.is_file() else None
         if self.val is not None and faces_sha256(self.val.faces) != faces_sha256(reader.faces):
-            raise TrainingError(f"{val_path}: topology differs from {train_path} (faces do not match)")
+            raise TrainingSetupError(f"{val_path}: topology differs from {train_path} (faces do not match)")
         if self.val is None and info.is_main:
             log.warning("%s not found: no validation, best.pt follows the last epoch", val_path)
         if self.val is not None and len(self.val) == 0:
@@ -150,10 +155,10 @@ class Trainer:
         want = cfg.pairs.cross_reconstruction
         pairs = PairDataset(train_path, None, cfg.train.seed, cfg.pairs.match_intensity, cross=want is not False)
         if len(pairs.clips) == 0:
-            raise TrainingError(f"{train_path}: the training split has no clips")
+            raise TrainingSetupError(f"{train_path}: the training split has no clips")
         if pairs.cross and len(pairs) == 0:
             if want:
-                raise TrainingError(f"{train_path}: no cross-reconstruction pairs (clips of one subject, statement "
+                raise TrainingSetupError(f"{train_path}: no cross-reconstruction pairs (clips of one subject, statement "
                                     "and repetition with different emotions) but pairs.cross_reconstruction is true")
             pairs = PairDataset(train_path, None, cfg.train.seed, cfg.pairs.match_intensity, cross=False)
             if info.is_main:

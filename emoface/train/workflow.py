@@ -202,7 +202,7 @@ def train(
         overrides: dotted config overrides, ``{"model.fusion": "add"}``.
 
     Raises:
-        ConfigError, RunFolderError, InvalidSplitError: setup errors, nothing was trained.
+        ConfigError, RunFolderError, InvalidSplitError, TrainingSetupError: setup errors, nothing was trained.
         TrainingError, EncoderError, CheckpointError, SchemaError, ConditionError: the run failed.
     """
     from emoface.train.distributed import shutdown_distributed

@@ -12,8 +12,9 @@ build's main process reads and checks its config without importing torch.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from pipeline._lazy import lazy_exports
 
 from .config import (BoundConfig, CameraConfig, FitConfig, GroupNoise, GroupWeights, IdentityConfig, InitConfig,
                      LandmarkConfig, ModelConfig, PriorConfig, RobustConfig, SmoothConfig, SolverConfig, TemporalConfig,
@@ -42,12 +43,4 @@ __all__ = [
     "sample_frames", "rts_smooth", "inter_ocular_px",
 ]
 
-
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        return getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = lazy_exports(__name__, _LAZY, __all__)

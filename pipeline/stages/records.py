@@ -1,4 +1,4 @@
-"""The build's small records: a failure, a package member, a split's status (plain, typed, JSON-able)."""
+"""The build's small records: a failure, a package member, a split's and the report's status (plain, typed, JSON-able)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import Literal
 
 from pipeline.sources.manifest import SourceClip
 
-__all__ = ["Failure", "PackageMember", "SplitStatus"]
+__all__ = ["Failure", "PackageMember", "SplitStatus", "ReportStatus"]
 
 
 @dataclass(frozen=True)
@@ -54,3 +54,14 @@ class SplitStatus:
         if d["reason"] is None:
             del d["reason"]
         return d
+
+
+@dataclass(frozen=True)
+class ReportStatus:
+    """What became of the QA report: its stage's outcome (``ran``, ``cached``, ``failed``) and the HTML file's path."""
+
+    status: str
+    path: str
+
+    def to_dict(self) -> dict[str, object]:
+        return asdict(self)

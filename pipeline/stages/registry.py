@@ -20,10 +20,15 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from typing import Literal
 
-__all__ = ["TaskKind", "Stage", "StageRegistry", "REGISTRY", "CLIP_FACTS", "resolve"]
+__all__ = ["TaskKind", "Stage", "StageRegistry", "REGISTRY", "CLIP_FACTS", "FRAME_PASS", "resolve"]
 
 #: what a per-clip stage may read besides upstream artefacts (see :func:`pipeline.stages.tasks.clip_input`)
 CLIP_FACTS: tuple[str, ...] = ("clip_id", "source", "fps", "ground_truth")
+
+#: the media task's stages made by its one streamed pass over the frames (ffmpeg feeding the detector,
+#: :func:`pipeline.stages.tasks.run_media_task`): the only per-clip stages without a run function; every
+#: other media stage is declared after them and runs, with its run function, once they are done
+FRAME_PASS: tuple[str, ...] = ("decode", "landmarks")
 
 
 def resolve(spec: str) -> Callable[..., object]:
@@ -88,8 +93,16 @@ class StageRegistry:
             bad = [r for r in s.reads if r not in seen and r not in CLIP_FACTS]
             if bad:
                 raise ValueError(f"stage {s.name!r} reads {', '.join(bad)}: neither an earlier stage nor one of {CLIP_FACTS}")
-            if s.task.scope == "clip" and s.task.name != "media" and s.run is None:
-                raise ValueError(f"stage {s.name!r} of the clip task {s.task.name!r} needs a run function")
+            frame_pass = s.task.name == "media" and s.name in FRAME_PASS
+            if s.task.scope == "clip" and not frame_pass and s.run is None:
+                raise ValueError(f"stage {s.name!r} of the clip task {s.task.name!r} needs a run function"
+                                 + (f" (only {', '.join(FRAME_PASS)}, the media task's pass over the frames, run without one)"
+                                    if s.task.name == "media" else ""))
+            if s.task.name == "media" and not frame_pass:
+                early = [f for f in FRAME_PASS if f in self._by_name and f not in seen]
+                if early:
+                    raise ValueError(f"stage {s.name!r} of the media task runs after its pass over the frames: "
+                                     f"declare it after {early[-1]!r}")
             seen.add(s.name)
 
     def __iter__(self) -> Iterator[Stage]:

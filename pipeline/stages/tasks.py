@@ -3,7 +3,8 @@
 ========== ============================== =====================================================
 task       key                            stages (each with its own artefact and sidecar)
 ========== ============================== =====================================================
-media      clip id                        decode, landmarks (one streamed pass over the frames)
+media      clip id                        decode, landmarks (one streamed pass over the frames),
+                                          then any media stage declared after them
 identity   actor (``Actor_XX``)           identity (barrier: all of the actor's landmarks)
 fit        clip id                        fit, smooth, canonical, qa
 report     ``report``                     the QA report (barrier: every clip)
@@ -20,6 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -28,7 +30,7 @@ import numpy as np
 from pipeline.sources.manifest import SourceClip
 from pipeline.stages.decode import decode_clip, stream_frames
 from pipeline.stages.outcome import Outcome, TaskResult, check_stage, run_stage
-from pipeline.stages.registry import resolve
+from pipeline.stages.registry import FRAME_PASS, Stage, resolve
 from pipeline.stages.runtime import TaskContext
 from pipeline.stages.store import ClipError, combine_hashes
 
@@ -128,6 +130,19 @@ class _TimedSink:
 
 
 def run_media_task(ctx: TaskContext, clip: SourceClip) -> TaskResult:
+    """The clip's pass over its frames (decode, landmarks), then the media task's other stages in registry order.
+
+    Those stages (declared after the frame pass, each with its run function) run like the fit
+    task's: they read what the pass wrote back from the store.
+    """
+    outcomes = _frame_pass(ctx, clip)
+    if all(o.ok for o in outcomes):
+        known = {o.stage: o.output_sha256 for o in outcomes}
+        outcomes += _run_chain(ctx, [s for s in ctx.stages.of_task("media") if s.name not in FRAME_PASS], clip, known, {})
+    return TaskResult("media", clip.clip_id, outcomes)
+
+
+def _frame_pass(ctx: TaskContext, clip: SourceClip) -> list[Outcome]:
     """Decode the clip and track its landmarks in one pass over the frames (each stage resumable)."""
     from pipeline.stages.landmarks import LandmarkCollector
 
@@ -136,10 +151,10 @@ def run_media_task(ctx: TaskContext, clip: SourceClip) -> TaskResult:
     inputs = {"decode": clip_input(ctx, "decode", clip, {}), "landmarks": clip_input(ctx, "landmarks", clip, {})}
     dec = check_stage(ctx, "decode", cid, inputs["decode"])
     if dec is not None and not dec.ok:
-        return TaskResult("media", cid, [dec])
+        return [dec]
     lmk = check_stage(ctx, "landmarks", cid, inputs["landmarks"])
     if dec is not None and lmk is not None:
-        return TaskResult("media", cid, [dec, lmk])
+        return [dec, lmk]
 
     with contextlib.ExitStack() as stack:
         collector = None
@@ -160,7 +175,7 @@ def run_media_task(ctx: TaskContext, clip: SourceClip) -> TaskResult:
 
             dec = run_stage(ctx, "decode", cid, inputs["decode"], compute_decode)
             if not dec.ok:
-                return TaskResult("media", cid, [dec])
+                return [dec]
             if sink.seconds:  # the landmarker's share of the fused pass is the landmarks stage's time
                 dec = Outcome(dec.stage, dec.key, dec.status, dec.output_sha256, dec.reason, max(0.0, dec.seconds - sink.seconds))
         elif collector is not None:
@@ -178,7 +193,7 @@ def run_media_task(ctx: TaskContext, clip: SourceClip) -> TaskResult:
             t_feed = sink.seconds
             lmk = run_stage(ctx, "landmarks", cid, inputs["landmarks"], compute_landmarks)
             lmk = Outcome(lmk.stage, lmk.key, lmk.status, lmk.output_sha256, lmk.reason, lmk.seconds + t_feed, lmk.cached_failure)
-    return TaskResult("media", cid, [dec, lmk])
+    return [dec, lmk]
 
 
 # -- identity ------------------------------------------------------------------------------------
@@ -199,11 +214,15 @@ def run_fit_task(ctx: TaskContext, clip: SourceClip, upstream: dict[str, str | N
     Runs the fit task's stages in registry order; each stage's run function gets a shared
     ``memo`` so that the next stage need not read back what the previous one just wrote.
     """
+    return TaskResult("fit", clip.clip_id, _run_chain(ctx, ctx.stages.of_task("fit"), clip, dict(upstream), {}))
+
+
+def _run_chain(ctx: TaskContext, stages: Sequence[Stage], clip: SourceClip, known: dict[str, str | None],
+               memo: dict[str, object]) -> list[Outcome]:
+    """Run ``stages`` (each with its run function) for ``clip`` in order, until one fails."""
     cid = clip.clip_id
-    known = dict(upstream)
-    memo: dict[str, object] = {}
     outcomes: list[Outcome] = []
-    for stage in ctx.stages.of_task("fit"):
+    for stage in stages:
         input_hash = clip_input(ctx, stage.name, clip, known)
         if input_hash is None:
             raise ClipError(f"{cid}: stage {stage.name} started without its inputs ({', '.join(stage.reads)})")
@@ -213,4 +232,4 @@ def run_fit_task(ctx: TaskContext, clip: SourceClip, upstream: dict[str, str | N
         if not o.ok:
             break
         known[stage.name] = o.output_sha256
-    return TaskResult("fit", cid, outcomes)
+    return outcomes

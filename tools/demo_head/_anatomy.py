@@ -13,11 +13,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from emoface.morphable.mediapipe_indices import EYE_CORNERS, LIP_CORNERS_INNER, LIP_CORNERS_OUTER, SUBNASALE
+
 from ._geometry import graph_distance, grow, mirror_map, ordered_loops
-from emoface.morphable.mediapipe_indices import CHIN, EYE_CORNERS, LIP_CORNERS_INNER, LIP_CORNERS_OUTER, NOSE_TIP, SUBNASALE
 
 __all__ = ["Anatomy", "build_anatomy"]
-
 
 
 def _pairs(conns) -> list[tuple[int, int]]:

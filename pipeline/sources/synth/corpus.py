@@ -27,11 +27,11 @@ from pathlib import Path
 import numpy as np
 
 from emoface.data.ravdess import STATEMENTS, RavdessName, parse_name, speech_names
-from emoface.morphable.mediapipe_indices import (ALL_EYE_CORNERS, BROW_POINTS, LOWER_LIP_MID, OUTER_EYE_CORNERS,
-                                                  UPPER_LIP_MID)
+from emoface.morphable.mediapipe_indices import LOWER_LIP_MID, UPPER_LIP_MID
 from emoface.utils.atomic import atomic_path, atomic_write, write_json_atomic
 from emoface.utils.config import config_hash, to_dict
 from pipeline.sources.synth.config import GENERATOR_VERSION, SynthConfig
+from pipeline.sources.synth.state import actor_photo, face_rig, make_clip_actor, resources
 
 __all__ = ["plan_names", "make_clip_actor", "generate_clip", "generate_corpus", "CorpusResult", "ClipResult", "clip_paths"]
 
@@ -101,116 +101,6 @@ class CorpusResult:
         return sum(c.status == status for c in self.clips)
 
 
-# ---------------------------------------------------------------------------- per process state
-_STATE: dict = {}
-
-
-def _resources(cfg: SynthConfig):
-    """The morphable model, its layer, the photo set and the camera (once per process); the
-    photos themselves are registered when an actor first needs them (:func:`_photo`)."""
-    key = (cfg.model, cfg.width, cfg.height, cfg.fov_y_deg, tuple(cfg.photos))
-    if _STATE.get("key") != key:
-        from emoface.mesh.camera import PinholeCamera
-        from emoface.morphable import MorphableLayer, load
-        from pipeline.sources.synth.photoset import resolve_photos
-        from pipeline.sources.synth.speech import engine
-
-        engine()  # load eSpeak NG before anything speaks (isolated synthesis forks from here)
-        model = load(cfg.model)
-        _STATE.clear()
-        _STATE.update(
-            key=key,
-            model=model,
-            layer=MorphableLayer(model).eval(),
-            sources=resolve_photos(cfg.photos, check_face=False),  # generate_corpus checked the faces
-            photos={},
-            camera=PinholeCamera.from_fov(cfg.width, cfg.height, cfg.fov_y_deg),
-            rigs={},
-        )
-    return _STATE
-
-
-def _photo(cfg: SynthConfig, actor: int):
-    """``(source, registered photo, its fitted and aligned shape)`` of the photo actor ``actor`` uses."""
-    from pipeline.sources.synth.photo import fit_photo_shape
-    from pipeline.sources.synth.photoset import photo_index, registered_photo
-
-    st = _resources(cfg)
-    k = photo_index(actor, len(st["sources"]))
-    if k not in st["photos"]:
-        src = st["sources"][k]
-        photo = registered_photo(src.spec)
-        model = st["model"]
-        base = _aligned_shape(model, fit_photo_shape(model.v_template, model.shapedirs, photo.landmarks))
-        st["photos"][k] = (src, photo, base)
-    return st["photos"][k]
-
-
-def _aligned_shape(model, shape: np.ndarray, reference: np.ndarray | None = None) -> np.ndarray:
-    """The nearest shape (least change, a linear projection) with two properties fixed.
-
-    - Inner lips as the template has them: midpoints 13 and 14 level in x and z, every
-      upper/lower inner-lip pair as far apart vertically as in the template. Then ``lip_press``
-      closes the whole mouth at once (lips touch along their length without crossing), and
-      ``mouth_opening`` measures the opening, not lip depth.
-    - With ``reference`` (the photo's fitted shape): the same height of the middle/outer brows
-      above the eye corners and the same eye-corner distance as the reference, so that a brow
-      measure normalised by the eye distance reads the brow *movement* (``brow_raise``) the
-      same way for every actor. Actors still differ in every other direction of the basis.
-    """
-    from emoface.morphable.lips import lip_profile_constraints
-
-    s = np.asarray(model.shapedirs, np.float64)
-    lip_rows, lip_target = lip_profile_constraints(model.v_template, model.shapedirs)
-    rows, target = list(lip_rows), list(lip_target)
-    if reference is not None:
-        ref = np.asarray(reference, np.float64)
-        brow = s[list(BROW_POINTS), 1].mean(axis=0) - s[list(ALL_EYE_CORNERS), 1].mean(axis=0)
-        eyes = s[OUTER_EYE_CORNERS[1], 0] - s[OUTER_EYE_CORNERS[0], 0]
-        rows += [brow, eyes]
-        target += [float(brow @ ref), float(eyes @ ref)]
-    a = np.stack(rows)
-    b = np.asarray(shape, np.float64)
-    b = b - a.T @ np.linalg.lstsq(a @ a.T, a @ b - np.asarray(target), rcond=None)[0]
-    return b.astype(np.float32)
-
-
-def make_clip_actor(index: int, cfg: SynthConfig, seed: int):
-    """Actor ``index`` for this config and seed: its photo's id in ``photo``, its shape drawn
-    around that photo's fitted shape and projected by :func:`_aligned_shape`."""
-    from pipeline.sources.synth.actors import make_actor
-
-    st = _resources(cfg)
-    src, _, base = _photo(cfg, index)
-    actor = make_actor(index, seed, st["model"].n_shape, cfg.distance_m, cfg.shape_scale, base)
-    return dataclasses.replace(actor, shape=_aligned_shape(st["model"], actor.shape, base), photo=src.id)
-
-
-def _rig(actor, cfg: SynthConfig, seed: int):
-    """An actor's :class:`FaceRig` (cached per process)."""
-    from pipeline.sources.synth.drive import drive_face
-    from pipeline.sources.synth.emotion import EXPRESSION_CHANNELS
-    from pipeline.sources.synth.face import FaceRig
-    from pipeline.sources.synth.visemes import CHANNELS, Articulation
-
-    st = _resources(cfg)
-    key = (actor.index, seed, config_hash(cfg))
-    if key not in st["rigs"]:
-        rest_art = np.zeros((1, len(CHANNELS)), np.float32)
-        rest_art[0, CHANNELS.index("close")] = 1.0
-        rest = drive_face(
-            st["model"], st["layer"], actor.shape, Articulation(rest_art, np.zeros(1)),
-            np.zeros((1, len(EXPRESSION_CHANNELS)), np.float32), np.zeros(1), actor.eye_open, 0.0, cfg.drive,
-        )
-        if len(st["rigs"]) >= 2:  # clips come in actor order: two actors at a time are enough
-            st["rigs"].pop(next(iter(st["rigs"])))
-        st["rigs"][key] = FaceRig(
-            _photo(cfg, actor.index)[1], actor.look, st["model"].faces, rest.vertices[0], actor.rest_rotation, actor.rest_translation,
-            rest.jaw_joint, st["camera"], cfg.rig,
-        )
-    return st["rigs"][key]
-
-
 # ---------------------------------------------------------------------------- one clip
 def generate_clip(name: RavdessName | str, out: Path, cfg: SynthConfig = SynthConfig(), seed: int = 0) -> ClipResult:
     """Generate one clip's video and ground truth (atomically); skip it when both exist."""
@@ -227,7 +117,7 @@ def generate_clip(name: RavdessName | str, out: Path, cfg: SynthConfig = SynthCo
     if video_path.is_file() and gt_path.is_file():
         return ClipResult(name.clip_id, "skipped")
     t0, c0 = time.perf_counter(), _cpu_seconds()
-    st = _resources(cfg)
+    st = resources(cfg)
     model, layer, camera = st["model"], st["layer"], st["camera"]
     rng = np.random.default_rng([int(seed), name.actor, name.emotion, name.intensity, name.statement, name.repetition])
     actor = make_clip_actor(name.actor, cfg, seed)
@@ -259,7 +149,7 @@ def generate_clip(name: RavdessName | str, out: Path, cfg: SynthConfig = SynthCo
     k = 1.0 if strong else cfg.emotion.normal_scale
     rot, trans = head_motion(actor, emotion, k * actor.expressiveness, env, cfg.fps, rng)
     # render and encode
-    rig = _rig(actor, cfg, seed)
+    rig = face_rig(actor, cfg, seed)
     points = rig.points(face.vertices.astype(np.float64), rot, trans, face.jaw.astype(np.float64))
     region = even_region(rig.region, cfg.width, cfg.height)
     gt = {
@@ -279,7 +169,7 @@ def generate_clip(name: RavdessName | str, out: Path, cfg: SynthConfig = SynthCo
         "audio_sample_rate": np.int64(cfg.audio_rate),
         "photo": np.array(actor.photo),
         "generator": np.array(json.dumps({"version": GENERATOR_VERSION, "seed": int(seed), "voice": actor.voice,
-                                          "photo": actor.photo, "photo_sha256": _photo(cfg, name.actor)[0].sha256})),
+                                          "photo": actor.photo, "photo_sha256": actor_photo(cfg, name.actor)[0].sha256})),
     }
     with atomic_write(gt_path, "wb") as fh:
         np.savez_compressed(fh, **gt)

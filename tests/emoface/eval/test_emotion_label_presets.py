@@ -17,10 +17,9 @@ from emoface.train import train
 from emoface.train.config import ExperimentConfig
 from emoface.utils.config import load_yaml
 from tools.testing.fixtures import SyntheticSpec, write_synthetic_split
+from tools.testing.experiments import tiny_experiment
 
 ROOT = Path(__file__).resolve().parents[3]
-TINY_ENC = {"hidden_size": 16, "num_hidden_layers": 1, "num_attention_heads": 2, "intermediate_size": 32,
-            "conv_dim": [8] * 7, "num_conv_pos_embeddings": 8, "num_conv_pos_embedding_groups": 2}
 
 
 def test_paper_preset_conditions_on_audio_alone_and_small_keeps_the_extension():
@@ -45,9 +44,8 @@ def unlabelled_run(tmp_path_factory) -> tuple[Path, Path]:
                                                            statements=(1,), base_frames=10))
     write_synthetic_split(data / "test.h5", SyntheticSpec(actors=(5,), emotions=(0,), intensities=(0,),
                                                           statements=(1,), base_frames=10, seed=2))
-    cfg = {"name": "nolabel", "model": {"feature_dim": 16, "content_encoder": TINY_ENC, "emotion_encoder": TINY_ENC,
-                                        "mesh_attention": {"channels": 2}, "emotion_label": {"enabled": False}},
-           "train": {"epochs": 1, "threads": 1}, "schedule": {"theta": 0}}
+    cfg = tiny_experiment("nolabel", width=16, model={"mesh_attention": {"channels": 2}, "emotion_label": {"enabled": False}},
+                          optim=None)
     (root / "cfg.yaml").write_text(yaml.safe_dump(cfg))
     train(root / "cfg.yaml", data, root / "run", max_steps=1)
     yield root / "run", data

@@ -10,6 +10,7 @@ import soundfile as sf
 import yaml
 
 from tools.testing.fixtures import SyntheticSpec, write_synthetic_split
+from tools.testing.experiments import tiny_experiment
 from emoface.data.schema import SplitReader, require_valid_split
 from emoface.eval import (
     AnimateError,
@@ -24,11 +25,7 @@ from emoface.eval import (
 from emoface.eval.report import write_report
 from emoface.train import train
 
-TINY_ENC = {"hidden_size": 32, "num_hidden_layers": 1, "num_attention_heads": 2, "intermediate_size": 64,
-            "conv_dim": [16] * 7, "num_conv_pos_embeddings": 8, "num_conv_pos_embedding_groups": 2}
-TINY = {"name": "tiny-eval-api", "model": {"feature_dim": 32, "content_encoder": TINY_ENC, "emotion_encoder": TINY_ENC,
-                                           "mesh_attention": {"channels": 4}},
-        "train": {"epochs": 1, "threads": 1}, "schedule": {"theta": 0}, "optim": {"lr": 1e-3}}
+TINY = tiny_experiment("tiny-eval-api")
 
 
 @pytest.fixture(scope="module")

@@ -86,9 +86,10 @@ def test_evaluate_writes_table_with_baselines_and_floor(tiny, tmp_path):
     md = (out / "table.md").read_text()
     assert "| emoface |" in md and "| add |" in md and "| template only |" in md
     assert "Per emotion: EVE" in md
-    # a missing run is refused with one line naming it
+    # a missing run is a setup error: one physical line naming it, exit 2
     res = runner.invoke(app, ["evaluate", "--run", str(tmp_path / "nope"), "--data", str(data), "--out", str(out)])
-    assert res.exit_code == 1 and "nope" in res.output
+    assert res.exit_code == 2 and [ln for ln in res.output.splitlines() if ln.strip()] == [
+        f"error: {tmp_path / 'nope'}: not a run folder (no checkpoints/) and not a checkpoint file"]
     # data of another topology (the same vertices, one triangle fewer): the run is refused, not evaluated
     from tools.testing.fixtures import SyntheticSpec, synthetic_mesh, write_synthetic_split
 
@@ -98,9 +99,9 @@ def test_evaluate_writes_table_with_baselines_and_floor(tiny, tmp_path):
                                                            base_frames=15), mesh=(v0, faces[:-1], regions))
     res = runner.invoke(app, ["evaluate", *T1, "--run", str(runs["emoface"]), "--data", str(other), "--split", "test",
                               "--out", str(tmp_path / "eval-other")])
-    assert res.exit_code == 1 and not (tmp_path / "eval-other" / "metrics.json").exists()
-    assert " ".join(res.output.split()) == (f"error: {runs['emoface']}: the run was trained on topology 'fixture-468', "
-                                            "which differs from the data's")
+    assert res.exit_code == 2 and not (tmp_path / "eval-other" / "metrics.json").exists()
+    assert [ln for ln in res.output.splitlines() if ln.strip()] == [
+        f"error: {runs['emoface']}: the run was trained on topology 'fixture-468', which differs from the data's"]
 
 
 def test_animate_real_speech_mp4_with_audio(tiny, tmp_path):

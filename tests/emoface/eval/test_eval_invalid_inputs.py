@@ -19,13 +19,11 @@ from typer.testing import CliRunner
 
 from emoface.cli import app
 from tools.testing.fixtures import SyntheticSpec, write_synthetic_split
+from tools.testing.cli import one_line_error
+from tools.testing.experiments import tiny_experiment
 from emoface.train.checkpoint import read_checkpoint, save_checkpoint
 
-TINY_ENC = {"hidden_size": 32, "num_hidden_layers": 1, "num_attention_heads": 2, "intermediate_size": 64,
-            "conv_dim": [16] * 7, "num_conv_pos_embeddings": 8, "num_conv_pos_embedding_groups": 2}
-TINY = {"name": "tiny", "model": {"feature_dim": 32, "content_encoder": TINY_ENC, "emotion_encoder": TINY_ENC,
-                                  "mesh_attention": {"channels": 4}},
-        "train": {"epochs": 1, "threads": 1}, "schedule": {"theta": 0}, "optim": {"lr": 1e-3}}
+TINY = tiny_experiment()
 
 
 @pytest.fixture(scope="module")
@@ -41,15 +39,6 @@ def trained(tmp_path_factory) -> tuple[Path, Path]:
     r = CliRunner().invoke(app, ["train", "-c", str(cfg), "-d", str(data), "-o", str(root / "run"), "--max-steps", "1"])
     assert r.exit_code == 0, r.output
     return root / "run", data
-
-
-def _one_line_error(r, *needles: str) -> None:
-    assert r.exit_code == 2, r.output
-    assert isinstance(r.exception, SystemExit) and "Traceback" not in r.output, repr(r.exception)
-    lines = [ln for ln in r.output.splitlines() if ln.strip()]
-    assert len(lines) == 1 and lines[0].startswith("error"), r.output
-    for needle in needles:
-        assert needle in lines[0], (needle, lines[0])
 
 
 def _int16_vertices(h: h5py.File) -> None:
@@ -72,7 +61,7 @@ def test_evaluate_refuses_a_split_that_validate_rejects(trained, tmp_path, damag
         damage(h)
     r = CliRunner().invoke(app, ["evaluate", "--run", str(run), "--data", str(bad), "--out", str(tmp_path / "rep"),
                                  "--threads", "1"])
-    _one_line_error(r, str(bad), what)
+    one_line_error(r, 2, str(bad), what, alone=True)
     assert not (tmp_path / "rep").exists()
 
 
@@ -88,10 +77,10 @@ def test_animate_refuses_a_checkpoint_with_a_region_outside_its_topology(trained
     sf.write(str(wav), (0.1 * np.sin(np.arange(8000) * 0.05)).astype(np.float32), 16000)
     r = CliRunner().invoke(app, ["animate", "--run", str(bad_run), "--audio", str(wav), "--out", str(tmp_path / "out"),
                                  "--no-video", "--threads", "1"])
-    _one_line_error(r, "last.pt", "lips")
+    one_line_error(r, 2, "last.pt", "lips", alone=True)
     assert not (tmp_path / "out").exists()
     r = CliRunner().invoke(app, ["evaluate", "--run", str(bad_run), "--data", str(trained[1]), "--threads", "1"])
-    _one_line_error(r, "last.pt", "lips")
+    one_line_error(r, 2, "last.pt", "lips", alone=True)
 
 
 def test_animate_refuses_a_data_file_that_validate_rejects(trained, tmp_path):
@@ -104,4 +93,4 @@ def test_animate_refuses_a_data_file_that_validate_rejects(trained, tmp_path):
     sf.write(str(wav), (0.1 * np.sin(np.arange(8000) * 0.05)).astype(np.float32), 16000)
     r = CliRunner().invoke(app, ["animate", "--run", str(run), "--audio", str(wav), "--out", str(tmp_path / "out"),
                                  "--subject", "Actor_05", "--data", str(bad), "--no-video", "--threads", "1"])
-    _one_line_error(r, str(bad), "float32")
+    one_line_error(r, 2, str(bad), "float32", alone=True)

@@ -9,15 +9,12 @@ import pytest
 import yaml
 
 from tools.testing.fixtures import SyntheticSpec, write_synthetic_split
+from tools.testing.experiments import tiny_experiment
 from emoface.train import RunFolderError, TrainResult, train
 from emoface.train.config import ExperimentConfig
 from emoface.utils.config import ConfigError, load_yaml
 
-TINY_ENC = {"hidden_size": 32, "num_hidden_layers": 1, "num_attention_heads": 2, "intermediate_size": 64,
-            "conv_dim": [16] * 7, "num_conv_pos_embeddings": 8, "num_conv_pos_embedding_groups": 2}
-TINY = {"name": "tiny-api", "model": {"feature_dim": 32, "content_encoder": TINY_ENC, "emotion_encoder": TINY_ENC,
-                                      "mesh_attention": {"channels": 4}},
-        "train": {"epochs": 1, "threads": 1, "batch_size": 2}, "schedule": {"theta": 0}, "optim": {"lr": 1e-3}}
+TINY = tiny_experiment("tiny-api", train={"batch_size": 2})
 
 
 @pytest.fixture(scope="module")

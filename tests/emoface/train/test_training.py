@@ -14,6 +14,7 @@ from typer.testing import CliRunner
 
 from emoface.cli import app
 from tools.testing.fixtures import SyntheticSpec, write_synthetic_split
+from tools.testing.experiments import tiny_experiment
 from emoface.model.emoface import shift_frames
 from emoface.train.checkpoint import load_run, read_checkpoint
 from emoface.train.config import ExperimentConfig
@@ -21,22 +22,11 @@ from emoface.train.trainer import NonFiniteLossError, Trainer
 from emoface.utils.config import from_dict
 
 REPO = Path(__file__).resolve().parents[3]
-TINY_ENC = {"hidden_size": 32, "num_hidden_layers": 1, "num_attention_heads": 2, "intermediate_size": 64,
-            "conv_dim": [16] * 7, "num_conv_pos_embeddings": 8, "num_conv_pos_embedding_groups": 2}
 
 
 def tiny_config(**sections) -> dict:
-    cfg = {
-        "name": "tiny",
-        "model": {"feature_dim": 32, "content_encoder": TINY_ENC, "emotion_encoder": TINY_ENC,
-                  "mesh_attention": {"channels": 4}},
-        "train": {"epochs": 2, "threads": 1, "log_every": 1},
-        "schedule": {"theta": 0},
-        "optim": {"lr": 1e-3},
-    }
-    for key, val in sections.items():
-        cfg.setdefault(key, {}).update(val)
-    return cfg
+    """The tiny experiment for two epochs with a log line per step; ``sections`` update its sections."""
+    return tiny_experiment(train={"epochs": 2, "log_every": 1, **sections.pop("train", {})}, **sections)
 
 
 @pytest.fixture(scope="module")

@@ -54,7 +54,7 @@ def test_bad_inputs_are_recorded_and_the_build_goes_on(tmp_path, media):
     assert failed["01-01-04-01-01-02-01"] == ("decode", "no audio track")
     assert failed["01-01-04-01-02-01-01"] == ("landmarks", "no face found in any of 30 frames")
     assert failed[DIVERGES][0] == "fit" and "fit diverged: non-finite expression" in failed[DIVERGES][1]
-    bad = {os.path.basename(b["path"]): b["reason"] for b in s.bad_inputs}
+    bad = {os.path.basename(b.path): b.reason for b in s.bad_inputs}
     assert bad["01-01-04-01-01-01-01.mp4"] == "zero-byte file"
     assert "not a RAVDESS name" in bad["take-2.mp4"]
     assert "unreadable" in bad["01-01-04-01-02-02-01.mp4"]
@@ -64,7 +64,12 @@ def test_bad_inputs_are_recorded_and_the_build_goes_on(tmp_path, media):
     assert {f["clip_id"] for f in report["failures"]} == set(failed)
     assert {os.path.basename(x["path"]) for x in report["skipped"] if x["kind"] == "bad"} == set(bad)
     assert [c["clip_id"] for c in report["clips"]] == [GOOD, VAL]
-    assert json.loads((out / "build.json").read_text())["exit_code"] == 1
+    built = json.loads((out / "build.json").read_text())
+    assert built["exit_code"] == 1
+    # build.json keeps plain records: a bad input is {path, reason, kind}, the report {status, path}
+    assert sorted((os.path.basename(b["path"]), b["reason"], b["kind"]) for b in built["bad_inputs"]) == \
+        sorted((name, reason, "bad") for name, reason in bad.items())
+    assert built["report"] == {"status": "ran", "path": str(out.resolve() / "qa" / "report.html")}
 
     # only finished clips are packaged; the files validate; nothing half-written is left
     assert validate_split(out / "train.h5") == [] and validate_split(out / "val.h5") == []

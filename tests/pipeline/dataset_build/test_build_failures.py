@@ -141,7 +141,7 @@ def test_a_folder_named_like_a_clip_is_a_bad_input(tmp_path, media):
 
     s = build_ravdess(root, tmp_path / "out", BuildConfig(backend=BACKEND))
     assert s.exit_code == 1 and s.n_ok == 1
-    bad = {os.path.relpath(b["path"], root): b["reason"] for b in s.bad_inputs}
+    bad = {os.path.relpath(b.path, root): b.reason for b in s.bad_inputs}
     assert bad == {"Actor_01/01-01-01-01-01-01-01.mp4": "a folder, not a video file",
                    "01-01-01-01-01-02-01.mp4": "a folder, not a video file"}
     assert s.filtered == 1

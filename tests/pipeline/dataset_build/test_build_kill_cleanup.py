@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from buildtest_support import BACKEND, HERE, make_corpus
+from buildtest_support import BACKEND, HERE, cmdline, descendants, make_corpus, proc_stat
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc (Linux only)")
 
@@ -40,46 +40,6 @@ def _command(root: Path, out: Path, cfg: Path, *extra: str) -> list[str]:
     return [sys.executable, "-m", "pipeline", "ravdess", "--root", str(root), "--out", str(out), "--config", str(cfg), *extra]
 
 
-def _alive(pid: int) -> bool:
-    """Running (a zombie waiting for a reaper counts as gone)."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return False
-    return stat.rsplit(")", 1)[1].split()[0] != "Z"
-
-
-def _children() -> dict[int, list[int]]:
-    kids: dict[int, list[int]] = {}
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            stat = Path(f"/proc/{entry}/stat").read_text()
-        except OSError:
-            continue
-        ppid = int(stat.rsplit(")", 1)[1].split()[1])
-        kids.setdefault(ppid, []).append(int(entry))
-    return kids
-
-
-def _descendants(pid: int) -> list[int]:
-    kids = _children()
-    found, todo = [], [pid]
-    while todo:
-        for child in kids.get(todo.pop(), []):
-            found.append(child)
-            todo.append(child)
-    return found
-
-
-def _cmdline(pid: int) -> str:
-    try:
-        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-    except OSError:
-        return ""
-
-
 def _wait_for(predicate, timeout: float, poll: float = 0.01):
     end = time.monotonic() + timeout
     while time.monotonic() < end:
@@ -100,18 +60,18 @@ def test_workers_exit_when_only_the_main_process_is_killed(tmp_path, media):
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         def two_workers():
-            found = [p for p in _descendants(proc.pid) if "spawn_main" in _cmdline(p)]
+            found = [p for p in descendants(proc.pid) if "spawn_main" in cmdline(p)]
             return found if len(found) >= 2 else None
 
         assert _wait_for(two_workers, 60) and proc.poll() is None, "the build did not start two workers"
         time.sleep(0.5)  # the workers take their first tasks
-        family = [p for p in _descendants(proc.pid) if "python" in _cmdline(p)]
-        assert any("resource_tracker" in _cmdline(p) for p in family), [_cmdline(p) for p in family]
+        family = [p for p in descendants(proc.pid) if "python" in cmdline(p)]
+        assert any("resource_tracker" in cmdline(p) for p in family), [cmdline(p) for p in family]
         proc.send_signal(signal.SIGKILL)  # the main process only, as the OOM killer does
         proc.wait(timeout=30)
-        left = _wait_for(lambda: not [p for p in family if _alive(p)], 10, poll=0.1)
+        left = _wait_for(lambda: not [p for p in family if proc_stat(p) is not None], 10, poll=0.1)
         assert left, "still running 10 s after the build was killed: " + "; ".join(
-            f"{p} {_cmdline(p)[:120]}" for p in family if _alive(p))
+            f"{p} {cmdline(p)[:120]}" for p in family if proc_stat(p) is not None)
     finally:
         try:
             os.killpg(proc.pid, signal.SIGKILL)  # whatever the old code left behind

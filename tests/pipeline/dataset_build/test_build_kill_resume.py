@@ -9,20 +9,12 @@ import subprocess
 import sys
 import time
 
-import h5py
 import numpy as np
 
-from buildtest_support import BACKEND, HERE, make_corpus
+from buildtest_support import BACKEND, HERE, datasets, make_corpus
 
 CLIPS = ("Actor_01/01-01-03-01-01-01-01.mp4", "Actor_01/01-01-06-02-02-01-01.mp4", "Actor_21/01-01-05-01-01-01-21.mp4",
          "Actor_23/01-01-02-01-02-02-23.mp4")
-
-
-def _datasets(path) -> dict[str, np.ndarray]:
-    out: dict[str, np.ndarray] = {}
-    with h5py.File(path, "r") as f:
-        f.visititems(lambda name, obj: out.__setitem__(name, obj[()]) if isinstance(obj, h5py.Dataset) else None)
-    return out
 
 
 def test_sigkill_at_random_moments_then_rerun_gives_the_same_files(tmp_path, media):
@@ -52,7 +44,7 @@ def test_sigkill_at_random_moments_then_rerun_gives_the_same_files(tmp_path, med
     assert again.returncode == 0, f"seed {seed}: {again.stderr[-2000:]}"
 
     for split in ("train", "val", "test"):
-        a, b = _datasets(tmp_path / "ref" / f"{split}.h5"), _datasets(out / f"{split}.h5")
+        a, b = datasets(tmp_path / "ref" / f"{split}.h5"), datasets(out / f"{split}.h5")
         assert sorted(a) == sorted(b), f"seed {seed}"
         for name in a:
             np.testing.assert_array_equal(a[name], b[name], err_msg=f"seed {seed}: {split}:{name}")

@@ -16,21 +16,13 @@ import sys
 import time
 from pathlib import Path
 
-import h5py
 import numpy as np
 
-from buildtest_support import FIXTURE, HERE, make_corpus
+from buildtest_support import FIXTURE, HERE, datasets, make_corpus
 
 REPO = HERE.parents[2]
 # two actors (train and val), so that two identities and two fits run side by side
 CLIPS = ("Actor_01/01-01-03-01-01-01-01.mp4", "Actor_21/01-01-05-01-01-01-21.mp4")
-
-
-def _datasets(path: Path) -> dict[str, np.ndarray]:
-    out: dict[str, np.ndarray] = {}
-    with h5py.File(path, "r") as f:
-        f.visititems(lambda name, obj: out.__setitem__(name, obj[()]) if isinstance(obj, h5py.Dataset) else None)
-    return out
 
 
 def _artefacts(work: Path, stage: str = "*", kind: str = ".npz") -> list[Path]:
@@ -89,7 +81,7 @@ def test_real_fitter_two_workers_sigkill_then_rerun_gives_the_same_files(tmp_pat
     assert "2/2 clips built" in again.stderr
 
     for split in ("train", "val"):
-        a, b = _datasets(tmp_path / "ref" / f"{split}.h5"), _datasets(out / f"{split}.h5")
+        a, b = datasets(tmp_path / "ref" / f"{split}.h5"), datasets(out / f"{split}.h5")
         assert sorted(a) == sorted(b) and any(name.endswith("vertices") for name in a), split
         for name in a:
             np.testing.assert_array_equal(a[name], b[name], err_msg=f"{split}:{name}")

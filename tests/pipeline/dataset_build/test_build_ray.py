@@ -11,57 +11,16 @@ import os
 import time
 from pathlib import Path
 
-import h5py
 import numpy as np
 import pytest
 
-from buildtest_support import BACKEND, make_corpus
+from buildtest_support import BACKEND, cmdline, datasets, descendants, make_corpus, proc_stat
 from pipeline.build import build_ravdess
 from pipeline.executors import ray_executor
 from pipeline.stages.config import BuildConfig
 
 # one clip in train (actor 01) and one in val (actor 21)
 CLIPS = ("Actor_01/01-01-03-01-01-01-01.mp4", "Actor_21/01-01-05-01-01-01-21.mp4")
-
-
-def _datasets(path: Path) -> dict[str, np.ndarray]:
-    out: dict[str, np.ndarray] = {}
-    with h5py.File(path, "r") as f:
-        f.visititems(lambda name, obj: out.__setitem__(name, obj[()]) if isinstance(obj, h5py.Dataset) else None)
-    return out
-
-
-def _proc_stat(pid: int) -> tuple[int, str] | None:
-    """(parent pid, start time) of a live process, None once it is gone (or a zombie)."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return None
-    return (int(fields[1]), fields[19]) if fields[0] != "Z" else None
-
-
-def _descendants(root: int) -> dict[int, str]:
-    """Every live process below ``root`` (pid -> start time, so a reused pid is not mistaken for it)."""
-    children: dict[int, list[int]] = {}
-    starts: dict[int, str] = {}
-    for entry in os.listdir("/proc"):
-        if entry.isdigit() and (st := _proc_stat(int(entry))) is not None:
-            children.setdefault(st[0], []).append(int(entry))
-            starts[int(entry)] = st[1]
-    found: dict[int, str] = {}
-    todo = list(children.get(root, []))
-    while todo:
-        pid = todo.pop()
-        found[pid] = starts[pid]
-        todo.extend(children.get(pid, []))
-    return found
-
-
-def _cmdline(pid: int) -> str:
-    try:
-        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-    except OSError:
-        return ""
 
 
 @pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="process checks read /proc (Linux)")
@@ -78,14 +37,14 @@ def test_ray_local_instance_builds_the_same_splits_and_leaves_no_process(tmp_pat
 
     # the processes Ray started, seen just before the executor shuts it down
     # (children this process had before, such as multiprocessing's resource tracker, are not Ray's)
-    before = _descendants(os.getpid())
+    before = descendants(os.getpid())
     seen: dict[int, str] = {}
     names: dict[int, str] = {}
     close = ray_executor.RayExecutor.close
 
     def close_and_record(self) -> None:
-        seen.update({pid: start for pid, start in _descendants(os.getpid()).items() if before.get(pid) != start})
-        names.update({pid: _cmdline(pid) for pid in seen})
+        seen.update({pid: start for pid, start in descendants(os.getpid()).items() if before.get(pid) != start})
+        names.update({pid: cmdline(pid) for pid in seen})
         close(self)
 
     monkeypatch.setattr(ray_executor.RayExecutor, "close", close_and_record)
@@ -97,7 +56,7 @@ def test_ray_local_instance_builds_the_same_splits_and_leaves_no_process(tmp_pat
     # the splits are the same, array for array
     assert {k: v.clips for k, v in s.splits.items()} == {k: v.clips for k, v in ref.splits.items()} == {"train": 1, "val": 1}
     for split in s.splits:
-        a, b = _datasets(tmp_path / "local" / f"{split}.h5"), _datasets(tmp_path / "ray" / f"{split}.h5")
+        a, b = datasets(tmp_path / "local" / f"{split}.h5"), datasets(tmp_path / "ray" / f"{split}.h5")
         assert sorted(a) == sorted(b) and a, split
         for name in a:
             np.testing.assert_array_equal(a[name], b[name], err_msg=f"{split}:{name}")
@@ -107,6 +66,6 @@ def test_ray_local_instance_builds_the_same_splits_and_leaves_no_process(tmp_pat
     deadline = time.monotonic() + 30
     alive = dict(seen)
     while alive and time.monotonic() < deadline:
-        alive = {pid: start for pid, start in alive.items() if (st := _proc_stat(pid)) is not None and st[1] == start}
+        alive = {pid: start for pid, start in alive.items() if (st := proc_stat(pid)) is not None and st[1] == start}
         time.sleep(0.2)
     assert not alive, {pid: names[pid][:120] for pid in alive}

@@ -15,11 +15,14 @@ import pytest
 from buildtest_support import BACKEND, HERE, make_corpus
 from pipeline.stages import REGISTRY, Stage, StageRegistry, TaskKind
 from pipeline.stages.config import BuildConfig, stage_config_hash, stages_from
-from pipeline.stages.registry import FIT
+from pipeline.stages.registry import FIT, MEDIA
 from pipeline.stages.runtime import TaskContext, stage_hashes
 
 ROOT = HERE.parents[2]
 TOY = Stage("toy", FIT, ("clip_id", "canonical"), (), ("buildtest_toystage",), run="buildtest_toystage:toy_stage")
+#: a media-task stage after the frame pass (decode, landmarks), with its run function
+TOY_MEDIA = Stage("toy_media", MEDIA, ("clip_id", "decode"), ("decode",), ("buildtest_toystage",),
+                  run="buildtest_toystage:toy_media_stage")
 CLIPS = ("Actor_01/01-01-03-01-01-01-01.mp4", "Actor_21/01-01-05-01-01-01-21.mp4")
 
 
@@ -66,6 +69,10 @@ def test_registry_checks_its_declarations():
         REGISTRY.with_stage(dataclasses.replace(TOY, run=None))
     with pytest.raises(ValueError, match="unique"):
         REGISTRY.with_stage(dataclasses.replace(TOY, name="fit"))
+    with pytest.raises(ValueError, match="'toy_media' of the clip task 'media' needs a run function"):
+        REGISTRY.with_stage(dataclasses.replace(TOY_MEDIA, run=None), after="landmarks")
+    with pytest.raises(ValueError, match="media task runs after its pass over the frames: declare it after 'landmarks'"):
+        REGISTRY.with_stage(TOY_MEDIA, after="decode")
 
 
 def test_each_registry_field_is_read_by_the_build_code():
@@ -147,6 +154,36 @@ def test_a_new_stage_is_one_declaration_plus_its_function(tmp_path, media, monke
     assert [(f.clip_id, f.stage, f.reason) for f in failed.failures] == [("01-01-05-01-01-01-21", "toy", "toy: refused")]
     report = json.loads((out / "qa" / "report.json").read_text())
     assert [(f["clip_id"], f["stage"]) for f in report["failures"]] == [("01-01-05-01-01-01-21", "toy")]
+
+
+def test_a_new_media_stage_is_one_declaration_plus_its_function(tmp_path, media, monkeypatch):
+    """A stage declared in the media task runs after the frame pass, and later stages read its hash."""
+    import buildtest_toystage
+
+    from pipeline.build import build_ravdess
+
+    root = make_corpus(tmp_path / "ravdess", {c: media["good"] for c in CLIPS})
+    out, cfg = tmp_path / "out", BuildConfig(backend=BACKEND)
+    stages = REGISTRY.with_stage(TOY_MEDIA, after="landmarks").with_stage(
+        dataclasses.replace(TOY, reads=("clip_id", "toy_media", "canonical")), after="qa")
+    s = build_ravdess(root, out, cfg, stages=stages)
+    assert s.exit_code == 0 and not s.failures
+    assert s.stages["toy_media"]["ran"] == 2 and s.stages["toy"]["ran"] == 2
+    assert list(s.stages).index("toy_media") == list(s.stages).index("landmarks") + 1
+    for clip in ("01-01-03-01-01-01-01", "01-01-05-01-01-01-21"):
+        audio = np.load(out / "work" / "decode" / f"{clip}.npz")["audio"].astype(np.float64)
+        rms = np.load(out / "work" / "toy_media" / f"{clip}.npz")["rms"]
+        assert rms[0] == pytest.approx(np.sqrt(np.mean(audio ** 2))) and rms[0] > 0
+
+    again = build_ravdess(root, out, cfg, stages=stages)
+    assert all("ran" not in v for v in again.stages.values()) and again.stages["toy_media"]["cached"] == 2
+    # a new version of the media stage reruns it alone (same content: what reads it stays up to date)
+    bumped = build_ravdess(root, out, cfg, stages=stages.replaced("toy_media", format_version=2))
+    assert {k for k, v in bumped.stages.items() if "ran" in v} == {"toy_media"}
+
+    monkeypatch.setattr(buildtest_toystage, "FAIL", {"01-01-05-01-01-01-21"})
+    failed = build_ravdess(root, out, cfg, stages=stages.replaced("toy_media", format_version=3))
+    assert [(f.clip_id, f.stage, f.reason) for f in failed.failures] == [("01-01-05-01-01-01-21", "toy_media", "toy_media: refused")]
 
 
 def test_registry_is_picklable_for_worker_processes():

@@ -21,15 +21,12 @@ from typer.testing import CliRunner
 
 from emoface.cli import app
 from tools.testing.fixtures import synthetic_mesh
+from tools.testing.experiments import tiny_experiment
 from pipeline.cli import app as build_app
 from pipeline.sources.vocaset import VOCASET_SUBJECTS
 
 SR_SRC = 22000
-TINY_ENC = {"hidden_size": 32, "num_hidden_layers": 1, "num_attention_heads": 2, "intermediate_size": 64,
-            "conv_dim": [16] * 7, "num_conv_pos_embeddings": 8, "num_conv_pos_embedding_groups": 2}
-TINY = {"name": "voca-tiny", "model": {"feature_dim": 32, "content_encoder": TINY_ENC, "emotion_encoder": TINY_ENC,
-                                       "mesh_attention": {"channels": 4}},
-        "train": {"epochs": 2, "threads": 1}, "schedule": {"theta": 0}, "optim": {"lr": 1e-3}}
+TINY = tiny_experiment("voca-tiny", train={"epochs": 2})
 # (subject, sentence, frames at 60 fps): two training sentences, one validation and one test clip
 SEQS = [(VOCASET_SUBJECTS["train"][0], 1, 40), (VOCASET_SUBJECTS["train"][0], 2, 36),
         (VOCASET_SUBJECTS["val"][0], 21, 38), (VOCASET_SUBJECTS["test"][0], 22, 34)]

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from pipeline.sources.synth.config import SynthConfig
-from pipeline.sources.synth.corpus import _resources, _rig, make_clip_actor
+from pipeline.sources.synth.state import face_rig, make_clip_actor, resources
 from pipeline.sources.synth.face import INNER_LIP_LOOP, INNER_LIP_PAIRS as LIP_PAIRS, lip_margins
 
 CFG = SynthConfig(photos=("astronaut",))  # the smiling photo: its lip margins are measured here
@@ -13,7 +13,7 @@ CFG = SynthConfig(photos=("astronaut",))  # the smiling photo: its lip margins a
 
 @pytest.fixture(scope="module")
 def state():
-    return _resources(CFG)
+    return resources(CFG)
 
 
 def test_lip_margins_of_the_photo(state):
@@ -33,7 +33,7 @@ def test_lip_margins_of_the_photo(state):
 
 
 def test_opening_closes_narrow_gaps_and_insets_open_ones(state):
-    rig = _rig(make_clip_actor(2, CFG, 0), CFG, 0)
+    rig = face_rig(make_clip_actor(2, CFG, 0), CFG, 0)
     up, lo = rig._pair_u, rig._pair_l  # positions in INNER_LIP_LOOP
     loop = np.array(INNER_LIP_LOOP)
     margin = rig.lip_margin
@@ -59,7 +59,7 @@ def test_detector_sees_a_closed_mouth_at_rest(state):
     with FaceLandmarker(mode="image") as det:
         for a in (1, 2, 3):
             actor = make_clip_actor(a, CFG, 0)
-            rig = _rig(actor, CFG, 0)
+            rig = face_rig(actor, CFG, 0)
             pts = rig.points(rig.rest[None], actor.rest_rotation[None], actor.rest_translation[None], np.zeros((1, 3)))[0]
             d = det.detect(rig.render(pts).copy())
             assert d is not None

@@ -13,7 +13,8 @@ import numpy as np
 import pytest
 
 from pipeline.sources.synth.config import DEFAULT_PHOTOS, SynthConfig
-from pipeline.sources.synth.corpus import _rig, clip_paths, generate_corpus, make_clip_actor, plan_names
+from pipeline.sources.synth.corpus import clip_paths, generate_corpus, make_clip_actor, plan_names
+from pipeline.sources.synth.state import face_rig
 from pipeline.sources.synth.photoset import BUILTIN, actor_photos, photo_index, photos_dir, resolve_photos
 
 HOPPER = photos_dir() / "grace_hopper.jpg"
@@ -113,7 +114,7 @@ def test_photo_file_replaces_the_set_and_rest_mouth_reads_closed(tmp_path):
         for a in (1, 2):
             actor = make_clip_actor(a, cfg, 0)
             assert actor.photo.startswith("grace_hopper-")
-            rig = _rig(actor, cfg, 0)
+            rig = face_rig(actor, cfg, 0)
             pts = rig.points(rig.rest[None], actor.rest_rotation[None], actor.rest_translation[None], np.zeros((1, 3)))[0]
             d = det.detect(rig.render(pts).copy())
             assert d is not None

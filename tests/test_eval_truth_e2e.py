@@ -65,5 +65,7 @@ def test_evaluate_with_a_truth_of_other_frame_counts_is_one_line_exit_2(built, t
     res = _cli("evaluate", "--run", str(run), "--data", str(data), "--split", "val", "--truth", str(bad),
                "--out", str(tmp_path / "eval"), "--threads", "1")
     assert res.returncode == 2, res.stdout + res.stderr
-    assert "frames, the split's clip" in res.stdout and "Traceback" not in res.stdout + res.stderr
+    # one line on stderr (emoface.utils.cli.fail), no traceback
+    assert "frames, the split's clip" in res.stderr and "Traceback" not in res.stdout + res.stderr
+    assert len([ln for ln in res.stderr.splitlines() if ln.strip()]) == 1, res.stderr
     assert not (tmp_path / "eval").exists()  # nothing written

@@ -34,11 +34,15 @@ import numpy as np
 
 from emoface.eval.recognisability import EXPRESSION_REGIONS, NearestCentroid, clip_feature, feature_indices
 
-__all__ = ["EmotionProbe", "EmotionCall", "EmotionProbeError", "accuracy_summary"]
+__all__ = ["EmotionProbe", "EmotionCall", "EmotionProbeError", "TooFewEmotionsError", "accuracy_summary"]
 
 
 class EmotionProbeError(ValueError):
     """The training split cannot give an emotion classifier; the message names the file."""
+
+
+class TooFewEmotionsError(EmotionProbeError):
+    """The training split has clips of fewer than 2 emotions (e.g. a VOCASET import): no classifier."""
 
 
 @dataclass(frozen=True)
@@ -90,7 +94,7 @@ class EmotionProbe:
         except SchemaError as exc:
             raise EmotionProbeError(str(exc)) from exc
         if len(set(y)) < 2:
-            raise EmotionProbeError(f"{path}: the emotion classifier needs clips of at least 2 emotions, found {sorted(set(y))}")
+            raise TooFewEmotionsError(f"{path}: the emotion classifier needs clips of at least 2 emotions, found {sorted(set(y))}")
         return cls(NearestCentroid.fit(np.stack(X), np.asarray(y)), idx, path, len(y), len(subjects), sha)
 
     @property

@@ -17,6 +17,7 @@ run of another topology than the data (setup errors); :class:`MissingSplitError`
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -30,6 +31,8 @@ if TYPE_CHECKING:
     from emoface.eval.methods import EvalResult
 
 __all__ = ["MissingSplitError", "split_file", "resolve_conditions", "evaluate", "animate"]
+
+log = logging.getLogger(__name__)
 
 
 class MissingSplitError(ValueError):
@@ -97,7 +100,7 @@ def evaluate(
     Returns the :class:`~emoface.eval.methods.EvalResult`; :func:`~emoface.eval.report.write_report` writes it.
     """
     from emoface.data.schema import SplitReader, require_valid_split
-    from emoface.eval.emotion_accuracy import EmotionProbe
+    from emoface.eval.emotion_accuracy import EmotionProbe, TooFewEmotionsError
     from emoface.eval.methods import RunMethod, TemplateFloor, evaluate_methods
     from emoface.eval.truth import FittedData, TruthCorpus
 
@@ -111,7 +114,12 @@ def evaluate(
             raise MissingSplitError(f"{train_path}: training split for the emotion classifier not found (--emotion-train)")
         if train_path.is_file():
             require_valid_split(train_path)
-            probe = EmotionProbe.fit_split(train_path)
+            try:
+                probe = EmotionProbe.fit_split(train_path)
+            except TooFewEmotionsError as exc:
+                if emotion_train is not None:  # asked for by name: an error
+                    raise
+                log.warning("no emotion-accuracy column: %s", exc)  # e.g. VOCASET: every clip is neutral
     with SplitReader(split_path) as r:
         topo_sha = str(r.attrs.get("topology_sha256", ""))
         clip_ids = r.clip_ids[:max_clips] if max_clips else None

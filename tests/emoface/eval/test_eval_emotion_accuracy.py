@@ -142,3 +142,4 @@ def test_evaluate_cli_reports_the_column(splits, tmp_path):
     assert json.loads((tmp_path / "e2" / "metrics.json").read_text())["emotion_accuracy"] is None
     res = runner.invoke(app, [*base, "--out", str(tmp_path / "e3"), "--emotion-train", str(tmp_path / "none.h5")])
     assert res.exit_code == 2 and "none.h5" in res.output
+    assert len([ln for ln in res.output.splitlines() if ln.strip()]) == 1, res.output  # one line, never a wrapped box

@@ -68,8 +68,9 @@ def evaluate(
                                   conditions=conditions, max_clips=max_clips, first_frame=first_frame,
                                   use_labels=use_labels, device=device, progress=progress, emotion=emotion,
                                   emotion_train=emotion_train, truth=truth, truth_model=truth_model)
-        except (MissingSplitError, InvalidSplitError, RunSetupError, TruthError) as exc:  # what `emoface validate` would reject, no run, a run
-            bar.stop()                                                   # or truth that does not fit the data: setup errors
+        # setup errors: no split, what `emoface validate` would reject, no run, a run or truth that does not fit the data
+        except (MissingSplitError, InvalidSplitError, RunSetupError, TruthError) as exc:
+            bar.stop()
             raise fail(exc, 2) from exc
         except (CheckpointError, OSError, ValueError, RuntimeError) as exc:  # MetricError, SchemaError, bad conditions...
             bar.stop()

@@ -13,11 +13,11 @@ This module imports nothing heavy.
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from pipeline._spec import load_object
 from pipeline.detectors.base import DetectorError
 
 if TYPE_CHECKING:
@@ -27,13 +27,7 @@ __all__ = ["DetectorSpec", "DetectorRegistry", "DETECTORS"]
 
 
 def _resolve(spec: str, what: str) -> object:
-    module, _, name = spec.partition(":")
-    if not name:
-        raise DetectorError(f"{what} {spec!r}: expected module:Name")
-    try:
-        return getattr(importlib.import_module(module), name)
-    except (ImportError, AttributeError) as exc:
-        raise DetectorError(f"{what} {spec!r} cannot be loaded: {exc}") from exc
+    return load_object(spec, what, DetectorError)
 
 
 @dataclass(frozen=True)

@@ -10,9 +10,10 @@ a setup error (exit 2). Nothing heavy is imported until an executor is made.
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
+
+from pipeline._spec import load_object
 
 if TYPE_CHECKING:
     from pipeline.executors.local import Executor
@@ -38,5 +39,5 @@ def make_executor(kind: str, workers: int, gpus: int, address: str | None, cfg: 
     ``ValueError`` for an unknown name."""
     if kind not in executors:
         raise ValueError(f"--executor must be one of {', '.join(executors)}, got {kind!r}")
-    module, _, name = executors[kind].partition(":")
-    return getattr(importlib.import_module(module), name)(workers, gpus, address, cfg)
+    factory = load_object(executors[kind], f"executor {kind!r}")
+    return factory(workers, gpus, address, cfg)  # type: ignore[operator]

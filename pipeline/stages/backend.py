@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import importlib
 import importlib.util
 import json
 from collections.abc import Mapping
@@ -28,6 +27,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, Protocol, TypeVar
 
 import numpy as np
+
+from pipeline._spec import load_object
 
 if TYPE_CHECKING:
     from emoface.morphable.model import MorphableModel
@@ -273,13 +274,7 @@ def _options(cls: type, options: Mapping[str, object] | None) -> object | None:
 
 
 def _backend_class(spec: str) -> type:
-    mod_name, _, cls_name = spec.partition(":")
-    if not cls_name:
-        raise ValueError(f"backend {spec!r}: expected module:Class")
-    try:
-        return getattr(importlib.import_module(mod_name), cls_name)
-    except (ImportError, AttributeError) as exc:
-        raise ValueError(f"backend {spec!r} cannot be loaded: {exc}") from exc
+    return load_object(spec, "backend")  # type: ignore[return-value]
 
 
 def check_backend(spec: str, options: Mapping[str, object] | None = None) -> None:

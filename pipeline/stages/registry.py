@@ -15,10 +15,11 @@ task is one :class:`Stage` here plus its function. This module imports nothing h
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from typing import Literal
+
+from pipeline._spec import load_object
 
 __all__ = ["TaskKind", "Stage", "StageRegistry", "REGISTRY", "CLIP_FACTS", "FRAME_PASS", "resolve"]
 
@@ -33,8 +34,7 @@ FRAME_PASS: tuple[str, ...] = ("decode", "landmarks")
 
 def resolve(spec: str) -> Callable[..., object]:
     """The function named ``module:function`` (imported on first use, so workers import what they run)."""
-    module, _, name = spec.partition(":")
-    return getattr(importlib.import_module(module), name)
+    return load_object(spec, "stage code", ImportError)  # type: ignore[return-value]
 
 
 @dataclass(frozen=True)

@@ -18,16 +18,7 @@ from emoface.model.build import build_model
 from emoface.model.config import EncoderConfig, ModelConfig
 from emoface.model.emoface import EmoFace
 from emoface.model.spiralconv import SpiralConv3D
-from tools.demo_head.canonical_mesh import load_canonical_mesh
-
-TINY = dict(hidden_size=32, num_hidden_layers=1, num_attention_heads=2, intermediate_size=64, conv_dim=(16,) * 7,
-            num_conv_pos_embeddings=8, num_conv_pos_embedding_groups=2)
-
-
-@pytest.fixture(scope="module")
-def mesh():
-    m = load_canonical_mesh()
-    return m.faces, (m.vertices / 100.0).astype(np.float32)
+from model_support import TINY
 
 
 def _model(mesh, **kw) -> EmoFace:

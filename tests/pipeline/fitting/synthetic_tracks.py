@@ -65,3 +65,46 @@ def make_clip(model, shape: np.ndarray, camera: PinholeCamera, n_frames: int = 6
     tf[:, :3, 3] = tr * 100.0 * 1.3  # detector's own camera: depth off by its FOV assumption
     track = LandmarkTrack(lmk, valid, np.zeros((n_frames, 52), np.float32), tf, camera.width, camera.height, 30.0, clip_id)
     return TruthClip(track, np.asarray(shape, np.float64), expr, jaw, rot, tr, camera)
+
+
+@dataclass
+class FittedClip:
+    """A :func:`make_clip` clip fitted as a build fits it: raw and smoothed fit, front-facing meshes."""
+
+    truth: TruthClip
+    identity: object  # pipeline.fitting.IdentityFit at the true shape and camera
+    raw: object  # pipeline.fitting.ClipFit before smoothing
+    fit: object  # ... after smoothing
+    vertices: np.ndarray  # (T, V, 3) front-facing metres
+    template: np.ndarray  # (V, 3)
+
+
+def fit_synthetic_clip(model, *, shape_seed: int, n_frames: int, seed: int, noise_px: float,
+                       missing: slice | None = None, clip_id: str = "synthetic") -> FittedClip:
+    """A clip of a shape drawn with ``shape_seed`` seen by a 1280x720 camera, fitted, smoothed and canonicalised."""
+    from pipeline.fitting import IdentityFit, canonicalize, fit_clip, smooth_clip
+
+    cam = PinholeCamera.from_fov(1280, 720, 26.0)
+    shape = np.random.default_rng(shape_seed).normal(size=model.n_shape) * 0.5
+    c = make_clip(model, shape, cam, n_frames=n_frames, seed=seed, noise_px=noise_px, missing=missing, clip_id=clip_id)
+    ident = IdentityFit(shape.astype(np.float32), cam, 1, 0.0, False, "mediapipe", model.name)
+    raw = fit_clip(c.track, ident, model)
+    fit = smooth_clip(raw)
+    verts, template = canonicalize(fit, ident, model)
+    return FittedClip(c, ident, raw, fit, verts, template)
+
+
+def write_ground_truth(path, model, clip: TruthClip, **extra) -> np.ndarray:
+    """Write ``clip``'s truth as a generated corpus's ``ground_truth/<clip_id>.npz``; returns its vertices (T, V, 3)."""
+    from emoface.morphable import MorphableLayer
+    from emoface.morphable.mediapipe_indices import LOWER_LIP_MID, UPPER_LIP_MID
+
+    f = lambda a: torch.as_tensor(np.asarray(a), dtype=torch.float32)  # noqa: E731
+    n = len(clip.expression)
+    gt_v = MorphableLayer(model)(shape=f(clip.shape)[None].expand(n, -1), expression=f(clip.expression),
+                                 jaw=f(clip.jaw)).vertices.numpy()
+    np.savez(path, fps=30.0, model="demo-head", shape=clip.shape, expression=clip.expression, jaw=clip.jaw,
+             head_rotation=clip.rotation, head_translation=clip.translation, vertices=gt_v,
+             camera=clip.camera.as_array(),
+             mouth_opening=np.linalg.norm(gt_v[:, UPPER_LIP_MID] - gt_v[:, LOWER_LIP_MID], axis=1), **extra)
+    return gt_v

@@ -9,9 +9,7 @@ import pytest
 import torch
 
 from emoface.eval.recognisability import clip_feature, feature_indices
-from emoface.mesh.camera import PinholeCamera
 from emoface.morphable import MorphableLayer, load
-from pipeline.fitting import IdentityFit, canonicalize, fit_clip, smooth_clip
 from pipeline.qa import clip_qa, write_report
 from pipeline.qa.ground_truth import model_template
 
@@ -27,21 +25,12 @@ def demo():
 @pytest.fixture(scope="module")
 def fitted(demo, tmp_path_factory):
     sys.path.insert(0, str(HERE.parent / "fitting"))
-    from synthetic_tracks import make_clip
+    from synthetic_tracks import fit_synthetic_clip, write_ground_truth
 
-    cam = PinholeCamera.from_fov(1280, 720, 26.0)
-    shape = np.random.default_rng(2).normal(size=demo.n_shape) * 0.5
-    c = make_clip(demo, shape, cam, n_frames=40, seed=5, noise_px=1.0, clip_id=CLIP)
-    ident = IdentityFit(shape.astype(np.float32), cam, 1, 0.0, False, "mediapipe", demo.name)
-    raw = fit_clip(c.track, ident, demo)
-    fit = smooth_clip(raw)
-    verts, template = canonicalize(fit, ident, demo)
-    f = lambda a: torch.as_tensor(np.asarray(a), dtype=torch.float32)  # noqa: E731
-    gt_v = MorphableLayer(demo)(shape=f(shape)[None].expand(40, -1), expression=f(c.expression), jaw=f(c.jaw)).vertices.numpy()
+    fc = fit_synthetic_clip(demo, shape_seed=2, n_frames=40, seed=5, noise_px=1.0, clip_id=CLIP)
+    c, raw, fit, verts, template, shape = fc.truth, fc.raw, fc.fit, fc.vertices, fc.template, fc.truth.shape
     gt_path = tmp_path_factory.mktemp("gt") / f"{CLIP}.npz"
-    np.savez(gt_path, fps=30.0, model="demo-head", shape=shape, expression=c.expression, jaw=c.jaw,
-             head_rotation=c.rotation, head_translation=c.translation, vertices=gt_v, camera=cam.as_array(),
-             mouth_opening=np.linalg.norm(gt_v[:, 13] - gt_v[:, 14], axis=1), photo="astronaut")
+    gt_v = write_ground_truth(gt_path, demo, c, photo="astronaut")
 
     class Inputs:
         pass

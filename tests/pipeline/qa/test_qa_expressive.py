@@ -55,20 +55,15 @@ def test_face_crop_frames_the_points_and_pair_puts_panels_side_by_side():
 @pytest.fixture(scope="module")
 def clip_inputs(tmp_path_factory):
     """A fitted synthetic clip (1280x720 camera) and a 1280x720 video of the same length."""
-    from emoface.mesh.camera import PinholeCamera
     from emoface.morphable import load
-    from pipeline.fitting import IdentityFit, canonicalize, fit_clip, smooth_clip
 
     sys.path.insert(0, str(HERE.parent / "fitting"))
-    from synthetic_tracks import make_clip
+    from synthetic_tracks import fit_synthetic_clip
 
     demo = load("demo")
-    cam = PinholeCamera.from_fov(1280, 720, 26.0)
-    shape = np.random.default_rng(1).normal(size=demo.n_shape) * 0.5
-    c = make_clip(demo, shape, cam, n_frames=30, seed=5, noise_px=0.5, missing=slice(10, 12), clip_id="01-01-03-01-01-01-01")
-    ident = IdentityFit(shape.astype(np.float32), cam, 1, 0.0, False, "mediapipe", demo.name)
-    fit = smooth_clip(fit_clip(c.track, ident, demo))
-    verts, template = canonicalize(fit, ident, demo)
+    fc = fit_synthetic_clip(demo, shape_seed=1, n_frames=30, seed=5, noise_px=0.5, missing=slice(10, 12),
+                            clip_id="01-01-03-01-01-01-01")
+    c, fit, verts, template = fc.truth, fc.fit, fc.vertices, fc.template
     video = tmp_path_factory.mktemp("video") / "clip.mp4"
     subprocess.run([ffmpeg_exe(), "-nostdin", "-loglevel", "error", "-y", "-f", "lavfi", "-i",
                     "testsrc2=size=1280x720:rate=30:duration=1", "-c:v", "libx264", "-pix_fmt", "yuv420p", str(video)],

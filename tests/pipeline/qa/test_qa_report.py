@@ -6,11 +6,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 
-from emoface.mesh.camera import PinholeCamera
-from emoface.morphable import MorphableLayer, load
-from pipeline.fitting import IdentityFit, canonicalize, fit_clip, smooth_clip
+from emoface.morphable import load
 from pipeline.qa import clip_qa, write_report
 
 HERE = Path(__file__).resolve().parent
@@ -21,22 +18,14 @@ def fitted(tmp_path_factory):
     import sys
 
     sys.path.insert(0, str(HERE.parent / "fitting"))
-    from synthetic_tracks import make_clip
+    from synthetic_tracks import fit_synthetic_clip, write_ground_truth
 
     demo = load("demo")
-    cam = PinholeCamera.from_fov(1280, 720, 26.0)
-    shape = np.random.default_rng(1).normal(size=demo.n_shape) * 0.5
-    c = make_clip(demo, shape, cam, n_frames=60, seed=11, noise_px=1.0, missing=slice(30, 33), clip_id="01-01-03-01-01-01-01")
-    ident = IdentityFit(shape.astype(np.float32), cam, 1, 0.0, False, "mediapipe", demo.name)
-    raw = fit_clip(c.track, ident, demo)
-    fit = smooth_clip(raw)
-    verts, template = canonicalize(fit, ident, demo)
-    f = lambda a: torch.as_tensor(np.asarray(a), dtype=torch.float32)  # noqa: E731
-    gt_v = MorphableLayer(demo)(shape=f(shape)[None].expand(60, -1), expression=f(c.expression), jaw=f(c.jaw)).vertices.numpy()
+    fc = fit_synthetic_clip(demo, shape_seed=1, n_frames=60, seed=11, noise_px=1.0, missing=slice(30, 33),
+                            clip_id="01-01-03-01-01-01-01")
+    c, raw, fit, verts, template = fc.truth, fc.raw, fc.fit, fc.vertices, fc.template
     gt_path = tmp_path_factory.mktemp("gt") / "01-01-03-01-01-01-01.npz"
-    np.savez(gt_path, fps=30.0, model="demo-head", shape=shape, expression=c.expression, jaw=c.jaw,
-             head_rotation=c.rotation, head_translation=c.translation, vertices=gt_v, camera=cam.as_array(),
-             mouth_opening=np.linalg.norm(gt_v[:, 13] - gt_v[:, 14], axis=1))
+    write_ground_truth(gt_path, demo, c)
     # a "video frame": grey background, the true landmarks as a bright blob pattern (only for drawing)
     frame = np.full((180, 320, 3), 90, np.uint8)
     decoded = {"fps": np.float64(30.0), "n_frames": np.int64(60), "audio_duration_s": np.float64(2.0),

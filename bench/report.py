@@ -6,7 +6,10 @@ Headline: the ratios measured within one run, with the goals of the issues besid
 the remaining goals, the scaling tables and one section per benchmark (tables from the
 JSON, fixed prose from ``bench.notes``). Every row names the command that reproduces it and
 the machine, date and load average of its run. A section whose JSON is missing says how to
-produce it; nothing is carried over from an earlier BENCHMARKS.md.
+produce it; nothing is carried over from an earlier BENCHMARKS.md, except with ``--only``:
+``python -m bench.run_all --only NAME`` puts the sections it measured into the existing
+BENCHMARKS.md (:func:`splice`) and keeps every other one as it was, so one section can be
+re-measured on a clone that has no ``bench/results`` of the others.
 """
 
 from __future__ import annotations
@@ -248,10 +251,64 @@ def render(results: Path) -> str:
     return text
 
 
-def write_report(results: Path, md: Path) -> Path:
+#: blocks that summarise every section: :func:`splice` keeps the old ones (a partial run cannot redo them)
+SUMMARY_BLOCKS = ("## Machine", "## Headline", "## Goals")
+NOT_MEASURED = "*Not measured yet:"
+
+
+def _blocks(text: str) -> list[tuple[str, list[str]]]:
+    """``(heading line, lines)`` for each ``## ``/``### `` heading; the preamble's heading is ``""``."""
+    out: list[tuple[str, list[str]]] = [("", [])]
+    for line in text.splitlines():
+        if line.startswith(("## ", "### ")):
+            out.append((line, []))
+        out[-1][1].append(line)
+    return out
+
+
+def splice(old: str, new: str) -> str:
+    """``old`` with each section of ``new`` that has results put in place of the one with the same heading.
+
+    A section of ``new`` that says it is not measured yet, the preamble and the summary blocks
+    (:data:`SUMMARY_BLOCKS`) are left as ``old`` has them; a measured section ``old`` lacks goes
+    after the section that precedes it in ``new`` (at the end when none does).
+    """
+    blocks = _blocks(old)
+    index = {h: i for i, (h, _) in enumerate(blocks)}
+    fresh = _blocks(new)
+    measured = [bool(h) and not h.startswith(SUMMARY_BLOCKS) and not any(x.startswith(NOT_MEASURED) for x in lines)
+                for h, lines in fresh]
+    for i, (head, _) in enumerate(fresh):  # a "## " block over "### " ones: measured when one of them is
+        if head.startswith("## ") and i + 1 < len(fresh) and fresh[i + 1][0].startswith("### "):
+            j = i + 1
+            while j < len(fresh) and fresh[j][0].startswith("### "):
+                j += 1
+            measured[i] = any(measured[i + 1:j])
+    prev = None
+    for (head, lines), keep in zip(fresh, measured):
+        if keep:
+            if head in index:
+                blocks[index[head]] = (head, lines)
+            else:
+                at = index[prev] + 1 if prev in index else len(blocks)
+                blocks.insert(at, (head, lines))
+                index = {h: i for i, (h, _) in enumerate(blocks)}
+        if head in index:
+            prev = head
+    text = "\n".join(line for _, lines in blocks for line in lines).rstrip() + "\n"
+    while "\n\n\n" in text:
+        text = text.replace("\n\n\n", "\n\n")
+    return text
+
+
+def write_report(results: Path, md: Path, partial: bool = False) -> Path:
+    """Render ``md`` from ``results``; ``partial``: only splice the measured sections into an existing ``md``."""
     from emoface.utils.atomic import write_bytes_atomic
 
-    write_bytes_atomic(md, render(results).encode())
+    text = render(results)
+    if partial and md.is_file():
+        text = splice(md.read_text(encoding="utf-8"), text)
+    write_bytes_atomic(md, text.encode())
     return md
 
 

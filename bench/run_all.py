@@ -2,7 +2,7 @@
 
     python -m bench.run_all                      # full mode: about two hours on 2 idle cores
     python -m bench.run_all --quick              # small sizes, a few minutes (results/report under bench/results/quick/)
-    python -m bench.run_all --only build_scaling # one section (others keep their last results)
+    python -m bench.run_all --only build_scaling # one section (the others stay as BENCHMARKS.md has them)
     python -m bench.run_all --report-only        # re-render BENCHMARKS.md from bench/results/full/*.json
 
 Sections (each writes ``<results>/<name>.json``, ``<results>`` = ``bench/results/full`` or
@@ -329,11 +329,11 @@ def main(argv: list[str] | None = None) -> int:
             for name in names:
                 if not run_section(name, plan, work, results):
                     failed.append(name)
-                write_report(results, md)
+                write_report(results, md, partial=bool(only))
         finally:
             if args.work is None:
                 shutil.rmtree(work, ignore_errors=True)
-    write_report(results, md)
+    write_report(results, md, partial=bool(only) and not args.report_only)
     print(f"wrote {md}" + (f"; FAILED: {', '.join(failed)}" if failed else ""))
     return 1 if failed else 0
 

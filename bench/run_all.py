@@ -333,7 +333,7 @@ def main(argv: list[str] | None = None) -> int:
         finally:
             if args.work is None:
                 shutil.rmtree(work, ignore_errors=True)
-    write_report(results, md, partial=bool(only) and not args.report_only)
+    write_report(results, md, partial=bool(only))
     print(f"wrote {md}" + (f"; FAILED: {', '.join(failed)}" if failed else ""))
     return 1 if failed else 0
 

@@ -283,7 +283,7 @@ def run_experiment(plan: RankPlan, results: Path | None = None, md: Path | None 
         if md is not None:
             from bench.report import write_report
 
-            write_report(results, md)
+            write_report(results, md, partial=True)  # only the ranking section changes
     return result
 
 

@@ -26,7 +26,11 @@ are predicted from the clip's features, then again with one branch's features re
   there is none): what changing only the emotion of the voice does;
 - ``content_zero``: ``F_c = 0``;
 - ``content_swap``: ``F_c`` of a clip of the same emotion with another statement (any clip of
-  another statement when there is none).
+  another statement when there is none);
+- ``start_template``: both features kept, decoding started from the template instead of the
+  clip's ground-truth first frame (only for runs that start from the first frame, App. A.3):
+  how much of each region's motion comes from the start frame (which already holds the
+  clip's expression) rather than from the audio.
 
 The drive of a variant over a region ``R`` is ``mean_{t, v in R} || dM_variant[t, v] - dM[t, v] ||``
 in millimetres, averaged over the clips; beside it the size of the prediction itself
@@ -58,7 +62,7 @@ __all__ = ["DIAGNOSE_REGIONS", "VARIANTS", "ClipFeatures", "Accuracy", "EmotionC
            "encode_clips", "emotion_classification", "region_drive"]
 
 DIAGNOSE_REGIONS: tuple[str, ...] = ("lips", "eye_region", "forehead")
-VARIANTS: tuple[str, ...] = ("emotion_zero", "emotion_swap", "content_zero", "content_swap")
+VARIANTS: tuple[str, ...] = ("emotion_zero", "emotion_swap", "content_zero", "content_swap", "start_template")
 
 
 @dataclass(frozen=True)
@@ -244,10 +248,12 @@ def region_drive(model: EmoFace, data: MeshSeqDataset, regions: dict[str, np.nda
         variants["content_zero"] = (torch.zeros_like(c), e)
         variants["content_swap"] = None if k_emo is None else (
             model.encode_content(samples[k_emo].audio.to(dev).unsqueeze(0), t), e)
+        if first_frame:
+            variants["start_template"] = (c, e)
         for name, fe in variants.items():
             if fe is None:
                 continue
-            out = _decode(model, s, fe[0], fe[1], first_frame)
+            out = _decode(model, s, fe[0], fe[1], first_frame and name != "start_template")
             for r, ix in idx.items():
                 sums[name][r].append(_norm_mm(out.fused - base.fused, ix))
         for r, ix in idx.items():

@@ -113,14 +113,14 @@ def _f(x, digits: int = 3) -> str:
 def render_diagnosis(r: dict) -> str:
     """A short Markdown block of :func:`diagnosis_dict`'s result."""
     e, dr, cu = r["emotion"], r["drive"], r["curves"]
-    held = [k for k in e["head"] if k != "train"]
+    held = [k for k in e["head"] if k != "train"] or [r["split"]]  # the head's splits (a single branch has none)
     lines = [f"### Diagnosis of `{Path(r['run']).name}` ({r['description']}), held-out split `{r['split']}`", "",
              f"**Emotion classification** (8 classes, chance {_f(e['chance'])}, majority share of `{r['split']}` "
              f"{_f(e['majority'])}):", "",
              "| what | " + " | ".join(["train", *held]) + " |", "|---" * (2 + len(held)) + "|"]
     if e["head"]:
         lines.append("| classifier head (L_cls) | " + " | ".join(_f(e["head"][k]["accuracy"]) for k in ["train", *held]) + " |")
-    pad = " | –" * (len(held) - 1)
+    pad = " | –" * (len(held) - 1)  # the probes are scored on the diagnosed split, the last column
     if e["probe_emotion"]:
         lines.append(f"| probe on emotion features F_e | {_f(e['probe_train']['emotion'])}{pad} | {_f(e['probe_emotion']['accuracy'])} |")
     lines.append(f"| probe on content features F_c | {_f(e['probe_train']['content'])}{pad} | {_f(e['probe_content']['accuracy'])} |")

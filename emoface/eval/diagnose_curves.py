@@ -4,7 +4,8 @@
 (``loss``, ``self``, ``cross`` = L_cross, ``velocity``, ``classification`` = L_cls, all
 unweighted but ``loss``) and its validation LVE/EVE with their template floors to
 ``RUN/metrics.json`` (the same numbers go to the TensorBoard events). For each term: the
-first and last epoch's value, the minimum and its epoch, ``ratio`` = last / first and
+first and last epoch's value (a term that is 0 at every epoch, such as a single branch's L_cls,
+is left out), the minimum and its epoch, ``ratio`` = last / first and
 ``decreased`` = the last value is at least 10 % below the first (``ratio < 0.9``). Beside
 L_cls, ``chance_classification`` = ``ln(n_emotions)``, the cross-entropy of a uniform guess
 (2.079 for 8 emotions): a classification loss that stays there has learnt nothing. The training terms are measured in training mode (dropout,
@@ -89,7 +90,7 @@ def read_curves(run_dir: str | Path, n_emotions: int = 8) -> dict:
     val: dict[str, TermCurve] = {}
     for term in TRAIN_TERMS:
         pts = [(e["epoch"], e["train"][term]) for e in epochs if term in e.get("train", {})]
-        if pts:
+        if pts and any(v != 0 for _, v in pts):  # a term that is 0 throughout was not trained (L_cls of a single branch)
             train[term] = TermCurve.of([v for _, v in pts], [k for k, _ in pts])
     for term in VAL_TERMS:
         pts = [(e["epoch"], e["val"][term]) for e in epochs

@@ -14,6 +14,7 @@ from typer.testing import CliRunner
 
 from emoface.cli import app
 from emoface.data.dataset import MeshSeqDataset
+from emoface.eval.diagnose import render_diagnosis
 from emoface.eval.diagnose_branches import VARIANTS, ClipFeatures, emotion_classification, encode_clips, region_drive
 from emoface.eval.diagnose_curves import CurvesError, final_losses, read_curves
 from emoface.train import train
@@ -65,6 +66,14 @@ def test_cli_report_is_in_range(trained, tmp_path):
         assert ls["n_pairs"] == 4 and ls["self"] > 0 and ls["cross"] > 0 and 0 <= ls["head_accuracy"] <= 1
         assert ls["classification"] > 0
     assert "**Region drive**" in md and "| emotion swap |" in md and "| classifier head (L_cls) |" in md
+
+    # a single branch's report: no head, no emotion probe; the content probe's row still has one cell per column
+    single = {**r, "emotion": {**e, "head": {}, "probe_emotion": None, "probe_train": {"content": 0.5}}}
+    lines = render_diagnosis(single).splitlines()
+    header = next(ln for ln in lines if ln.startswith("| what |"))
+    probe = next(ln for ln in lines if ln.startswith("| probe on content"))
+    assert header == "| what | train | test |" and probe.count("|") == header.count("|")
+    assert not any("classifier head" in ln or "probe on emotion" in ln for ln in lines)
 
 
 def _model(run: Path):
@@ -138,10 +147,12 @@ def test_probes_by_hand():
 
 
 def test_curves_by_hand(tmp_path):
-    epochs = [{"epoch": k, "train": {"loss": 10.0 - k, "classification": 2.08 - 0.01 * k, "cross": [0.02, 0.01, 0.015][k]},
+    epochs = [{"epoch": k, "train": {"loss": 10.0 - k, "classification": 2.08 - 0.01 * k, "cross": [0.02, 0.01, 0.015][k],
+                                     "velocity": 0.0},
                "val": {"lve": [3e-5, 2e-5, 2.5e-5][k], "eve": float("nan")}} for k in range(3)]
     (tmp_path / "metrics.json").write_text(json.dumps({"epochs": epochs, "best": {"epoch": 1}}))
     c = read_curves(tmp_path)
+    # velocity is 0 at every epoch (like a single branch's L_cls): not a curve
     assert c["epochs"] == 3 and set(c["train"]) == {"loss", "classification", "cross"} and set(c["val"]) == {"lve"}
     assert c["train"]["loss"].ratio == pytest.approx(0.8) and c["train"]["loss"].decreased
     assert not c["train"]["classification"].decreased  # 2.06 / 2.08: less than the 10 % that counts

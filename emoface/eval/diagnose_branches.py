@@ -30,7 +30,10 @@ are predicted from the clip's features, then again with one branch's features re
 - ``start_template``: both features kept, decoding started from the template instead of the
   clip's ground-truth first frame (only for runs that start from the first frame, App. A.3):
   how much of each region's motion comes from the start frame (which already holds the
-  clip's expression) rather than from the audio.
+  clip's expression) rather than from the audio;
+- ``history_zero``: both features kept, every decoder input (the start frame and each
+  fed-back frame) replaced by zero offsets, one parallel pass: how much the motion history
+  drives each region at all.
 
 The drive of a variant over a region ``R`` is ``mean_{t, v in R} || dM_variant[t, v] - dM[t, v] ||``
 in millimetres, averaged over the clips; beside it the size of the prediction itself
@@ -55,14 +58,15 @@ import torch
 
 from emoface.data.dataset import MeshSeqDataset, Sample
 from emoface.eval.recognisability import NearestCentroid
-from emoface.model.emoface import EmoFace, Offsets
+from emoface.model.emoface import BranchInputs, EmoFace, Offsets
 from emoface.train.step import resample_frames
 
 __all__ = ["DIAGNOSE_REGIONS", "VARIANTS", "ClipFeatures", "Accuracy", "EmotionClassification", "RegionDrive",
            "encode_clips", "emotion_classification", "region_drive"]
 
 DIAGNOSE_REGIONS: tuple[str, ...] = ("lips", "eye_region", "forehead")
-VARIANTS: tuple[str, ...] = ("emotion_zero", "emotion_swap", "content_zero", "content_swap", "start_template")
+VARIANTS: tuple[str, ...] = ("emotion_zero", "emotion_swap", "content_zero", "content_swap", "start_template",
+                             "history_zero")
 
 
 @dataclass(frozen=True)
@@ -173,13 +177,19 @@ class RegionDrive:
         return dict(self.__dict__)
 
 
-def _decode(model: EmoFace, s: Sample, content: torch.Tensor, emotion: torch.Tensor | None, first_frame: bool) -> Offsets:
-    """Autoregressive offsets ``(1, T, V, 3)`` of ``s`` from the given features (speaker 0, the clip's intensity)."""
+def _prepare(model: EmoFace, s: Sample, content: torch.Tensor, emotion: torch.Tensor | None) -> BranchInputs:
+    """The decoders' inputs for clip ``s`` from the given features (speaker 0, the clip's intensity)."""
     dev = content.device
     spk = torch.nn.functional.one_hot(torch.tensor([0], device=dev), model.n_speakers).float()
     inten = torch.nn.functional.one_hot(torch.tensor([s.intensity], device=dev), model.cfg.n_intensities).float()
+    return model.prepare(content, emotion, spk, inten, s.template.to(dev).unsqueeze(0))
+
+
+def _decode(model: EmoFace, s: Sample, content: torch.Tensor, emotion: torch.Tensor | None, first_frame: bool) -> Offsets:
+    """Autoregressive offsets ``(1, T, V, 3)`` of ``s`` from the given features (speaker 0, the clip's intensity)."""
+    dev = content.device
     tpl = s.template.to(dev).unsqueeze(0)
-    inputs = model.prepare(content, emotion, spk, inten, tpl)
+    inputs = _prepare(model, s, content, emotion)
     start = (s.vertices[0].to(dev) - s.template.to(dev)).unsqueeze(0) if first_frame else torch.zeros_like(tpl)
     return model.decode_autoregressive(inputs, start, cached=True)
 
@@ -250,10 +260,14 @@ def region_drive(model: EmoFace, data: MeshSeqDataset, regions: dict[str, np.nda
             model.encode_content(samples[k_emo].audio.to(dev).unsqueeze(0), t), e)
         if first_frame:
             variants["start_template"] = (c, e)
+        variants["history_zero"] = (c, e)
         for name, fe in variants.items():
             if fe is None:
                 continue
-            out = _decode(model, s, fe[0], fe[1], first_frame and name != "start_template")
+            if name == "history_zero":
+                out = model.decode(_prepare(model, s, c, e), torch.zeros_like(gt_off))
+            else:
+                out = _decode(model, s, fe[0], fe[1], first_frame and name != "start_template")
             for r, ix in idx.items():
                 sums[name][r].append(_norm_mm(out.fused - base.fused, ix))
         for r, ix in idx.items():

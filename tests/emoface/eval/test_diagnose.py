@@ -179,3 +179,26 @@ def test_cli_setup_errors_are_one_line(trained, tmp_path):
     assert res.exit_code == 2 and "not a run folder" in res.output and "Traceback" not in res.output
     res = runner.invoke(app, ["diagnose", "--run", str(run), "--data", str(tmp_path)])
     assert res.exit_code == 2 and str(tmp_path / "test.h5") in res.output
+
+
+def test_history_measures_follow_the_decoders_input_layer(trained):
+    """Decoders whose input layer is zero cannot see the motion history: the start-frame and history drives are 0;
+    with that layer scaled up they see it and both drives are positive."""
+    data, run = trained
+    ds = MeshSeqDataset(data / "test.h5")
+    regions = {k: np.asarray(v) for k, v in ds.regions.items()}
+    blind = _model(run)
+    with torch.no_grad():
+        for dec in (blind.content_decoder, blind.emotion_decoder):
+            dec.vertex_map.weight.zero_()
+    r = region_drive(blind, ds, regions, max_clips=3)
+    for g in REGIONS:
+        assert r.drive["start_template"][g] == pytest.approx(0.0, abs=1e-9)
+        assert r.drive["history_zero"][g] == pytest.approx(0.0, abs=1e-4)  # parallel vs cached pass: float rounding (mm)
+        assert r.drive["emotion_zero"][g] > 1e-4
+    seeing = _model(run)
+    with torch.no_grad():
+        for dec in (seeing.content_decoder, seeing.emotion_decoder):
+            dec.vertex_map.weight.mul_(1000.0)
+    r = region_drive(seeing, ds, regions, max_clips=3)
+    assert all(r.drive["start_template"][g] > 1e-3 and r.drive["history_zero"][g] > 1e-3 for g in REGIONS)

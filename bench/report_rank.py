@@ -65,6 +65,7 @@ DIAGNOSIS_COLUMNS: tuple[tuple[str, str, int], ...] = (
     ("cls_ratio", "L_cls last/first", 3), ("swap_lips", "emotion swap: lips mm", 2),
     ("swap_eye", "eye region mm", 2), ("swap_forehead", "forehead mm", 2), ("truth_eye", "truth: eye region mm", 2),
     ("share_lips", "emotion share lips", 3), ("share_eye", "eye region", 3), ("share_forehead", "forehead", 3),
+    ("history_lips", "history zero: lips mm", 3),
 )
 
 
@@ -77,6 +78,7 @@ def diagnosis_values(r: Mapping) -> dict[str, float]:
         "probe_c": (e.get("probe_content") or {}).get("accuracy"),
         "cls_ratio": (r["curves"]["train"].get("classification") or {}).get("ratio"),
         "truth_eye": (d.get("emotion_swap_truth") or {}).get("eye_region"),
+        "history_lips": d["drive"].get("history_zero", {}).get("lips"),
     }
     for key, region in (("lips", "lips"), ("eye", "eye_region"), ("forehead", "forehead")):
         out[f"swap_{key}"] = d["drive"].get("emotion_swap", {}).get(region)
@@ -106,7 +108,8 @@ def render_diagnoses(diag: Mapping) -> list[str]:
              "head's accuracy on the test actors and linear probes of the emotion and content features (chance 0.125); "
              "L_cls last/first epoch (about 1: the head learnt nothing); how many mm the predicted offsets move when the "
              "emotion features are swapped for those of the same sentence in another emotion, beside how much the truth "
-             "moves between the two clips; the emotion branch's share of the fused motion per region.", "",
+             "moves between the two clips; the emotion branch's share of the fused motion per region; how many mm the lips "
+             "move when every decoder input (the motion history) is zero.", "",
              "| method | " + " | ".join(label for _k, label, _d in cols) + " | seeds |", "|---" * (len(cols) + 2) + "|"]
     for method, r in diag.items():
         cells = [f"{r[k]['mean']:.{d}f} ± {r[k]['std']:.{d}f}" if k in r else "–" for k, _l, d in cols]

@@ -103,7 +103,8 @@ def _diagnosis(head: float, swap_eye: float, share: float, with_truth: bool = Tr
     return {"split": "test",
             "emotion": {"head": {"train": {"accuracy": 0.9}, "test": {"accuracy": head}},
                         "probe_emotion": {"accuracy": 0.5}, "probe_content": {"accuracy": 0.25}},
-            "drive": {"drive": {"emotion_swap": {"lips": 1.0, "eye_region": swap_eye, "forehead": 0.1}},
+            "drive": {"drive": {"emotion_swap": {"lips": 1.0, "eye_region": swap_eye, "forehead": 0.1},
+                                "history_zero": {"lips": 0.02, "eye_region": 0.0, "forehead": 0.0}},
                       "emotion_share": {g: share for g in regions},
                       "emotion_swap_truth": {g: 0.3 for g in regions} if with_truth else None},
             "curves": {"train": {"classification": {"ratio": 1.0}}}}
@@ -120,7 +121,8 @@ def test_diagnoses_mean_and_std_over_seeds():
     assert diagnosis_values(_diagnosis(0.2, 0.05, 0.4))["probe_c"] == 0.25
     lines = render_diagnoses(diag)
     header = [ln for ln in lines if ln.startswith("| method")][0]
-    assert "emotion head acc. (test)" in header and "truth: eye region mm" in header
+    assert "emotion head acc. (test)" in header and "truth: eye region mm" in header and header.count("|") == 15
+    assert emo["history_lips"]["mean"] == pytest.approx(0.02)
     row = [ln for ln in lines if ln.startswith("| emoface |")][0]
     assert row.startswith("| emoface | 0.300 ± 0.100 | 0.500 ± 0.000 | 0.250 ± 0.000 | 1.000 ± 0.000 | 1.00 ± 0.00 | 0.10 ± 0.05 |")
     assert [ln for ln in lines if ln.startswith("| add |")][0].count("–") == 1

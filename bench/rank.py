@@ -16,7 +16,10 @@ Stages, each skipping what is done (a rerun after an interruption continues):
    two at a time on one thread each on a CPU, one at a time on a GPU;
 5. ``emoface evaluate`` per seed: all methods of the seed, the template floor, emotion
    accuracy, and ``--truth OUT/corpus`` (LVE/EVE against the generated truth, "fitted data");
-6. the table: mean +- std over seeds (:func:`aggregate`), written to ``OUT/rank.md``,
+6. ``emoface diagnose`` of every EmoFace-type run (emoface, add, teacher_forcing; skipped when its
+   ``diagnose.json`` is newer than the run's checkpoints): the emotion head and feature probes on
+   the test actors, each branch's drive per region, the training curves (``OUT/diagnose/RUN``);
+7. the tables: mean +- std over seeds (:func:`aggregate`, :func:`aggregate_diagnoses`), written to ``OUT/rank.md``,
    ``bench/results/full/rank.json`` and the "Ranking experiment" section of BENCHMARKS.md.
 """
 
@@ -32,7 +35,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from bench.report_rank import aggregate, rank_lines
+from bench.report_rank import aggregate, aggregate_diagnoses, rank_lines
 
 REPO = Path(__file__).resolve().parents[1]
 CONFIG = REPO / "configs" / "emoface-small.yaml"
@@ -43,6 +46,9 @@ METHODS: dict[str, tuple[str, ...]] = {
     "add": ("model.fusion=add",),
     "teacher_forcing": ("schedule.kind=teacher_forcing",),
 }
+
+#: the methods with an emotion branch, diagnosed after training (``emoface diagnose``)
+DIAGNOSED: tuple[str, ...] = ("emoface", "add", "teacher_forcing")
 
 
 @dataclass(frozen=True)
@@ -62,6 +68,7 @@ class RankPlan:
     workers: int = 2
     device: str = "cpu"
     truth: bool = True
+    diagnose_clips: int = 40  # test clips of the region-drive measure per diagnosed run (0: no diagnosis)
 
     @property
     def actors(self) -> int:
@@ -216,7 +223,7 @@ def evaluate_all(plan: RankPlan, data: Path) -> dict[int, Path]:
         runs = [plan.run_dir(m, seed) for m in plan.methods]
         out = plan.out / "eval" / f"s{seed}"
         reports[seed] = out / "metrics.json"
-        newest = max((p.stat().st_mtime for r in runs for p in (r / "checkpoints").glob("*.pt")), default=math.inf)
+        newest = max((_newest_checkpoint(r) for r in runs), default=math.inf)
         if reports[seed].is_file() and reports[seed].stat().st_mtime >= newest:
             print(f"{reports[seed]}: already evaluated", flush=True)
             continue
@@ -231,6 +238,31 @@ def evaluate_all(plan: RankPlan, data: Path) -> dict[int, Path]:
     failed = [str(j[1]) for j, c in zip(jobs, codes) if c != 0]
     if failed:
         raise RuntimeError(f"evaluation failed; see {', '.join(failed)}")
+    return reports
+
+
+def _newest_checkpoint(run: Path) -> float:
+    return max((p.stat().st_mtime for p in (run / "checkpoints").glob("*.pt")), default=math.inf)
+
+
+def diagnose_all(plan: RankPlan, data: Path) -> dict[str, dict[int, Path]]:
+    """Stage 6: ``emoface diagnose`` of every EmoFace-type run (skipped when its report is newer than its checkpoints);
+    ``{method: {seed: OUT/diagnose/RUN/diagnose.json}}``."""
+    jobs, reports = [], {}
+    for method in (m for m in plan.methods if m in DIAGNOSED and plan.diagnose_clips > 0):
+        for seed in plan.seeds:
+            run = plan.run_dir(method, seed)
+            out = plan.out / "diagnose" / run.name
+            report = reports.setdefault(method, {})[seed] = out / "diagnose.json"
+            if report.is_file() and report.stat().st_mtime >= _newest_checkpoint(run):
+                print(f"{report}: already diagnosed", flush=True)
+                continue
+            jobs.append((_cli("emoface", "diagnose", "--run", run, "--data", data, "--split", "test", "--out", out,
+                              "--max-clips", plan.diagnose_clips, "--threads", 1, "--device", plan.device), out.with_suffix(".log")))
+    codes = _run_parallel(jobs, 1 if plan.device.startswith("cuda") else 2)
+    failed = [str(j[1]) for j, c in zip(jobs, codes) if c != 0]
+    if failed:
+        raise RuntimeError(f"diagnosis failed; see {', '.join(failed)}")
     return reports
 
 
@@ -273,9 +305,11 @@ def run_experiment(plan: RankPlan, results: Path | None = None, md: Path | None 
         reports = evaluate_all(plan, data)
         per_seed = {seed: json.loads(p.read_text()) for seed, p in reports.items()}
         agg = aggregate(per_seed)
+        diagnoses = {m: {seed: json.loads(p.read_text()) for seed, p in by_seed.items()}
+                     for m, by_seed in diagnose_all(plan, data).items()}
     result = {"meta": meta, "plan": {**asdict(plan), "out": str(plan.out)}, "epochs": epochs, "schedule": chosen,
               "clips": {s: _count_clips(data / f"{s}.h5") for s in ("train", "val", "test")},
-              "truth": plan.truth, **agg}
+              "truth": plan.truth, **agg, "diagnosis": aggregate_diagnoses(diagnoses)}
     _write_json(plan.out / "rank.json", result)
     (plan.out / "rank.md").write_text("\n".join(rank_lines(result)) + "\n")
     if results is not None:
@@ -303,6 +337,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--workers", type=int, default=d.workers)
     ap.add_argument("--device", default=None, help="cpu or cuda (default: cuda when torch sees one)")
     ap.add_argument("--no-truth", action="store_true", help="leave out the truth-referenced columns")
+    ap.add_argument("--diagnose-clips", type=int, default=d.diagnose_clips,
+                    help="test clips of each EmoFace-type run's region-drive diagnosis (0: no `emoface diagnose`)")
     ap.add_argument("--results", type=Path, default=REPO / "bench" / "results" / "full", help="bench results folder")
     ap.add_argument("--md", type=Path, default=REPO / "BENCHMARKS.md", help="report to re-render ('-': none)")
     a = ap.parse_args(argv)
@@ -314,7 +350,8 @@ def main(argv: list[str] | None = None) -> int:
 
         device = "cuda" if torch.cuda.is_available() else "cpu"
     plan = RankPlan(a.out.resolve(), a.train_actors, a.val_actors, a.test_actors, a.clips_per_actor, tuple(a.seeds),
-                    tuple(dict.fromkeys(a.methods)), a.epochs, a.budget_min, a.conditions, a.workers, device, not a.no_truth)
+                    tuple(dict.fromkeys(a.methods)), a.epochs, a.budget_min, a.conditions, a.workers, device, not a.no_truth,
+                    a.diagnose_clips)
     try:
         r = run_experiment(plan, a.results, None if str(a.md) == "-" else a.md)
     except RuntimeError as exc:

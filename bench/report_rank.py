@@ -12,7 +12,8 @@ from collections.abc import Mapping
 
 import numpy as np
 
-__all__ = ["COLUMNS", "aggregate", "render_table", "rank_lines", "rank_section"]
+__all__ = ["COLUMNS", "DIAGNOSIS_COLUMNS", "aggregate", "render_table", "diagnosis_values", "aggregate_diagnoses",
+           "render_diagnoses", "rank_lines", "rank_section"]
 
 #: the columns of the table: key in a method's ``overall`` (or ``emotion_accuracy``), label, digits
 COLUMNS: tuple[tuple[str, str, int], ...] = (("lve", "LVE ↓", 3), ("eve", "EVE ↓", 3), ("fdd", "FDD", 2),
@@ -58,6 +59,64 @@ def aggregate(per_seed: Mapping[int, Mapping]) -> dict:
     return {"methods": out, "ceiling": {"mean": float(np.mean(ceiling)), "std": float(np.std(ceiling))} if ceiling else None}
 
 
+#: the diagnosis table (``emoface diagnose``, emoface/eval/diagnose.py): key, label, digits
+DIAGNOSIS_COLUMNS: tuple[tuple[str, str, int], ...] = (
+    ("head", "emotion head acc. (test)", 3), ("probe_e", "probe F_e (test)", 3), ("probe_c", "probe F_c (test)", 3),
+    ("cls_ratio", "L_cls last/first", 3), ("swap_lips", "emotion swap: lips mm", 2),
+    ("swap_eye", "eye region mm", 2), ("swap_forehead", "forehead mm", 2), ("truth_eye", "truth: eye region mm", 2),
+    ("share_lips", "emotion share lips", 3), ("share_eye", "eye region", 3), ("share_forehead", "forehead", 3),
+    ("history_lips", "history zero: lips mm", 3),
+)
+
+
+def diagnosis_values(r: Mapping) -> dict[str, float]:
+    """The numbers of one ``diagnose.json`` that the rank report shows (a column the run lacks is left out)."""
+    e, d = r["emotion"], r["drive"]
+    out: dict[str, float | None] = {
+        "head": (e["head"].get(r["split"]) or {}).get("accuracy"),
+        "probe_e": (e.get("probe_emotion") or {}).get("accuracy"),
+        "probe_c": (e.get("probe_content") or {}).get("accuracy"),
+        "cls_ratio": (r["curves"]["train"].get("classification") or {}).get("ratio"),
+        "truth_eye": (d.get("emotion_swap_truth") or {}).get("eye_region"),
+        "history_lips": d["drive"].get("history_zero", {}).get("lips"),
+    }
+    for key, region in (("lips", "lips"), ("eye", "eye_region"), ("forehead", "forehead")):
+        out[f"swap_{key}"] = d["drive"].get("emotion_swap", {}).get(region)
+        out[f"share_{key}"] = (d.get("emotion_share") or {}).get(region)
+    return {k: float(v) for k, v in out.items() if v is not None}
+
+
+def aggregate_diagnoses(per_run: Mapping[str, Mapping[int, Mapping]]) -> dict:
+    """``{method: {seed: diagnose.json}}`` -> ``{method: {"n_seeds", column: {"mean", "std", "seeds"}}}``."""
+    out = {}
+    for method, seeds in per_run.items():
+        vals: dict[str, list[float]] = defaultdict(list)
+        for _seed, r in sorted(seeds.items()):
+            for k, v in diagnosis_values(r).items():
+                vals[k].append(v)
+        out[method] = {"n_seeds": len(seeds), **{k: {"mean": float(np.mean(v)), "std": float(np.std(v)), "seeds": v}
+                                                 for k, v in vals.items()}}
+    return out
+
+
+def render_diagnoses(diag: Mapping) -> list[str]:
+    """The diagnosis table of :func:`aggregate_diagnoses` with what its columns are."""
+    cols = [c for c in DIAGNOSIS_COLUMNS if any(c[0] in r for r in diag.values())]
+    if not diag or not cols:
+        return []
+    lines = ["Why (`emoface diagnose` of each EmoFace-type run, mean ± std over seeds; docs/evaluation.md): the emotion "
+             "head's accuracy on the test actors and linear probes of the emotion and content features (chance 0.125); "
+             "L_cls last/first epoch (about 1: the head learnt nothing); how many mm the predicted offsets move when the "
+             "emotion features are swapped for those of the same sentence in another emotion, beside how much the truth "
+             "moves between the two clips; the emotion branch's share of the fused motion per region; how many mm the lips "
+             "move when every decoder input (the motion history) is zero.", "",
+             "| method | " + " | ".join(label for _k, label, _d in cols) + " | seeds |", "|---" * (len(cols) + 2) + "|"]
+    for method, r in diag.items():
+        cells = [f"{r[k]['mean']:.{d}f} ± {r[k]['std']:.{d}f}" if k in r else "–" for k, _l, d in cols]
+        lines.append(f"| {method} | " + " | ".join(cells) + f" | {r['n_seeds']} |")
+    return lines
+
+
 def render_table(agg: Mapping) -> list[str]:
     """The Table-2-shaped Markdown table of :func:`aggregate` (mean +- std over seeds)."""
     methods = agg["methods"]
@@ -84,7 +143,7 @@ def rank_lines(r: Mapping) -> list[str]:
             "nearest-centroid probe fitted on train.h5 gives the clip's emotion (docs/evaluation.md). Each cell: mean ± std "
             "(population) over the seeds of each seed's value (itself the mean over the speaker conditions)."
             + ("" if r.get("truth") else " Truth-referenced columns: not run (--no-truth)."), "",
-            *render_table(r)]
+            *render_table(r), *([""] + render_diagnoses(r["diagnosis"]) if r.get("diagnosis") else [])]
 
 
 def rank_section(R: Mapping) -> list[str]:

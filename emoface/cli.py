@@ -1,4 +1,4 @@
-"""``emoface``: the library's command line (validate, train, evaluate, animate, render, export/import).
+"""``emoface``: the library's command line (validate, train, evaluate, diagnose, animate, render, export/import).
 
 Each command lives beside the code it drives (``emoface/<area>/commands.py``) and is registered
 here with one line; heavy imports (torch, transformers) happen inside the commands so that
@@ -46,6 +46,10 @@ from emoface.eval.commands import animate, evaluate, render  # noqa: E402
 app.command("evaluate")(evaluate)
 app.command("animate")(animate)
 app.command("render")(render)
+
+from emoface.eval.diagnose_command import diagnose  # noqa: E402
+
+app.command("diagnose")(diagnose)
 
 from emoface.train.commands import train  # noqa: E402
 

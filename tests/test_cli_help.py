@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 ROOT = Path(__file__).resolve().parents[1]
 ENV = {"COLUMNS": "200", "NO_COLOR": "1", "TERM": "dumb"}
 COMMANDS = {
-    "emoface": {"validate", "export-faceformer", "evaluate", "animate", "render", "train"},
+    "emoface": {"validate", "export-faceformer", "evaluate", "diagnose", "animate", "render", "train"},
     "build-dataset": {"ravdess", "synth", "vocaset"},
 }
 MODULE = {"emoface": "emoface", "build-dataset": "pipeline"}

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from bench.rank import RankPlan, choose_epochs
-from bench.report_rank import aggregate, rank_section, render_table
+from bench.rank import RankPlan, choose_epochs, diagnose_all
+from bench.report_rank import aggregate, aggregate_diagnoses, diagnosis_values, rank_section, render_diagnoses, render_table
 
 
 def _method(name: str, lve: float, eve: float, acc: float | None, truth: float | None = None) -> dict:
@@ -92,3 +92,64 @@ def test_plan_split_and_section():
     text = "\n".join(rank_section({"rank": r}))
     assert "## Ranking experiment (issue 16)" in text and "10 min on 2026-01-01" in text
     assert "12 training actors (720 clips)" in text and "| emoface | 1.000 ± 0.000 |" in text
+    assert "emoface diagnose" not in text  # no diagnosis in the result: no table
+    r["diagnosis"] = aggregate_diagnoses({"emoface": {0: _diagnosis(0.2, 0.05, 0.4)}})
+    text = "\n".join(rank_section({"rank": r}))
+    assert "`emoface diagnose` of each EmoFace-type run" in text and "| emoface | 0.200 ± 0.000 |" in text
+
+
+def _diagnosis(head: float, swap_eye: float, share: float, with_truth: bool = True) -> dict:
+    regions = ("lips", "eye_region", "forehead")
+    return {"split": "test",
+            "emotion": {"head": {"train": {"accuracy": 0.9}, "test": {"accuracy": head}},
+                        "probe_emotion": {"accuracy": 0.5}, "probe_content": {"accuracy": 0.25}},
+            "drive": {"drive": {"emotion_swap": {"lips": 1.0, "eye_region": swap_eye, "forehead": 0.1},
+                                "history_zero": {"lips": 0.02, "eye_region": 0.0, "forehead": 0.0}},
+                      "emotion_share": {g: share for g in regions},
+                      "emotion_swap_truth": {g: 0.3 for g in regions} if with_truth else None},
+            "curves": {"train": {"classification": {"ratio": 1.0}}}}
+
+
+def test_diagnoses_mean_and_std_over_seeds():
+    """Two seeds of emoface: head 0.2 and 0.4 -> 0.3 +- 0.1; a run without the truth swap leaves that column out."""
+    diag = aggregate_diagnoses({"emoface": {0: _diagnosis(0.2, 0.05, 0.4), 1: _diagnosis(0.4, 0.15, 0.6)},
+                                "add": {0: _diagnosis(0.125, 0.0, 0.5, with_truth=False)}})
+    emo = diag["emoface"]
+    assert emo["n_seeds"] == 2 and emo["head"]["mean"] == pytest.approx(0.3) and emo["head"]["std"] == pytest.approx(0.1)
+    assert emo["swap_eye"]["mean"] == pytest.approx(0.1) and emo["share_forehead"]["mean"] == pytest.approx(0.5)
+    assert emo["truth_eye"]["mean"] == pytest.approx(0.3) and "truth_eye" not in diag["add"]
+    assert diagnosis_values(_diagnosis(0.2, 0.05, 0.4))["probe_c"] == 0.25
+    lines = render_diagnoses(diag)
+    header = [ln for ln in lines if ln.startswith("| method")][0]
+    assert "emotion head acc. (test)" in header and "truth: eye region mm" in header and header.count("|") == 15
+    assert emo["history_lips"]["mean"] == pytest.approx(0.02)
+    row = [ln for ln in lines if ln.startswith("| emoface |")][0]
+    assert row.startswith("| emoface | 0.300 ± 0.100 | 0.500 ± 0.000 | 0.250 ± 0.000 | 1.000 ± 0.000 | 1.00 ± 0.00 | 0.10 ± 0.05 |")
+    assert [ln for ln in lines if ln.startswith("| add |")][0].count("–") == 1
+    assert render_diagnoses({}) == []
+
+
+def test_diagnose_all_resumes(tmp_path, monkeypatch):
+    """Only EmoFace-type runs are diagnosed; a report newer than the run's checkpoints is kept, an older one redone."""
+    import os
+
+    plan = RankPlan(tmp_path, seeds=(0,), methods=("emoface", "single_branch", "add"))
+    for method in plan.methods:
+        (plan.run_dir(method, 0) / "checkpoints").mkdir(parents=True)
+        (plan.run_dir(method, 0) / "checkpoints" / "best.pt").write_bytes(b"x")
+    done = tmp_path / "diagnose" / "add-s0" / "diagnose.json"
+    done.parent.mkdir(parents=True)
+    done.write_text("{}")
+    stale = plan.run_dir("emoface", 0) / "checkpoints" / "best.pt"
+    os.utime(done, (stale.stat().st_mtime + 10,) * 2)
+    calls = []
+    monkeypatch.setattr("bench.rank._run_parallel", lambda jobs, width: calls.extend(jobs) or [0] * len(jobs))
+    reports = diagnose_all(plan, tmp_path / "data")
+    assert set(reports) == {"emoface", "add"} and reports["add"][0] == done
+    assert len(calls) == 1 and "diagnose" in calls[0][0] and str(plan.run_dir("emoface", 0)) in calls[0][0]
+    assert calls[0][0][calls[0][0].index("--max-clips") + 1] == "40"
+    calls.clear()
+    os.utime(done, (stale.stat().st_mtime - 10,) * 2)  # the run was trained again after its diagnosis
+    diagnose_all(plan, tmp_path / "data")
+    assert len(calls) == 2
+    assert diagnose_all(RankPlan(tmp_path, seeds=(0,), diagnose_clips=0), tmp_path) == {}

@@ -41,8 +41,9 @@ def canonicalize(fit: ClipFit, identity: IdentityFit | None, model, chunk: int =
                  device: str | torch.device = "cpu") -> tuple[np.ndarray, np.ndarray]:
     """Front-facing vertices ``(T, V, 3)`` and the neutral template ``(V, 3)``, float32 metres.
 
-    The template is the identity with zero expression and pose. ``identity`` may be ``None``
-    (the shape stored in ``fit`` is used).
+    The template is the identity at zero pose with its reference expression
+    (:func:`~pipeline.fitting.identity.reference_expression`; zero unless the identity has one).
+    ``identity`` may be ``None`` (the shape stored in ``fit`` is used, zero expression).
     """
     layer = layer_for(model, device)
     shape = np.asarray(identity.shape if identity is not None else fit.shape, np.float32)
@@ -57,10 +58,22 @@ def canonicalize(fit: ClipFit, identity: IdentityFit | None, model, chunk: int =
                     jaw=_as(fit.jaw[a:b], device), neck=_as(fit.neck[a:b], device), eyes=_as(fit.eyes[a:b], device),
                     landmarks=None)
         out[a:b] = res.vertices.cpu().numpy()
-    template = layer(shape=_as(shape, device)[None], landmarks=None).vertices[0].cpu().numpy()
+    template = layer(shape=_as(shape, device)[None], expression=_reference(identity, E, device),
+                     landmarks=None).vertices[0].cpu().numpy()
     if not (np.isfinite(out).all() and np.isfinite(template).all()):
         raise ValueError("canonical meshes are not finite")
     return out, template
+
+
+def _reference(identity: IdentityFit | None, E: int, device) -> torch.Tensor | None:
+    """The identity's reference expression as a ``(1, E)`` tensor (``None``: zero expression)."""
+    ref = np.zeros(0, np.float32) if identity is None else np.asarray(identity.expression_reference, np.float32)
+    if ref.size == 0 or not np.any(ref):
+        return None
+    out = np.zeros((1, E), np.float32)
+    n = min(E, ref.size)
+    out[0, :n] = ref[:n]
+    return _as(out, device)
 
 
 def camera_vertices(vertices: np.ndarray, fit: ClipFit) -> np.ndarray:

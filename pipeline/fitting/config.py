@@ -227,10 +227,17 @@ class IdentityConfig:
     effective_frames: float = 0.3
     chunk: int = 40  # frames per chunk when accumulating the identity system
     seed: int = 0  # of the frame sampling
+    # the actor's reference expression, part of its template: "median" = the per-component
+    # median of the expressions fitted to the sampled frames (the expression the actor's face
+    # holds through all its clips: a detector's bias on that face, or a trait such as wide
+    # eyes, which no clip's emotion should carry); "none" = zero expression (docs/fitting.md,
+    # "Reference expression")
+    expression_reference: str = "median"
 
     def __post_init__(self) -> None:
         _at_least(self, 1, "iterations", "frames", "chunk")
         _positive(self, "effective_frames")
+        _one_of(self, "expression_reference", ("median", "none"))
 
 
 @dataclass

@@ -20,7 +20,7 @@ from emoface.mesh.camera import PinholeCamera
 from .config import FitConfig
 from .init import default_camera
 from .landmark_model import LandmarkModel
-from .problem import Targets, batch_energy, frame_bounds, frame_priors, initial_params, make_targets
+from .problem import Targets, batch_energy, frame_bounds, frame_priors, initial_params, make_targets, unpack
 from .solver import ArrowSystem, Linearization, Loss, NonFiniteEnergy, Schedule, cross_blocks, levenberg_marquardt
 from .types import FitError, IdentityFit, LandmarkTrack
 
@@ -178,7 +178,21 @@ def fit_identity(tracks: list[LandmarkTrack], model, camera: PinholeCamera | Non
     shape = np.zeros(model.shapedirs.shape[-1], np.float32)
     shape[:S] = beta.cpu().numpy()
     return IdentityFit(shape=shape, camera=cam, n_frames=N, error_iod=err, focal_estimated=est_f,
-                       embedding=lm.embedding, model_name=model.name, converged=converged)
+                       embedding=lm.embedding, model_name=model.name, converged=converged,
+                       expression_reference=reference_expression(unpack(x, E)[0].cpu().numpy(), cfg.identity.expression_reference))
+
+
+def reference_expression(expressions: np.ndarray, how: str) -> np.ndarray:
+    """The expression an actor's template holds, from the expressions ``(N, E)`` fitted to its sampled frames.
+
+    ``"median"``: the per-component median over the frames, i.e. what the face shows through
+    all of its clips (sampled across them) rather than in one: a static bias of the detector
+    on this face, or a trait of the face (wide eyes, a resting frown). Folded into the
+    template, it no longer counts as every clip's emotion. ``"none"``: zero (an empty array).
+    """
+    if how == "none" or len(expressions) == 0:
+        return np.zeros(0, np.float32)
+    return np.median(np.asarray(expressions, np.float64), axis=0).astype(np.float32)
 
 
 def _to_image_translation(x: torch.Tensor, logf: float, E: int) -> torch.Tensor:

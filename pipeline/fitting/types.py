@@ -152,7 +152,8 @@ class IdentityFit:
     ``shape (S,)`` coefficients (the model's first S), ``camera`` (focal possibly estimated),
     ``n_frames`` frames used, ``error_iod`` median landmark reprojection error over those
     frames (fraction of the inter-ocular distance), ``focal_estimated``, ``embedding`` name,
-    ``model_name``, ``converged``.
+    ``model_name``, ``converged``; ``expression_reference (E,)`` the expression the actor's
+    template holds (``identity.expression_reference``; empty = zero expression).
     """
 
     shape: np.ndarray
@@ -163,6 +164,7 @@ class IdentityFit:
     embedding: str
     model_name: str
     converged: bool = True
+    expression_reference: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float32))
 
     def save(self, path: str | Path) -> None:
         from emoface.utils.atomic import atomic_path
@@ -170,14 +172,16 @@ class IdentityFit:
         with atomic_path(path, suffix=".npz") as tmp:
             np.savez(tmp, shape=np.asarray(self.shape, np.float32), camera=self.camera.as_array(),
                      n_frames=self.n_frames, error_iod=self.error_iod, focal_estimated=self.focal_estimated,
-                     embedding=self.embedding, model_name=self.model_name, converged=self.converged)
+                     embedding=self.embedding, model_name=self.model_name, converged=self.converged,
+                     expression_reference=np.asarray(self.expression_reference, np.float32))
 
     @classmethod
     def load(cls, path: str | Path) -> "IdentityFit":
         with np.load(path, allow_pickle=False) as z:
+            ref = z["expression_reference"].astype(np.float32) if "expression_reference" in z.files else np.zeros(0, np.float32)
             return cls(z["shape"].astype(np.float32), PinholeCamera.from_array(z["camera"]), int(z["n_frames"]),
                        float(z["error_iod"]), bool(z["focal_estimated"]), str(z["embedding"]),
-                       str(z["model_name"]), bool(z["converged"]))
+                       str(z["model_name"]), bool(z["converged"]), ref)
 
 
 @dataclass

@@ -30,7 +30,8 @@ class TruthClip:
 
 def make_clip(model, shape: np.ndarray, camera: PinholeCamera, n_frames: int = 60, seed: int = 0,
               noise_px: float = 1.0, outlier_frac: float = 0.0, missing: slice | None = None,
-              n_expression: int | None = None, depth: float = 0.7, clip_id: str = "synthetic") -> TruthClip:
+              n_expression: int | None = None, depth: float = 0.7, clip_id: str = "synthetic",
+              held: np.ndarray | None = None) -> TruthClip:
     rng = np.random.default_rng(seed)
     E = model.exprdirs.shape[-1] if n_expression is None else n_expression
     lm = LandmarkModel(model, "mediapipe", len(shape), E, dtype=torch.float64)
@@ -41,6 +42,8 @@ def make_clip(model, shape: np.ndarray, camera: PinholeCamera, n_frames: int = 6
     # basis (``expr_*`` names) is signed
     signed = all(n.startswith("expr") for n in model.expression_names[:E])
     expr = 0.5 * np.clip(np.sin(2 * np.pi * freq * t[:, None] + phase), -0.2 if signed else 0.0, 1.0)
+    if held is not None:  # an expression the face holds through the clip (on top of the motion)
+        expr = expr + np.asarray(held, np.float64)[None, :E]
     jaw = np.zeros((n_frames, 3))
     jaw[:, 0] = 0.12 * (1 + np.sin(2 * np.pi * rng.uniform(1.5, 3.0) * t + rng.uniform(0, 6)))
     rot = np.stack([0.08 * np.sin(2 * np.pi * 0.3 * t + rng.uniform(0, 6)),

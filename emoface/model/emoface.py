@@ -323,10 +323,11 @@ class EmoFace(nn.Module):
             self.train(was_training)
 
     def predict(self, audio, template, speaker=0, intensity=0, emotion=None, n_frames: int | None = None,
-                first_frame=None, cached: bool = True) -> torch.Tensor:
+                first_frame=None, cached: bool = True, encoder_dtype: torch.dtype | None = None) -> torch.Tensor:
         """Meshes ``(T, V, 3)`` for one clip (``(B, T, V, 3)`` for batched audio); see :meth:`generate`."""
         a = torch.as_tensor(audio)
-        out = self.generate(a, template, speaker, intensity, emotion, n_frames, first_frame, cached).vertices
+        out = self.generate(a, template, speaker, intensity, emotion, n_frames, first_frame, cached,
+                            encoder_dtype=encoder_dtype).vertices
         return out[0] if a.dim() == 1 else out
 
     def encoder_configs(self) -> dict[str, str]:

@@ -14,7 +14,8 @@ optimiser step: the same for every variant). Variants, timed round-robin in each
 - ``frozen before`` / ``frozen default``: the CNNs frozen with equal weights (a pretrained
   snapshot's setting): before, the CNN runs on the anchor audio three times; by default once.
 
-Reports the median seconds per step and the ratio to ``before`` (or ``frozen before``) per
+``--single-branch`` adds the single-branch baseline's step (a second model) and each
+variant's ratio to it. Reports the median seconds per step and the ratio to ``before`` (or ``frozen before``) per
 round, and the largest gradient difference of ``share_anchor_cnn`` against ``default``.
 Writes ``bench/results/pair_step.json``.
 """
@@ -34,6 +35,9 @@ REPO = Path(__file__).resolve().parents[1]
 
 @contextmanager
 def _frozen(model, on: bool):
+    if not on:
+        yield
+        return
     fes = [model.content_encoder.wav2vec.feature_extractor, model.emotion_encoder.wav2vec.feature_extractor]
     for fe in fes:
         fe._requires_grad = not on
@@ -48,7 +52,7 @@ def _frozen(model, on: bool):
                 p.requires_grad_(True)
 
 
-def run(preset: str, n_vertices: int, frames: int, rounds: int) -> dict:
+def run(preset: str, n_vertices: int, frames: int, rounds: int, frozen_rows: bool = True, single: bool = False) -> dict:
     import torch
 
     from bench.bench_train import topology
@@ -62,10 +66,17 @@ def run(preset: str, n_vertices: int, frames: int, rounds: int) -> dict:
 
     cfg = load_yaml(ExperimentConfig, REPO / "configs" / f"emoface-{preset}.yaml")
     m = topology(n_vertices)
-    torch.manual_seed(0)
-    model = build_model(cfg.model, m.faces, n_vertices, 20, m.v_template).train()
-    for dec in (model.content_decoder, model.emotion_decoder):
-        torch.nn.init.normal_(dec.output.weight, std=1e-3)
+
+    def build(single_branch: bool):
+        c = load_yaml(ExperimentConfig, REPO / "configs" / f"emoface-{preset}.yaml", {"model.single_branch": single_branch})
+        torch.manual_seed(0)
+        out = build_model(c.model, m.faces, n_vertices, 20, m.v_template).train()
+        for dec in (out.content_decoder, out.emotion_decoder):
+            if dec is not None:
+                torch.nn.init.normal_(dec.output.weight, std=1e-3)
+        return out
+
+    model = build(False)
     model.emotion_encoder.wav2vec.feature_extractor.load_state_dict(
         model.content_encoder.wav2vec.feature_extractor.state_dict())  # one CNN (as two snapshots of one base model)
     tpl = torch.from_numpy(m.v_template).float()
@@ -83,17 +94,20 @@ def run(preset: str, n_vertices: int, frames: int, rounds: int) -> dict:
         "before": (PairModel(model, graph), False, False),
         "default": (PairModel(model, cfg.schedule), False, True),
         "share_anchor_cnn": (PairModel(model, cfg.schedule, share_anchor_cnn=True), False, True),
-        "frozen before": (PairModel(model, graph), True, False),
-        "frozen default": (PairModel(model, cfg.schedule), True, True),
     }
+    if frozen_rows:
+        variants["frozen before"] = (PairModel(model, graph), True, False)
+        variants["frozen default"] = (PairModel(model, cfg.schedule), True, True)
+    if single:
+        variants["single branch"] = (PairModel(build(True), cfg.schedule), False, True)
     real_frozen = AudioEncoder.cnn_frozen
 
     def step(name):
         pm, frozen, sharing = variants[name]
         AudioEncoder.cnn_frozen = real_frozen if sharing else (lambda self: False)
         try:
-            with _frozen(model, frozen):
-                model.zero_grad(set_to_none=True)
+            with _frozen(pm.model, frozen):
+                pm.model.zero_grad(set_to_none=True)
                 torch.manual_seed(1)
                 t0 = time.perf_counter()
                 out = pm(batch, 0.5, rnd)
@@ -101,7 +115,7 @@ def run(preset: str, n_vertices: int, frames: int, rounds: int) -> dict:
                                    out.logits, out.labels, cfg.loss).total
                 loss.backward()
                 dt = time.perf_counter() - t0
-                grads = {n: p.grad.clone() for n, p in model.named_parameters() if p.grad is not None}
+                grads = {n: p.grad.clone() for n, p in pm.model.named_parameters() if p.grad is not None}
         finally:
             AudioEncoder.cnn_frozen = real_frozen
         return dt, loss.item(), grads
@@ -120,18 +134,22 @@ def run(preset: str, n_vertices: int, frames: int, rounds: int) -> dict:
             ga, gb = res["default"][2], res["share_anchor_cnn"][2]
             grad_err = max(float((gb[k] - ga[k]).abs().max() / ga[k].abs().max().clamp(min=1e-30)) for k in ga)
             loss_err = abs(res["share_anchor_cnn"][1] - res["default"][1])
-            exact = {"default vs before": res["default"][1] == res["before"][1],
-                     "frozen default vs frozen before": res["frozen default"][1] == res["frozen before"][1]}
+            exact = {"default vs before": res["default"][1] == res["before"][1]}
+            if frozen_rows:
+                exact["frozen default vs frozen before"] = res["frozen default"][1] == res["frozen before"][1]
     rows = []
     for name in variants:
         base = "frozen before" if name.startswith("frozen") else "before"
         ratios = [a / b for a, b in zip(times[name], times[base])]
-        rows.append({"variant": name, "median_s": statistics.median(times[name]), "ratio_to_" + base.replace(" ", "_"):
-                     statistics.median(ratios)})
+        row = {"variant": name, "median_s": statistics.median(times[name]), "ratio_to_" + base.replace(" ", "_"):
+               statistics.median(ratios)}
+        if single and name != "single branch":
+            row["ratio_to_single_branch"] = statistics.median(a / b for a, b in zip(times[name], times["single branch"]))
+        rows.append(row)
         print(json.dumps(rows[-1]), flush=True)
     return {"benchmark": "pair_step_sharing", "date": time.strftime("%Y-%m-%d %H:%M"), "preset": preset,
             "vertices": n_vertices, "frames": [frames, frames + 7], "rounds": rounds, "threads": torch.get_num_threads(),
-            "cpus": os.cpu_count(), "rows": rows, "share_anchor_cnn_max_rel_grad_diff": grad_err,
+            "cpus": os.cpu_count(), "rows": rows, "seconds_per_round": times, "share_anchor_cnn_max_rel_grad_diff": grad_err,
             "share_anchor_cnn_loss_diff": loss_err, "same_loss_bitwise": exact}
 
 
@@ -142,13 +160,15 @@ def main() -> None:
     ap.add_argument("--frames", type=int, default=30)
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--no-frozen", action="store_true", help="leave out the frozen-CNN rows")
+    ap.add_argument("--single-branch", action="store_true", help="also time the single-branch step (ratios to it)")
     ap.add_argument("--out", type=Path, default=REPO / "bench" / "results" / "pair_step.json")
     args = ap.parse_args()
     import torch
 
     torch.set_num_threads(args.threads)
     load0 = os.getloadavg()[0]
-    report = run(args.preset, args.vertices, args.frames, args.rounds)
+    report = run(args.preset, args.vertices, args.frames, args.rounds, not args.no_frozen, args.single_branch)
     report["load"] = [load0, os.getloadavg()[0]]
     print(json.dumps({k: v for k, v in report.items() if k != "rows"}))
     args.out.parent.mkdir(parents=True, exist_ok=True)

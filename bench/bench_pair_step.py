@@ -15,7 +15,7 @@ optimiser step: the same for every variant). Variants, timed round-robin in each
   snapshot's setting): before, the CNN runs on the anchor audio three times; by default once.
 
 ``--single-branch`` adds the single-branch baseline's step (a second model) and each
-variant's ratio to it. Reports the median seconds per step and the ratio to ``before`` (or ``frozen before``) per
+variant's ratio to it. Reports the bytes saved for the backward pass by each variant's forward (its warm-up step), the median seconds per step and the ratio to ``before`` (or ``frozen before``) per
 round, and the largest gradient difference of ``share_anchor_cnn`` against ``default``.
 Writes ``bench/results/pair_step.json``.
 """
@@ -55,6 +55,7 @@ def _frozen(model, on: bool):
 def run(preset: str, n_vertices: int, frames: int, rounds: int, frozen_rows: bool = True, single: bool = False) -> dict:
     import torch
 
+    from bench.bench_profile import _saved_bytes
     from bench.bench_train import topology
     from emoface.model.build import build_model
     from emoface.model.encoders import AudioEncoder
@@ -102,7 +103,7 @@ def run(preset: str, n_vertices: int, frames: int, rounds: int, frozen_rows: boo
         variants["single branch"] = (PairModel(build(True), cfg.schedule), False, True)
     real_frozen = AudioEncoder.cnn_frozen
 
-    def step(name):
+    def step(name, measure: bool = False):
         pm, frozen, sharing = variants[name]
         AudioEncoder.cnn_frozen = real_frozen if sharing else (lambda self: False)
         try:
@@ -110,7 +111,11 @@ def run(preset: str, n_vertices: int, frames: int, rounds: int, frozen_rows: boo
                 pm.model.zero_grad(set_to_none=True)
                 torch.manual_seed(1)
                 t0 = time.perf_counter()
-                out = pm(batch, 0.5, rnd)
+                if measure:  # bytes saved for the backward pass (each storage once, parameters included)
+                    out, nbytes = _saved_bytes(lambda: pm(batch, 0.5, rnd))
+                    saved_mib[name] = nbytes / 2**20
+                else:
+                    out = pm(batch, 0.5, rnd)
                 loss = pair_losses(out.self_target.final, out.gt_self, out.cross_target.final, out.gt_cross,
                                    out.logits, out.labels, cfg.loss).total
                 loss.backward()
@@ -120,8 +125,9 @@ def run(preset: str, n_vertices: int, frames: int, rounds: int, frozen_rows: boo
             AudioEncoder.cnn_frozen = real_frozen
         return dt, loss.item(), grads
 
-    for name in variants:  # warm-up
-        step(name)
+    saved_mib: dict[str, float] = {}
+    for name in variants:  # warm-up, with the saved-tensor count
+        step(name, measure=True)
     times: dict[str, list[float]] = {k: [] for k in variants}
     grad_err = loss_err = None
     for r in range(rounds):
@@ -141,7 +147,7 @@ def run(preset: str, n_vertices: int, frames: int, rounds: int, frozen_rows: boo
     for name in variants:
         base = "frozen before" if name.startswith("frozen") else "before"
         ratios = [a / b for a, b in zip(times[name], times[base])]
-        row = {"variant": name, "median_s": statistics.median(times[name]), "ratio_to_" + base.replace(" ", "_"):
+        row = {"variant": name, "saved_for_backward_mib": saved_mib[name], "median_s": statistics.median(times[name]), "ratio_to_" + base.replace(" ", "_"):
                statistics.median(ratios)}
         if single and name != "single branch":
             row["ratio_to_single_branch"] = statistics.median(a / b for a, b in zip(times[name], times["single branch"]))

@@ -122,6 +122,73 @@ def bf16_error(seconds: list[float], n_vertices: int = 5023, repeats: int = 2) -
     return rows
 
 
+def int8_error(seconds: list[float], n_vertices: int = 5023, repeats: int = 2) -> list[dict]:
+    """Paper preset: cached ``generate`` in float32, with int8 dynamic quantisation, and with bf16 encoders.
+
+    ``torch.ao.quantization.quantize_dynamic`` on every ``nn.Linear`` (weights int8, activations
+    quantised per call; the CNNs' convolutions and Mesh Attention stay float32) of the two
+    encoders and the two decoders (``int8``), of the encoders only (``int8 encoders``) or of the
+    decoders only (``int8 decoders``), each on a copy of the model; ``bf16``: ``encoder_dtype=torch.bfloat16``. Round-robin in one process,
+    the order reversed every other round; RTF (median of ``repeats``), speed-up over float32 and
+    the error against float32, as in :func:`bf16_error`.
+    """
+    import copy
+    import statistics
+
+    import torch
+    from torch import nn
+    from torch.ao.quantization import quantize_dynamic
+
+    from bench.bench_train import topology
+    from emoface.model.build import build_model
+    from emoface.train.config import ExperimentConfig
+    from emoface.utils.config import load_yaml
+
+    cfg = load_yaml(ExperimentConfig, REPO / "configs" / "emoface-paper.yaml")
+    m = topology(n_vertices)
+    torch.manual_seed(0)
+    model = build_model(cfg.model, m.faces, n_vertices, 20, m.v_template).eval()
+    for dec in (model.content_decoder, model.emotion_decoder):
+        torch.nn.init.normal_(dec.output.weight, std=1e-3)
+
+    def quantised(parts):
+        q = copy.deepcopy(model)
+        for name in parts:
+            quantize_dynamic(getattr(q, name), {nn.Linear}, dtype=torch.qint8, inplace=True)
+        return q
+
+    enc = ("content_encoder", "emotion_encoder")
+    variants = {"fp32": (model, None), "int8": (quantised(enc + ("content_decoder", "emotion_decoder")), None),
+                "int8 encoders": (quantised(enc), None), "int8 decoders": (quantised(("content_decoder", "emotion_decoder")), None),
+                "bf16": (model, torch.bfloat16)}
+    tpl = torch.from_numpy(m.v_template).float()
+    g = torch.Generator().manual_seed(0)
+    warm = 0.1 * torch.randn(16000, generator=g)
+    for mod, dt in variants.values():
+        mod.generate(warm, tpl, encoder_dtype=dt)
+    rows = []
+    for sec in seconds:
+        audio = 0.1 * torch.randn(int(sec * 16000), generator=g)
+        times = {k: [] for k in variants}
+        outs = {}
+        for r in range(repeats):
+            for k in (list(variants) if r % 2 == 0 else list(reversed(variants))):
+                mod, dt = variants[k]
+                t0 = time.perf_counter()
+                outs[k] = mod.generate(audio, tpl, first_frame=tpl, encoder_dtype=dt).vertices
+                times[k].append(time.perf_counter() - t0)
+        a = outs["fp32"]
+        span = float((a - tpl).abs().max())
+        for k in variants:
+            d = (outs[k] - a).abs()
+            rows.append({"variant": k, "audio_seconds": sec, "rtf": statistics.median(times[k]) / sec,
+                         "speedup_over_fp32": statistics.median(times["fp32"]) / statistics.median(times[k]),
+                         "max_abs_err_mm": float(d.max()) * 1e3, "mean_abs_err_mm": float(d.mean()) * 1e3,
+                         "max_err_over_max_offset": float(d.max()) / span if span else None})
+            print(json.dumps(rows[-1]), flush=True)
+    return rows
+
+
 def run_presets(presets=("small", "paper"), vertices: int | None = None, seconds=(3.0, 60.0),
                 max_uncached_seconds: float | dict[str, float] = 300.0, device: str = "cpu",
                 threads: int | None = None) -> dict:
@@ -153,14 +220,16 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=None)
     ap.add_argument("--out", type=Path, default=REPO / "bench" / "results" / "inference.json")
     ap.add_argument("--bf16", action="store_true", help="paper preset: float32 vs bfloat16 encoders (speed, error)")
+    ap.add_argument("--int8", action="store_true", help="paper preset: float32 vs int8 dynamic quantisation (speed, error)")
     args = ap.parse_args()
-    if args.bf16:
+    if args.bf16 or args.int8:
         import torch
 
         if args.threads:
             torch.set_num_threads(args.threads)
-        rows = bf16_error(args.seconds, args.vertices or 5023)
-        report = {"benchmark": "inference_bf16", "date": time.strftime("%Y-%m-%d"), "threads": torch.get_num_threads(),
+        load0 = os.getloadavg()[0]
+        rows = (bf16_error if args.bf16 else int8_error)(args.seconds, args.vertices or 5023)
+        report = {"benchmark": "inference_bf16" if args.bf16 else "inference_int8", "load_average_before": load0, "date": time.strftime("%Y-%m-%d"), "threads": torch.get_num_threads(),
                   "load_average_after": os.getloadavg()[0], "rows": rows}
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(json.dumps(report, indent=2) + "\n")

@@ -74,7 +74,7 @@ def make_step(preset: str, n_vertices: int, variant: str, frames: int, device: s
     m = topology(n_vertices)
     torch.manual_seed(0)
     model = build_model(cfg.model, m.faces, n_vertices, 20, m.v_template).to(dev)
-    pm = PairModel(model, cfg.schedule).train()
+    pm = PairModel(model, cfg.schedule, share_anchor_cnn=cfg.train.share_anchor_cnn).train()
     opt = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=1e-4)
     tpl = torch.from_numpy(m.v_template).float().to(dev)
     g = torch.Generator().manual_seed(0)

@@ -99,6 +99,7 @@ def animate(
     size: int = typer.Option(512, "--size", help="Video height and width in pixels."),
     device: str = typer.Option("cpu", "--device", help="cpu, cuda, cuda:N."),
     threads: int | None = typer.Option(None, "--threads", help="CPU threads for torch (default: torch's choice; 1 is often fastest for small models or on a busy machine)."),
+    bf16: bool = typer.Option(False, "--bf16", help="Audio encoders in bfloat16: faster on CPUs with bfloat16 support, not the same numbers (max error 0.3 mm at the paper preset; BENCHMARKS.md)."),
 ) -> None:
     """Animate a template from speech with a chosen emotion, intensity and speaking style."""
     from emoface.data.schema import InvalidSplitError
@@ -111,7 +112,8 @@ def animate(
     _set_threads(threads)
     try:
         anim = animate_run(run, audio, emotion=emotion, emotion_mix=emotion_mix, intensity=intensity, speaker=speaker,
-                           template=template, template_scale=template_scale, subject=subject, data=data, device=device)
+                           template=template, template_scale=template_scale, subject=subject, data=data, device=device,
+                           bf16=bf16)
     except (RunSetupError, InvalidSplitError) as exc:  # no run, or the checks of `emoface validate`: a setup error
         raise fail(exc, 2) from exc
     except (AnimateError, AudioError, ValueError, RuntimeError) as exc:

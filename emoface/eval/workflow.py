@@ -156,6 +156,7 @@ def animate(
     subject: str | None = None,
     data: str | Path | None = None,
     device: str = "cpu",
+    bf16: bool = False,
 ) -> Animation:
     """Animate a neutral face from speech with a chosen emotion, intensity and speaking style.
 
@@ -168,6 +169,9 @@ def animate(
         template: a neutral .obj/.ply in the run's topology (times ``template_scale`` to metres);
             subject: a training subject's template, or one found in ``data``'s split files;
             neither: the chosen training speaker's template.
+        bf16: run the two audio encoders in bfloat16 (``EmoFace.generate(encoder_dtype=torch.bfloat16)``):
+            faster on CPUs with bfloat16 support, not the same numbers (measured error and speed in
+            BENCHMARKS.md, "FLAME scale"); default float32, the exact path.
     Raises AnimateError, AudioError, CheckpointError (RunSetupError: a setup error), InvalidSplitError.
     """
     import torch
@@ -191,7 +195,8 @@ def animate(
                            "drop --emotion/--emotion-mix to take the emotion from the audio")
     t0 = time.time()
     with torch.inference_mode():
-        verts = model.predict(wav, tpl, speaker=cond.speaker, intensity=cond.intensity, emotion=cond.emotion)
+        verts = model.predict(wav, tpl, speaker=cond.speaker, intensity=cond.intensity, emotion=cond.emotion,
+                              encoder_dtype=torch.bfloat16 if bf16 else None)
     verts = verts.detach().cpu().numpy().astype(np.float32)
     return Animation(vertices=verts, fps=float(meta.fps), faces=np.asarray(meta.faces), audio=wav,
                      sample_rate=int(meta.sample_rate), template=tpl, template_name=tpl_name, conditions=cond, meta=meta,

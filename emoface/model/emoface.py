@@ -125,18 +125,29 @@ class EmoFace(nn.Module):
         """Mesh frames for ``n_samples`` of audio: ``max(1, round(n / sample_rate * fps))``."""
         return max(1, int(round(n_samples / self.cfg.sample_rate * self.cfg.fps)))
 
-    def encode_content(self, audio: torch.Tensor, n_frames: int) -> torch.Tensor:
-        """``audio (B, N)`` -> content features ``(B, n_frames, d)``."""
+    def encode_content(self, audio: torch.Tensor, n_frames: int, cnn: torch.Tensor | None = None) -> torch.Tensor:
+        """``audio (B, N)`` -> content features ``(B, n_frames, d)``.
+
+        ``cnn``: the content encoder's CNN features of ``audio`` computed before
+        (:meth:`AudioEncoder.cnn_features`), so that the CNN is not run again.
+        """
+        if cnn is not None:
+            return self.content_encoder.encode_cnn_features(cnn, n_frames)
         return self.content_encoder(audio, n_frames)
 
-    def encode_emotion(self, audio: torch.Tensor, n_frames: int) -> tuple[torch.Tensor, torch.Tensor]:
+    def encode_emotion(self, audio: torch.Tensor, n_frames: int,
+                       cnn: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """``audio (B, N)`` -> emotion features ``(B, n_frames, d)`` and class logits ``(B, E)``.
 
         In the single-branch model the content features stand in (and the logits are None).
+        ``cnn``: CNN features of ``audio`` equal to the emotion encoder's (see :meth:`encode_content`).
         """
         if self.emotion_encoder is None:
-            return self.content_encoder(audio, n_frames), None
-        feats = self.emotion_encoder(audio, n_frames)
+            return self.encode_content(audio, n_frames, cnn), None
+        if cnn is not None:
+            feats = self.emotion_encoder.encode_cnn_features(cnn, n_frames)
+        else:
+            feats = self.emotion_encoder(audio, n_frames)
         return feats, self.classifier(feats.mean(dim=1))
 
     def add_emotion_label(self, feats: torch.Tensor, label_weights: torch.Tensor | None) -> torch.Tensor:
@@ -323,10 +334,11 @@ class EmoFace(nn.Module):
             self.train(was_training)
 
     def predict(self, audio, template, speaker=0, intensity=0, emotion=None, n_frames: int | None = None,
-                first_frame=None, cached: bool = True) -> torch.Tensor:
+                first_frame=None, cached: bool = True, encoder_dtype: torch.dtype | None = None) -> torch.Tensor:
         """Meshes ``(T, V, 3)`` for one clip (``(B, T, V, 3)`` for batched audio); see :meth:`generate`."""
         a = torch.as_tensor(audio)
-        out = self.generate(a, template, speaker, intensity, emotion, n_frames, first_frame, cached).vertices
+        out = self.generate(a, template, speaker, intensity, emotion, n_frames, first_frame, cached,
+                            encoder_dtype=encoder_dtype).vertices
         return out[0] if a.dim() == 1 else out
 
     def encoder_configs(self) -> dict[str, str]:

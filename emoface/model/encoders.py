@@ -121,6 +121,18 @@ class AudioEncoder(nn.Module):
     def _forward(self, audio: torch.Tensor, n_frames: int) -> torch.Tensor:
         return self.from_cnn_features(self.cnn_features(audio), n_frames)
 
+    def encode_cnn_features(self, feats: torch.Tensor, n_frames: int) -> torch.Tensor:
+        """:meth:`from_cnn_features` with the encoder's activation checkpointing (``checkpoint: true``
+        in training): what :meth:`forward` does after the CNN, for CNN features computed once."""
+        if self.cfg.checkpoint and torch.is_grad_enabled() and self.training:
+            return checkpoint(self.from_cnn_features, feats, n_frames, use_reentrant=False)
+        return self.from_cnn_features(feats, n_frames)
+
+    def cnn_frozen(self) -> bool:
+        """Whether no CNN parameter is trained (a pretrained snapshot with ``freeze_feature_extractor``):
+        its features then carry no gradient, and sharing them between passes changes no number."""
+        return not any(p.requires_grad for p in self.wav2vec.feature_extractor.parameters())
+
     def cnn_features(self, audio: torch.Tensor) -> torch.Tensor:
         """``audio (B, N)`` -> the CNN feature extractor's output ``(B, S, C)`` at 50 Hz."""
         if audio.dim() != 2:
@@ -185,11 +197,13 @@ class AudioEncoder(nn.Module):
             outs.append(h)
         return torch.cat(outs, dim=2)
 
-    def same_cnn(self, other: "AudioEncoder") -> bool:
+    def same_cnn(self, other: "AudioEncoder", training_ok: bool = False) -> bool:
         """Whether ``other``'s :meth:`cnn_features` equals this one's for any audio.
 
         Decided by comparing the weights (and the audio normalisation and padding), not assumed:
         true e.g. for two snapshots fine-tuned from one pretrained model with the CNN frozen.
+        ``training_ok``: also when the CNNs are in training mode (the wav2vec2 CNN has no dropout;
+        the caller makes sure that the weights are not trained, e.g. :meth:`cnn_frozen`).
         """
         if self.cfg.normalize_audio != other.cfg.normalize_audio or self.min_samples != other.min_samples:
             return False
@@ -199,7 +213,8 @@ class AudioEncoder(nn.Module):
             return False
         a = self.wav2vec.feature_extractor.state_dict()
         b = other.wav2vec.feature_extractor.state_dict()
-        if a.keys() != b.keys() or self.wav2vec.feature_extractor.training or other.wav2vec.feature_extractor.training:
+        training = self.wav2vec.feature_extractor.training or other.wav2vec.feature_extractor.training
+        if a.keys() != b.keys() or (training and not training_ok):
             return False
         return all(a[k].shape == b[k].shape and torch.equal(a[k], b[k]) for k in a)
 

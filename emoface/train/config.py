@@ -69,6 +69,10 @@ class TrainConfig:
     val_speaker: int = bounded(0, ge=0)  # speaker condition for validation subjects unseen in training
     log_every: int = bounded(10, ge=1)  # steps between tensorboard step scalars
     keep_every: int = bounded(0, ge=0)  # also keep checkpoints/epoch_XXXX.pt every N epochs (0 = never)
+    # the anchor audio's content CNN once for the self and the cross target (clips of different
+    # lengths) also when the CNN is trained: same forward numbers, gradients summed in another
+    # float order (a frozen CNN is always shared: no gradient, the same numbers)
+    share_anchor_cnn: bool = False
 
 
 @dataclass

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.utils.checkpoint import checkpoint
 
 from emoface.model.emoface import BranchInputs, EmoFace, Offsets, shift_frames
 from emoface.train.config import ScheduleConfig
@@ -58,7 +59,8 @@ class StepRandom:
 @dataclass
 class TargetOutputs:
     final: Offsets  # the prediction that is supervised (stage 2, or the single pass)
-    stage1: Offsets | None  # the stage-1 (teacher-forced) prediction when two stages ran
+    stage1: Offsets | None  # the stage-1 (teacher-forced) prediction when two stages ran (without an
+    # autograd graph unless stage1_loss_weight > 0 or detach_predictions is false)
     gt_inputs: int  # decoder inputs that were ground truth (positions 1..T-1)
     inputs: int  # decoder inputs counted
 
@@ -77,13 +79,21 @@ class PairModel(nn.Module):
     """Wraps :class:`EmoFace` so that a whole training step is one ``forward`` (for DDP).
 
     ``cross=False`` decodes only the self target (data without cross-reconstruction pairs).
+    ``share_anchor_cnn`` (``train.share_anchor_cnn``): the anchor audio's content CNN runs once
+    for the self and the cross target also when the CNN is trained (see :meth:`_encode_anchor`).
+
+    Work the step does not repeat (the same numbers as repeating it): the content decoder of the
+    cross target (Eq. 14), a frozen CNN on the anchor audio, and the autograd graph of stage 1
+    when its outputs are neither supervised (``stage1_loss_weight: 0``) nor fed back with
+    gradients (``detach_predictions``): stage 1 then runs without recording one.
     """
 
-    def __init__(self, model: EmoFace, schedule: ScheduleConfig, cross: bool = True):
+    def __init__(self, model: EmoFace, schedule: ScheduleConfig, cross: bool = True, share_anchor_cnn: bool = False):
         super().__init__()
         self.model = model
         self.schedule = schedule
         self.cross = cross
+        self.share_anchor_cnn = share_anchor_cnn
 
     def forward(self, batch: PairBatch, p_gt: float, rnd: StepRandom) -> PairOutputs:
         m = self.model
@@ -113,9 +123,7 @@ class PairModel(nn.Module):
             in1 = m.prepare(c1, None, spk, int1, tpl)
             in2 = m.prepare(c2, None, spk, int2, tpl)
         else:
-            c1 = m.encode_content(batch.audio1, t1)
-            c12 = c1 if t2 == t1 else m.encode_content(batch.audio1, t2)
-            e1, l1 = m.encode_emotion(batch.audio1, t1)
+            c1, c12, (e1, l1) = self._encode_anchor(batch.audio1, t1, t2)
             e2, l2 = m.encode_emotion(batch.audio2, t2)
             e1 = m.add_emotion_label(e1, lab1)
             e2 = m.add_emotion_label(e2, lab2)
@@ -125,6 +133,31 @@ class PairModel(nn.Module):
         out1 = self._target(in1, gt1, rnd.uniform1, p_gt)
         out2 = self._target(in2, gt2, rnd.uniform2, p_gt, content_of=None if cfg.single_branch else out1)
         return PairOutputs(out1, out2, gt1, gt2, logits, torch.cat([batch.emotion1, batch.emotion2]))
+
+    def _encode_anchor(self, audio: torch.Tensor, t1: int, t2: int
+                       ) -> tuple[torch.Tensor, torch.Tensor, tuple[torch.Tensor, torch.Tensor]]:
+        """The anchor audio's content features at ``T1`` and ``T2`` and its emotion features and logits.
+
+        The content encoder's CNN runs once for both frame counts when its weights are frozen (no
+        gradient: the same numbers) or with ``share_anchor_cnn`` (the same forward numbers; the CNN's
+        gradient is summed before its backward pass instead of after, a different float summation
+        order). A frozen emotion-encoder CNN equal to the content one reuses those features too. The
+        passes run in the original order, so dropout draws the same masks.
+        """
+        m = self.model
+        ce, ee = m.content_encoder, m.emotion_encoder
+        frozen = ce.cnn_frozen()
+        share_c = t2 != t1 and (frozen or self.share_anchor_cnn)
+        share_e = frozen and ee.cnn_frozen() and ce.same_cnn(ee, training_ok=True)
+        cnn = None
+        if share_c or share_e:
+            if ce.cfg.checkpoint and torch.is_grad_enabled() and ce.training and not frozen:
+                cnn = checkpoint(ce.cnn_features, audio, use_reentrant=False)
+            else:
+                cnn = ce.cnn_features(audio)
+        c1 = m.encode_content(audio, t1, cnn)
+        c12 = c1 if t2 == t1 else m.encode_content(audio, t2, cnn if share_c else None)
+        return c1, c12, m.encode_emotion(audio, t1, cnn if share_e else None)
 
     def _target(self, inputs: BranchInputs, gt: torch.Tensor, uniform: torch.Tensor, p_gt: float,
                 content_of: TargetOutputs | None = None) -> TargetOutputs:
@@ -149,7 +182,9 @@ class PairModel(nn.Module):
             return TargetOutputs(m.decode(inputs, teacher, content=reused(content_of.final if content_of else None)),
                                  None, n_inputs, n_inputs)
         # the self target ran the same schedule, so it has a stage 1 whenever this one does
-        stage1 = m.decode(inputs, teacher, content=reused(content_of.stage1 if content_of else None))
+        graph = not s.detach_predictions or s.stage1_loss_weight > 0  # does any gradient flow through stage 1?
+        with torch.set_grad_enabled(graph and torch.is_grad_enabled()):
+            stage1 = m.decode(inputs, teacher, content=reused(content_of.stage1 if content_of else None))
         own = m.cfg.feedback == "own" and stage1.emotion is not None
         pe, pc = (stage1.emotion, stage1.content) if own else (stage1.fused, stage1.fused)
         if s.detach_predictions:

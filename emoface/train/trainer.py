@@ -120,7 +120,8 @@ class Trainer:
             templates={s: reader.template(s) for s in self.speakers}, regions=dict(reader.regions),
         )
         self.model = build_model(cfg.model, reader.faces, n_v, len(self.speakers), template0).to(self.device)
-        self.pair_model = PairModel(self.model, cfg.schedule, cross=self.pairs.cross)
+        self.pair_model = PairModel(self.model, cfg.schedule, cross=self.pairs.cross,
+                                    share_anchor_cnn=cfg.train.share_anchor_cnn)
         self.ddp = self.pair_model
         if info.enabled:
             ids = [self.device.index] if self.device.type == "cuda" else None

@@ -1,0 +1,116 @@
+"""Work the self-growing pair step does not repeat (emoface/train/step.py).
+
+- stage 1 records no autograd graph when nothing backpropagates through it: the same loss and
+  gradients, bit for bit, as recording one;
+- a frozen CNN runs once on the anchor audio (content at T1 and T2, and the emotion encoder when
+  its frozen CNN has the same weights): bit for bit the same as running it three times;
+- ``share_anchor_cnn`` (opt-in): a trained content CNN runs once on the anchor audio: the same
+  loss, gradients equal to 1e-5 (another float summation order).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from emoface.model.build import build_model
+from emoface.model.config import EncoderConfig, ModelConfig
+from emoface.model.encoders import AudioEncoder
+from emoface.train.config import LossConfig, ScheduleConfig
+from emoface.train.losses import pair_losses
+from emoface.train.pairs import PairBatch
+from emoface.train.step import PairModel, StepRandom
+from tools.demo_head.canonical_mesh import load_canonical_mesh
+
+TINY = dict(hidden_size=16, num_hidden_layers=1, num_attention_heads=2, intermediate_size=32, conv_dim=(8,) * 7,
+            num_conv_pos_embeddings=8, num_conv_pos_embedding_groups=2)
+T1, T2 = 9, 12  # clips of different lengths: the content encoder runs at both frame counts on the anchor audio
+
+
+def _model(frozen: bool = False):
+    m = load_canonical_mesh()
+    verts = (m.vertices / 100.0).astype(np.float32)
+    torch.manual_seed(0)
+    cfg = ModelConfig(feature_dim=16, content_encoder=EncoderConfig(**TINY), emotion_encoder=EncoderConfig(**TINY))
+    cfg.mesh_attention.channels = 2
+    model = build_model(cfg, m.faces, len(verts), 2, verts)
+    for dec in (model.content_decoder, model.emotion_decoder):  # zero-init outputs would make every check trivial
+        torch.nn.init.normal_(dec.output.weight, std=0.02)
+    if frozen:  # a pretrained snapshot with freeze_feature_extractor, one CNN under both encoders
+        model.emotion_encoder.wav2vec.feature_extractor.load_state_dict(
+            model.content_encoder.wav2vec.feature_extractor.state_dict())
+        model.content_encoder.wav2vec.feature_extractor._freeze_parameters()
+        model.emotion_encoder.wav2vec.feature_extractor._freeze_parameters()
+    return model.train(), torch.from_numpy(verts)
+
+
+def _batch(template: torch.Tensor) -> PairBatch:
+    g = torch.Generator().manual_seed(1)
+    v = template.shape[0]
+
+    def clip(t):
+        return template + 0.002 * torch.randn(1, t, v, 3, generator=g)
+
+    return PairBatch(["a"], ["b"], torch.randn(1, T1 * 16000 // 30, generator=g),
+                     torch.randn(1, T2 * 16000 // 30, generator=g), clip(T1), clip(T2), template[None],
+                     torch.tensor([1]), torch.tensor([0]), torch.tensor([4]), torch.tensor([0]), torch.tensor([1]))
+
+
+def _step(model, schedule: ScheduleConfig, share: bool = False):
+    """Loss, gradients, the outputs and the CNN calls of one pair step at p_gt = 0.5 (dropout on)."""
+    batch = _batch(torch.from_numpy(load_canonical_mesh().vertices / 100.0).float())
+    pm = PairModel(model, schedule, share_anchor_cnn=share)
+    calls = {"content": 0, "emotion": 0}
+    hooks = [enc.wav2vec.feature_extractor.register_forward_hook(lambda *a, k=k: calls.__setitem__(k, calls[k] + 1))
+             for k, enc in (("content", model.content_encoder), ("emotion", model.emotion_encoder))]
+    rnd = StepRandom(torch.rand(1, T1, generator=torch.Generator().manual_seed(2)),
+                     torch.rand(1, T2, generator=torch.Generator().manual_seed(3)), torch.ones(1), torch.ones(1))
+    model.zero_grad(set_to_none=True)
+    torch.manual_seed(5)  # the same dropout masks in every call
+    out = pm(batch, 0.5, rnd)
+    loss = pair_losses(out.self_target.final, out.gt_self, out.cross_target.final, out.gt_cross, out.logits,
+                       out.labels, LossConfig()).total
+    loss.backward()
+    for h in hooks:
+        h.remove()
+    grads = {n: p.grad.clone() for n, p in model.named_parameters() if p.grad is not None}
+    return loss.detach(), grads, out, calls
+
+
+def test_stage1_without_a_graph_gives_the_same_loss_and_gradients():
+    model, _ = _model()
+    loss, grads, out, _ = _step(model, ScheduleConfig(theta=0))
+    assert not out.self_target.stage1.fused.requires_grad  # the old step recorded stage 1's graph
+    assert not out.cross_target.stage1.fused.requires_grad
+    # reference: a stage-1 loss weight > 0 records the graph; pair_losses does not read stage 1
+    ref_loss, ref_grads, ref_out, _ = _step(model, ScheduleConfig(theta=0, stage1_loss_weight=1e-3))
+    assert ref_out.self_target.stage1.fused.requires_grad
+    assert torch.equal(loss, ref_loss) and grads.keys() == ref_grads.keys()
+    assert all(torch.equal(grads[k], ref_grads[k]) for k in grads)
+    # stage 1 supervised or fed back with gradients: the graph is kept
+    out = _step(model, ScheduleConfig(theta=0, detach_predictions=False))[2]
+    assert out.self_target.stage1.fused.requires_grad
+
+
+def test_frozen_cnn_runs_once_on_the_anchor_audio_same_numbers(monkeypatch):
+    model, _ = _model(frozen=True)
+    loss, grads, _, calls = _step(model, ScheduleConfig(theta=0))
+    assert calls == {"content": 1, "emotion": 1}  # anchor once (all three passes), partner once
+    monkeypatch.setattr(AudioEncoder, "cnn_frozen", lambda self: False)  # the unshared step
+    ref_loss, ref_grads, _, ref_calls = _step(model, ScheduleConfig(theta=0))
+    assert ref_calls == {"content": 2, "emotion": 2}
+    assert torch.equal(loss, ref_loss) and grads.keys() == ref_grads.keys()
+    assert all(torch.equal(grads[k], ref_grads[k]) for k in grads)
+    assert not any("feature_extractor" in k for k in grads)
+
+
+def test_share_anchor_cnn_opt_in_same_loss_gradients_to_1e5():
+    model, _ = _model()
+    ref_loss, ref_grads, _, ref_calls = _step(model, ScheduleConfig(theta=0))
+    loss, grads, _, calls = _step(model, ScheduleConfig(theta=0), share=True)
+    assert ref_calls == {"content": 2, "emotion": 2} and calls == {"content": 1, "emotion": 2}
+    torch.testing.assert_close(loss, ref_loss, rtol=1e-6, atol=0)
+    assert grads.keys() == ref_grads.keys() and any("content_encoder.wav2vec.feature_extractor" in k for k in grads)
+    for k in grads:
+        scale = float(ref_grads[k].abs().max()) or 1.0
+        assert float((grads[k] - ref_grads[k]).abs().max()) <= 1e-5 * scale, k

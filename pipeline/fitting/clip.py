@@ -16,6 +16,7 @@ import torch
 from emoface.mesh.camera import PinholeCamera
 
 from .config import FitConfig
+from .flow import FlowTargets, flow_term, make_flow_targets
 from .landmark_model import LandmarkModel, choose_embedding
 from .problem import Targets, batch_energy, frame_bounds, frame_priors, initial_params, make_targets, unpack
 from .solver import BlockTridiagonalSystem, Linearization, Loss, NonFiniteEnergy, Schedule, levenberg_marquardt
@@ -47,18 +48,21 @@ def _dtype(cfg: FitConfig) -> torch.dtype:
 class _ClipProblem:
     """The clip energy for :func:`~pipeline.fitting.solver.levenberg_marquardt`: per-frame data
     and priors (:func:`batch_energy`) plus the temporal term, whose precisions ``step (K,)``
-    couple neighbouring frames into a block-tridiagonal normal matrix. Points: ``x (T, K)``."""
+    couple neighbouring frames into a block-tridiagonal normal matrix, and (``flow`` not None) the
+    optical-flow term (:func:`~pipeline.fitting.flow.flow_term`), which adds full blocks between
+    neighbouring frames. Points: ``x (T, K)``."""
 
     def __init__(self, lm: LandmarkModel, shape: torch.Tensor, targets: Targets, prior: torch.Tensor,
-                 step: torch.Tensor, bound: torch.Tensor, camera: PinholeCamera, cfg: FitConfig):
+                 step: torch.Tensor, bound: torch.Tensor, camera: PinholeCamera, cfg: FitConfig,
+                 flow: FlowTargets | None = None):
         self.lm, self.shape, self.targets, self.prior, self.step = lm, shape, targets, prior, step
-        self.bound, self.camera, self.cfg = bound, camera, cfg
+        self.bound, self.camera, self.cfg, self.flow = bound, camera, cfg, flow
 
     def evaluate(self, x: torch.Tensor, loss: Loss, linearize: bool) -> Linearization:
         # always with the normal equations: a rejected step is rare, so a trial point is
         # almost always the next linearisation point
-        e, _, H, g, _ = batch_energy(self.lm, self.shape, x, self.targets, self.prior, self.camera, self.cfg,
-                                     blocks=True, robust_kind=loss, bound=self.bound)
+        e, ev, H, g, _ = batch_energy(self.lm, self.shape, x, self.targets, self.prior, self.camera, self.cfg,
+                                      blocks=True, robust_kind=loss, bound=self.bound)
         step = self.step
         d = x[1:] - x[:-1]
         energy = e + 0.5 * (step * d * d).sum()
@@ -70,7 +74,11 @@ class _ClipProblem:
         nb[0] = nb[-1] = 1.0
         if len(x) == 1:
             nb[0] = 0.0
-        return Linearization(energy, BlockTridiagonalSystem(H + torch.diag_embed(nb * step), step, g))
+        lower = None
+        if self.flow is not None and len(x) > 1:
+            fb = flow_term(ev.uv, ev.jac, self.flow, loss, self.cfg.robust.scale)
+            energy, g, H, lower = energy + fb.energy, g + fb.g, H + fb.D, fb.lower
+        return Linearization(energy, BlockTridiagonalSystem(H + torch.diag_embed(nb * step), step, g, lower))
 
     def retract(self, x: torch.Tensor, delta: torch.Tensor) -> torch.Tensor:
         return x + delta
@@ -112,7 +120,8 @@ def fit_clip(track: LandmarkTrack, identity: IdentityFit, model, camera: Pinhole
     bound = frame_bounds(lm, cfg, model.expression_names, torch.float64, device)
     x = initial_params(track, lm, shape, targets, camera, cfg, model.expression_names)
 
-    problem = _ClipProblem(lm, shape, targets, prior, step, bound, camera, cfg)
+    flow = make_flow_targets(track, lm.mp_index, lm.source_index, lm.embedding, cfg.flow, targets.iod, device=device)
+    problem = _ClipProblem(lm, shape, targets, prior, step, bound, camera, cfg, flow)
     schedule = Schedule(cfg.solver.max_iterations, cfg.solver.tolerance, cfg.solver.damping, cfg.robust.loss,
                         cfg.robust.warmup, warmup_within_budget=False, carry_damping=False)
     try:

@@ -79,7 +79,7 @@ class FlowCollector:
         x1, y1 = int(min(w, np.ceil(hi[0] + pad))), int(min(h, np.ceil(hi[1] + pad)))
         if x1 - x0 < 16 or y1 - y0 < 16:
             return np.full(pa.shape, np.nan, np.float32)
-        ca, cb = a[y0:y1, x0:x1], b[y0:y1, x0:x1]
+        ca, cb = np.ascontiguousarray(a[y0:y1, x0:x1]), np.ascontiguousarray(b[y0:y1, x0:x1])
         scale = 1.0
         if cfg.max_size and max(ca.shape) > cfg.max_size:
             scale = cfg.max_size / max(ca.shape)

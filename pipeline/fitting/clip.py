@@ -10,6 +10,8 @@ neighbouring frames (held at the ends); they are flagged in ``ClipFit.interpolat
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import torch
 
@@ -54,9 +56,9 @@ class _ClipProblem:
 
     def __init__(self, lm: LandmarkModel, shape: torch.Tensor, targets: Targets, prior: torch.Tensor,
                  step: torch.Tensor, bound: torch.Tensor, camera: PinholeCamera, cfg: FitConfig,
-                 flow: FlowTargets | None = None):
+                 flow: FlowTargets | None = None, flow_lm: LandmarkModel | None = None):
         self.lm, self.shape, self.targets, self.prior, self.step = lm, shape, targets, prior, step
-        self.bound, self.camera, self.cfg, self.flow = bound, camera, cfg, flow
+        self.bound, self.camera, self.cfg, self.flow, self.flow_lm = bound, camera, cfg, flow, flow_lm
 
     def evaluate(self, x: torch.Tensor, loss: Loss, linearize: bool) -> Linearization:
         # always with the normal equations: a rejected step is rare, so a trial point is
@@ -76,6 +78,10 @@ class _ClipProblem:
             nb[0] = 0.0
         lower = None
         if self.flow is not None and len(x) > 1:
+            if self.flow_lm is not None:  # the flow's own points
+                c = self.camera
+                ev = self.flow_lm.evaluate(self.shape, *unpack(x.to(self.lm.dtype), self.lm.n_expression), c.fx, c.fy,
+                                           c.cx, c.cy, jacobian=True)
             fb = flow_term(ev.uv, ev.jac, self.flow, loss, self.cfg.robust.scale)
             energy, g, H, lower = energy + fb.energy, g + fb.g, H + fb.D, fb.lower
         return Linearization(energy, BlockTridiagonalSystem(H + torch.diag_embed(nb * step), step, g, lower))
@@ -120,8 +126,13 @@ def fit_clip(track: LandmarkTrack, identity: IdentityFit, model, camera: Pinhole
     bound = frame_bounds(lm, cfg, model.expression_names, torch.float64, device)
     x = initial_params(track, lm, shape, targets, camera, cfg, model.expression_names)
 
-    flow = make_flow_targets(track, lm.mp_index, lm.source_index, lm.embedding, cfg.flow, targets.iod, device=device)
-    problem = _ClipProblem(lm, shape, targets, prior, step, bound, camera, cfg, flow)
+    flow_lm = None
+    if cfg.flow.weight > 0 and cfg.flow.points == "all" and cfg.model.max_landmarks:
+        flow_lm = landmark_model_for(model, replace(cfg, model=replace(cfg.model, max_landmarks=0)), lm.embedding, dt,
+                                     device)
+    flm = flow_lm or lm
+    flow = make_flow_targets(track, flm.mp_index, flm.source_index, flm.embedding, cfg.flow, targets.iod, device=device)
+    problem = _ClipProblem(lm, shape, targets, prior, step, bound, camera, cfg, flow, flow_lm)
     schedule = Schedule(cfg.solver.max_iterations, cfg.solver.tolerance, cfg.solver.damping, cfg.robust.loss,
                         cfg.robust.warmup, warmup_within_budget=False, carry_damping=False)
     try:

@@ -205,12 +205,15 @@ class FlowConfig:
     size on every side, downscaled so that its longer side is at most ``max_size`` px; 0: full
     resolution), sampled at each landmark of the earlier frame (:mod:`pipeline.fitting.flow`).
     Points whose forward and backward flow disagree by more than ``fb_check_iod`` inter-ocular
-    distances carry none. The term penalises, with the robust loss of ``robust``, the difference
+    distances carry none (0: no backward flow, half the cost). The term penalises, with the robust loss of ``robust``, the difference
     between the model's projected motion of each landmark from frame t-1 to t and the flow, with
     noise std ``noise_iod`` x IOD and weight ``weight`` (relative to a landmark of weight 1).
     """
 
     weight: float = 0.0  # 0: off (no flow computed, outputs as without this group)
+    # where the term is taken: the landmarks of the landmark term (``model.max_landmarks`` of them) or
+    # every point of the embedding, the ones between those landmarks included (cheeks, forehead)
+    points: Literal["landmarks", "all"] = "landmarks"
     noise_iod: float = 0.01  # flow noise std, fraction of the inter-ocular distance
     preset: Literal["ultrafast", "fast", "medium"] = "fast"  # cv2.DISOPTICAL_FLOW_PRESET_*
     margin: float = 0.15
@@ -218,10 +221,11 @@ class FlowConfig:
     fb_check_iod: float = 0.03
 
     def __post_init__(self) -> None:
-        _at_least(self, 0.0, "weight", "margin")
+        _at_least(self, 0.0, "weight", "margin", "fb_check_iod")
         _at_least(self, 0, "max_size")
-        _positive(self, "noise_iod", "fb_check_iod")
+        _positive(self, "noise_iod")
         _one_of(self, "preset", ("ultrafast", "fast", "medium"))
+        _one_of(self, "points", ("landmarks", "all"))
         if self.max_size and self.max_size < 32:
             raise ValueError(f"max_size must be 0 or >= 32, got {self.max_size!r}")
 

@@ -4,7 +4,8 @@ Observation (:class:`FlowCollector`, a frame sink like the landmarks stage's): O
 flow (``cv2.DISOpticalFlow``) between the grey frames t-1 and t on the face crop (the bounding box of
 the landmarks of both frames plus a margin, downscaled to at most ``FlowConfig.max_size`` px),
 sampled bilinearly at every landmark of frame t-1. A point whose forward flow and the backward flow
-at its arrival disagree by more than ``fb_check_iod`` inter-ocular distances gets none (NaN):
+at its arrival disagree by more than ``fb_check_iod`` inter-ocular distances gets none (NaN; the
+check is skipped when it is 0):
 occlusions (lips closing over the teeth), the face's border and textureless skin.
 
 Term (:func:`flow_term`): for the pairs of consecutive frames with a detection,
@@ -86,12 +87,12 @@ class FlowCollector:
             size = (max(16, round(ca.shape[1] * scale)), max(16, round(ca.shape[0] * scale)))
             ca = cv2.resize(ca, size, interpolation=cv2.INTER_AREA)
             cb = cv2.resize(cb, size, interpolation=cv2.INTER_AREA)
-        fwd = self._dis.calc(ca, cb, None)
-        bwd = self._dis.calc(cb, ca, None)
         q = ((pa - (x0, y0)) * scale).astype(np.float32)  # points in the (scaled) crop
-        f = _sample(cv2, fwd, q)
-        back = _sample(cv2, bwd, q + f)
-        bad = ~np.isfinite(f).all(1) | (np.linalg.norm(f + back, axis=1) > cfg.fb_check_iod * self._iod * scale)
+        f = _sample(cv2, self._dis.calc(ca, cb, None), q)
+        bad = ~np.isfinite(f).all(1)
+        if cfg.fb_check_iod > 0:
+            back = _sample(cv2, self._dis.calc(cb, ca, None), q + f)
+            bad |= np.linalg.norm(f + back, axis=1) > cfg.fb_check_iod * self._iod * scale
         out = f / scale
         out[bad] = np.nan
         return out

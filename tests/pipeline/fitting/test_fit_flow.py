@@ -41,6 +41,7 @@ def _true_flow(model, clip) -> np.ndarray:
 
 @pytest.mark.parametrize("bad, says", [({"weight": -1}, "fit.flow: weight must be >= 0"),
                                        ({"noise_iod": 0}, "fit.flow: noise_iod must be > 0"),
+                                       ({"fb_check_iod": -1}, "fb_check_iod must be >= 0"),
                                        ({"preset": "slow"}, "fit.flow.preset"),
                                        ({"max_size": 8}, "fit.flow: max_size must be 0 or >= 32"),
                                        ({"wieght": 1}, "wieght")])
@@ -121,8 +122,10 @@ def test_term_is_zero_at_the_truth_and_its_blocks_are_the_derivatives(demo):
     assert fb.lower.shape == (5, 17, 17) and fb.D.shape == (6, 17, 17)
 
 
-def test_flow_pulls_the_fit_towards_the_truth(demo):
-    """Noisy landmarks (3 px) + the exact motion: with the term the fit is closer to the truth."""
+@pytest.mark.parametrize("points", ["landmarks", "all"])
+def test_flow_pulls_the_fit_towards_the_truth(demo, points):
+    """Noisy landmarks (3 px) + the exact motion: with the term the fit is closer to the truth
+    (at the fitted landmarks, or at every point of the embedding)."""
     rng = np.random.default_rng(0)
     shape = rng.normal(size=demo.n_shape) * 0.5
     c = make_clip(demo, shape, CAM, n_frames=30, seed=5, noise_px=3.0, n_expression=20)
@@ -131,7 +134,7 @@ def test_flow_pulls_the_fit_towards_the_truth(demo):
     cfg = replace(base, model=replace(base.model, n_expression=20))
     errs = {}
     for w in (0.0, 1.0):
-        fit = fit_clip(track, _identity(shape), demo, cfg=replace(cfg, flow=FlowConfig(weight=w)))
+        fit = fit_clip(track, _identity(shape), demo, cfg=replace(cfg, flow=FlowConfig(weight=w, points=points)))
         errs[w] = (np.abs(fit.expression - c.expression).mean(), np.abs(fit.jaw[:, 0] - c.jaw[:, 0]).mean(),
                    np.abs(fit.head_rotation - c.rotation).mean())
     # every part of the motion is closer to the truth with the flow (measured: expression 0.087 ->

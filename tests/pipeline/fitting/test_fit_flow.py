@@ -184,3 +184,12 @@ def test_collector_measures_a_known_shift_with_opencv():
     good = np.isfinite(col.flow[1]).all(1)
     assert good.mean() > 0.9
     assert np.abs(np.median(col.flow[1][good], axis=0) - shift).max() < 0.1
+
+
+def test_a_build_config_with_the_flow_term_is_a_one_line_error():
+    from pipeline.stages.config import load_build_config
+
+    assert load_build_config(None, {"fit": {"flow": {"weight": 0.0}}}).fit.flow.weight == 0.0
+    with pytest.raises(ConfigError) as err:
+        load_build_config(None, {"fit": {"flow": {"weight": 1.0}}})
+    assert "fit.flow.weight" in str(err.value) and "\n" not in str(err.value)

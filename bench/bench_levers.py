@@ -20,6 +20,12 @@ Usage (the tuning corpus of docs/fitting.md, "Levers measured")::
     python -m bench.bench_levers --corpus /tmp/levers/corpus --cache /tmp/levers/tracks --oracle
     python -m bench.bench_levers --corpus ... --cache ... --only baseline,brows_1.0   # some variants
     python -m bench.bench_levers --corpus ... --cache ... --few-clips 3   # identity from 3 emotional clips vs all
+    python -m bench.bench_levers --corpus ... --cache ... --flow-cache F --only defaults,flow_0.3,flow_1,flow_3
+
+The optical-flow variants (``flow_*``, ``fit.flow``) need the flow of every clip, which the cached
+tracks do not hold: it is computed from the corpus videos (OpenCV DIS, :mod:`pipeline.fitting.flow`)
+once per observation setting and cached in ``--flow-cache`` (default: ``--cache``); its CPU time,
+decoding excluded, is the ``flow`` entry of ``ms_per_frame`` and counts as time after landmarks.
 
 Writes ``--out`` (JSON, one entry per variant, resumable: variants already in it are skipped
 unless ``--redo``) and prints a Markdown table.

@@ -161,29 +161,34 @@ def test_weight_without_flow_in_the_track_is_a_one_line_error(demo):
     assert "clipX" in str(err.value) and "no flow" in str(err.value) and "\n" not in str(err.value)
 
 
-def test_collector_measures_a_known_shift_with_opencv():
-    """A textured frame shifted by (2.5, -1.5) px: the flow at the points is the shift (no flow in row 0)."""
+def test_collector_measures_a_known_motion_with_opencv():
+    """A textured frame zoomed by 3% about (160, 120) and shifted by (2.5, -1.5) px: the flow at each
+    point of frame t-1 is its own displacement (so x and y, and the frame sampled, are the right
+    ones); no flow in row 0."""
     import cv2
 
     rng = np.random.default_rng(0)
     tex = cv2.GaussianBlur(rng.uniform(0, 255, size=(240, 320)).astype(np.float32), (0, 0), 2.0)
-    shift = np.array([2.5, -1.5])
-    m = np.float32([[1, 0, shift[0]], [0, 1, shift[1]]])
+    a_ = np.float32([[1.03, 0, 0], [0, 1.03, 0]])
+    centre, shift = np.array([160.0, 120.0]), np.array([2.5, -1.5])
+    a_[:, 2] = centre - 1.03 * centre + shift  # p -> 1.03 (p - c) + c + shift
     a = np.clip(tex, 0, 255).astype(np.uint8)
-    b = cv2.warpAffine(tex, m, (320, 240), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
-    b = np.clip(b, 0, 255).astype(np.uint8)
+    b = np.clip(cv2.warpAffine(tex, a_, (320, 240), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT), 0, 255)
+    b = b.astype(np.uint8)
     pts = np.zeros((2, 478, 2), np.float32)
-    pts[:, :, 0] = rng.uniform(110, 210, size=478)
-    pts[:, :, 1] = rng.uniform(80, 160, size=478)
-    pts[:, 33], pts[:, 263] = (130, 100), (190, 100)  # outer eye corners: IOD 60 px
-    pts[1] += shift
+    pts[0, :, 0] = rng.uniform(70, 250, size=478)
+    pts[0, :, 1] = rng.uniform(50, 190, size=478)
+    pts[0, 33], pts[0, 263] = (130, 100), (190, 100)  # outer eye corners: IOD 60 px
+    true = (pts[0] - centre) * 0.03 + shift
+    pts[1] = pts[0] + true
     col = FlowCollector(pts, np.ones(2, bool), FlowConfig(weight=1.0, max_size=0, preset="medium"))
     col.feed(0, np.repeat(a[..., None], 3, 2))
     col.feed(1, np.repeat(b[..., None], 3, 2))
     assert np.isnan(col.flow[0]).all()
     good = np.isfinite(col.flow[1]).all(1)
     assert good.mean() > 0.9
-    assert np.abs(np.median(col.flow[1][good], axis=0) - shift).max() < 0.1
+    err = np.linalg.norm(col.flow[1][good] - true[good], axis=1)
+    assert np.median(err) < 0.15, np.median(err)  # the motion spans -0.3 ... +5 px
 
 
 def test_a_build_config_with_the_flow_term_is_a_one_line_error():

@@ -22,10 +22,8 @@ Usage (the tuning corpus of docs/fitting.md, "Levers measured")::
     python -m bench.bench_levers --corpus ... --cache ... --few-clips 3   # identity from 3 emotional clips vs all
     python -m bench.bench_levers --corpus ... --cache ... --flow-cache F --only defaults,flow_0.3,flow_1,flow_3
 
-The optical-flow variants (``flow_*``, ``fit.flow``) need the flow of every clip, which the cached
-tracks do not hold: it is computed from the corpus videos (OpenCV DIS, :mod:`pipeline.fitting.flow`)
-once per observation setting and cached in ``--flow-cache`` (default: ``--cache``); its CPU time,
-decoding excluded, is the ``flow`` entry of ``ms_per_frame`` and counts as time after landmarks.
+The ``flow_*`` variants' optical flow is computed from the videos (:func:`with_flow`), cached in
+``--flow-cache``; its CPU time (decoding excluded) counts as time after landmarks.
 
 Writes ``--out`` (JSON, one entry per variant, resumable: variants already in it are skipped
 unless ``--redo``) and prints a Markdown table.
@@ -37,7 +35,7 @@ import argparse
 import json
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -164,9 +162,7 @@ def prepare(corpus: Path, cache: Path) -> dict[int, list[ClipData]]:
 def with_flow(data: dict[int, list[ClipData]], cfg, cache: Path) -> tuple[dict[int, list[ClipData]], float]:
     """``data`` with every track's optical flow (``cfg``: a ``FlowConfig``; cached in ``cache``) and
     the flow's own CPU seconds (decoding excluded: the build decodes each frame once for all)."""
-    from dataclasses import replace
-
-    from emoface.utils.atomic import write_json_atomic
+    from emoface.utils.atomic import atomic_path, write_json_atomic
     from pipeline.fitting.flow import track_flow
 
     key = f"flow-{cfg.preset}-{cfg.max_size}-{cfg.margin:g}-{cfg.fb_check_iod:g}"
@@ -180,17 +176,17 @@ def with_flow(data: dict[int, list[ClipData]], cfg, cache: Path) -> tuple[dict[i
                 flow, s = np.load(npz), json.loads(meta.read_text())["cpu_s"]
             else:
                 flow, s = track_flow(c.video, c.track, cfg)
-                np.save(npz, flow)
+                with atomic_path(npz, suffix=".npy") as tmp:
+                    np.save(tmp, flow)
                 write_json_atomic(meta, {"cpu_s": s})
             cpu += s
             out[actor].append(replace(c, track=replace(c.track, flow=flow)))
     return out, cpu
 
 
-def evaluate(v: Variant, data: dict[int, list[ClipData]], model, oracle: bool, flow_cache: Path | None = None) -> dict:
+def evaluate(v: Variant, data: dict[int, list[ClipData]], model, oracle: bool,
+             flow_cache: Path | None = None) -> dict:
     """Fit every actor of ``data`` with ``v``'s settings; the measures and CPU times."""
-    from dataclasses import replace
-
     from bench.bench_fit import fit_actor, gt_summary, measures, oracle_track
     from emoface.utils.config import from_dict
     from pipeline.fitting import SmoothConfig
@@ -355,8 +351,7 @@ def main(argv: list[str] | None = None) -> int:
                     "(default: only those marked, the baseline, combinations and defaults)")
     ap.add_argument("--redo", action="store_true", help="re-measure variants already in --out")
     ap.add_argument("--threads", type=int, default=1)
-    ap.add_argument("--flow-cache", type=Path, default=None,
-                    help="where the optical flow of the flow variants is cached (default: --cache)")
+    ap.add_argument("--flow-cache", type=Path, default=None, help="the flow variants' flow cache (default: --cache)")
     ap.add_argument("--few-clips", type=int, default=0, help="instead: identity from N emotional clips vs all clips")
     ap.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "levers.json")
     args = ap.parse_args(argv)

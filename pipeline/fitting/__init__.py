@@ -16,9 +16,9 @@ from typing import TYPE_CHECKING
 
 from pipeline._lazy import lazy_exports
 
-from .config import (BoundConfig, CameraConfig, FitConfig, FlowConfig, GroupNoise, GroupWeights, IdentityConfig, InitConfig,
-                     LandmarkConfig, ModelConfig, PriorConfig, RobustConfig, SmoothConfig, SolverConfig, TemporalConfig,
-                     load_fit_config)
+from .config import (BoundConfig, CameraConfig, FitConfig, FlowConfig, GroupNoise, GroupWeights, IdentityConfig,
+                     InitConfig, LandmarkConfig, ModelConfig, PriorConfig, RobustConfig, SmoothConfig, SolverConfig,
+                     TemporalConfig, load_fit_config)
 
 if TYPE_CHECKING:
     from .canonical import camera_vertices, canonicalize

@@ -205,8 +205,8 @@ class FlowConfig:
     size on every side, downscaled so that its longer side is at most ``max_size`` px; 0: full
     resolution), sampled at each landmark of the earlier frame (:mod:`pipeline.fitting.flow`).
     Points whose forward and backward flow disagree by more than ``fb_check_iod`` inter-ocular
-    distances carry none (0: no backward flow, half the cost). The term penalises, with the robust loss of ``robust``, the difference
-    between the model's projected motion of each landmark from frame t-1 to t and the flow, with
+    distances carry none (0: no backward flow, half the cost). The term penalises, with the
+    robust loss of ``robust``, the difference between the model's projected motion of each landmark from frame t-1 to t and the flow, with
     noise std ``noise_iod`` x IOD and weight ``weight`` (relative to a landmark of weight 1).
     """
 

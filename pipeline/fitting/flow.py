@@ -49,7 +49,8 @@ class FlowCollector:
         self.valid = np.asarray(valid, bool)
         self.cfg = cfg
         self.flow = np.full(self.landmarks.shape[:2] + (2,), np.nan, np.float32)
-        iod = inter_ocular_px(self.landmarks[self.valid], scheme) if scheme else inter_ocular_px(self.landmarks[self.valid])
+        good = self.landmarks[self.valid]
+        iod = inter_ocular_px(good, scheme) if scheme else inter_ocular_px(good)
         self._iod = float(np.median(iod)) if len(iod) else 0.0
         self._dis = cv2.DISOpticalFlow_create(_PRESETS[cfg.preset])
         self._prev: np.ndarray | None = None
@@ -109,7 +110,8 @@ def _sample(cv2, field: np.ndarray, pts: np.ndarray) -> np.ndarray:
     return out
 
 
-def track_flow(video: str | Path, track: LandmarkTrack, cfg: FlowConfig, fps: float | None = None) -> tuple[np.ndarray, float]:
+def track_flow(video: str | Path, track: LandmarkTrack, cfg: FlowConfig,
+               fps: float | None = None) -> tuple[np.ndarray, float]:
     """The flow of ``track``'s landmarks in ``video`` (decoded as the build decodes it) and the CPU
     seconds of the flow alone. Raises :class:`FitError` when the frame count does not match."""
     from pipeline.stages.config import DecodeConfig

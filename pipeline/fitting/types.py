@@ -97,7 +97,8 @@ class LandmarkTrack:
         if self.flow is not None:
             self.flow = np.asarray(self.flow, dtype=np.float32)
             if self.flow.shape != self.landmarks.shape[:2] + (2,):
-                raise ValueError(f"{name}: flow {self.flow.shape} does not match landmarks {self.landmarks.shape[:2]} x 2")
+                raise ValueError(f"{name}: flow {self.flow.shape} does not match landmarks "
+                                 f"{self.landmarks.shape[:2]} x 2")
             if np.isinf(self.flow).any():
                 raise ValueError(f"{name}: flow must be finite or NaN (none)")
 

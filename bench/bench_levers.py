@@ -20,6 +20,10 @@ Usage (the tuning corpus of docs/fitting.md, "Levers measured")::
     python -m bench.bench_levers --corpus /tmp/levers/corpus --cache /tmp/levers/tracks --oracle
     python -m bench.bench_levers --corpus ... --cache ... --only baseline,brows_1.0   # some variants
     python -m bench.bench_levers --corpus ... --cache ... --few-clips 3   # identity from 3 emotional clips vs all
+    python -m bench.bench_levers --corpus ... --cache ... --flow-cache F --only defaults,flow_0.3,flow_1,flow_3
+
+The ``flow_*`` variants' optical flow is computed from the videos (:func:`with_flow`), cached in
+``--flow-cache``; its CPU time (decoding excluded) counts as time after landmarks.
 
 Writes ``--out`` (JSON, one entry per variant, resumable: variants already in it are skipped
 unless ``--redo``) and prints a Markdown table.
@@ -31,7 +35,7 @@ import argparse
 import json
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -107,6 +111,9 @@ VARIANTS: tuple[Variant, ...] = (
     Variant("combo_c", "combination", "expression_std 0.5, other 0.3, expression_step_std 0.1",
             {"prior": {"expression_std": 0.5}, "temporal": {"expression_step_std": 0.1}, **_w(other=0.3)}, oracle=True),
     Variant("defaults", "-", "the code's defaults (combination kept: expression_std 0.5, other 0.3)", oracle=True),
+    # the optical-flow term (off in the defaults), on top of the defaults: flow_<weight>
+    *(Variant(f"flow_{w:g}", "optical flow", f"defaults + flow weight {w:g} (DIS fast, at the landmarks)",
+              {"prior": {"expression_std": 0.5}, **_w(other=0.3), "flow": {"weight": w}}) for w in (0.3, 1.0, 3.0)),
 )
 
 
@@ -119,6 +126,7 @@ class ClipData:
     audio_s: float
     cpu_s: float
     photo: str | None
+    video: str = ""
 
 
 def prepare(corpus: Path, cache: Path) -> dict[int, list[ClipData]]:
@@ -147,11 +155,37 @@ def prepare(corpus: Path, cache: Path) -> dict[int, list[ClipData]]:
         with np.load(gt) as z:
             photo = str(z["photo"]) if "photo" in z else None
         out.setdefault(int(p.stem.split("-")[-1]), []).append(
-            ClipData(track, str(gt), info["audio_s"], info["cpu_s"], photo))
+            ClipData(track, str(gt), info["audio_s"], info["cpu_s"], photo, str(p)))
     return out
 
 
-def evaluate(v: Variant, data: dict[int, list[ClipData]], model, oracle: bool) -> dict:
+def with_flow(data: dict[int, list[ClipData]], cfg, cache: Path) -> tuple[dict[int, list[ClipData]], float]:
+    """``data`` with every track's optical flow (``cfg``: a ``FlowConfig``; cached in ``cache``) and
+    the flow's own CPU seconds (decoding excluded: the build decodes each frame once for all)."""
+    from emoface.utils.atomic import atomic_path, write_json_atomic
+    from pipeline.fitting.flow import track_flow
+
+    key = f"flow-{cfg.preset}-{cfg.max_size}-{cfg.margin:g}-{cfg.fb_check_iod:g}"
+    cache.mkdir(parents=True, exist_ok=True)
+    out, cpu = {}, 0.0
+    for actor, clips in data.items():
+        out[actor] = []
+        for c in clips:
+            npz, meta = cache / f"{c.track.clip_id}.{key}.npy", cache / f"{c.track.clip_id}.{key}.json"
+            if npz.is_file() and meta.is_file():
+                flow, s = np.load(npz), json.loads(meta.read_text())["cpu_s"]
+            else:
+                flow, s = track_flow(c.video, c.track, cfg)
+                with atomic_path(npz, suffix=".npy") as tmp:
+                    np.save(tmp, flow)
+                write_json_atomic(meta, {"cpu_s": s})
+            cpu += s
+            out[actor].append(replace(c, track=replace(c.track, flow=flow)))
+    return out, cpu
+
+
+def evaluate(v: Variant, data: dict[int, list[ClipData]], model, oracle: bool,
+             flow_cache: Path | None = None) -> dict:
     """Fit every actor of ``data`` with ``v``'s settings; the measures and CPU times."""
     from bench.bench_fit import fit_actor, gt_summary, measures, oracle_track
     from emoface.utils.config import from_dict
@@ -161,8 +195,11 @@ def evaluate(v: Variant, data: dict[int, list[ClipData]], model, oracle: bool) -
 
     cfg = load_fit_config(v.fit if v.name == "defaults" else merged(BEFORE, v.fit), "fit")
     scfg = from_dict(SmoothConfig, v.smooth, "smooth")
+    flow_cpu = 0.0
+    if cfg.flow.weight > 0:
+        data, flow_cpu = with_flow(data, cfg.flow, flow_cache or Path("flow-cache"))
     rows, feats, orows, ofeats = [], [], [], []
-    totals = {"identity": 0.0, "fit": 0.0, "smooth": 0.0, "canonical": 0.0, "qa": 0.0}
+    totals = {"flow": flow_cpu, "identity": 0.0, "fit": 0.0, "smooth": 0.0, "canonical": 0.0, "qa": 0.0}
     frames, land_cpu, t0 = 0, 0.0, time.time()
     for _, clips in sorted(data.items()):
         tracks = [c.track for c in clips]
@@ -172,11 +209,13 @@ def evaluate(v: Variant, data: dict[int, list[ClipData]], model, oracle: bool) -
         rows += r
         feats += f
         for k in totals:
-            totals[k] += times[k]
+            totals[k] += times.get(k, 0.0)
         frames += sum(t.n_frames for t in tracks)
         land_cpu += sum(c.cpu_s for c in clips)
         if oracle:
             otr = [oracle_track(t, load_ground_truth(g), model, 1.0, i) for i, (t, g) in enumerate(zip(tracks, gts))]
+            # the flow is the video's, the same observation in the oracle (its landmarks are the truth's)
+            otr = [o if t.flow is None else replace(o, flow=t.flow[:o.n_frames]) for o, t in zip(otr, tracks)]
             r, _, f = fit_actor(otr, decoded, gts, model, cfg, scfg)
             orows += r
             ofeats += f
@@ -275,7 +314,7 @@ def few_clips(data: dict[int, list[ClipData]], model, n: int = 3) -> dict:
 
 
 def run(corpus: Path, cache: Path, photo: str, variants: list[Variant], oracle: bool, out: Path | None = None,
-        redo: bool = False) -> dict[str, dict]:
+        redo: bool = False, flow_cache: Path | None = None) -> dict[str, dict]:
     """Measure ``variants`` on ``photo``'s actors of ``corpus`` (results by name; resumes from ``out``)."""
     from emoface.morphable import load
     from emoface.utils.atomic import write_json_atomic
@@ -291,7 +330,7 @@ def run(corpus: Path, cache: Path, photo: str, variants: list[Variant], oracle: 
         if v.name in results and not redo:
             continue
         print(f"variant {v.name} ...", file=sys.stderr, flush=True)
-        results[v.name] = evaluate(v, data, model, oracle or v.oracle)
+        results[v.name] = evaluate(v, data, model, oracle or v.oracle, flow_cache or cache)
         results[v.name]["actors"] = sorted(data)
         results[v.name]["photo"] = photo
         if out is not None:
@@ -312,6 +351,7 @@ def main(argv: list[str] | None = None) -> int:
                     "(default: only those marked, the baseline, combinations and defaults)")
     ap.add_argument("--redo", action="store_true", help="re-measure variants already in --out")
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--flow-cache", type=Path, default=None, help="the flow variants' flow cache (default: --cache)")
     ap.add_argument("--few-clips", type=int, default=0, help="instead: identity from N emotional clips vs all clips")
     ap.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "levers.json")
     args = ap.parse_args(argv)
@@ -348,7 +388,7 @@ def main(argv: list[str] | None = None) -> int:
         print("template difference mm (mean over actors):", _f(res["template_difference_mm_mean"]))
         return 0
     try:
-        results = run(args.corpus, args.cache, args.photo, variants, args.oracle, args.out, args.redo)
+        results = run(args.corpus, args.cache, args.photo, variants, args.oracle, args.out, args.redo, args.flow_cache)
     except ValueError as exc:
         ap.error(f"--corpus/--photo: {exc}")
     print(markdown(results))

@@ -10,12 +10,15 @@ neighbouring frames (held at the ends); they are flagged in ``ClipFit.interpolat
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import torch
 
 from emoface.mesh.camera import PinholeCamera
 
 from .config import FitConfig
+from .flow import FlowTargets, flow_term, make_flow_targets
 from .landmark_model import LandmarkModel, choose_embedding
 from .problem import Targets, batch_energy, frame_bounds, frame_priors, initial_params, make_targets, unpack
 from .solver import BlockTridiagonalSystem, Linearization, Loss, NonFiniteEnergy, Schedule, levenberg_marquardt
@@ -47,18 +50,21 @@ def _dtype(cfg: FitConfig) -> torch.dtype:
 class _ClipProblem:
     """The clip energy for :func:`~pipeline.fitting.solver.levenberg_marquardt`: per-frame data
     and priors (:func:`batch_energy`) plus the temporal term, whose precisions ``step (K,)``
-    couple neighbouring frames into a block-tridiagonal normal matrix. Points: ``x (T, K)``."""
+    couple neighbouring frames into a block-tridiagonal normal matrix, and (``flow`` not None) the
+    optical-flow term (:func:`~pipeline.fitting.flow.flow_term`), which adds full blocks between
+    neighbouring frames. Points: ``x (T, K)``."""
 
     def __init__(self, lm: LandmarkModel, shape: torch.Tensor, targets: Targets, prior: torch.Tensor,
-                 step: torch.Tensor, bound: torch.Tensor, camera: PinholeCamera, cfg: FitConfig):
+                 step: torch.Tensor, bound: torch.Tensor, camera: PinholeCamera, cfg: FitConfig,
+                 flow: FlowTargets | None = None, flow_lm: LandmarkModel | None = None):
         self.lm, self.shape, self.targets, self.prior, self.step = lm, shape, targets, prior, step
-        self.bound, self.camera, self.cfg = bound, camera, cfg
+        self.bound, self.camera, self.cfg, self.flow, self.flow_lm = bound, camera, cfg, flow, flow_lm
 
     def evaluate(self, x: torch.Tensor, loss: Loss, linearize: bool) -> Linearization:
         # always with the normal equations: a rejected step is rare, so a trial point is
         # almost always the next linearisation point
-        e, _, H, g, _ = batch_energy(self.lm, self.shape, x, self.targets, self.prior, self.camera, self.cfg,
-                                     blocks=True, robust_kind=loss, bound=self.bound)
+        e, ev, H, g, _ = batch_energy(self.lm, self.shape, x, self.targets, self.prior, self.camera, self.cfg,
+                                      blocks=True, robust_kind=loss, bound=self.bound)
         step = self.step
         d = x[1:] - x[:-1]
         energy = e + 0.5 * (step * d * d).sum()
@@ -70,7 +76,15 @@ class _ClipProblem:
         nb[0] = nb[-1] = 1.0
         if len(x) == 1:
             nb[0] = 0.0
-        return Linearization(energy, BlockTridiagonalSystem(H + torch.diag_embed(nb * step), step, g))
+        lower = None
+        if self.flow is not None and len(x) > 1:
+            if self.flow_lm is not None:  # the flow's own points
+                c = self.camera
+                ev = self.flow_lm.evaluate(self.shape, *unpack(x.to(self.lm.dtype), self.lm.n_expression), c.fx, c.fy,
+                                           c.cx, c.cy, jacobian=True)
+            fb = flow_term(ev.uv, ev.jac, self.flow, loss, self.cfg.robust.scale)
+            energy, g, H, lower = energy + fb.energy, g + fb.g, H + fb.D, fb.lower
+        return Linearization(energy, BlockTridiagonalSystem(H + torch.diag_embed(nb * step), step, g, lower))
 
     def retract(self, x: torch.Tensor, delta: torch.Tensor) -> torch.Tensor:
         return x + delta
@@ -112,7 +126,13 @@ def fit_clip(track: LandmarkTrack, identity: IdentityFit, model, camera: Pinhole
     bound = frame_bounds(lm, cfg, model.expression_names, torch.float64, device)
     x = initial_params(track, lm, shape, targets, camera, cfg, model.expression_names)
 
-    problem = _ClipProblem(lm, shape, targets, prior, step, bound, camera, cfg)
+    flow_lm = None
+    if cfg.flow.weight > 0 and cfg.flow.points == "all" and cfg.model.max_landmarks:
+        flow_lm = landmark_model_for(model, replace(cfg, model=replace(cfg.model, max_landmarks=0)), lm.embedding, dt,
+                                     device)
+    flm = flow_lm or lm
+    flow = make_flow_targets(track, flm.mp_index, flm.source_index, flm.embedding, cfg.flow, targets.iod, device=device)
+    problem = _ClipProblem(lm, shape, targets, prior, step, bound, camera, cfg, flow, flow_lm)
     schedule = Schedule(cfg.solver.max_iterations, cfg.solver.tolerance, cfg.solver.damping, cfg.robust.loss,
                         cfg.robust.warmup, warmup_within_budget=False, carry_damping=False)
     try:

@@ -6,7 +6,7 @@ size; prior standard deviations are in the model's coefficient units (FLAME-styl
 are scaled so that coefficients are about unit variance), radians and metres.
 
 :class:`FitConfig` is a tree of small groups (``camera``, ``model``, ``landmarks``,
-``robust``, ``prior``, ``bounds``, ``temporal``, ``solver``, ``identity``, ``init``); a YAML
+``robust``, ``prior``, ``bounds``, ``temporal``, ``flow``, ``solver``, ``identity``, ``init``); a YAML
 ``fit:`` section overrides any leaf, e.g. ``fit: {robust: {loss: huber}, identity: {frames: 60}}``.
 Every group checks its values when it is built (:func:`load_fit_config` turns a mapping into
 a validated config; unknown keys are errors, and a key of the old flat layout names its new place).
@@ -20,7 +20,7 @@ from typing import Any, Literal
 from emoface.utils.config import ConfigError, from_dict
 
 __all__ = ["CameraConfig", "ModelConfig", "GroupWeights", "LandmarkConfig", "RobustConfig", "PriorConfig",
-           "BoundConfig", "TemporalConfig", "SolverConfig", "IdentityConfig", "InitConfig", "FitConfig",
+           "BoundConfig", "TemporalConfig", "FlowConfig", "SolverConfig", "IdentityConfig", "InitConfig", "FitConfig",
            "SmoothConfig", "GroupNoise", "load_fit_config", "MOVED_KEYS"]
 
 
@@ -197,6 +197,40 @@ class TemporalConfig:
 
 
 @dataclass
+class FlowConfig:
+    """The optical-flow term of the clip fit (off by default; docs/fitting.md, "Optical flow").
+
+    With ``weight > 0`` the track must carry ``flow``: OpenCV's DIS optical flow between
+    consecutive grey frames on the face crop (the landmarks' bounding box plus ``margin`` of its
+    size on every side, downscaled so that its longer side is at most ``max_size`` px; 0: full
+    resolution), sampled at each landmark of the earlier frame (:mod:`pipeline.fitting.flow`).
+    Points whose forward and backward flow disagree by more than ``fb_check_iod`` inter-ocular
+    distances carry none (0: no backward flow, half the cost). The term penalises, with the
+    robust loss of ``robust``, the difference between the model's projected motion of each landmark from frame t-1 to t and the flow, with
+    noise std ``noise_iod`` x IOD and weight ``weight`` (relative to a landmark of weight 1).
+    """
+
+    weight: float = 0.0  # 0: off (no flow computed, outputs as without this group)
+    # where the term is taken: the landmarks of the landmark term (``model.max_landmarks`` of them) or
+    # every point of the embedding, the ones between those landmarks included (cheeks, forehead)
+    points: Literal["landmarks", "all"] = "landmarks"
+    noise_iod: float = 0.01  # flow noise std, fraction of the inter-ocular distance
+    preset: Literal["ultrafast", "fast", "medium"] = "fast"  # cv2.DISOPTICAL_FLOW_PRESET_*
+    margin: float = 0.15
+    max_size: int = 256
+    fb_check_iod: float = 0.03
+
+    def __post_init__(self) -> None:
+        _at_least(self, 0.0, "weight", "margin", "fb_check_iod")
+        _at_least(self, 0, "max_size")
+        _positive(self, "noise_iod")
+        _one_of(self, "preset", ("ultrafast", "fast", "medium"))
+        _one_of(self, "points", ("landmarks", "all"))
+        if self.max_size and self.max_size < 32:
+            raise ValueError(f"max_size must be 0 or >= 32, got {self.max_size!r}")
+
+
+@dataclass
 class SolverConfig:
     """Levenberg-Marquardt of the clip fit (:mod:`pipeline.fitting.solver`); ``tolerance`` and
     ``damping`` also drive the identity fit."""
@@ -258,6 +292,8 @@ class FitConfig:
     ``sum_tl lw_l * rho(|proj(P_tl) - x_tl| / (noise_iod * IOD))``
     ``+ 1/2 |expression_t / expression_std|^2 + 1/2 |jaw_t / jaw_std|^2``
     ``+ 1/2 |(theta_t - theta_{t-1}) / step_std|^2`` (per parameter group)
+    ``+ flow.weight * sum_tl rho(|proj(P_tl) - proj(P_{t-1,l}) - f_tl| / (flow.noise_iod * IOD))``
+    (optical flow ``f``, clip fit only, when ``flow.weight > 0``)
     ``+ 1/2 |shape / shape_std|^2`` (identity fit only).
     """
 
@@ -268,6 +304,7 @@ class FitConfig:
     prior: PriorConfig = field(default_factory=PriorConfig)
     bounds: BoundConfig = field(default_factory=BoundConfig)
     temporal: TemporalConfig = field(default_factory=TemporalConfig)
+    flow: FlowConfig = field(default_factory=FlowConfig)
     solver: SolverConfig = field(default_factory=SolverConfig)
     identity: IdentityConfig = field(default_factory=IdentityConfig)
     init: InitConfig = field(default_factory=InitConfig)

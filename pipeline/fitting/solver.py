@@ -67,15 +67,21 @@ def cross_blocks(jac_a: torch.Tensor, jac_b: torch.Tensor, res: torch.Tensor | N
     return H, g
 
 
-def solve_block_tridiagonal(D: torch.Tensor, s: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+def solve_block_tridiagonal(D: torch.Tensor, s: torch.Tensor, b: torch.Tensor,
+                            lower: torch.Tensor | None = None) -> torch.Tensor:
     """Solve ``A x = b`` for the SPD block-tridiagonal ``A`` with diagonal blocks ``D (T, K, K)``
-    and off-diagonal blocks ``-diag(s)`` (``s (K,)``, the same between every pair of frames).
+    and off-diagonal blocks ``-diag(s)`` (``s (K,)``, the same between every pair of frames),
+    plus ``lower (T-1, K, K)`` when given: then ``A[t+1, t] = -diag(s) + lower[t]`` and
+    ``A[t, t+1]`` its transpose (a term that couples the parameters of consecutive frames, the
+    optical flow's).
 
     Block Thomas algorithm (a block LDL^T): ``O(T K^3)`` time, a loop over frames.
     """
     T = D.shape[0]
     if T == 1:
         return torch.linalg.solve(D[0], b[0])[None]
+    if lower is not None:
+        return _solve_full_coupling(D, torch.diag_embed(-s).expand(T - 1, -1, -1) + lower, b)
     chol = []
     y = []
     Sprev_inv = None
@@ -98,11 +104,34 @@ def solve_block_tridiagonal(D: torch.Tensor, s: torch.Tensor, b: torch.Tensor) -
     return torch.stack(x)
 
 
-def block_tridiagonal_matvec(D: torch.Tensor, s: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+def _solve_full_coupling(D: torch.Tensor, B: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """Block Thomas with full sub-diagonal blocks ``B (T-1, K, K)`` (``A[t+1, t] = B[t]``)."""
+    T = D.shape[0]
+    inv, y = [], []
+    for t in range(T):
+        S, bt = D[t], b[t]
+        if t > 0:
+            BS = B[t - 1] @ inv[-1]
+            S = S - BS @ B[t - 1].T
+            bt = bt - BS @ y[-1]
+        inv.append(torch.cholesky_inverse(torch.linalg.cholesky(S)))
+        y.append(bt)
+    x = [None] * T
+    x[T - 1] = inv[T - 1] @ y[T - 1]
+    for t in range(T - 2, -1, -1):
+        x[t] = inv[t] @ (y[t] - B[t].T @ x[t + 1])
+    return torch.stack(x)
+
+
+def block_tridiagonal_matvec(D: torch.Tensor, s: torch.Tensor, x: torch.Tensor,
+                             lower: torch.Tensor | None = None) -> torch.Tensor:
     """``A x`` for the matrix of :func:`solve_block_tridiagonal` (used by the tests)."""
     y = torch.einsum("tkm,tm->tk", D, x)
     y[1:] -= s * x[:-1]
     y[:-1] -= s * x[1:]
+    if lower is not None:
+        y[1:] += torch.einsum("tkm,tm->tk", lower, x[:-1])
+        y[:-1] += torch.einsum("tmk,tm->tk", lower, x[1:])
     return y
 
 
@@ -122,14 +151,16 @@ class NormalSystem(Protocol):
 
 @dataclass
 class BlockTridiagonalSystem:
-    """``H = blocktridiag(-diag(s), D_t, -diag(s))`` over frames; ``g (T, K)``. Step ``(T, K)``."""
+    """``H = blocktridiag(-diag(s) + lower_t, D_t, (-diag(s) + lower_t)^T)`` over frames (``lower``
+    ``(T-1, K, K)`` or ``None`` for zeros); ``g (T, K)``. Step ``(T, K)``."""
 
     D: torch.Tensor
     s: torch.Tensor
     g: torch.Tensor
+    lower: torch.Tensor | None = None
 
     def solve(self, mu: float) -> torch.Tensor:
-        return solve_block_tridiagonal(damped(self.D, mu), self.s, -self.g)
+        return solve_block_tridiagonal(damped(self.D, mu), self.s, -self.g, self.lower)
 
 
 @dataclass

@@ -38,6 +38,10 @@ class LandmarkTrack:
     - ``width``, ``height``: image size in pixels; ``fps``: frame rate; ``clip_id``: name.
     - ``confidence (T, N)`` float32 in [0, 1]: how much the detector trusts each point (the
       fit weights the point by it); ``None`` means 1 everywhere (MediaPipe gives none).
+    - ``flow (T, N, 2)`` float32 px: the optical flow of each point from frame t-1 to t, sampled
+      at its position in frame t-1 (:mod:`pipeline.fitting.flow`), NaN where there is none (row 0,
+      frames without a detection, inconsistent flow); ``None`` when not computed (the default: only
+      the flow term of the fit, ``FitConfig.flow``, needs it).
     - ``blendshape_names``; ``detector``: its name; ``detector_note``: one line the QA report
       repeats (e.g. that the detector's accuracy is not measured), "" for none.
 
@@ -59,6 +63,7 @@ class LandmarkTrack:
     blendshape_names: tuple[str, ...] = ()
     detector: str = ""
     detector_note: str = ""
+    flow: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         name = self.clip_id or "track"
@@ -89,6 +94,13 @@ class LandmarkTrack:
                                  f"{self.landmarks.shape[:2]}")
             if not np.isfinite(self.confidence).all() or self.confidence.min(initial=0) < 0 or self.confidence.max(initial=0) > 1:
                 raise ValueError(f"{name}: confidence must be finite and in [0, 1]")
+        if self.flow is not None:
+            self.flow = np.asarray(self.flow, dtype=np.float32)
+            if self.flow.shape != self.landmarks.shape[:2] + (2,):
+                raise ValueError(f"{name}: flow {self.flow.shape} does not match landmarks "
+                                 f"{self.landmarks.shape[:2]} x 2")
+            if np.isinf(self.flow).any():
+                raise ValueError(f"{name}: flow must be finite or NaN (none)")
 
     @property
     def n_frames(self) -> int:
@@ -111,6 +123,8 @@ class LandmarkTrack:
             out["detector"] = np.str_(self.detector)
         if self.detector_note:
             out["detector_note"] = np.str_(self.detector_note)
+        if self.flow is not None:
+            out["flow"] = self.flow
         return out
 
     @classmethod
@@ -123,7 +137,7 @@ class LandmarkTrack:
         return cls(z["landmarks"], z["valid"], opt("blendshapes"), opt("transforms"), int(z["width"]),
                    int(z["height"]), float(z["fps"]), cid, str(z["scheme"]) if "scheme" in keys else DEFAULT_SCHEME,
                    opt("confidence"), names, str(z["detector"]) if "detector" in keys else "",
-                   str(z["detector_note"]) if "detector_note" in keys else "")
+                   str(z["detector_note"]) if "detector_note" in keys else "", opt("flow"))
 
     def save(self, path: str | Path) -> None:
         """Write an ``.npz`` atomically."""

@@ -188,6 +188,9 @@ def load_build_config(path: str | Path | None = None, overrides: Mapping[str, ob
     from pipeline.detectors.base import DetectorError
 
     where = str(path or "defaults")
+    if cfg.fit.flow.weight > 0:  # the landmarks stage does not compute the flow the term needs
+        raise ConfigError(f"{where}: fit.flow.weight: a build does not compute optical flow (the term is measured "
+                          "by bench/bench_levers.py only, docs/fitting.md \"Levers measured\"); leave it at 0")
     try:
         check_backend(cfg.backend, cfg.backend_options)
     except ValueError as exc:

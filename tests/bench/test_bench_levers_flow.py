@@ -1,0 +1,36 @@
+"""bench.bench_levers computes the optical flow of a clip from its video, as the fit's flow term needs it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+FIXTURE = Path(__file__).resolve().parents[1] / "data" / "ravdess" / "actor05_neutral_1s.mp4"
+
+
+def test_with_flow_adds_the_videos_flow_to_every_track_and_caches_it(tmp_path):
+    from bench.bench_fit import decode_and_landmark
+    from bench.bench_levers import ClipData, with_flow
+    from emoface.morphable import load
+    from pipeline.fitting import FitConfig, FlowConfig, fit_clip, fit_identity
+
+    _, track, _ = decode_and_landmark(FIXTURE)
+    data = {5: [ClipData(track, "", 1.0, 1.0, None, str(FIXTURE))]}
+    cfg = FlowConfig(weight=1.0, preset="ultrafast", max_size=160)
+    out, cpu = with_flow(data, cfg, tmp_path)
+    flow = out[5][0].track.flow
+    assert flow.shape == (track.n_frames, 478, 2) and cpu > 0
+    assert np.isnan(flow[0]).all()
+    pair = track.valid[1:] & track.valid[:-1]
+    assert np.isfinite(flow[1:][pair]).mean() > 0.8
+    # a neutral actor sitting still: the flow at the landmarks is the landmarks' own small motion
+    motion = track.landmarks[1:, :, :2] - track.landmarks[:-1, :, :2]
+    assert np.nanmedian(np.linalg.norm(flow[1:][pair] - motion[pair], axis=-1)) < 1.0
+    again, _ = with_flow(data, cfg, tmp_path)  # from the cache
+    np.testing.assert_array_equal(again[5][0].track.flow, flow)
+    assert data[5][0].track.flow is None  # the input is not modified
+    model = load("demo")
+    ident = fit_identity([track], model, cfg=FitConfig())
+    fit = fit_clip(out[5][0].track, ident, model, cfg=FitConfig(flow=cfg))
+    assert np.isfinite(fit.expression).all()

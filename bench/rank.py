@@ -40,6 +40,11 @@ from bench.report_rank import aggregate, aggregate_diagnoses, rank_lines
 REPO = Path(__file__).resolve().parents[1]
 CONFIG = REPO / "configs" / "emoface-small.yaml"
 #: method -> ``emoface train --set`` overrides (paper §4.4 ablations; the single branch is FaceFormer-style)
+#: ``emoface train --set`` overrides of every method: the comparison is the paper's (conditioned on audio
+#: alone, so no emotion-label embedding: evaluate gives no label), and with randomly initialised encoders the
+#: emotion branch needs L_cls to weigh: at the paper's 1e-4 (meant for a pretrained speech-emotion encoder)
+#: L_cls stayed at a uniform guess, ln 8, through training (docs/deviations.md, "Emotion classification weight")
+COMMON: tuple[str, ...] = ("model.emotion_label.enabled=false", "loss.classification_weight=1.0")
 METHODS: dict[str, tuple[str, ...]] = {
     "emoface": (),
     "single_branch": ("model.single_branch=true",),
@@ -142,7 +147,7 @@ def build_data(plan: RankPlan) -> Path:
 
 
 def _train_argv(plan: RankPlan, data: Path, method: str, seed: int, out: Path, *extra: object) -> list[str]:
-    sets = [a for s in (*METHODS[method], f"train.seed={seed}", "train.threads=1", f"name={out.name}") for a in ("--set", s)]
+    sets = [a for s in (*COMMON, *METHODS[method], f"train.seed={seed}", "train.threads=1", f"name={out.name}") for a in ("--set", s)]
     return _cli("emoface", "train", "--config", CONFIG, "--data", data, "--out", out, "--device", plan.device, *sets, *map(str, extra))
 
 

@@ -39,7 +39,7 @@ def _as(x: np.ndarray, device) -> torch.Tensor:
 @torch.no_grad()
 def canonicalize(fit: ClipFit, identity: IdentityFit | None, model, chunk: int = 256,
                  device: str | torch.device = "cpu") -> tuple[np.ndarray, np.ndarray]:
-    """Front-facing vertices ``(T, V, 3)`` and the neutral template ``(V, 3)``, float32 metres.
+    """Front-facing vertices ``(T, V, 3)`` and the actor's template ``(V, 3)``, float32 metres.
 
     The template is the identity at zero pose with its reference expression
     (:func:`~pipeline.fitting.identity.reference_expression`; zero unless the identity has one).

@@ -145,7 +145,7 @@ def ground_truth_metrics(gt: GroundTruth, vertices: np.ndarray, fit, track, mode
                          template: np.ndarray | None = None) -> tuple[dict, dict]:
     """Metrics (JSON-able) and per-frame curves of a fit against its ground truth.
 
-    ``template (V, 3)``: the fitted template (the fit's shape, zero expression and pose);
+    ``template (V, 3)``: the fitted template (the fit's shape and reference expression, zero pose);
     computed from ``fit.shape`` when ``None``.
     """
     T = min(len(gt.vertices), len(vertices))

@@ -8,7 +8,7 @@ these functions load the upstream artefacts, call the back end, refuse non-finit
 - ``work/fit/<clip_id>.npz`` and ``work/smooth/<clip_id>.npz``: ``ClipFit`` before and after
   the Kalman/RTS smoother;
 - ``work/canonical/<clip_id>.npz``: ``vertices (T, V, 3)`` front-facing metres and the
-  actor's ``template (V, 3)`` (fitted shape, zero expression and pose).
+  actor's ``template (V, 3)`` (fitted shape and reference expression, zero pose).
 """
 
 from __future__ import annotations

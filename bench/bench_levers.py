@@ -281,27 +281,24 @@ def few_clips(data: dict[int, list[ClipData]], model, n: int = 3) -> dict:
     """Identity from ``n`` emotional clips (no neutral one) against identity from all of an actor's clips.
 
     For each actor with ``n`` non-neutral clips: the template difference (mean vertex distance in mm
-    between the two fitted templates, the identity at zero expression) and the offset errors of
+    between the two fitted templates: shape and reference expression) and the offset errors of
     those ``n`` clips fitted either way (issue 15: the split between identity and held expression
     must hold for a build with few clips and no neutral one). The code's default settings.
     """
     from bench.bench_fit import fit_actor
     from emoface.data.ravdess import parse_name
     from pipeline.fitting import FitConfig, SmoothConfig, fit_identity
+    from pipeline.fitting.canonical import identity_template
     from pipeline.qa.emotion import offset_summary
 
     cfg, scfg = FitConfig(), SmoothConfig()
-    V = np.asarray(model.v_template).shape[0]
     diffs, rows_few, rows_all = [], [], []
     for _, clips in sorted(data.items()):
         few = [c for c in clips if int(parse_name(c.track.clip_id).emotion) != 1][:n]
         if len(few) < n:
             continue
-        templates = []
-        for subset in (clips, few):
-            shape = np.asarray(fit_identity([c.track for c in subset], model, cfg=cfg).shape, np.float64)
-            D = np.asarray(model.shapedirs, np.float64)[..., :len(shape)].reshape(V * 3, len(shape))
-            templates.append((D @ shape).reshape(V, 3))
+        templates = [identity_template(fit_identity([c.track for c in subset], model, cfg=cfg), model)
+                     for subset in (clips, few)]
         diffs.append(1000 * float(np.linalg.norm(templates[0] - templates[1], axis=1).mean()))
         ids = {c.track.clip_id for c in few}
         for subset, out in ((clips, rows_all), (few, rows_few)):

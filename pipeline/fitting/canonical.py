@@ -58,11 +58,22 @@ def canonicalize(fit: ClipFit, identity: IdentityFit | None, model, chunk: int =
                     jaw=_as(fit.jaw[a:b], device), neck=_as(fit.neck[a:b], device), eyes=_as(fit.eyes[a:b], device),
                     landmarks=None)
         out[a:b] = res.vertices.cpu().numpy()
-    template = layer(shape=_as(shape, device)[None], expression=_reference(identity, E, device),
-                     landmarks=None).vertices[0].cpu().numpy()
+    template = _template(layer, shape, identity, E, device)
     if not (np.isfinite(out).all() and np.isfinite(template).all()):
         raise ValueError("canonical meshes are not finite")
     return out, template
+
+
+def identity_template(identity: IdentityFit, model, device: str | torch.device = "cpu") -> np.ndarray:
+    """The actor's template ``(V, 3)`` float32 metres: its shape with its reference expression, zero pose."""
+    layer = layer_for(model, device)
+    shape = np.asarray(identity.shape, np.float32)[: model.shapedirs.shape[-1]]
+    return _template(layer, shape, identity, int(model.exprdirs.shape[-1]), device)
+
+
+def _template(layer: MorphableLayer, shape: np.ndarray, identity: IdentityFit | None, E: int, device) -> np.ndarray:
+    return layer(shape=_as(shape, device)[None], expression=_reference(identity, E, device),
+                 landmarks=None).vertices[0].cpu().numpy()
 
 
 def _reference(identity: IdentityFit | None, E: int, device) -> torch.Tensor | None:

@@ -6,6 +6,7 @@ import pytest
 from emoface.mesh.camera import PinholeCamera
 from emoface.morphable import MorphableLayer, load
 from pipeline.fitting import FitConfig, IdentityConfig, IdentityFit, canonicalize, fit_clip, fit_identity
+from pipeline.fitting.canonical import identity_template
 from pipeline.fitting.config import load_fit_config
 from pipeline.fitting.identity import reference_expression
 from synthetic_tracks import make_clip
@@ -63,6 +64,7 @@ def test_a_held_expression_goes_into_the_template_not_the_offsets():
     f = lambda a: torch.as_tensor(np.asarray(a, np.float32))[None]  # noqa: E731
     expected = layer(shape=f(ident.shape), expression=f(ref), landmarks=None).vertices[0].numpy()
     np.testing.assert_allclose(template, expected, atol=1e-6)
+    np.testing.assert_array_equal(identity_template(ident, demo), template)
     # the held expression no longer shows as motion: where the held component moves the face, the
     # clip's mean offset from the template shrinks
     moved = np.linalg.norm(np.asarray(demo.exprdirs)[:, :, k], axis=1)

@@ -75,11 +75,14 @@ def oracle_track(track, gt, model, noise_px: float, seed: int):
                          track.height, track.fps, track.clip_id)
 
 
-def fit_actor(tracks, decoded, gts, model, cfg, scfg) -> tuple[list[dict], dict, list[dict[str, np.ndarray]]]:
+def fit_actor(tracks, decoded, gts, model, cfg, scfg, true_identity: bool = False
+              ) -> tuple[list[dict], dict, list[dict[str, np.ndarray]]]:
     """Identity + per-clip fit, smoothing, canonical meshes and QA metrics with CPU times.
 
     Also returns each clip's expression features (``fitted``/``truth`` clip-mean offsets, see
-    :mod:`emoface.eval.recognisability`; empty without ground truth).
+    :mod:`emoface.eval.recognisability`; empty without ground truth). ``true_identity``: the
+    identity fit's shape and camera replaced by the truth's (``gts[0]``), zero reference
+    expression - a floor experiment (``bench.bench_true_identity``).
     """
     from pipeline.fitting import canonicalize, fit_clip, fit_identity, smooth_clip
     from pipeline.qa import clip_metrics
@@ -89,6 +92,17 @@ def fit_actor(tracks, decoded, gts, model, cfg, scfg) -> tuple[list[dict], dict,
     c0 = _cpu()
     ident = fit_identity(tracks, model, cfg=cfg)
     times["identity"] = _cpu() - c0
+    if true_identity:
+        import dataclasses
+
+        from emoface.mesh.camera import PinholeCamera
+
+        with np.load(gts[0]) as z:
+            shape = np.zeros_like(np.asarray(ident.shape, np.float32))
+            n = min(len(shape), len(z["shape"]))
+            shape[:n] = z["shape"][:n]
+            ident = dataclasses.replace(ident, shape=shape, camera=PinholeCamera.from_array(z["camera"]),
+                                        expression_reference=np.zeros(0, np.float32))
     rows, feats = [], []
     for tr, dec, gt in zip(tracks, decoded, gts):
         c0 = _cpu()

@@ -65,7 +65,8 @@ def _g(group: str, **kw) -> dict:
 
 #: the settings the levers were measured from (the defaults before issue 15's item 3; the code's defaults
 #: now include the kept levers): every variant's overrides apply on top of these
-BEFORE: dict = {"prior": {"expression_std": 1.0}, "landmarks": {"weights": {"other": 0.1}}}
+BEFORE: dict = {"prior": {"expression_std": 1.0}, "landmarks": {"weights": {"other": 0.1}},
+                "identity": {"expression_reference": "none"}}
 
 
 def merged(base: dict, over: dict) -> dict:
@@ -110,7 +111,10 @@ VARIANTS: tuple[Variant, ...] = (
             {"prior": {"expression_std": 0.5}, **_w(other=0.3, oval=1.0)}),
     Variant("combo_c", "combination", "expression_std 0.5, other 0.3, expression_step_std 0.1",
             {"prior": {"expression_std": 0.5}, "temporal": {"expression_step_std": 0.1}, **_w(other=0.3)}, oracle=True),
-    Variant("defaults", "-", "the code's defaults (combination kept: expression_std 0.5, other 0.3)", oracle=True),
+    Variant("reference_median", "reference expression", "expression_std 0.5, other 0.3, identity.expression_reference "
+            "median", {"prior": {"expression_std": 0.5}, "identity": {"expression_reference": "median"}, **_w(other=0.3)},
+            oracle=True),
+    Variant("defaults", "-", "the code's defaults (kept: expression_std 0.5, other 0.3, reference median)", oracle=True),
     # the optical-flow term (off in the defaults), on top of the defaults: flow_<weight>
     *(Variant(f"flow_{w:g}", "optical flow", f"defaults + flow weight {w:g} (DIS fast, at the landmarks)",
               {"prior": {"expression_std": 0.5}, **_w(other=0.3), "flow": {"weight": w}}) for w in (0.3, 1.0, 3.0)),
@@ -185,7 +189,7 @@ def with_flow(data: dict[int, list[ClipData]], cfg, cache: Path) -> tuple[dict[i
 
 
 def evaluate(v: Variant, data: dict[int, list[ClipData]], model, oracle: bool,
-             flow_cache: Path | None = None) -> dict:
+             flow_cache: Path | None = None, true_identity: bool = False) -> dict:
     """Fit every actor of ``data`` with ``v``'s settings; the measures and CPU times."""
     from bench.bench_fit import fit_actor, gt_summary, measures, oracle_track
     from emoface.utils.config import from_dict
@@ -205,7 +209,7 @@ def evaluate(v: Variant, data: dict[int, list[ClipData]], model, oracle: bool,
         tracks = [c.track for c in clips]
         decoded = [{"audio_duration_s": c.audio_s} for c in clips]
         gts = [c.gt for c in clips]
-        r, times, f = fit_actor(tracks, decoded, gts, model, cfg, scfg)
+        r, times, f = fit_actor(tracks, decoded, gts, model, cfg, scfg, true_identity)
         rows += r
         feats += f
         for k in totals:

@@ -53,6 +53,12 @@ class TemplateFloor:
         return np.broadcast_to(np.asarray(template, np.float32), record.vertices.shape)
 
 
+def has_reference(reader: SplitReader, subject: str) -> bool:
+    """Whether the split's template of ``subject`` holds a reference expression (docs/format.md)."""
+    ref = reader.subject_attrs(subject).get("expression_reference")
+    return ref is not None and bool(np.any(np.asarray(ref) != 0))
+
+
 def describe_run(cfg) -> str:
     """What a run is, from its resolved :class:`~emoface.train.config.ExperimentConfig`."""
     m = cfg.model
@@ -189,7 +195,8 @@ def evaluate_methods(
         for cid in ids:
             rec = reader.read_clip(cid, params=False)
             template = reader.template(rec.subject)
-            true_offsets = truth.offsets(cid, rec.n_frames) if truth is not None else None
+            true_offsets = (truth.offsets(cid, rec.n_frames, reference=has_reference(reader, rec.subject))
+                            if truth is not None else None)
             n_frames += rec.n_frames
             if emotion_probe is not None:
                 ceiling.append(EmotionCall(cid, "-", int(rec.emotion), emotion_probe.predict(rec.vertices, template)))

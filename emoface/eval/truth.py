@@ -5,13 +5,17 @@ meshes; the corpus keeps the meshes that were rendered, ``CORPUS/ground_truth/<c
 (``vertices (T, V, 3)`` front-facing metres, ``shape (S,)``, ``model``). Comparing a prediction
 with those separates what a model gets wrong from what the fit got wrong.
 
-Identity error does not count: both sides are offsets from their own neutral face,
+Identity error does not count: both sides are offsets from their own template,
 
     predicted offset = prediction - the split's template of the subject (the fitted identity)
     true offset      = true vertices - true template
 
-where the true template is the morphable model at the clip's true ``shape`` with zero
-expression and pose (as the generator and the pipeline build templates). The per-clip
+where the true template is the morphable model at the clip's true ``shape`` and zero pose,
+with the same expression convention as the split's: when the split's subject records an
+``expression_reference`` (the pipeline's default, docs/fitting.md "Reference expression"),
+the true template holds the true reference, the per-component median of the true
+``expression`` over every frame of the actor's clips in the corpus
+(:func:`actor_reference_expression`); otherwise zero expression. The per-clip
 sums use the metrics' own recipe (``emoface.metrics``: max over the region's vertices of the
 squared error per frame, summed over frames): "LVE vs truth" over the lips, "EVE vs truth"
 over the eye region and forehead. :class:`FittedData` is the split's own meshes as a method:
@@ -20,6 +24,7 @@ against the truth it measures the training targets' error.
 
 from __future__ import annotations
 
+import functools
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,7 +33,7 @@ import numpy as np
 
 from emoface.data.schema import ClipRecord
 
-__all__ = ["TruthError", "TruthCorpus", "FittedData", "truth_frame_count"]
+__all__ = ["TruthError", "TruthCorpus", "FittedData", "truth_frame_count", "actor_reference_expression", "actor_of"]
 
 
 class TruthError(ValueError):
@@ -63,6 +68,30 @@ def truth_frame_count(path: Path) -> tuple[int, ...]:
             raise
         raise TruthError(f"{path}: not a readable npz ({exc})") from None
     return tuple(int(s) for s in shape)
+
+
+def actor_of(clip_id: str) -> str:
+    """The actor field of a RAVDESS-named clip id (its last ``-`` field; the whole id when there is none)."""
+    return clip_id.rsplit("-", 1)[-1]
+
+
+@functools.lru_cache(maxsize=64)
+def actor_reference_expression(folder: str, actor: str) -> np.ndarray | None:
+    """The true reference expression ``(E,)`` of ``actor``: the per-component median of ``expression`` over every
+    frame of the actor's ``<clip_id>.npz`` in ``folder`` (a corpus's ``ground_truth/``); None when none records one."""
+    exprs = []
+    for p in sorted(Path(folder).glob("*.npz")):
+        if actor_of(p.stem) != actor:
+            continue
+        try:
+            with np.load(p, allow_pickle=False) as z:
+                if "expression" in z.files:
+                    exprs.append(np.asarray(z["expression"], np.float64))
+        except (OSError, ValueError) as exc:
+            raise TruthError(f"{p}: cannot read the ground truth ({exc})") from None
+    if not exprs:
+        return None
+    return np.median(np.concatenate(exprs), axis=0).astype(np.float32)
 
 
 @dataclass
@@ -120,24 +149,29 @@ class TruthCorpus:
             self._layers[key] = MorphableLayer(model).eval()
         return self._layers[key]
 
-    def template(self, model_name: str, shape: np.ndarray) -> np.ndarray:
-        """The true neutral face ``(V, 3)``: the model at ``shape``, zero expression and pose."""
+    def template(self, model_name: str, shape: np.ndarray, expression: np.ndarray | None = None) -> np.ndarray:
+        """The true template ``(V, 3)``: the model at ``shape`` and zero pose, with ``expression`` (default zero)."""
         import torch
 
         shape = np.asarray(shape, np.float32).ravel()
-        key = (self.model or model_name, shape.tobytes())
+        expr = None if expression is None else np.asarray(expression, np.float32).ravel()
+        key = (self.model or model_name, shape.tobytes(), None if expr is None else expr.tobytes())
         if key not in self._templates:
             layer = self._layer(model_name)
             if shape.size > layer.n_shape:
                 raise TruthError(f"{self.folder}: the truth's shape has {shape.size} coefficients, model "
                                  f"{layer.model_name!r} has {layer.n_shape}")
+            kw = {}
+            if expr is not None:
+                kw["expression"] = torch.from_numpy(np.ascontiguousarray(expr[: layer.n_expr]))[None]
             with torch.no_grad():
-                out = layer(shape=torch.from_numpy(shape)[None], landmarks=None).vertices[0]
+                out = layer(shape=torch.from_numpy(shape)[None], landmarks=None, **kw).vertices[0]
             self._templates[key] = out.numpy().astype(np.float32)
         return self._templates[key]
 
-    def offsets(self, clip_id: str, n_frames: int | None = None) -> np.ndarray:
-        """True offsets ``(T, V, 3)`` of one clip: true vertices minus the true template (metres)."""
+    def offsets(self, clip_id: str, n_frames: int | None = None, reference: bool = False) -> np.ndarray:
+        """True offsets ``(T, V, 3)`` of one clip: true vertices minus the true template (metres); ``reference``:
+        the template holds the actor's true reference expression (:func:`actor_reference_expression`)."""
         p = self.path(clip_id)
         try:
             with np.load(p, allow_pickle=False) as z:
@@ -148,7 +182,8 @@ class TruthCorpus:
             raise TruthError(f"{p}: cannot read the ground truth ({exc})") from None
         if n_frames is not None and verts.shape[0] != n_frames:
             raise TruthError(f"{p}: {verts.shape[0]} frames, the split's clip has {n_frames}")
-        tpl = self.template(name, shape)
+        ref = actor_reference_expression(str(p.parent), actor_of(clip_id)) if reference else None
+        tpl = self.template(name, shape, ref)
         if tpl.shape[0] != verts.shape[1]:
             raise TruthError(f"{p}: {verts.shape[1]} vertices, the model's template has {tpl.shape[0]}")
         return verts - tpl[None]

@@ -16,9 +16,13 @@ Definitions (all means are over frames and the named vertices):
 - ``offset_error_mm[region]``: the offset errors of :mod:`emoface.eval.offsets` (fitted
   frame minus fitted template against true frame minus true template; ``total``, ``static``,
   ``dynamic`` and the truth's ``true_*`` magnitudes, mm) for ``face``, ``lips`` and
-  ``eye_region``. The true template is the model at the true ``shape`` with zero expression,
-  jaw and pose, exactly as the generator and :func:`pipeline.fitting.canonicalize` define a
-  template; no offsets without a ``shape`` in the ground truth;
+  ``eye_region``. The true template is the model at the true ``shape`` with zero jaw and
+  pose, and with the same expression convention as the fitted template: when the fitted
+  template holds a reference expression (it differs from its shape's zero-expression face;
+  docs/fitting.md, "Reference expression"), the true template holds the actor's true one, the
+  per-component median of the true ``expression`` over every frame of the actor's clips
+  (:func:`emoface.eval.truth.actor_reference_expression`); otherwise zero expression. No
+  offsets without a ``shape`` in the ground truth;
 - ``photo``: the generator's photo id of the actor, when the ground truth records one.
 
 The curves include ``expression_feature_fit`` / ``_true``: the clip-mean offsets over the
@@ -33,6 +37,7 @@ from pathlib import Path
 
 import numpy as np
 
+from emoface.eval.truth import actor_of, actor_reference_expression
 from emoface.mesh.camera import PinholeCamera
 
 from .metrics import detected_points, mouth_opening, pearson, project_landmarks
@@ -56,6 +61,7 @@ class GroundTruth:
     fps: float
     shape: np.ndarray | None = None  # (S,) true shape coefficients
     photo: str | None = None  # the generator's photo id of the actor, when recorded
+    reference: np.ndarray | None = None  # (E,) the actor's true reference expression (over all its clips)
 
 
 def load_ground_truth(path: str | Path) -> GroundTruth:
@@ -69,7 +75,8 @@ def load_ground_truth(path: str | Path) -> GroundTruth:
                 mouth_opening=z["mouth_opening"].astype(np.float64) if "mouth_opening" in z else None,
                 model=str(z["model"]) if "model" in z else "", fps=float(z["fps"]) if "fps" in z else 30.0,
                 shape=z["shape"].astype(np.float64).reshape(-1) if "shape" in z else None,
-                photo=str(z["photo"]) if "photo" in z else None)
+                photo=str(z["photo"]) if "photo" in z else None,
+                reference=actor_reference_expression(str(path.parent), actor_of(path.stem)))
     except (OSError, KeyError, ValueError) as exc:
         raise ValueError(f"{path}: unreadable ground truth ({exc})") from exc
 
@@ -103,8 +110,8 @@ def _gt_landmarks(gt: GroundTruth, model, mp_index: np.ndarray, embedding: str) 
     return project(cam, gt.camera).numpy()
 
 
-def model_template(model, shape: np.ndarray) -> np.ndarray:
-    """The model at ``shape (S,)`` with zero expression, jaw and pose: ``(V, 3)`` metres (a template)."""
+def model_template(model, shape: np.ndarray, expression: np.ndarray | None = None) -> np.ndarray:
+    """The model at ``shape (S,)`` with zero jaw and pose and ``expression (E,)`` (default zero): ``(V, 3)`` metres."""
     import torch
 
     from pipeline.fitting.canonical import layer_for
@@ -113,8 +120,12 @@ def model_template(model, shape: np.ndarray) -> np.ndarray:
     s = np.zeros(S, np.float32)
     shape = np.asarray(shape, np.float32).reshape(-1)[:S]
     s[: len(shape)] = shape
+    kw = {}
+    if expression is not None:
+        e = np.asarray(expression, np.float32).reshape(-1)[: model.exprdirs.shape[-1]]
+        kw["expression"] = torch.as_tensor(np.ascontiguousarray(e))[None]
     with torch.no_grad():
-        return layer_for(model)(shape=torch.as_tensor(s)[None], landmarks=None).vertices[0].numpy().astype(np.float64)
+        return layer_for(model)(shape=torch.as_tensor(s)[None], landmarks=None, **kw).vertices[0].numpy().astype(np.float64)
 
 
 def offset_metrics(fit_vertices: np.ndarray, fit_template: np.ndarray, true_vertices: np.ndarray,
@@ -168,8 +179,13 @@ def ground_truth_metrics(gt: GroundTruth, vertices: np.ndarray, fit, track, mode
     if gt.photo is not None:
         out["photo"] = gt.photo
     if gt.shape is not None:
-        fit_template = model_template(model, fit.shape) if template is None else np.asarray(template, np.float64)
-        out["offset_error_mm"], feats = offset_metrics(fv, fit_template, tv, model_template(model, gt.shape), model)
+        zero = model_template(model, fit.shape)
+        fit_template = zero if template is None else np.asarray(template, np.float64)
+        # the truth's template follows the fitted template's convention (module docstring)
+        with_reference = gt.reference is not None and not np.allclose(fit_template, zero, rtol=0.0, atol=1e-7)
+        true_template = model_template(model, gt.shape, gt.reference if with_reference else None)
+        out["offset_error_mm"], feats = offset_metrics(fv, fit_template, tv, true_template, model)
+        out["offset_template"] = "reference expression" if with_reference else "zero expression"
         curves.update(feats)
     else:
         out["offset_note"] = "the ground truth has no shape: no offset errors"

@@ -1,8 +1,9 @@
 """Stage ``package`` (a barrier per split): the fitted clips of one split -> ``OUT/<split>.h5``.
 
 Uses the one writer, :class:`emoface.data.schema.SplitWriter`, so the file appears atomically
-and only when complete. Per subject, the template is the actor's fitted identity at zero
-expression and pose (from the canonical stage). Per clip: front-facing vertices, the audio
+and only when complete. Per subject, the template is the actor's fitted identity with its
+reference expression at zero pose (from the canonical stage; the reference itself is the
+subject's ``expression_reference`` attribute). Per clip: front-facing vertices, the audio
 trimmed or zero-padded at the end to exactly ``T / fps`` seconds (``audio_padded_samples``
 says how many samples were added), the smoothed parameters, the detector landmarks and the
 per-frame fit error (``-1`` on frames without a face) and the per-frame ``valid`` flags.
@@ -66,7 +67,10 @@ def _write_split(ctx: TaskContext, split: str, members: list[PackageMember], man
         for subject in sorted({c.subject for c in clips}):
             first = next(c for c in clips if c.subject == subject)
             template = store.load_npz("canonical", first.clip_id)["template"]
-            writer.add_subject(subject, template, gender=gender_of(first.actor))
+            identity = ctx.backend.load_identity(store.artefact("identity", subject))
+            reference = np.asarray(getattr(identity, "expression_reference", np.zeros(0)), np.float32)
+            extra = {"expression_reference": reference} if reference.size else {}
+            writer.add_subject(subject, template, gender=gender_of(first.actor), **extra)
         for clip in clips:
             cid = clip.clip_id
             canonical = store.load_npz("canonical", cid)

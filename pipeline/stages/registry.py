@@ -173,7 +173,7 @@ REPORT = TaskKind("report", "build", "cpu", 0, "report", "reports", "pipeline.st
 PACKAGE = TaskKind("package", "split", "cpu", 0, "package", "splits", "pipeline.stages.package:run_package_task")
 
 _FITTING = ("pipeline.fitting", "emoface.morphable", "emoface.mesh.camera")
-_QA = ("pipeline.qa", "emoface.morphable", "emoface.mesh.camera")
+_QA = ("pipeline.qa", "emoface.eval.truth", "emoface.morphable", "emoface.mesh.camera")
 _BACKEND = ("model", "backend", "backend_options")
 
 #: the stages of ``build-dataset ravdess``, in order

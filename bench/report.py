@@ -257,10 +257,14 @@ NOT_MEASURED = "*Not measured yet:"
 
 
 def _blocks(text: str) -> list[tuple[str, list[str]]]:
-    """``(heading line, lines)`` for each ``## ``/``### `` heading; the preamble's heading is ``""``."""
+    """``(heading line, lines)`` for each ``## ``/``### `` heading; the preamble's heading is ``""``.
+
+    A one-line HTML comment (``<!-- ... -->``, e.g. ``bench.bench_speed``'s markers) is a block of its
+    own, so that no section is spliced into or out of another tool's marked region."""
     out: list[tuple[str, list[str]]] = [("", [])]
     for line in text.splitlines():
-        if line.startswith(("## ", "### ")):
+        marker = line.startswith("<!--") and line.rstrip().endswith("-->")
+        if line.startswith(("## ", "### ")) or marker:
             out.append((line, []))
         out[-1][1].append(line)
     return out

@@ -17,7 +17,7 @@ from emoface.morphable import MorphableLayer
 
 from .types import ClipFit, IdentityFit
 
-__all__ = ["canonicalize", "camera_vertices", "layer_for"]
+__all__ = ["canonicalize", "camera_vertices", "identity_template", "layer_for"]
 
 _LAYERS: dict[tuple, MorphableLayer] = {}
 

@@ -314,7 +314,8 @@ def run_experiment(plan: RankPlan, results: Path | None = None, md: Path | None 
                      for m, by_seed in diagnose_all(plan, data).items()}
     result = {"meta": meta, "plan": {**asdict(plan), "out": str(plan.out)}, "epochs": epochs, "schedule": chosen,
               "clips": {s: _count_clips(data / f"{s}.h5") for s in ("train", "val", "test")},
-              "truth": plan.truth, **agg, "diagnosis": aggregate_diagnoses(diagnoses)}
+              "truth": plan.truth, **agg, "diagnosis": aggregate_diagnoses(diagnoses),
+              "train_overrides": {"every method": list(COMMON), **{k: list(METHODS[k]) for k in plan.methods}}}
     _write_json(plan.out / "rank.json", result)
     (plan.out / "rank.md").write_text("\n".join(rank_lines(result)) + "\n")
     if results is not None:

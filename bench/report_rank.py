@@ -142,8 +142,10 @@ def rank_lines(r: Mapping) -> list[str]:
             "LVE, EVE (and vs truth) in 1e-5 m², FDD in 1e-7 m²; emotion acc. = fraction of test clips whose motion the "
             "nearest-centroid probe fitted on train.h5 gives the clip's emotion (docs/evaluation.md). Each cell: mean ± std "
             "(population) over the seeds of each seed's value (itself the mean over the speaker conditions)."
-            + ("" if r.get("truth") else " Truth-referenced columns: not run (--no-truth)."), "",
-            *render_table(r), *([""] + render_diagnoses(r["diagnosis"]) if r.get("diagnosis") else [])]
+            + ("" if r.get("truth") else " Truth-referenced columns: not run (--no-truth).")
+            + ("" if not r.get("train_overrides") else " `emoface train --set` overrides: "
+               + "; ".join(f"{k}: {', '.join(f'`{x}`' for x in v) or '-'}" for k, v in r["train_overrides"].items()) + "."),
+            "", *render_table(r), *([""] + render_diagnoses(r["diagnosis"]) if r.get("diagnosis") else [])]
 
 
 def rank_section(R: Mapping) -> list[str]:

@@ -153,3 +153,14 @@ def test_diagnose_all_resumes(tmp_path, monkeypatch):
     diagnose_all(plan, tmp_path / "data")
     assert len(calls) == 2
     assert diagnose_all(RankPlan(tmp_path, seeds=(0,), diagnose_clips=0), tmp_path) == {}
+
+
+def test_every_method_trains_with_the_common_overrides(tmp_path):
+    from bench.rank import COMMON, METHODS, _train_argv
+
+    plan = RankPlan(out=tmp_path)
+    for method in METHODS:
+        argv = _train_argv(plan, tmp_path / "data", method, 0, tmp_path / "run")
+        sets = [argv[i + 1] for i, a in enumerate(argv) if a == "--set"]
+        assert all(c in sets for c in COMMON) and all(m in sets for m in METHODS[method])
+    assert "loss.classification_weight=1.0" in COMMON and "model.emotion_label.enabled=false" in COMMON

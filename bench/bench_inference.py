@@ -78,14 +78,8 @@ def run(preset: str, n_vertices: int, seconds: list[float], max_uncached: float,
     return rows
 
 
-def bf16_error(seconds: list[float], n_vertices: int = 5023, repeats: int = 2) -> list[dict]:
-    """Paper preset: cached ``generate`` in float32 and with ``encoder_dtype=torch.bfloat16``.
-
-    RTF of each (median of ``repeats``, alternating) and the bfloat16 output's error against
-    float32: max and mean absolute vertex difference (mm) and relative to the offsets' range.
-    """
-    import statistics
-
+def _paper_model(n_vertices: int):
+    """The paper preset's model (random init, seed 0, decoder outputs drawn small so predictions move) and its topology."""
     import torch
 
     from bench.bench_train import topology
@@ -99,6 +93,20 @@ def bf16_error(seconds: list[float], n_vertices: int = 5023, repeats: int = 2) -
     model = build_model(cfg.model, m.faces, n_vertices, 20, m.v_template).eval()
     for dec in (model.content_decoder, model.emotion_decoder):
         torch.nn.init.normal_(dec.output.weight, std=1e-3)
+    return model, m
+
+
+def bf16_error(seconds: list[float], n_vertices: int = 5023, repeats: int = 2) -> list[dict]:
+    """Paper preset: cached ``generate`` in float32 and with ``encoder_dtype=torch.bfloat16``.
+
+    RTF of each (median of ``repeats``, alternating) and the bfloat16 output's error against
+    float32: max and mean absolute vertex difference (mm) and relative to the offsets' range.
+    """
+    import statistics
+
+    import torch
+
+    model, m = _paper_model(n_vertices)
     tpl = torch.from_numpy(m.v_template).float()
     g = torch.Generator().manual_seed(0)
     model.generate(0.1 * torch.randn(16000, generator=g), tpl, encoder_dtype=torch.bfloat16)  # warm-up
@@ -139,17 +147,7 @@ def int8_error(seconds: list[float], n_vertices: int = 5023, repeats: int = 2) -
     from torch import nn
     from torch.ao.quantization import quantize_dynamic
 
-    from bench.bench_train import topology
-    from emoface.model.build import build_model
-    from emoface.train.config import ExperimentConfig
-    from emoface.utils.config import load_yaml
-
-    cfg = load_yaml(ExperimentConfig, REPO / "configs" / "emoface-paper.yaml")
-    m = topology(n_vertices)
-    torch.manual_seed(0)
-    model = build_model(cfg.model, m.faces, n_vertices, 20, m.v_template).eval()
-    for dec in (model.content_decoder, model.emotion_decoder):
-        torch.nn.init.normal_(dec.output.weight, std=1e-3)
+    model, m = _paper_model(n_vertices)
 
     def quantised(parts):
         q = copy.deepcopy(model)

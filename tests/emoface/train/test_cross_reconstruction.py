@@ -8,32 +8,18 @@ branches from the partner's emotion features and the anchor's content features.
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 import torch
 
-from emoface.model.build import build_model
-from emoface.model.config import EncoderConfig, ModelConfig
 from emoface.model.mesh_attention import fuse
 from emoface.train.config import ScheduleConfig
 from emoface.train.pairs import PairBatch
 from emoface.train.step import PairModel, StepRandom, resample_frames
-from tools.demo_head.canonical_mesh import load_canonical_mesh
-
-TINY = dict(hidden_size=16, num_hidden_layers=1, num_attention_heads=2, intermediate_size=32, conv_dim=(8,) * 7,
-            num_conv_pos_embeddings=8, num_conv_pos_embedding_groups=2)
-
+from pair_model_support import tiny_pair_model
 
 def _model():
-    m = load_canonical_mesh()
-    verts = (m.vertices / 100.0).astype(np.float32)
-    torch.manual_seed(0)
-    cfg = ModelConfig(feature_dim=16, content_encoder=EncoderConfig(**TINY), emotion_encoder=EncoderConfig(**TINY))
-    cfg.mesh_attention.channels = 2
-    model = build_model(cfg, m.faces, len(verts), 2, verts)
-    for dec in (model.content_decoder, model.emotion_decoder):  # zero-init outputs would make every check trivial
-        torch.nn.init.normal_(dec.output.weight, std=0.02)
-    return model.eval(), torch.from_numpy(verts)
+    model, template = tiny_pair_model()
+    return model.eval(), template
 
 
 def _batch(template: torch.Tensor, t1: int, t2: int) -> PairBatch:

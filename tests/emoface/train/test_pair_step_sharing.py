@@ -10,38 +10,22 @@
 
 from __future__ import annotations
 
-import numpy as np
 import torch
 
-from emoface.model.build import build_model
-from emoface.model.config import EncoderConfig, ModelConfig
 from emoface.model.encoders import AudioEncoder
 from emoface.train.config import LossConfig, ScheduleConfig
 from emoface.train.losses import pair_losses
 from emoface.train.pairs import PairBatch
 from emoface.train.step import PairModel, StepRandom
+from pair_model_support import tiny_pair_model
 from tools.demo_head.canonical_mesh import load_canonical_mesh
 
-TINY = dict(hidden_size=16, num_hidden_layers=1, num_attention_heads=2, intermediate_size=32, conv_dim=(8,) * 7,
-            num_conv_pos_embeddings=8, num_conv_pos_embedding_groups=2)
 T1, T2 = 9, 12  # clips of different lengths: the content encoder runs at both frame counts on the anchor audio
 
 
 def _model(frozen: bool = False):
-    m = load_canonical_mesh()
-    verts = (m.vertices / 100.0).astype(np.float32)
-    torch.manual_seed(0)
-    cfg = ModelConfig(feature_dim=16, content_encoder=EncoderConfig(**TINY), emotion_encoder=EncoderConfig(**TINY))
-    cfg.mesh_attention.channels = 2
-    model = build_model(cfg, m.faces, len(verts), 2, verts)
-    for dec in (model.content_decoder, model.emotion_decoder):  # zero-init outputs would make every check trivial
-        torch.nn.init.normal_(dec.output.weight, std=0.02)
-    if frozen:  # a pretrained snapshot with freeze_feature_extractor, one CNN under both encoders
-        model.emotion_encoder.wav2vec.feature_extractor.load_state_dict(
-            model.content_encoder.wav2vec.feature_extractor.state_dict())
-        model.content_encoder.wav2vec.feature_extractor._freeze_parameters()
-        model.emotion_encoder.wav2vec.feature_extractor._freeze_parameters()
-    return model.train(), torch.from_numpy(verts)
+    model, template = tiny_pair_model(frozen)
+    return model.train(), template
 
 
 def _batch(template: torch.Tensor) -> PairBatch:

@@ -268,3 +268,23 @@ LEVERS_ANALYSIS = (
     "detector's blendshape scores as observations (they would need a per-component map fitted on the "
     "generated corpus)."
 )
+
+
+MEASURES_ANALYSIS = (
+    "Issue 15's goals at its size (2 seeds x 24 actors x 5 clips, 12 actors per photo; means of the two seeds, "
+    "fitted from the detector's landmarks, astronaut / Grace Hopper; the default reference expression, the truth's "
+    "templates in the same convention). Emotion recognisability >= 0.85 on each photo: 0.81 / 0.82 (truth 0.94 / "
+    "0.97; both photos pooled 0.76, truth 0.90): **not met**. Lip offset error <= 1.2 mm: 2.10 / 3.04 (oracle "
+    "0.84 / 0.94): **not met**. Eye-region offset error <= 0.30 mm: 0.32 / 0.66 (oracle 0.10 / 0.12): **not met**. "
+    "Dynamic lip offset error <= 1.0 mm: 1.47 / 1.63 (oracle 0.35 / 0.34): **not met**. Mouth-opening r >= 0.97: "
+    "0.978-0.979, met. Held-out photo within 10% of the tuning photo: recognisability yes (0.82 against 0.81); "
+    "offsets no (lips 3.04 against 2.10 mm, eye region 0.66 against 0.32; equal oracles). The same command the "
+    "day before, without the reference expression (zero-expression templates on both sides): recognisability "
+    "0.68 / 0.61, pooled 0.39 (truth 0.96 / 1.00, pooled 0.93); lips 2.36 / 2.82 mm; eye region 0.47 / 1.27 mm; "
+    "dynamic lips 1.47 / 1.63 mm. The reference expression doubles the emotion that survives across actors of "
+    "different faces (pooled 0.39 -> 0.76), gains 0.13 and 0.21 within a photo, and halves the eye-region error "
+    "of the face with glasses (1.27 -> 0.66 mm); it cannot change the dynamic part (the meshes are the same), and "
+    "Grace Hopper's lip offsets get worse (2.82 -> 3.04 mm). What no lever recovers is the detector's error that "
+    "changes with the expression itself: with the true identity and camera under the detector's points the fit is "
+    "no better (docs/fitting.md, \"A floor of landmark-only fits\"), while the oracle meets every goal."
+)

@@ -14,7 +14,7 @@ def measures_section(R: dict) -> list[str]:
         return lines
     from bench.bench_measures import markdown
 
-    return lines + [markdown(d), ""]
+    return lines + [markdown(d), ""] + analysis(notes.MEASURES_ANALYSIS)
 
 
 def levers_section(R: dict) -> list[str]:

@@ -21,6 +21,6 @@ def test_small_preset_rows_and_exactness():
     names = [r["variant"] for r in rep["rows"]]
     assert names == ["before", "default", "share_anchor_cnn", "frozen before", "frozen default", "single branch"]
     assert rep["same_loss_bitwise"] == {"default vs before": True, "frozen default vs frozen before": True}
-    assert rep["share_anchor_cnn_loss_diff"] == 0.0 and 0 < rep["share_anchor_cnn_max_rel_grad_diff"] < 1e-5
+    assert rep["share_anchor_cnn_loss_diff"] == 0.0 and 0 <= rep["share_anchor_cnn_max_rel_grad_diff"] < 1e-5  # 0 is possible: summation order
     assert all(len(v) == 1 and v[0] > 0 for v in rep["seconds_per_round"].values())
     assert rep["rows"][0]["ratio_to_before"] == 1.0 and "ratio_to_single_branch" in rep["rows"][1]

@@ -79,6 +79,11 @@ class RankPlan:
     def actors(self) -> int:
         return self.train_actors + self.val_actors + self.test_actors
 
+    @property
+    def width(self) -> int:
+        """Runs at a time: two on one thread each on a CPU, one on a GPU."""
+        return 1 if self.device.startswith("cuda") else 2
+
     def split(self) -> dict[str, list[int]]:
         n, v = self.train_actors, self.val_actors
         return {"train": list(range(1, n + 1)), "val": list(range(n + 1, n + v + 1)),
@@ -119,6 +124,14 @@ def _run_parallel(jobs: Sequence[tuple[list[str], Path | None]], width: int) -> 
                 del running[i]
         time.sleep(0.2)
     return [int(c) for c in codes]  # type: ignore[arg-type]
+
+
+def _run_stage(jobs: Sequence[tuple[list[str], Path | None]], plan: RankPlan, what: str) -> None:
+    """Run a stage's jobs, :attr:`RankPlan.width` at a time; a ``RuntimeError`` naming the logs of those that failed."""
+    codes = _run_parallel(jobs, plan.width)
+    failed = [str(j[1]) for j, c in zip(jobs, codes) if c != 0]
+    if failed:
+        raise RuntimeError(f"{what} failed; see {', '.join(failed)}")
 
 
 def _write_json(path: Path, data: dict) -> None:
@@ -189,7 +202,7 @@ def measure(plan: RankPlan, data: Path, short: int = 2, long: int = 22) -> dict:
 
 def choose_epochs(m: Mapping, plan: RankPlan, spent_s: float, val_clips: int, test_clips: int) -> dict:
     """Epochs that fit what is left of the budget: training (``width`` runs at a time) plus the evaluation."""
-    width = 1 if plan.device.startswith("cuda") else 2
+    width = plan.width
     per_epoch = {k: m["steps_per_epoch"] * s + val_clips * m["predict_s"] for k, s in m["step_s"].items()}
     epoch_s = sum(per_epoch[k] for k in plan.methods) * len(plan.seeds) / width
     eval_s = test_clips * (plan.conditions * len(plan.methods) + 2) * m["predict_s"] * len(plan.seeds) / width
@@ -215,10 +228,7 @@ def train_all(plan: RankPlan, data: Path, epochs: int) -> None:
                 print(f"{run}: {epochs} epochs already trained", flush=True)
                 continue
             jobs.append((_train_argv(plan, data, method, seed, run, "--epochs", epochs, "--resume"), run.with_suffix(".log")))
-    codes = _run_parallel(jobs, 1 if plan.device.startswith("cuda") else 2)
-    failed = [str(j[1]) for j, c in zip(jobs, codes) if c != 0]
-    if failed:
-        raise RuntimeError(f"training failed; see {', '.join(failed)}")
+    _run_stage(jobs, plan, "training")
 
 
 def evaluate_all(plan: RankPlan, data: Path) -> dict[int, Path]:
@@ -239,10 +249,7 @@ def evaluate_all(plan: RankPlan, data: Path) -> dict[int, Path]:
         if plan.truth:
             argv += ["--truth", str(plan.out / "corpus")]
         jobs.append((argv, out.with_suffix(".log")))
-    codes = _run_parallel(jobs, 1 if plan.device.startswith("cuda") else 2)
-    failed = [str(j[1]) for j, c in zip(jobs, codes) if c != 0]
-    if failed:
-        raise RuntimeError(f"evaluation failed; see {', '.join(failed)}")
+    _run_stage(jobs, plan, "evaluation")
     return reports
 
 
@@ -264,10 +271,7 @@ def diagnose_all(plan: RankPlan, data: Path) -> dict[str, dict[int, Path]]:
                 continue
             jobs.append((_cli("emoface", "diagnose", "--run", run, "--data", data, "--split", "test", "--out", out,
                               "--max-clips", plan.diagnose_clips, "--threads", 1, "--device", plan.device), out.with_suffix(".log")))
-    codes = _run_parallel(jobs, 1 if plan.device.startswith("cuda") else 2)
-    failed = [str(j[1]) for j, c in zip(jobs, codes) if c != 0]
-    if failed:
-        raise RuntimeError(f"diagnosis failed; see {', '.join(failed)}")
+    _run_stage(jobs, plan, "diagnosis")
     return reports
 
 

@@ -32,6 +32,7 @@ from pathlib import Path
 import numpy as np
 
 from emoface.data.schema import ClipRecord
+from emoface.morphable.reference import reference_expression
 
 __all__ = ["TruthError", "TruthCorpus", "FittedData", "truth_frame_count", "actor_reference_expression", "actor_of"]
 
@@ -91,7 +92,7 @@ def actor_reference_expression(folder: str, actor: str) -> np.ndarray | None:
             raise TruthError(f"{p}: cannot read the ground truth ({exc})") from None
     if not exprs:
         return None
-    return np.median(np.concatenate(exprs), axis=0).astype(np.float32)
+    return reference_expression(np.concatenate(exprs), "median")
 
 
 @dataclass

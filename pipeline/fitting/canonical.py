@@ -42,7 +42,7 @@ def canonicalize(fit: ClipFit, identity: IdentityFit | None, model, chunk: int =
     """Front-facing vertices ``(T, V, 3)`` and the actor's template ``(V, 3)``, float32 metres.
 
     The template is the identity at zero pose with its reference expression
-    (:func:`~pipeline.fitting.identity.reference_expression`; zero unless the identity has one).
+    (:func:`emoface.morphable.reference.reference_expression`; zero unless the identity has one).
     ``identity`` may be ``None`` (the shape stored in ``fit`` is used, zero expression).
     """
     layer = layer_for(model, device)

@@ -17,6 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, fields
 from typing import Any, Literal
 
+from emoface.morphable.reference import REFERENCES
 from emoface.utils.config import ConfigError, from_dict
 
 __all__ = ["CameraConfig", "ModelConfig", "GroupWeights", "LandmarkConfig", "RobustConfig", "PriorConfig",
@@ -271,7 +272,7 @@ class IdentityConfig:
     def __post_init__(self) -> None:
         _at_least(self, 1, "iterations", "frames", "chunk")
         _positive(self, "effective_frames")
-        _one_of(self, "expression_reference", ("median", "none"))
+        _one_of(self, "expression_reference", REFERENCES)
 
 
 @dataclass

@@ -16,6 +16,7 @@ import numpy as np
 import torch
 
 from emoface.mesh.camera import PinholeCamera
+from emoface.morphable.reference import reference_expression
 
 from .config import FitConfig
 from .init import default_camera
@@ -180,19 +181,6 @@ def fit_identity(tracks: list[LandmarkTrack], model, camera: PinholeCamera | Non
     return IdentityFit(shape=shape, camera=cam, n_frames=N, error_iod=err, focal_estimated=est_f,
                        embedding=lm.embedding, model_name=model.name, converged=converged,
                        expression_reference=reference_expression(unpack(x, E)[0].cpu().numpy(), cfg.identity.expression_reference))
-
-
-def reference_expression(expressions: np.ndarray, how: str) -> np.ndarray:
-    """The expression an actor's template holds, from the expressions ``(N, E)`` fitted to its sampled frames.
-
-    ``"median"``: the per-component median over the frames, i.e. what the face shows through
-    all of its clips (sampled across them) rather than in one: a static bias of the detector
-    on this face, or a trait of the face (wide eyes, a resting frown). Folded into the
-    template, it no longer counts as every clip's emotion. ``"none"``: zero (an empty array).
-    """
-    if how == "none" or len(expressions) == 0:
-        return np.zeros(0, np.float32)
-    return np.median(np.asarray(expressions, np.float64), axis=0).astype(np.float32)
 
 
 def _to_image_translation(x: torch.Tensor, logf: float, E: int) -> torch.Tensor:

@@ -8,7 +8,7 @@ from emoface.morphable import MorphableLayer, load
 from pipeline.fitting import FitConfig, IdentityConfig, IdentityFit, canonicalize, fit_clip, fit_identity
 from pipeline.fitting.canonical import identity_template
 from pipeline.fitting.config import load_fit_config
-from pipeline.fitting.identity import reference_expression
+from emoface.morphable.reference import reference_expression
 from synthetic_tracks import make_clip
 
 CAM = PinholeCamera.from_fov(1280, 720, 25.0)

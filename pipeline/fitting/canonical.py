@@ -17,7 +17,7 @@ from emoface.morphable import MorphableLayer
 
 from .types import ClipFit, IdentityFit
 
-__all__ = ["canonicalize", "camera_vertices", "identity_template", "layer_for"]
+__all__ = ["canonicalize", "camera_vertices", "identity_template", "layer_for", "model_template"]
 
 _LAYERS: dict[tuple, MorphableLayer] = {}
 
@@ -58,33 +58,31 @@ def canonicalize(fit: ClipFit, identity: IdentityFit | None, model, chunk: int =
                     jaw=_as(fit.jaw[a:b], device), neck=_as(fit.neck[a:b], device), eyes=_as(fit.eyes[a:b], device),
                     landmarks=None)
         out[a:b] = res.vertices.cpu().numpy()
-    template = _template(layer, shape, identity, E, device)
+    reference = None if identity is None else np.asarray(identity.expression_reference)[:E]
+    template = model_template(model, shape, reference, device)
     if not (np.isfinite(out).all() and np.isfinite(template).all()):
         raise ValueError("canonical meshes are not finite")
     return out, template
 
 
+def model_template(model, shape: np.ndarray, expression: np.ndarray | None = None,
+                   device: str | torch.device = "cpu") -> np.ndarray:
+    """The model at ``shape (S,)`` with zero jaw and pose and ``expression (E,)``: a template ``(V, 3)``, float32 metres.
+
+    Either may be shorter than the model's (the rest is zero); ``expression`` ``None``, empty or
+    all zero is zero expression.
+    """
+    layer = layer_for(model, device)
+    s = np.asarray(shape, np.float32).reshape(-1)[: model.shapedirs.shape[-1]]
+    e = None if expression is None else np.asarray(expression, np.float32).reshape(-1)[: model.exprdirs.shape[-1]]
+    kw = {"expression": _as(e, device)[None]} if e is not None and np.any(e) else {}
+    with torch.no_grad():
+        return layer(shape=_as(s, device)[None], landmarks=None, **kw).vertices[0].cpu().numpy()
+
+
 def identity_template(identity: IdentityFit, model, device: str | torch.device = "cpu") -> np.ndarray:
     """The actor's template ``(V, 3)`` float32 metres: its shape with its reference expression, zero pose."""
-    layer = layer_for(model, device)
-    shape = np.asarray(identity.shape, np.float32)[: model.shapedirs.shape[-1]]
-    return _template(layer, shape, identity, int(model.exprdirs.shape[-1]), device)
-
-
-def _template(layer: MorphableLayer, shape: np.ndarray, identity: IdentityFit | None, E: int, device) -> np.ndarray:
-    return layer(shape=_as(shape, device)[None], expression=_reference(identity, E, device),
-                 landmarks=None).vertices[0].cpu().numpy()
-
-
-def _reference(identity: IdentityFit | None, E: int, device) -> torch.Tensor | None:
-    """The identity's reference expression as a ``(1, E)`` tensor (``None``: zero expression)."""
-    ref = np.zeros(0, np.float32) if identity is None else np.asarray(identity.expression_reference, np.float32)
-    if ref.size == 0 or not np.any(ref):
-        return None
-    out = np.zeros((1, E), np.float32)
-    n = min(E, ref.size)
-    out[0, :n] = ref[:n]
-    return _as(out, device)
+    return model_template(model, identity.shape, identity.expression_reference, device)
 
 
 def camera_vertices(vertices: np.ndarray, fit: ClipFit) -> np.ndarray:

@@ -111,21 +111,10 @@ def _gt_landmarks(gt: GroundTruth, model, mp_index: np.ndarray, embedding: str) 
 
 
 def model_template(model, shape: np.ndarray, expression: np.ndarray | None = None) -> np.ndarray:
-    """The model at ``shape (S,)`` with zero jaw and pose and ``expression (E,)`` (default zero): ``(V, 3)`` metres."""
-    import torch
+    """:func:`pipeline.fitting.canonical.model_template` as float64 (the precision of the metrics here)."""
+    from pipeline.fitting.canonical import model_template as template
 
-    from pipeline.fitting.canonical import layer_for
-
-    S = model.shapedirs.shape[-1]
-    s = np.zeros(S, np.float32)
-    shape = np.asarray(shape, np.float32).reshape(-1)[:S]
-    s[: len(shape)] = shape
-    kw = {}
-    if expression is not None:
-        e = np.asarray(expression, np.float32).reshape(-1)[: model.exprdirs.shape[-1]]
-        kw["expression"] = torch.as_tensor(np.ascontiguousarray(e))[None]
-    with torch.no_grad():
-        return layer_for(model)(shape=torch.as_tensor(s)[None], landmarks=None, **kw).vertices[0].numpy().astype(np.float64)
+    return template(model, shape, expression).astype(np.float64)
 
 
 def offset_metrics(fit_vertices: np.ndarray, fit_template: np.ndarray, true_vertices: np.ndarray,

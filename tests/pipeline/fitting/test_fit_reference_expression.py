@@ -72,3 +72,13 @@ def test_a_held_expression_goes_into_the_template_not_the_offsets():
     held_off = np.linalg.norm((verts - template).mean(0)[region], axis=1).mean()
     zero_off = np.linalg.norm((verts0 - template0).mean(0)[region], axis=1).mean()
     assert held_off < 0.5 * zero_off, (held_off, zero_off)
+
+
+def test_config_values_are_the_rules():
+    from emoface.morphable.reference import REFERENCES
+    from pipeline.fitting.config import IdentityConfig
+
+    for how in REFERENCES:
+        assert IdentityConfig(expression_reference=how).expression_reference == how
+    with pytest.raises(ValueError):
+        IdentityConfig(expression_reference="mean")

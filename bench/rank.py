@@ -211,6 +211,18 @@ def choose_epochs(m: Mapping, plan: RankPlan, spent_s: float, val_clips: int, te
     return {"epochs": epochs, "epoch_s": epoch_s, "eval_s": eval_s, "per_epoch_s": per_epoch, "left_s": left, "width": width}
 
 
+def scaled_theta(epochs: int) -> int:
+    """The preset's self-growing warm-up scaled to a run of ``epochs``: the same share of teacher-forced epochs.
+
+    The small preset's theta (5 of 30 epochs) never leaves teacher forcing in a run of 5 epochs or fewer, which
+    made the self-growing runs identical to the teacher-forcing ablation in the first full experiment."""
+    from emoface.train.config import ExperimentConfig
+    from emoface.utils.config import load_yaml
+
+    cfg = load_yaml(ExperimentConfig, CONFIG, {})
+    return int(round(cfg.schedule.theta * epochs / max(1, cfg.train.epochs)))
+
+
 def _epochs_done(run: Path) -> int:
     try:
         return len(json.loads((run / "metrics.json").read_text()).get("epochs", []))
@@ -220,14 +232,15 @@ def _epochs_done(run: Path) -> int:
 
 def train_all(plan: RankPlan, data: Path, epochs: int) -> None:
     """Stage 4: every method x seed, resumed, skipped when it has all its epochs."""
-    jobs = []
+    jobs, theta = [], scaled_theta(epochs)
     for seed in plan.seeds:
         for method in plan.methods:
             run = plan.run_dir(method, seed)
             if _epochs_done(run) >= epochs:
                 print(f"{run}: {epochs} epochs already trained", flush=True)
                 continue
-            jobs.append((_train_argv(plan, data, method, seed, run, "--epochs", epochs, "--resume"), run.with_suffix(".log")))
+            jobs.append((_train_argv(plan, data, method, seed, run, "--epochs", epochs, "--resume",
+                                     "--set", f"schedule.theta={theta}"), run.with_suffix(".log")))
     _run_stage(jobs, plan, "training")
 
 
@@ -319,7 +332,8 @@ def run_experiment(plan: RankPlan, results: Path | None = None, md: Path | None 
     result = {"meta": meta, "plan": {**asdict(plan), "out": str(plan.out)}, "epochs": epochs, "schedule": chosen,
               "clips": {s: _count_clips(data / f"{s}.h5") for s in ("train", "val", "test")},
               "truth": plan.truth, **agg, "diagnosis": aggregate_diagnoses(diagnoses),
-              "train_overrides": {"every method": list(COMMON), **{k: list(METHODS[k]) for k in plan.methods}}}
+              "train_overrides": {"every method": [*COMMON, f"schedule.theta={scaled_theta(epochs)}"],
+                                  **{k: list(METHODS[k]) for k in plan.methods}}}
     _write_json(plan.out / "rank.json", result)
     (plan.out / "rank.md").write_text("\n".join(rank_lines(result)) + "\n")
     if results is not None:

@@ -286,6 +286,9 @@ class Trainer:
         bs = cfg.train.batch_size
         collate = _Collate(self.meta.fps, self.meta.sample_rate)
         start_epoch, skip = self.epoch, self.step_in_epoch
+        if cfg.schedule.kind == "self_growing" and cfg.train.epochs <= cfg.schedule.theta:
+            log.warning("train.epochs %d <= schedule.theta %d: the self-growing schedule never leaves teacher forcing "
+                        "(scale schedule.theta with the run's length)", cfg.train.epochs, cfg.schedule.theta)
         for epoch in range(start_epoch, cfg.train.epochs):
             t0 = time.time()
             self.pair_model.train()

@@ -164,3 +164,18 @@ def test_every_method_trains_with_the_common_overrides(tmp_path):
         sets = [argv[i + 1] for i, a in enumerate(argv) if a == "--set"]
         assert all(c in sets for c in COMMON) and all(m in sets for m in METHODS[method])
     assert "loss.classification_weight=1.0" in COMMON and "model.emotion_label.enabled=false" in COMMON
+
+
+def test_the_warm_up_scales_with_the_runs_length(tmp_path, monkeypatch):
+    """The preset's theta (5 of 30 epochs) would keep a 4-epoch run teacher-forced throughout, making the
+    self-growing runs identical to the teacher-forcing ablation; every trained run gets the scaled theta."""
+    from bench.rank import scaled_theta, train_all
+    from emoface.train.schedule import gt_probability
+
+    assert scaled_theta(30) == 5 and scaled_theta(60) == 10 and scaled_theta(4) == 1
+    assert min(gt_probability(e, 4, scaled_theta(4)) for e in range(4)) == 0.0
+    assert min(gt_probability(e, 4, 5) for e in range(4)) == 1.0  # the preset's theta would never leave teacher forcing
+    calls = []
+    monkeypatch.setattr("bench.rank._run_parallel", lambda jobs, width: calls.extend(jobs) or [0] * len(jobs))
+    train_all(RankPlan(tmp_path, seeds=(0,), methods=("emoface", "teacher_forcing")), tmp_path / "data", 4)
+    assert len(calls) == 2 and all("schedule.theta=1" in argv for argv, _ in calls)

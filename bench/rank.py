@@ -15,7 +15,9 @@ Stages, each skipping what is done (a rerun after an interruption continues):
 4. ``emoface train`` of every method x seed (``--resume``; a run with all its epochs is skipped),
    two at a time on one thread each on a CPU, one at a time on a GPU;
 5. ``emoface evaluate`` per seed: all methods of the seed, the template floor, emotion
-   accuracy, and ``--truth OUT/corpus`` (LVE/EVE against the generated truth, "fitted data");
+   accuracy, ``--truth OUT/corpus`` (LVE/EVE against the generated truth, "fitted data") and
+   ``--oracles`` (still faces that bound the upper face: the first frame held, the true emotion's
+   mean, the clip's own mean frame; emoface.eval.oracles);
 6. ``emoface diagnose`` of every EmoFace-type run (emoface, add, teacher_forcing; skipped when its
    ``diagnose.json`` is newer than the run's checkpoints): the emotion head and feature probes on
    the test actors, each branch's drive per region, the training curves (``OUT/diagnose/RUN``);
@@ -256,7 +258,7 @@ def evaluate_all(plan: RankPlan, data: Path) -> dict[int, Path]:
             print(f"{reports[seed]}: already evaluated", flush=True)
             continue
         argv = _cli("emoface", "evaluate", "--run", runs[0], "--data", data, "--split", "test", "--out", out,
-                    "--conditions", plan.conditions, "--threads", 1, "--device", plan.device)
+                    "--conditions", plan.conditions, "--threads", 1, "--device", plan.device, "--oracles")
         if len(runs) > 1:
             argv += ["--baselines", ",".join(map(str, runs[1:]))]
         if plan.truth:

@@ -16,9 +16,15 @@ __all__ = ["COLUMNS", "DIAGNOSIS_COLUMNS", "aggregate", "render_table", "diagnos
            "render_diagnoses", "rank_lines", "rank_section"]
 
 #: the columns of the table: key in a method's ``overall`` (or ``emotion_accuracy``), label, digits
-COLUMNS: tuple[tuple[str, str, int], ...] = (("lve", "LVE ↓", 3), ("eve", "EVE ↓", 3), ("fdd", "FDD", 2),
+#: (``eve_floor``, derived: each seed's EVE over that seed's template-only EVE, the ratio issue 16's goal is stated in)
+COLUMNS: tuple[tuple[str, str, int], ...] = (("lve", "LVE ↓", 3), ("eve", "EVE ↓", 3), ("eve_floor", "EVE / floor ↓", 2),
+                                             ("fdd", "FDD", 2),
                                              ("lve_truth", "LVE vs truth ↓", 3), ("eve_truth", "EVE vs truth ↓", 3),
                                              ("emotion_acc", "emotion acc. ↑", 3))
+
+
+#: the no-motion method of ``emoface evaluate`` (emoface.eval.methods.TemplateFloor)
+FLOOR = "template only"
 
 
 def _method_key(name: str) -> str:
@@ -50,6 +56,11 @@ def aggregate(per_seed: Mapping[int, Mapping]) -> dict:
         ref = (s.get("emotion_accuracy") or {}).get("ceiling")
         if ref:
             ceiling.append(float(ref["accuracy"]["mean"]))
+    floor = vals.get(FLOOR, {}).get("eve", [])
+    for key in desc:
+        eve = vals[key].get("eve", [])
+        if floor and len(eve) == len(floor) and all(f > 0 for f in floor):
+            vals[key]["eve_floor"] = [e / f for e, f in zip(eve, floor)]
     out = {}
     for key in desc:
         row: dict = {"description": desc[key], "n_seeds": seeds[key]}

@@ -40,6 +40,7 @@ def evaluate(
     emotion_train: Path | None = typer.Option(None, "--emotion-train", help="Training split for the emotion classifier (default: train.h5 beside the evaluated split; none there: no emotion column)."),
     truth: Path | None = typer.Option(None, "--truth", help="The generated corpus (build-dataset synth) the split was built from: also score against its true meshes (offsets from the true template), with the split's own meshes as the method 'fitted data'."),
     truth_model: str | None = typer.Option(None, "--truth-model", help="Morphable model the --truth corpus was generated with ('demo', 'flame' or a .pkl/.npz path); default: the bundled demo head when the corpus says demo-head."),
+    oracles: bool = typer.Option(False, "--oracles", help="Also score reference predictors that bound the upper face: the first frame held (the models' start token), and oracles that know the clip's emotion or its mean frame (docs/evaluation.md)."),
     device: str = typer.Option("cpu", "--device", help="cpu, cuda, cuda:N."),
     threads: int | None = typer.Option(None, "--threads", help="CPU threads for torch (default: torch's choice; 1 is often fastest for small models or on a busy machine)."),
 ) -> None:
@@ -67,7 +68,7 @@ def evaluate(
             result = evaluate_run(run, data, split, baselines=[b.strip() for b in baselines.split(",") if b.strip()],
                                   conditions=conditions, max_clips=max_clips, first_frame=first_frame,
                                   use_labels=use_labels, device=device, progress=progress, emotion=emotion,
-                                  emotion_train=emotion_train, truth=truth, truth_model=truth_model)
+                                  emotion_train=emotion_train, truth=truth, truth_model=truth_model, oracles=oracles)
         # setup errors: no split, what `emoface validate` would reject, no run, a run or truth that does not fit the data
         except (MissingSplitError, InvalidSplitError, RunSetupError, TruthError) as exc:
             bar.stop()

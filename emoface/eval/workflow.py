@@ -79,6 +79,7 @@ def evaluate(
     emotion_train: str | Path | None = None,
     truth: str | Path | None = None,
     truth_model: str | None = None,
+    oracles: bool = False,
 ) -> EvalResult:
     """LVE / EVE / FDD of ``run`` (and ``baselines``, and the template-only floor) on one split.
 
@@ -97,6 +98,9 @@ def evaluate(
             data" (:mod:`emoface.eval.truth`); truth_model: the morphable model it was generated
             with when it is not the bundled demo head. A corpus that does not fit the split
             raises :class:`~emoface.eval.truth.TruthError` before any work.
+        oracles: also the reference predictors of :mod:`emoface.eval.oracles` (the first frame held,
+            and the oracles that know the clip's emotion or its mean frame), which bound what
+            motion from audio can gain on the upper face.
     Returns the :class:`~emoface.eval.methods.EvalResult`; :func:`~emoface.eval.report.write_report` writes it.
     """
     from emoface.data.schema import SplitReader, require_valid_split
@@ -128,6 +132,10 @@ def evaluate(
     main = RunMethod(run, None, **kw)
     speakers = main.speakers
     methods = [main] + [RunMethod(Path(b), speakers, **kw) for b in baselines] + [TemplateFloor()]
+    if oracles:
+        from emoface.eval.oracles import oracle_methods
+
+        methods += oracle_methods(split_path.parent / "train.h5")
     if corpus is not None:
         methods.append(FittedData())
     conds = resolve_conditions(conditions, len(speakers))

@@ -48,11 +48,11 @@ def test_aggregate_mean_and_std_over_seeds():
     assert floor["n_seeds"] == 2 and floor["lve"]["std"] == 0.0 and floor["emotion_acc"]["mean"] == 0.125
     assert agg["ceiling"] == {"mean": pytest.approx(0.9), "std": pytest.approx(0.0)}
     lines = render_table(agg)
-    assert lines[0] == ("| method | LVE ↓ | EVE ↓ | FDD | LVE vs truth ↓ | EVE vs truth ↓ | emotion acc. ↑ | seeds | "
+    assert lines[0] == ("| method | LVE ↓ | EVE ↓ | EVE / floor ↓ | FDD | LVE vs truth ↓ | EVE vs truth ↓ | emotion acc. ↑ | seeds | "
                         "description |")
-    assert lines[2] == ("| emoface | 1.500 ± 0.500 | 0.700 ± 0.100 | 0.50 ± 0.00 | 2.500 ± 0.500 | 1.250 ± 0.250 | "
+    assert lines[2] == ("| emoface | 1.500 ± 0.500 | 0.700 ± 0.100 | 0.70 ± 0.10 | 0.50 ± 0.00 | 2.500 ± 0.500 | 1.250 ± 0.250 | "
                         "0.700 ± 0.100 | 2 | emoface run |")
-    assert lines[-1].startswith("| test meshes (emotion ceiling) | – | – | – | – | – | 0.900 | – |")
+    assert lines[-1].startswith("| test meshes (emotion ceiling) | – | – | – | – | – | – | 0.900 | – |")
 
 
 def test_columns_a_report_lacks_are_left_out():
@@ -61,8 +61,8 @@ def test_columns_a_report_lacks_are_left_out():
     agg = aggregate({0: s})
     assert agg["ceiling"] is None
     lines = render_table(agg)
-    assert lines[0] == "| method | LVE ↓ | EVE ↓ | FDD | seeds | description |"
-    assert lines[2] == "| emoface | 1.000 ± 0.000 | 0.500 ± 0.000 | 0.50 ± 0.00 | 1 | emoface run |"
+    assert lines[0] == "| method | LVE ↓ | EVE ↓ | EVE / floor ↓ | FDD | seeds | description |"
+    assert lines[2] == "| emoface | 1.000 ± 0.000 | 0.500 ± 0.000 | 0.50 ± 0.00 | 0.50 ± 0.00 | 1 | emoface run |"
 
 
 def test_choose_epochs_fits_the_budget():
@@ -179,3 +179,12 @@ def test_the_warm_up_scales_with_the_runs_length(tmp_path, monkeypatch):
     monkeypatch.setattr("bench.rank._run_parallel", lambda jobs, width: calls.extend(jobs) or [0] * len(jobs))
     train_all(RankPlan(tmp_path, seeds=(0,), methods=("emoface", "teacher_forcing")), tmp_path / "data", 4)
     assert len(calls) == 2 and all("schedule.theta=1" in argv for argv, _ in calls)
+
+
+def test_eve_over_the_floor_per_seed():
+    per_seed = {s: {"methods": [{"name": f"emoface-s{s}", "overall": {"eve": {"mean": e}}},
+                                {"name": "template only", "overall": {"eve": {"mean": f}}}]}
+                for s, e, f in ((0, 1.0, 2.0), (1, 3.0, 4.0))}
+    agg = aggregate(per_seed)["methods"]
+    assert agg["emoface"]["eve_floor"]["seeds"] == [0.5, 0.75] and agg["emoface"]["eve_floor"]["mean"] == 0.625
+    assert agg["template only"]["eve_floor"]["mean"] == 1.0

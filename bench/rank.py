@@ -17,7 +17,8 @@ Stages, each skipping what is done (a rerun after an interruption continues):
 5. ``emoface evaluate`` per seed: all methods of the seed, the template floor, emotion
    accuracy, ``--truth OUT/corpus`` (LVE/EVE against the generated truth, "fitted data") and
    ``--oracles`` (still faces that bound the upper face: the first frame held, the true emotion's
-   mean, the clip's own mean frame; emoface.eval.oracles);
+   mean, the clip's own mean frame; emoface.eval.oracles); then ``bench.bench_eve_bound`` (the same
+   still faces driven by a recogniser of the voice: what the upper face can gain from audio);
 6. ``emoface diagnose`` of every EmoFace-type run (emoface, add, teacher_forcing; skipped when its
    ``diagnose.json`` is newer than the run's checkpoints): the emotion head and feature probes on
    the test actors, each branch's drive per region, the training curves (``OUT/diagnose/RUN``);
@@ -268,6 +269,19 @@ def evaluate_all(plan: RankPlan, data: Path) -> dict[int, Path]:
     return reports
 
 
+def eve_bound(plan: RankPlan, data: Path) -> dict:
+    """Stage 5b: what still faces that know the emotion score on the upper face (``bench.bench_eve_bound``;
+    kept in ``OUT/bound.json`` while it is newer than the test split)."""
+    from bench.bench_eve_bound import run as bound_run
+
+    path = plan.out / "bound.json"
+    if path.is_file() and path.stat().st_mtime >= (data / "test.h5").stat().st_mtime:
+        return json.loads(path.read_text())
+    res = bound_run(data)
+    _write_json(path, res)
+    return res
+
+
 def _newest_checkpoint(run: Path) -> float:
     return max((p.stat().st_mtime for p in (run / "checkpoints").glob("*.pt")), default=math.inf)
 
@@ -327,13 +341,14 @@ def run_experiment(plan: RankPlan, results: Path | None = None, md: Path | None 
         print(f"epochs: {epochs}" + ("" if chosen.get("fixed") else f" (plan: {plan_file})"), flush=True)
         train_all(plan, data, epochs)
         reports = evaluate_all(plan, data)
+        bound = eve_bound(plan, data)
         per_seed = {seed: json.loads(p.read_text()) for seed, p in reports.items()}
         agg = aggregate(per_seed)
         diagnoses = {m: {seed: json.loads(p.read_text()) for seed, p in by_seed.items()}
                      for m, by_seed in diagnose_all(plan, data).items()}
     result = {"meta": meta, "plan": {**asdict(plan), "out": str(plan.out)}, "epochs": epochs, "schedule": chosen,
               "clips": {s: _count_clips(data / f"{s}.h5") for s in ("train", "val", "test")},
-              "truth": plan.truth, **agg, "diagnosis": aggregate_diagnoses(diagnoses),
+              "truth": plan.truth, **agg, "bound": bound, "diagnosis": aggregate_diagnoses(diagnoses),
               "train_overrides": {"every method": [*COMMON, f"schedule.theta={scaled_theta(epochs)}"],
                                   **{k: list(METHODS[k]) for k in plan.methods}}}
     _write_json(plan.out / "rank.json", result)

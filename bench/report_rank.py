@@ -13,7 +13,7 @@ from collections.abc import Mapping
 import numpy as np
 
 __all__ = ["COLUMNS", "DIAGNOSIS_COLUMNS", "aggregate", "render_table", "diagnosis_values", "aggregate_diagnoses",
-           "render_diagnoses", "rank_lines", "rank_section"]
+           "render_diagnoses", "rank_lines", "rank_section", "bound_section"]
 
 #: the columns of the table: key in a method's ``overall`` (or ``emotion_accuracy``), label, digits
 #: (``eve_floor``, derived: each seed's EVE over that seed's template-only EVE, the ratio issue 16's goal is stated in)
@@ -156,7 +156,19 @@ def rank_lines(r: Mapping) -> list[str]:
             + ("" if r.get("truth") else " Truth-referenced columns: not run (--no-truth).")
             + ("" if not r.get("train_overrides") else " `emoface train --set` overrides: "
                + "; ".join(f"{k}: {', '.join(f'`{x}`' for x in v) or '-'}" for k, v in r["train_overrides"].items()) + "."),
-            "", *render_table(r), *([""] + render_diagnoses(r["diagnosis"]) if r.get("diagnosis") else [])]
+            "", *render_table(r), *([""] + render_diagnoses(r["diagnosis"]) if r.get("diagnosis") else []),
+            *([""] + bound_section(r["bound"]) if r.get("bound") else [])]
+
+
+def bound_section(b: Mapping) -> list[str]:
+    """What the upper face can gain from the voice (``bench.bench_eve_bound`` on the experiment's test split)."""
+    from bench.bench_eve_bound import bound_lines
+
+    return [f"What the upper face can gain from the voice (`python -m bench.bench_eve_bound`, no model; "
+            f"{b['test_clips']} test clips, class means from {b['train_clips']} training clips): EVE of still faces that "
+            "know the emotion (docs/evaluation.md, \"Oracles\"). The voice recogniser is a standardised nearest centroid on six "
+            "prosodic features (bench/bench_voice_emotion.py); \"actor-centred\" subtracts each actor's mean over its clips, "
+            "which one clip alone does not have.", "", *bound_lines(b)]
 
 
 def rank_section(R: Mapping) -> list[str]:

@@ -63,10 +63,13 @@ class EmotionMean:
 
     ``offsets[(emotion, intensity)]`` is a ``(V, 3)`` frame-weighted mean of ``vertices - template``
     over the training clips of that class; a class the training split lacks falls back to the
-    emotion's mean over its intensities, then to no offset.
+    emotion's mean over its intensities, then to no offset. ``labels`` (clip id -> emotion), when
+    given, replaces the true emotion of those clips: the same face driven by a classifier's calls
+    (:meth:`with_labels`; e.g. ``bench.bench_eve_bound``'s classifier of the voice).
     """
 
     offsets: dict[tuple[int, int], np.ndarray] = field(default_factory=dict)
+    labels: dict[str, int] | None = None
     name: str = "emotion mean (oracle)"
     description: str = "oracle: template + the training split's mean offset of the clip's true emotion and intensity"
     conditioned: bool = False
@@ -91,8 +94,16 @@ class EmotionMean:
             offsets[(e, -1)] = (sum(sums[k] for k in keys) / sum(frames[k] for k in keys)).astype(np.float32)
         return cls(offsets)
 
+    def with_labels(self, labels: dict[str, int], name: str, description: str) -> EmotionMean:
+        """The same class means, driven by ``labels`` (clip id -> emotion) instead of the true emotions."""
+        return EmotionMean(self.offsets, dict(labels), name, description)
+
     def predict(self, record: ClipRecord, template: np.ndarray, speaker: int | None) -> np.ndarray:
         e, i = int(record.emotion), int(record.intensity)
+        if self.labels is not None:  # never the true emotion of a clip the classifier did not call
+            if record.clip_id not in self.labels:
+                raise ValueError(f"{self.name}: no emotion call for clip {record.clip_id}")
+            e = int(self.labels[record.clip_id])
         off = self.offsets.get((e, i), self.offsets.get((e, -1)))
         face = np.asarray(template, np.float32) + (off if off is not None else 0.0)
         return np.broadcast_to(face, record.vertices.shape)

@@ -188,3 +188,14 @@ def test_eve_over_the_floor_per_seed():
     agg = aggregate(per_seed)["methods"]
     assert agg["emoface"]["eve_floor"]["seeds"] == [0.5, 0.75] and agg["emoface"]["eve_floor"]["mean"] == 0.625
     assert agg["template only"]["eve_floor"]["mean"] == 1.0
+
+
+def test_the_bound_renders_under_the_table():
+    from bench.report_rank import bound_section
+
+    b = {"test_clips": 2, "train_clips": 6, "rows": [
+        {"method": "template only", "eve": 0.3, "eve_floor": 1.0, "lve": 3.0, "emotion_accuracy": None},
+        {"method": "emotion mean (oracle)", "eve": 0.15, "eve_floor": 0.5, "lve": 2.0, "emotion_accuracy": 1.0}]}
+    lines = bound_section(b)
+    assert "2 test clips" in lines[0] and lines[-1] == "| emotion mean (oracle) | 0.150 | 0.50 | 2.000 | 1.000 |"
+    assert lines[-2] == "| template only | 0.300 | 1.00 | 3.000 | – |"

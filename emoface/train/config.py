@@ -44,6 +44,9 @@ class OptimConfig:
     betas: tuple[float, float] = bounded((0.9, 0.999), ge=0, lt=1)
     weight_decay: float = bounded(0.0, ge=0)
     grad_clip: float | None = bounded(None, gt=0)  # max gradient norm; None = no clipping (paper: UNKNOWN)
+    # learning rate over the run: constant (the paper's Adam, as FaceFormer's) or cosine from lr to 0 by the
+    # last step (emoface.train.schedule.cosine_lr; computed from the step, so a resumed run continues it)
+    lr_schedule: Literal["constant", "cosine"] = "constant"
 
 
 @dataclass

@@ -19,7 +19,7 @@ import torch
 
 from emoface.train.config import ScheduleConfig
 
-__all__ = ["gt_probability", "draw_uniform", "mix_inputs"]
+__all__ = ["gt_probability", "cosine_lr", "draw_uniform", "mix_inputs"]
 
 
 def gt_probability(epoch: int, epochs: int, theta: int) -> float:
@@ -45,3 +45,10 @@ def mix_inputs(gt: torch.Tensor, pred: torch.Tensor, uniform: torch.Tensor, p_gt
     """
     use_gt = uniform.to(gt.device) < p_gt
     return torch.where(use_gt[:, :, None, None], gt, pred), use_gt
+
+
+def cosine_lr(lr: float, step: int, total: int) -> float:
+    """``lr`` at 0-based optimizer ``step`` of ``total`` under cosine decay to 0 (``optim.lr_schedule: cosine``)."""
+    if total <= 0:
+        return lr
+    return lr * 0.5 * (1.0 + math.cos(math.pi * min(max(step, 0), total) / total))

@@ -40,7 +40,7 @@ from emoface.train.distributed import (
 )
 from emoface.train.losses import pair_losses, sequence_losses
 from emoface.train.pairs import PairDataset, collate_pairs
-from emoface.train.schedule import draw_uniform, gt_probability
+from emoface.train.schedule import cosine_lr, draw_uniform, gt_probability
 from emoface.train.step import PairModel, StepRandom
 from emoface.train.validation import validate
 from emoface.utils.atomic import write_json_atomic
@@ -304,6 +304,10 @@ class Trainer:
             sums = {k: 0.0 for k in ("loss", *TERMS, "gt_ratio")}
             n = 0
             for k, batch in enumerate(loader, start=first):
+                if cfg.optim.lr_schedule == "cosine":
+                    lr = cosine_lr(cfg.optim.lr, epoch * len(batches) + k, cfg.train.epochs * len(batches))
+                    for group in self.optimizer.param_groups:
+                        group["lr"] = lr
                 stats = self._step(batch.to(self.device), p_gt, epoch, k)
                 self.global_step += 1
                 n += 1
@@ -318,7 +322,8 @@ class Trainer:
                     return self._summary(stopped=True)
             totals = all_sum([n, *sums.values()], self.device, info)
             means = {key: v / max(totals[0], 1) for key, v in zip(sums, totals[1:])}
-            entry = {"epoch": epoch, "p_gt": p_gt, "steps": int(totals[0]), "train": means}
+            entry = {"epoch": epoch, "p_gt": p_gt, "steps": int(totals[0]), "train": means,
+                     "lr": float(self.optimizer.param_groups[0]["lr"])}
             last = epoch == cfg.train.epochs - 1
             if self.val is not None and (last or (epoch + 1) % max(1, cfg.train.val_every) == 0):
                 res = validate(self.model, self.val, self.device, info, cfg.train.val_speaker, cfg.train.val_max_clips)

@@ -9,15 +9,18 @@ the machine, date and load average of its run. A section whose JSON is missing s
 produce it; nothing is carried over from an earlier BENCHMARKS.md, except with ``--only``:
 ``python -m bench.run_all --only NAME`` puts the sections it measured into the existing
 BENCHMARKS.md (:func:`splice`) and keeps every other one as it was, so one section can be
-re-measured on a clone that has no ``bench/results`` of the others.
+re-measured on a clone that has no ``bench/results`` of the others. Issue 17's FLAME-scale block
+comes from ``bench.bench_speed`` (``bench/results/speed.json``, :func:`speed_lines`); the records
+measured by hand (``bench.notes_by_hand``) are rendered whatever the results.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 from pathlib import Path
 
-from bench import notes
+from bench import notes, notes_by_hand
 from bench.report_format import (
     RAVDESS_FRAMES, build_after, cmd, cores_used, failed, g, infer_rows, largest, load, num, pct, plural, run_cell, table, train_row,
     verdict,
@@ -231,6 +234,33 @@ def goals(R: dict) -> list[str]:
     return table(["measure", "figure", "goal", "", "command", "machine; date; load"], rows)
 
 
+def speed_lines(results: Path) -> list[str]:
+    """``bench.bench_speed``'s block, between its markers, from the ``speed.json`` (and ``profile.json``,
+    ``profile_after.json``) it writes beside the results folder (its default ``--out``, ``bench/results``).
+
+    Without a readable ``speed.json`` the markers hold the title and a not-measured line, so that
+    :func:`splice` keeps the block an earlier ``bench.bench_speed --splice`` wrote."""
+    from bench.bench_speed import END, START, TITLE
+    from bench.bench_speed import render as render_speed
+
+    def read(p: Path) -> dict | None:
+        try:
+            d = json.loads(p.read_text())
+        except (OSError, ValueError):
+            return None
+        return d if isinstance(d, dict) else None
+
+    speed = read(results.parent / "speed.json")
+    if speed is None or "meta" not in speed:
+        return [START, "", TITLE, "", f"{NOT_MEASURED} `python -m bench.bench_speed --faceformer DIR --rounds 2 "
+                "--threads 1` (writes bench/results/speed.json).*", "", END, ""]
+    profile = read(results.parent / "profile.json")
+    after = read(results.parent / "profile_after.json")
+    if profile is not None and after is not None:
+        profile["after"] = after
+    return [*render_speed(speed, profile).rstrip("\n").splitlines(), ""]
+
+
 def render(results: Path) -> str:
     R = load(results)
     modes = sorted({g(d, "plan", "mode", default="?") for d in R.values()})
@@ -244,7 +274,8 @@ def render(results: Path) -> str:
              "Each ratio compares two things measured in the same run on the same machine; the absolute times beside "
              "them are context (they move with the machine's load).", "", *headline(R),
              "## Goals from the issues", "", *goals(R),
-             *scaling_section(R), *synth_section(R), *fit_section(R), *measures_section(R), *levers_section(R), *build_section(R), *corpus_build_section(R), *full_corpus_section(R), *model_section(R), *rank_section(R)]
+             *scaling_section(R), *synth_section(R), *fit_section(R), *measures_section(R), *levers_section(R), *build_section(R), *corpus_build_section(R), *full_corpus_section(R), *model_section(R), *rank_section(R),
+             *speed_lines(results), notes_by_hand.FLAME_CONTINUED.text, ""]
     text = "\n".join(lines).rstrip() + "\n"
     while "\n\n\n" in text:
         text = text.replace("\n\n\n", "\n\n")

@@ -255,3 +255,17 @@ def test_evaluation_is_redone_when_a_split_is_newer(tmp_path, calls):
     _age([report], 200)
     evaluate_all(plan, data)
     assert len(calls) == 1 and "evaluate" in calls[0][0]
+
+
+def test_stale_folder_with_nothing_trained_is_moved_aside_without_asking(tmp_path, calls):
+    """A run killed before its first checkpoint left only config.yaml, with another theta (``emoface train --resume``
+    would refuse it): nothing is lost, so it is moved aside and the run starts again without --retrain-stale."""
+    data = _data(tmp_path)
+    plan = RankPlan(tmp_path, seeds=(0,), methods=("emoface",))
+    run = plan.run_dir("emoface", 0)
+    run.mkdir(parents=True)
+    _legacy_config(run, rank._train_sets("emoface", 0, run, "schedule.theta=99"), EPOCHS)
+    train_all(plan, data, EPOCHS)
+    aside = list(run.parent.glob("emoface-s0.stale-*"))
+    assert len(aside) == 1 and (aside[0] / "config.yaml").is_file() and not (run / "config.yaml").exists()
+    assert len(calls) == 1 and read_record(run) == launch_record(CONFIG, _sets("emoface", 0, run), EPOCHS, data)

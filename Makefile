@@ -34,8 +34,11 @@ bench: $(VENV)/.installed
 
 # The ranking experiment (issue 16): EmoFace, single branch, add fusion, teacher forcing x 2 seeds on a
 # generated 16-actor corpus; about two hours on 2 cores; resumable; writes rank_out/ and BENCHMARKS.md.
+# A run trained with other settings or data than now stops it with an error naming the run: then
+# `make rank RANK_ARGS=--retrain-stale` moves such runs aside (RUN.stale-<time>) and trains them again.
+RANK_ARGS ?=
 rank: $(VENV)/.installed
-	$(BIN)/python -m bench.rank --out rank_out
+	$(BIN)/python -m bench.rank --out rank_out $(RANK_ARGS)
 
 clean-venv:
 	rm -rf $(VENV)

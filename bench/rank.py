@@ -5,23 +5,31 @@
     python -m bench.rank --out /tmp/rank_tiny --train-actors 3 --clips-per-actor 6 --val-actors 1 \\
         --test-actors 1 --epochs 1 --seeds 0 1 --methods emoface single_branch    # a plumbing check (minutes)
 
-Stages, each skipping what is done (a rerun after an interruption continues):
+Stages, each skipping what is done (a rerun after an interruption continues, and redoes what changed):
 
 1. ``build-dataset synth``: a generated corpus of ``train + val + test`` actors (resumes itself);
-2. ``build-dataset ravdess`` with the split written to ``OUT/split.yaml`` (resumes itself);
+2. ``build-dataset ravdess`` with the split written to ``OUT/split.yaml``, run every time: it resumes itself
+   and redoes only the stages whose inputs, config or code changed (a no-op rerun plans from its sidecars:
+   0.6 s on a 40-clip build), so a resumed experiment never trains on splits built by older code;
 3. plan: the epochs, from measured step times (``--max-steps`` runs of every method, the
    difference of two lengths, so start-up does not count) and a measured prediction time,
    to fit ``--budget-min``; written once to ``OUT/plan.json`` (``--epochs`` fixes them);
 4. ``emoface train`` of every method x seed (``--resume``; a run with all its epochs is skipped),
-   two at a time on one thread each on a CPU, one at a time on a GPU;
-5. ``emoface evaluate`` per seed: all methods of the seed, the template floor, emotion
-   accuracy, ``--truth OUT/corpus`` (LVE/EVE against the generated truth, "fitted data") and
+   two at a time on one thread each on a CPU, one at a time on a GPU. What each run is launched with
+   (its ``--set`` list, epochs, the preset's sha256, the hashes of the train/val splits) is recorded
+   first in ``RUN/rank_run.json`` (bench.rank_runs); a run trained with anything else than the
+   experiment would use now (other overrides or epochs, an edited preset, rebuilt data; for a run
+   from before the record: its ``config.yaml``, or split files newer than the run) stops the command
+   with an error naming the run and what differs (exit code 2), and ``--retrain-stale`` moves it
+   aside to ``RUN.stale-<time>`` (nothing is deleted) and trains it again;
+5. ``emoface evaluate`` per seed (redone when a run's checkpoints or a split file are newer): all
+   methods of the seed, the template floor, emotion accuracy, ``--truth OUT/corpus`` (LVE/EVE against the generated truth, "fitted data") and
    ``--oracles`` (still faces that bound the upper face: the first frame held, the true emotion's
    mean, the clip's own mean frame; emoface.eval.oracles); then ``bench.bench_eve_bound`` (the same
    still faces driven by a recogniser of the voice: what the upper face can gain from audio);
 6. ``emoface diagnose`` of every EmoFace-type run (emoface, add, teacher_forcing; skipped when its
-   ``diagnose.json`` is newer than the run's checkpoints): the emotion head and feature probes on
-   the test actors, each branch's drive per region, the training curves (``OUT/diagnose/RUN``);
+   ``diagnose.json`` is newer than the run's checkpoints and the split files): the emotion head and
+   feature probes on the test actors, each branch's drive per region, the training curves (``OUT/diagnose/RUN``);
 7. the tables: mean +- std over seeds (:func:`aggregate`, :func:`aggregate_diagnoses`), written to ``OUT/rank.md``,
    ``bench/results/full/rank.json`` and the "Ranking experiment" section of BENCHMARKS.md.
 """
@@ -145,25 +153,41 @@ def _write_json(path: Path, data: dict) -> None:
 
 
 def build_data(plan: RankPlan) -> Path:
-    """Stages 1-2: the corpus and its 3D dataset (both resume themselves); returns the dataset folder."""
+    """Stages 1-2: the corpus and its 3D dataset; returns the dataset folder.
+
+    Both builds always run: they resume themselves and redo only the stages whose inputs, config or code
+    changed (a no-op rerun of the dataset build plans from its sidecars in about a second on a small corpus),
+    so a resumed experiment never trains on splits built by older code. Exit code 1 (some clips failed,
+    listed in the QA report) is accepted when every split was written or is up to date."""
     corpus, data = plan.out / "corpus", plan.out / "data"
     if _run(_cli("pipeline", "synth", "--out", corpus, "--actors", plan.actors, "--clips-per-actor", plan.clips_per_actor,
                  "--workers", plan.workers)) != 0:
         raise RuntimeError(f"{corpus}: build-dataset synth failed")
     split = plan.out / "split.yaml"
     split.write_text("".join(f"{k}: {v}\n" for k, v in {"name": "rank", **plan.split()}.items()))
-    if all((data / f"{s}.h5").is_file() for s in ("train", "val", "test")) and (data / ".rank_built").is_file():
-        print(f"{data}: already built", flush=True)
-        return data
     rc = _run(_cli("pipeline", "ravdess", "--root", corpus, "--out", data, "--workers", plan.workers, "--split", split))
-    if not all((data / f"{s}.h5").is_file() for s in ("train", "val", "test")):
-        raise RuntimeError(f"{data}: build-dataset ravdess failed (exit code {rc}): no complete set of splits")
-    (data / ".rank_built").write_text(f"exit code {rc}\n")  # 1: some clips failed (listed in the QA report)
+    if rc not in (0, 1):
+        raise RuntimeError(f"{data}: build-dataset ravdess failed (exit code {rc})")
+    try:
+        splits = json.loads((data / "build.json").read_text()).get("splits", {})
+    except (OSError, ValueError):
+        splits = {}
+    bad = [s for s in ("train", "val", "test") if not (data / f"{s}.h5").is_file()
+           or splits.get(s, {}).get("status") not in ("written", "up to date")]
+    if bad:
+        raise RuntimeError(f"{data}: build-dataset ravdess failed (exit code {rc}): split(s) {', '.join(bad)} not written "
+                           f"(see {data / 'build.json'})")
     return data
 
 
-def _train_argv(plan: RankPlan, data: Path, method: str, seed: int, out: Path, *extra: object) -> list[str]:
-    sets = [a for s in (*COMMON, *METHODS[method], f"train.seed={seed}", "train.threads=1", f"name={out.name}") for a in ("--set", s)]
+def _train_sets(method: str, seed: int, out: Path, *more: str) -> list[str]:
+    """The ``--set`` overrides of one run (``more``: the experiment's, e.g. the scaled ``schedule.theta``)."""
+    return [*COMMON, *METHODS[method], f"train.seed={seed}", "train.threads=1", f"name={out.name}", *more]
+
+
+def _train_argv(plan: RankPlan, data: Path, method: str, seed: int, out: Path, *extra: object,
+                more: Sequence[str] = ()) -> list[str]:
+    sets = [a for s in _train_sets(method, seed, out, *more) for a in ("--set", s)]
     return _cli("emoface", "train", "--config", CONFIG, "--data", data, "--out", out, "--device", plan.device, *sets, *map(str, extra))
 
 
@@ -233,28 +257,61 @@ def _epochs_done(run: Path) -> int:
         return 0
 
 
-def train_all(plan: RankPlan, data: Path, epochs: int) -> None:
-    """Stage 4: every method x seed, resumed, skipped when it has all its epochs."""
-    jobs, theta = [], scaled_theta(epochs)
+class StaleRuns(RuntimeError):
+    """Runs trained with other settings or data than the experiment would use now (one line per run)."""
+
+
+def train_all(plan: RankPlan, data: Path, epochs: int, retrain_stale: bool = False) -> None:
+    """Stage 4: every method x seed, resumed, skipped when it has all its epochs.
+
+    Each run's launch is recorded first (``RUN/rank_run.json``, :mod:`bench.rank_runs`); a run whose record (or,
+    from before the record, whose ``config.yaml`` or data) differs from what would be launched now is stale:
+    :class:`StaleRuns` names it, unless ``retrain_stale``, which moves it aside to ``RUN.stale-<time>`` and trains
+    it again. A stale folder with nothing trained yet is moved aside without asking."""
+    from bench.rank_runs import has_trained, launch_record, legacy_items, move_aside, read_record, stale_items, write_record
+
+    more = (f"schedule.theta={scaled_theta(epochs)}",)
+    todo = []
     for seed in plan.seeds:
         for method in plan.methods:
             run = plan.run_dir(method, seed)
-            if _epochs_done(run) >= epochs:
-                print(f"{run}: {epochs} epochs already trained", flush=True)
-                continue
-            jobs.append((_train_argv(plan, data, method, seed, run, "--epochs", epochs, "--resume",
-                                     "--set", f"schedule.theta={theta}"), run.with_suffix(".log")))
+            sets = _train_sets(method, seed, run, *more)
+            want = launch_record(CONFIG, sets, epochs, data)
+            have = read_record(run)
+            if have is not None:
+                items = stale_items(have, want)
+            elif (run / "config.yaml").is_file() or has_trained(run):
+                items = legacy_items(run, CONFIG, sets, epochs, data)
+            else:
+                items = []
+            todo.append((method, seed, run, want, have, items))
+    stale = [f"{run}: trained with {'; '.join(items)}; pass --retrain-stale to move it aside (to {run.name}.stale-<time>) "
+             "and train it again" for _, _, run, _, _, items in todo if items and has_trained(run)]
+    if stale and not retrain_stale:
+        raise StaleRuns("\n".join(stale))
+    jobs = []
+    for method, seed, run, want, have, items in todo:
+        if items:
+            print(f"{run}: stale ({'; '.join(items)}): moved aside to {move_aside(run)}", flush=True)
+        if have != want or items:
+            write_record(run, want)  # before training starts (a run from before the record is adopted here)
+        if _epochs_done(run) >= epochs:
+            print(f"{run}: {epochs} epochs already trained", flush=True)
+            continue
+        jobs.append((_train_argv(plan, data, method, seed, run, "--epochs", epochs, "--resume", more=more),
+                     run.with_suffix(".log")))
     _run_stage(jobs, plan, "training")
 
 
 def evaluate_all(plan: RankPlan, data: Path) -> dict[int, Path]:
-    """Stage 5: one evaluation per seed (skipped when its metrics.json is newer than every run's checkpoints)."""
+    """Stage 5: one evaluation per seed (skipped when its metrics.json is newer than every run's checkpoints and the
+    split files: a retrained run or rebuilt data is evaluated again)."""
     jobs, reports = [], {}
     for seed in plan.seeds:
         runs = [plan.run_dir(m, seed) for m in plan.methods]
         out = plan.out / "eval" / f"s{seed}"
         reports[seed] = out / "metrics.json"
-        newest = max((_newest_checkpoint(r) for r in runs), default=math.inf)
+        newest = max((*(_newest_checkpoint(r) for r in runs), _data_mtime(data)), default=math.inf)
         if reports[seed].is_file() and reports[seed].stat().st_mtime >= newest:
             print(f"{reports[seed]}: already evaluated", flush=True)
             continue
@@ -286,8 +343,15 @@ def _newest_checkpoint(run: Path) -> float:
     return max((p.stat().st_mtime for p in (run / "checkpoints").glob("*.pt")), default=math.inf)
 
 
+def _data_mtime(data: Path) -> float:
+    """When the newest split file was written (the evaluation reads all three: test, and train for the emotion probe)."""
+    return max(((data / f"{s}.h5").stat().st_mtime for s in ("train", "val", "test") if (data / f"{s}.h5").is_file()),
+               default=0.0)
+
+
 def diagnose_all(plan: RankPlan, data: Path) -> dict[str, dict[int, Path]]:
-    """Stage 6: ``emoface diagnose`` of every EmoFace-type run (skipped when its report is newer than its checkpoints);
+    """Stage 6: ``emoface diagnose`` of every EmoFace-type run (skipped when its report is newer than its checkpoints
+    and the split files);
     ``{method: {seed: OUT/diagnose/RUN/diagnose.json}}``."""
     jobs, reports = [], {}
     for method in (m for m in plan.methods if m in DIAGNOSED and plan.diagnose_clips > 0):
@@ -295,7 +359,7 @@ def diagnose_all(plan: RankPlan, data: Path) -> dict[str, dict[int, Path]]:
             run = plan.run_dir(method, seed)
             out = plan.out / "diagnose" / run.name
             report = reports.setdefault(method, {})[seed] = out / "diagnose.json"
-            if report.is_file() and report.stat().st_mtime >= _newest_checkpoint(run):
+            if report.is_file() and report.stat().st_mtime >= max(_newest_checkpoint(run), _data_mtime(data)):
                 print(f"{report}: already diagnosed", flush=True)
                 continue
             jobs.append((_cli("emoface", "diagnose", "--run", run, "--data", data, "--split", "test", "--out", out,
@@ -311,9 +375,9 @@ def _count_clips(path: Path) -> int:
         return len(r.clip_ids)
 
 
-def run_experiment(plan: RankPlan, results: Path | None = None, md: Path | None = None) -> dict:
+def run_experiment(plan: RankPlan, results: Path | None = None, md: Path | None = None, retrain_stale: bool = False) -> dict:
     """Every stage; returns the result dict (also ``OUT/rank.json`` and ``OUT/rank.md``; ``results``/``md``: the
-    bench results JSON and BENCHMARKS.md to update)."""
+    bench results JSON and BENCHMARKS.md to update; ``retrain_stale``: see :func:`train_all`)."""
     from bench.machine import section
 
     t0 = time.perf_counter()
@@ -339,7 +403,7 @@ def run_experiment(plan: RankPlan, results: Path | None = None, md: Path | None 
             _write_json(plan_file, chosen)
         epochs = int(chosen["epochs"])
         print(f"epochs: {epochs}" + ("" if chosen.get("fixed") else f" (plan: {plan_file})"), flush=True)
-        train_all(plan, data, epochs)
+        train_all(plan, data, epochs, retrain_stale)
         reports = evaluate_all(plan, data)
         bound = eve_bound(plan, data)
         per_seed = {seed: json.loads(p.read_text()) for seed, p in reports.items()}
@@ -380,6 +444,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--no-truth", action="store_true", help="leave out the truth-referenced columns")
     ap.add_argument("--diagnose-clips", type=int, default=d.diagnose_clips,
                     help="test clips of each EmoFace-type run's region-drive diagnosis (0: no `emoface diagnose`)")
+    ap.add_argument("--retrain-stale", action="store_true",
+                    help="move runs trained with other settings or data than now aside (RUN.stale-<time>) and train them again")
     ap.add_argument("--results", type=Path, default=REPO / "bench" / "results" / "full", help="bench results folder")
     ap.add_argument("--md", type=Path, default=REPO / "BENCHMARKS.md", help="report to re-render ('-': none)")
     a = ap.parse_args(argv)
@@ -394,7 +460,10 @@ def main(argv: list[str] | None = None) -> int:
                     tuple(dict.fromkeys(a.methods)), a.epochs, a.budget_min, a.conditions, a.workers, device, not a.no_truth,
                     a.diagnose_clips)
     try:
-        r = run_experiment(plan, a.results, None if str(a.md) == "-" else a.md)
+        r = run_experiment(plan, a.results, None if str(a.md) == "-" else a.md, a.retrain_stale)
+    except StaleRuns as exc:  # a usage error: nothing was trained
+        print("\n".join(f"error: {line}" for line in str(exc).splitlines()), file=sys.stderr)
+        return 2
     except RuntimeError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

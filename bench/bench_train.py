@@ -57,25 +57,28 @@ def make_step(preset: str, n_vertices: int, variant: str, frames: int, device: s
     """The benchmark's training step (a closure) on a synthetic pair, and the model it trains.
 
     Self-growing two-stage pass at p_gt = 0.5 on two clips of ``frames`` and ``frames + 7``
-    frames: forward, loss, backward, Adam.
+    frames: forward, loss, backward, Adam (the trainer's :class:`OptimizerStep`, with the config's
+    memory options: ``optim.foreach``, ``optim.step_in_backward``, ``train.malloc_release``).
     """
     import torch
 
     from emoface.model.build import build_model
     from emoface.train.config import ExperimentConfig
     from emoface.train.losses import pair_losses
+    from emoface.train.memory import MallocRelease, OptimizerStep
     from emoface.train.pairs import PairBatch
     from emoface.train.step import PairModel, StepRandom
     from emoface.utils.config import load_yaml
 
     dev = torch.device(device)
     cfg = load_yaml(ExperimentConfig, REPO / "configs" / f"emoface-{preset}.yaml",
-                    {"model.single_branch": variant == "single_branch", **(overrides or {})})
+                    {"model.single_branch": variant == "single_branch", "optim.lr": 1e-4, **(overrides or {})})
+    release = MallocRelease(cfg.train.malloc_release)  # as the trainer: before the model's allocations
     m = topology(n_vertices)
     torch.manual_seed(0)
     model = build_model(cfg.model, m.faces, n_vertices, 20, m.v_template).to(dev)
     pm = PairModel(model, cfg.schedule, share_anchor_cnn=cfg.train.share_anchor_cnn).train()
-    opt = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=1e-4)
+    stepper = OptimizerStep([p for p in model.parameters() if p.requires_grad], cfg.optim, release)
     tpl = torch.from_numpy(m.v_template).float().to(dev)
     g = torch.Generator().manual_seed(0)
 
@@ -96,9 +99,7 @@ def make_step(preset: str, n_vertices: int, variant: str, frames: int, device: s
         out = pm(batch, 0.5, rnd)
         loss = pair_losses(out.self_target.final, out.gt_self, out.cross_target.final, out.gt_cross, out.logits,
                            out.labels, cfg.loss).total
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
+        stepper.backward_and_step(loss)  # the trainer's update: gradients freed after it, memory options
 
     return step, model
 

@@ -44,6 +44,19 @@ class OptimConfig:
     betas: tuple[float, float] = bounded((0.9, 0.999), ge=0, lt=1)
     weight_decay: float = bounded(0.0, ge=0)
     grad_clip: float | None = bounded(None, gt=0)  # max gradient norm; None = no clipping (paper: UNKNOWN)
+    # memory options (emoface/train/memory.py; they change no result beyond float rounding):
+    # Adam's multi-tensor path (None = PyTorch's choice, multi-tensor; false = one parameter at
+    # a time, without temporaries the size of all parameters; the same update to float rounding)
+    foreach: bool | None = None
+    # update each parameter inside the backward pass as soon as its gradient is complete and free
+    # that gradient: the whole model's gradients never exist at once (bit for bit foreach: false;
+    # not with grad_clip, not under DDP)
+    step_in_backward: bool = False
+
+    def __post_init__(self) -> None:
+        if self.step_in_backward and self.grad_clip:
+            raise ValueError("step_in_backward cannot clip gradients (a global norm needs every gradient first): set "
+                             "grad_clip to null or step_in_backward to false")
 
 
 @dataclass
@@ -73,6 +86,10 @@ class TrainConfig:
     # lengths) also when the CNN is trained: same forward numbers, gradients summed in another
     # float order (a frozen CNN is always shared: no gradient, the same numbers)
     share_anchor_cnn: bool = False
+    # glibc's allocator returns freed memory to the system (no number changes): "trim" after
+    # every step (cheap), "mmap" every allocation >= 1 MiB from its own mapping (also within a
+    # step; more page faults), "off" = glibc's defaults (freed memory stays in the process)
+    malloc_release: Literal["off", "trim", "mmap"] = "off"
 
 
 @dataclass

@@ -8,7 +8,8 @@ For each preset (``configs/emoface-<preset>.yaml``), topology (468: the demo hea
 single-branch FaceFormer-style), a fresh process builds the model and runs one warm-up and
 ``--steps`` timed training steps on a synthetic pair (two clips of ``--frames`` frames and
 matching audio) with the self-growing two-stage pass (p_gt = 0.5, the most expensive
-phase): forward, loss, backward, Adam. Reported: mean seconds per step, peak resident memory
+phase): forward, loss, backward, Adam. Reported: mean seconds per step (wall clock, and the
+process's CPU time, user + system, which other jobs on the machine inflate less), peak resident memory
 during the steps (CPU: VmHWM after a reset) or peak CUDA memory, and the parameter count.
 
 Writes ``bench/results/train.json``.
@@ -118,15 +119,20 @@ def one(preset: str, n_vertices: int, variant: str, steps: int, frames: int, dev
     if dev.type == "cuda":
         torch.cuda.synchronize()
         torch.cuda.reset_peak_memory_stats(dev)
+    import resource
+
+    r0 = resource.getrusage(resource.RUSAGE_SELF)
     t0 = time.perf_counter()
     for _ in range(steps):
         step()
     if dev.type == "cuda":
         torch.cuda.synchronize()
     sec = (time.perf_counter() - t0) / steps
+    r1 = resource.getrusage(resource.RUSAGE_SELF)
     out = {
         "preset": preset, "vertices": n_vertices, "variant": variant, "frames": frames, "steps": steps,
-        "seconds_per_step": sec, "params_trainable": sum(p.numel() for p in model.parameters() if p.requires_grad),
+        "seconds_per_step": sec, "cpu_seconds_per_step": (r1.ru_utime + r1.ru_stime - r0.ru_utime - r0.ru_stime) / steps,
+        "system_seconds_per_step": (r1.ru_stime - r0.ru_stime) / steps, "params_trainable": sum(p.numel() for p in model.parameters() if p.requires_grad),
         "rss_before_mib": base / 1024, "peak_rss_mib": _rss_kib("VmHWM") / 1024, "device": str(dev),
         "threads": torch.get_num_threads(), "overrides": overrides or {},
     }

@@ -44,9 +44,10 @@ class OptimConfig:
     betas: tuple[float, float] = bounded((0.9, 0.999), ge=0, lt=1)
     weight_decay: float = bounded(0.0, ge=0)
     grad_clip: float | None = bounded(None, gt=0)  # max gradient norm; None = no clipping (paper: UNKNOWN)
-    # memory options (emoface/train/memory.py; they change no result beyond float rounding):
-    # Adam's multi-tensor path (None = PyTorch's choice, multi-tensor; false = one parameter at
-    # a time, without temporaries the size of all parameters; the same update to float rounding)
+    # memory options (emoface/train/memory.py, docs/model.md section 2.4; no result changes beyond
+    # float rounding): Adam's multi-tensor path (None = PyTorch's choice: multi-tensor for CUDA
+    # tensors, one parameter at a time on the CPU; false avoids temporaries the size of all
+    # parameters on a GPU; the same update to float rounding)
     foreach: bool | None = None
     # update each parameter inside the backward pass as soon as its gradient is complete and free
     # that gradient: the whole model's gradients never exist at once (bit for bit foreach: false;

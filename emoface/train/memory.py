@@ -8,7 +8,8 @@ freed. :class:`OptimizerStep` runs backward and Adam with the run's options:
   does not run next to the last step's gradients (always; the same numbers);
 - ``optim.foreach: false``: Adam one parameter at a time instead of PyTorch's multi-tensor
   path, whose temporaries are the size of a whole parameter group (same update to float
-  rounding; bit for bit the same as ``step_in_backward``);
+  rounding; bit for bit the same as ``step_in_backward``). PyTorch already takes this path
+  for CPU tensors (``foreach: null``); it matters on a GPU;
 - ``optim.step_in_backward: true``: each parameter is updated inside the backward pass as soon
   as its gradient is complete (a post-accumulate-grad hook), and the gradient is freed there,
   so the gradients of the whole model never exist at once. Adam's update of a parameter reads

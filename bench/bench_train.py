@@ -8,7 +8,8 @@ For each preset (``configs/emoface-<preset>.yaml``), topology (468: the demo hea
 single-branch FaceFormer-style), a fresh process builds the model and runs one warm-up and
 ``--steps`` timed training steps on a synthetic pair (two clips of ``--frames`` frames and
 matching audio) with the self-growing two-stage pass (p_gt = 0.5, the most expensive
-phase): forward, loss, backward, Adam. Reported: mean seconds per step, peak resident memory
+phase): forward, loss, backward, Adam. Reported: mean seconds per step (wall clock, and the
+process's CPU time, user + system, which other jobs on the machine inflate less), peak resident memory
 during the steps (CPU: VmHWM after a reset) or peak CUDA memory, and the parameter count.
 
 Writes ``bench/results/train.json``.
@@ -57,25 +58,28 @@ def make_step(preset: str, n_vertices: int, variant: str, frames: int, device: s
     """The benchmark's training step (a closure) on a synthetic pair, and the model it trains.
 
     Self-growing two-stage pass at p_gt = 0.5 on two clips of ``frames`` and ``frames + 7``
-    frames: forward, loss, backward, Adam.
+    frames: forward, loss, backward, Adam (the trainer's :class:`OptimizerStep`, with the config's
+    memory options: ``optim.foreach``, ``optim.step_in_backward``, ``train.malloc_release``).
     """
     import torch
 
     from emoface.model.build import build_model
     from emoface.train.config import ExperimentConfig
     from emoface.train.losses import pair_losses
+    from emoface.train.memory import MallocRelease, OptimizerStep
     from emoface.train.pairs import PairBatch
     from emoface.train.step import PairModel, StepRandom
     from emoface.utils.config import load_yaml
 
     dev = torch.device(device)
     cfg = load_yaml(ExperimentConfig, REPO / "configs" / f"emoface-{preset}.yaml",
-                    {"model.single_branch": variant == "single_branch", **(overrides or {})})
+                    {"model.single_branch": variant == "single_branch", "optim.lr": 1e-4, **(overrides or {})})
+    release = MallocRelease(cfg.train.malloc_release)  # as the trainer: before the model's allocations
     m = topology(n_vertices)
     torch.manual_seed(0)
     model = build_model(cfg.model, m.faces, n_vertices, 20, m.v_template).to(dev)
     pm = PairModel(model, cfg.schedule, share_anchor_cnn=cfg.train.share_anchor_cnn).train()
-    opt = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=1e-4)
+    stepper = OptimizerStep([p for p in model.parameters() if p.requires_grad], cfg.optim, release)
     tpl = torch.from_numpy(m.v_template).float().to(dev)
     g = torch.Generator().manual_seed(0)
 
@@ -96,9 +100,7 @@ def make_step(preset: str, n_vertices: int, variant: str, frames: int, device: s
         out = pm(batch, 0.5, rnd)
         loss = pair_losses(out.self_target.final, out.gt_self, out.cross_target.final, out.gt_cross, out.logits,
                            out.labels, cfg.loss).total
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
+        stepper.backward_and_step(loss)  # the trainer's update: gradients freed after it, memory options
 
     return step, model
 
@@ -117,15 +119,20 @@ def one(preset: str, n_vertices: int, variant: str, steps: int, frames: int, dev
     if dev.type == "cuda":
         torch.cuda.synchronize()
         torch.cuda.reset_peak_memory_stats(dev)
+    import resource
+
+    r0 = resource.getrusage(resource.RUSAGE_SELF)
     t0 = time.perf_counter()
     for _ in range(steps):
         step()
     if dev.type == "cuda":
         torch.cuda.synchronize()
     sec = (time.perf_counter() - t0) / steps
+    r1 = resource.getrusage(resource.RUSAGE_SELF)
     out = {
         "preset": preset, "vertices": n_vertices, "variant": variant, "frames": frames, "steps": steps,
-        "seconds_per_step": sec, "params_trainable": sum(p.numel() for p in model.parameters() if p.requires_grad),
+        "seconds_per_step": sec, "cpu_seconds_per_step": (r1.ru_utime + r1.ru_stime - r0.ru_utime - r0.ru_stime) / steps,
+        "system_seconds_per_step": (r1.ru_stime - r0.ru_stime) / steps, "params_trainable": sum(p.numel() for p in model.parameters() if p.requires_grad),
         "rss_before_mib": base / 1024, "peak_rss_mib": _rss_kib("VmHWM") / 1024, "device": str(dev),
         "threads": torch.get_num_threads(), "overrides": overrides or {},
     }

@@ -47,6 +47,20 @@ class OptimConfig:
     # learning rate over the run: constant (the paper's Adam, as FaceFormer's) or cosine from lr to 0 by the
     # last step (emoface.train.schedule.cosine_lr; computed from the step, so a resumed run continues it)
     lr_schedule: Literal["constant", "cosine"] = "constant"
+    # memory options (emoface/train/memory.py, docs/model.md section 2.4; no result changes beyond
+    # float rounding): Adam's multi-tensor path (None = PyTorch's choice: multi-tensor for CUDA
+    # tensors, one parameter at a time on the CPU; false avoids temporaries the size of all
+    # parameters on a GPU; the same update to float rounding)
+    foreach: bool | None = None
+    # update each parameter inside the backward pass as soon as its gradient is complete and free
+    # that gradient: the whole model's gradients never exist at once (bit for bit foreach: false;
+    # not with grad_clip, not under DDP)
+    step_in_backward: bool = False
+
+    def __post_init__(self) -> None:
+        if self.step_in_backward and self.grad_clip:
+            raise ValueError("step_in_backward cannot clip gradients (a global norm needs every gradient first): set "
+                             "grad_clip to null or step_in_backward to false")
 
 
 @dataclass
@@ -76,6 +90,10 @@ class TrainConfig:
     # lengths) also when the CNN is trained: same forward numbers, gradients summed in another
     # float order (a frozen CNN is always shared: no gradient, the same numbers)
     share_anchor_cnn: bool = False
+    # glibc's allocator returns freed memory to the system (no number changes): "trim" after
+    # every step (cheap), "mmap" every allocation >= 1 MiB from its own mapping (also within a
+    # step; more page faults), "off" = glibc's defaults (freed memory stays in the process)
+    malloc_release: Literal["off", "trim", "mmap"] = "off"
 
 
 @dataclass

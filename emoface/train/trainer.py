@@ -39,6 +39,7 @@ from emoface.train.distributed import (
     weights_sha256,
 )
 from emoface.train.losses import pair_losses, sequence_losses
+from emoface.train.memory import MallocRelease, OptimizerStep
 from emoface.train.pairs import PairDataset, collate_pairs
 from emoface.train.schedule import cosine_lr, draw_uniform, gt_probability
 from emoface.train.step import PairModel, StepRandom
@@ -92,6 +93,9 @@ class Trainer:
     # ------------------------------------------------------------------ setup
     def _setup(self) -> None:
         cfg, info = self.cfg, self.info
+        if cfg.optim.step_in_backward and info.enabled:
+            raise TrainingSetupError("optim.step_in_backward needs a single process (DDP reduces the gradients in "
+                                     "its own hooks): set it to false for torchrun")
         train_path = self.data_dir / "train.h5"
         if not train_path.is_file():
             raise TrainingSetupError(f"{train_path}: training split not found (expected train.h5 in --data)")
@@ -99,6 +103,7 @@ class Trainer:
         for path in (train_path, val_path) if val_path.is_file() else (train_path,):
             require_valid_split(path)  # the checks of `emoface validate`, before any work
         torch.manual_seed(cfg.train.seed)
+        release = MallocRelease(cfg.train.malloc_release)  # before the model's allocations
         self.pairs = self._pairs(train_path)
         reader = self.pairs.clips.reader
         self.speakers = list(self.pairs.speakers)
@@ -126,9 +131,9 @@ class Trainer:
         if info.enabled:
             ids = [self.device.index] if self.device.type == "cuda" else None
             self.ddp = DistributedDataParallel(self.pair_model, device_ids=ids)
-        params = [p for p in self.model.parameters() if p.requires_grad]
-        o = cfg.optim
-        self.optimizer = torch.optim.Adam(params, lr=o.lr, betas=tuple(o.betas), weight_decay=o.weight_decay)
+        self.stepper = OptimizerStep([p for p in self.model.parameters() if p.requires_grad], cfg.optim, release,
+                                     distributed=info.enabled)
+        self.optimizer = self.stepper.optimizer
         self.sampler = DistributedSampler(self.pairs, num_replicas=info.world_size, rank=info.rank, shuffle=True,
                                           seed=cfg.train.seed)
         self.gen = torch.Generator().manual_seed(cfg.train.seed * 1000 + info.rank + 1)
@@ -177,6 +182,7 @@ class Trainer:
         state = read_checkpoint(path, map_location=self.device)
         self.model.load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
+        self.stepper.restore_options()
         self.epoch, self.step_in_epoch = int(state["epoch"]), int(state["step_in_epoch"])
         self.global_step = int(state["global_step"])
         self.best = dict(state["best"])
@@ -267,11 +273,7 @@ class Trainer:
             bad = ", ".join(f"{n}={float(v.detach())}" for n, v in terms.terms.items())
             raise NonFiniteLossError(f"non-finite loss {float(total.detach())} ({bad}) at epoch {epoch} step {k} "
                                      f"(global step {self.global_step}), clips {batch.names()}")
-        self.optimizer.zero_grad(set_to_none=True)
-        total.backward()
-        if self.cfg.optim.grad_clip:
-            torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.cfg.optim.grad_clip)
-        self.optimizer.step()
+        self.stepper.backward_and_step(total)  # backward, Adam (memory options: emoface/train/memory.py)
         stats = {"loss": float(total.detach()), **{n: float(v.detach()) for n, v in terms.terms.items()}}
         targets = [out.self_target] + ([cross] if cross is not None else [])
         gt_in = sum(t.gt_inputs for t in targets)

@@ -10,9 +10,10 @@ def _round(k: float) -> dict:
            "60s": {"rtf": 0.33 * k, "peak_rss_mib": 1000}}
     return {"faceformer": {"rtf_3s": 0.4, "rtf_10s": 0.5, "train_tf_s": 1.0, "train_ar_s": 2.0, "peak_rss_mb": 2000},
             "emoface": inf, "emoface_before": {s: {"rtf": 2 * v["rtf"]} for s, v in inf.items()},
-            "train_emoface": {"seconds_per_step": 3.0 * k, "peak_rss_mib": 5000},
+            "train_emoface": {"seconds_per_step": 3.0 * k, "peak_rss_mib": 5000, "cpu_seconds_per_step": 3.0},
             "train_single_branch": {"seconds_per_step": 2.0, "peak_rss_mib": 2800},
-            "train_emoface_checkpoint": {"seconds_per_step": 4.0, "peak_rss_mib": 3500}}
+            "train_emoface_checkpoint": {"seconds_per_step": 4.0, "peak_rss_mib": 3500},
+            "train_emoface_low_memory": {"seconds_per_step": 4.4, "peak_rss_mib": 3700, "cpu_seconds_per_step": 3.9}}
 
 
 def test_render_takes_medians_of_the_per_round_ratios_and_judges_the_goals(tmp_path: Path):
@@ -24,6 +25,12 @@ def test_render_takes_medians_of_the_per_round_ratios_and_judges_the_goals(tmp_p
     assert "| EmoFace RTF 60 s / 3 s | 1.10x | <= 1.2x | met |" in text
     assert "| pair training step, EmoFace / single branch (90 frames) | 1.50x | <= 2.0x | met |" in text
     assert "4.88 GiB | <= 4 GB | **not met**" in text  # 5000 MiB
+    # the memory options' row: 3700 MiB = 3.88 GB; CPU time against the default pair step's (medians 3.9 / 3.0)
+    low = next(line for line in text.splitlines() if "`optim.step_in_backward=true`" in line)
+    assert "| 3.61 GiB | <= 4 GB | met | step 2.20x the single branch's; CPU time 1.30x" in low
+    # a results file from before the option (no such run) renders without the row
+    old = [{k: v for k, v in r.items() if k != "train_emoface_low_memory"} for r in (_round(1.0),)]
+    assert "step_in_backward" not in render({"meta": meta, "threads": 1, "rounds": old}, None)
     md = tmp_path / "B.md"
     md.write_text("# B\n\nintro\n")
     splice(md, text)

@@ -38,7 +38,9 @@ def test_a_full_render_without_results_keeps_the_records_measured_by_hand(tmp_pa
     assert "Tuning corpus (astronaut photo, 8 actors x 5 clips, seed 0):" in text
     # the speed block's markers, in order, the hand record after them
     assert text.index("## Fit levers") < text.index(START) < text.index(END) < text.index(FLAME_HEADING)
-    assert text.endswith("measurement stays reproducible with `bench.bench_inference --int8`.\n")
+    assert "measurement stays reproducible with `bench.bench_inference --int8`.\n" in text
+    assert text.index(FLAME_HEADING) < text.index("### FLAME scale, continued: training memory under 4 GB")
+    assert text.endswith("generated table above.\n")
 
 
 def test_the_records_are_the_text_of_benchmarks_md_verbatim():
@@ -48,7 +50,7 @@ def test_the_records_are_the_text_of_benchmarks_md_verbatim():
     md = (REPO / "BENCHMARKS.md").read_text(encoding="utf-8")
     lev = md.index("## Fit levers: a fit that keeps the expression\n")
     assert md[lev:].startswith("## Fit levers: a fit that keeps the expression\n\n" + notes_by_hand.LEVERS.text + "\n\n## ")
-    assert md.endswith("<!-- /speed -->\n\n" + notes_by_hand.FLAME_CONTINUED.text + "\n")
+    assert md.endswith("<!-- /speed -->\n\n" + notes_by_hand.FLAME_CONTINUED.text + "\n\n" + notes_by_hand.FLAME_MEMORY.text + "\n")
 
 
 def test_splice_with_no_results_leaves_benchmarks_md_byte_identical(tmp_path: Path):

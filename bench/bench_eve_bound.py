@@ -10,7 +10,8 @@ Still faces (``emoface.eval.oracles``), each scored with ``emoface evaluate``'s 
 
 - the template (the floor) and the clip's first frame held (the models' start token);
 - the true emotion's mean offset over the training clips (an oracle: a perfect recogniser);
-- the same means driven by a recogniser of the voice: the six prosodic features of
+- the emotions' means over their intensities driven by a recogniser of the voice (no true label,
+  not even the intensity): the six prosodic features of
   :mod:`bench.bench_voice_emotion`, a standardised nearest centroid fitted on the training split's
   clips, applied to each test clip; once as they are (what one clip tells) and once centred on
   each actor's mean over its clips (the actor's own voice as reference, which one clip alone does
@@ -41,7 +42,10 @@ def _voice(path: Path) -> tuple[list[str], np.ndarray, np.ndarray, np.ndarray]:
         for cid in r.clip_ids:
             rec = r.read_clip(cid, params=False)
             ids.append(cid)
-            X.append(prosody_features(rec.audio))
+            try:
+                X.append(prosody_features(rec.audio))
+            except ValueError as exc:
+                raise ValueError(f"{path}: clip {cid}: {exc}") from exc
             y.append(int(rec.emotion))
             subj.append(rec.subject)
     return ids, np.asarray(X), np.asarray(y), np.asarray(subj)

@@ -64,8 +64,9 @@ class EmotionMean:
     ``offsets[(emotion, intensity)]`` is a ``(V, 3)`` frame-weighted mean of ``vertices - template``
     over the training clips of that class; a class the training split lacks falls back to the
     emotion's mean over its intensities, then to no offset. ``labels`` (clip id -> emotion), when
-    given, replaces the true emotion of those clips: the same face driven by a classifier's calls
-    (:meth:`with_labels`; e.g. ``bench.bench_eve_bound``'s classifier of the voice).
+    given, replaces the true labels: the called emotion's mean over all its intensities (the
+    classifier calls no intensity, and the clip's true one must not leak in), the face driven by a
+    classifier (:meth:`with_labels`; e.g. ``bench.bench_eve_bound``'s classifier of the voice).
     """
 
     offsets: dict[tuple[int, int], np.ndarray] = field(default_factory=dict)
@@ -100,10 +101,10 @@ class EmotionMean:
 
     def predict(self, record: ClipRecord, template: np.ndarray, speaker: int | None) -> np.ndarray:
         e, i = int(record.emotion), int(record.intensity)
-        if self.labels is not None:  # never the true emotion of a clip the classifier did not call
+        if self.labels is not None:  # never a true label: the call's emotion, over all its intensities
             if record.clip_id not in self.labels:
                 raise ValueError(f"{self.name}: no emotion call for clip {record.clip_id}")
-            e = int(self.labels[record.clip_id])
+            e, i = int(self.labels[record.clip_id]), -1
         off = self.offsets.get((e, i), self.offsets.get((e, -1)))
         face = np.asarray(template, np.float32) + (off if off is not None else 0.0)
         return np.broadcast_to(face, record.vertices.shape)

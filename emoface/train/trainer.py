@@ -288,8 +288,8 @@ class Trainer:
         bs = cfg.train.batch_size
         collate = _Collate(self.meta.fps, self.meta.sample_rate)
         start_epoch, skip = self.epoch, self.step_in_epoch
-        if cfg.schedule.kind == "self_growing" and cfg.train.epochs <= cfg.schedule.theta:
-            log.warning("train.epochs %d <= schedule.theta %d: the self-growing schedule never leaves teacher forcing "
+        if cfg.schedule.kind == "self_growing" and cfg.train.epochs <= cfg.schedule.theta + 1:  # p_gt(theta) = cos 0 = 1
+            log.warning("train.epochs %d <= schedule.theta %d + 1: the self-growing schedule never leaves teacher forcing "
                         "(scale schedule.theta with the run's length)", cfg.train.epochs, cfg.schedule.theta)
         for epoch in range(start_epoch, cfg.train.epochs):
             t0 = time.time()
@@ -373,6 +373,8 @@ class Trainer:
         self._write_metrics()
         if self.writer is not None:
             self.writer.close()
+        if self.stepper.in_backward is not None:  # the hooks would keep the optimiser alive with the model
+            self.stepper.in_backward.remove()
 
     def _summary(self, stopped: bool) -> dict:
         return {"run_dir": str(self.run_dir), "epochs": self.history, "best": self.best, "global_step": self.global_step,

@@ -50,6 +50,13 @@ def test_a_recogniser_that_is_always_wrong_is_worse_than_the_truth(data):
     res = evaluate_methods(data / "test.h5", [means, means.with_labels(wrong, "wrong", "every call wrong")], ["-"])
     eve = [sum(c.eve_sum for c in m.clips) for m in res.methods]
     assert eve[1] > eve[0]
+    # calls equal to the truth still use no true intensity: the emotion's mean over its intensities
+    with SplitReader(data / "test.h5") as r:  # an emotion with two intensities (neutral has one)
+        rec = r.read_clip(next(c for c in r.clip_ids if r.clip_meta(c).emotion != 0), params=False)
+    tpl = np.zeros_like(rec.vertices[0])
+    called = means.with_labels({rec.clip_id: rec.emotion}, "right", "").predict(rec, tpl, None)[0]
+    np.testing.assert_allclose(called, means.offsets[(rec.emotion, -1)])
+    assert not np.allclose(called, means.predict(rec, tpl, None)[0])  # the oracle's (emotion, intensity) face
     with pytest.raises(ValueError, match="no emotion call for clip"):
         rec = SplitReader(data / "test.h5").read_clip(next(iter(wrong)), params=False)
         means.with_labels({}, "none", "").predict(rec, np.zeros_like(rec.vertices[0]), None)

@@ -173,7 +173,9 @@ def test_the_warm_up_scales_with_the_runs_length(tmp_path, monkeypatch):
     from emoface.train.schedule import gt_probability
 
     assert scaled_theta(30) == 5 and scaled_theta(60) == 10 and scaled_theta(4) == 1
-    assert min(gt_probability(e, 4, scaled_theta(4)) for e in range(4)) == 0.0
+    for epochs in range(2, 40):  # every run of 2 epochs or more leaves teacher forcing
+        assert min(gt_probability(e, epochs, scaled_theta(epochs)) for e in range(epochs)) < 1.0, epochs
+    assert min(gt_probability(e, 6, 5) for e in range(6)) == 1.0  # the preset's theta: 6 epochs stay teacher-forced
     assert min(gt_probability(e, 4, 5) for e in range(4)) == 1.0  # the preset's theta would never leave teacher forcing
     calls = []
     monkeypatch.setattr("bench.rank._run_parallel", lambda jobs, width: calls.extend(jobs) or [0] * len(jobs))

@@ -25,6 +25,8 @@ COLUMNS: tuple[tuple[str, str, int], ...] = (("lve", "LVE ↓", 3), ("eve", "EVE
 
 #: the no-motion method of ``emoface evaluate`` (emoface.eval.methods.TemplateFloor)
 FLOOR = "template only"
+#: the reference rows, after the trained methods, in this order (``evaluate --oracles --truth``)
+REFERENCES = (FLOOR, "first frame held", "emotion mean (oracle)", "clip mean (oracle)", "fitted data")
 
 
 def _method_key(name: str) -> str:
@@ -134,7 +136,11 @@ def render_table(agg: Mapping) -> list[str]:
     cols = [c for c in COLUMNS if any(c[0] in r for r in methods.values())]
     lines = ["| method | " + " | ".join(label for _k, label, _d in cols) + " | seeds | description |",
              "|---" * (len(cols) + 3) + "|"]
-    for key, r in methods.items():
+    planned = [m for m in (agg.get("plan") or {}).get("methods", ()) if m in methods]
+    refs = [k for k in REFERENCES if k in methods]
+    order = planned + [k for k in methods if k not in planned and k not in refs] + refs
+    for key in order:
+        r = methods[key]
         cells = [f"{r[k]['mean']:.{d}f} ± {r[k]['std']:.{d}f}" if k in r else "–" for k, _l, d in cols]
         lines.append(f"| {key} | " + " | ".join(cells) + f" | {r['n_seeds']} | {r['description']} |")
     if agg.get("ceiling"):

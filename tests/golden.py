@@ -44,6 +44,8 @@ TRAIN_SETS = (
     "model.mesh_attention.channels=4",
     *(f"model.{enc}.{key}={value}" for enc in ("content_encoder", "emotion_encoder")
       for key, value in (("hidden_size", 16), ("intermediate_size", 32), ("conv_dim", "[16,16,16,16,16,16,16]"))),
+    # the recorded weights were trained at the constant rate (the preset's default until 2026-12-07)
+    "optim.lr_schedule=constant",
 )
 # recorded as sha256 only (size); exact by construction: ffmpeg's decode and MediaPipe's output
 HASHED = ("audio", "landmarks")

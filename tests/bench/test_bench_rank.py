@@ -201,3 +201,11 @@ def test_the_bound_renders_under_the_table():
     lines = bound_section(b)
     assert "2 test clips" in lines[0] and lines[-1] == "| emotion mean (oracle) | 0.150 | 0.50 | 2.000 | 1.000 |"
     assert lines[-2] == "| template only | 0.300 | 1.00 | 3.000 | – |"
+
+
+def test_rows_follow_the_plan_then_the_references():
+    per_seed = {0: {"methods": [{"name": n, "overall": {"lve": {"mean": 1.0}, "eve": {"mean": 1.0}}}
+                                for n in ("fitted data", "add-s0", "template only", "emoface-s0", "clip mean (oracle)")]}}
+    agg = {**aggregate(per_seed), "plan": {"methods": ["emoface", "add"]}}
+    rows = [line.split(" | ")[0][2:] for line in render_table(agg)[2:]]
+    assert rows == ["emoface", "add", "template only", "clip mean (oracle)", "fitted data"]

@@ -50,7 +50,7 @@ def tiny(tmp_path_factory):
     write_synthetic_splits(root / "data", train_actors=(1, 2), val_actors=(3,), test_actors=(5,), emotions=(0, 2),
                            intensities=(0, 1), statements=(1,), base_frames=15)
     # 3 epochs fed back their own predictions from the start at a low rate: enough to beat the template floor
-    common = {"train.epochs": 3, "schedule.theta": 0, "optim.lr": 1e-4,
+    common = {"train.epochs": 3, "schedule.theta": 0, "optim.lr": 1e-4, "optim.lr_schedule": "constant",
               "train.device": "cpu", "train.threads": 1, "train.val_max_clips": 2,
               "model.feature_dim": 32, "model.mesh_attention.channels": 4}
     runs = {}

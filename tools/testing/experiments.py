@@ -37,3 +37,14 @@ def tiny_experiment(name: str = "tiny", width: int = 32, **sections: dict[str, A
         else:
             cfg.setdefault(key, {}).update(value)
     return cfg
+
+
+def flat_overrides(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """A nested experiment dict (:func:`tiny_experiment`) as ``--set``-style dotted keys; the encoders stay whole."""
+    out: dict[str, Any] = {}
+    for k, v in d.items():
+        if isinstance(v, dict) and k not in ("content_encoder", "emotion_encoder"):
+            out.update(flat_overrides(v, f"{prefix}{k}."))
+        else:
+            out[f"{prefix}{k}"] = v
+    return out

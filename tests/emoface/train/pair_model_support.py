@@ -6,6 +6,7 @@ import numpy as np
 import torch
 
 from emoface.model.build import build_model
+from emoface.train.pairs import PairBatch
 from emoface.model.config import EncoderConfig, ModelConfig
 from tools.demo_head.canonical_mesh import load_canonical_mesh
 
@@ -30,3 +31,16 @@ def tiny_pair_model(frozen: bool = False):
         model.content_encoder.wav2vec.feature_extractor._freeze_parameters()
         model.emotion_encoder.wav2vec.feature_extractor._freeze_parameters()
     return model, torch.from_numpy(verts)
+
+
+def pair_batch(template: torch.Tensor, t1: int, t2: int) -> PairBatch:
+    """One pair of random clips of ``t1`` and ``t2`` frames around ``template`` (seed 1), 16 kHz audio of their length."""
+    g = torch.Generator().manual_seed(1)
+    v = template.shape[0]
+
+    def clip(t):
+        return template + 0.002 * torch.randn(1, t, v, 3, generator=g)
+
+    return PairBatch(["a"], ["b"], torch.randn(1, t1 * 16000 // 30, generator=g),
+                     torch.randn(1, t2 * 16000 // 30, generator=g), clip(t1), clip(t2), template[None],
+                     torch.tensor([1]), torch.tensor([0]), torch.tensor([4]), torch.tensor([0]), torch.tensor([1]))

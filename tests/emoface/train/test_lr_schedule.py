@@ -12,7 +12,7 @@ from emoface.train import train
 from emoface.train.config import ExperimentConfig
 from emoface.train.schedule import cosine_lr
 from emoface.utils.config import ConfigError, load_yaml
-from tools.testing.experiments import tiny_experiment
+from tools.testing.experiments import flat_overrides, tiny_experiment
 from tools.testing.fixtures import SyntheticSpec, write_synthetic_split
 
 
@@ -26,18 +26,10 @@ def data(tmp_path_factory) -> Path:
 
 def _cfg(schedule: str) -> ExperimentConfig:
     return load_yaml(ExperimentConfig, None, {"optim.lr_schedule": schedule, "optim.lr": 1e-3, "train.epochs": 3,
-                                              "train.batch_size": 2, **{k: v for k, v in _flat(tiny_experiment("lr")).items()
+                                              "train.batch_size": 2, **{k: v for k, v in flat_overrides(tiny_experiment("lr")).items()
                                                                        if not k.startswith(("optim.lr", "train.epochs", "train.batch_size"))}})
 
 
-def _flat(d: dict, prefix: str = "") -> dict:
-    out = {}
-    for k, v in d.items():
-        if isinstance(v, dict) and k not in ("content_encoder", "emotion_encoder"):
-            out.update(_flat(v, f"{prefix}{k}."))
-        else:
-            out[f"{prefix}{k}"] = v
-    return out
 
 
 def test_cosine_by_hand():

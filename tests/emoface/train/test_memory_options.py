@@ -28,8 +28,8 @@ from emoface.train.step import PairModel, StepRandom
 from emoface.train.distributed import DistInfo
 from emoface.train.trainer import Trainer, TrainingSetupError
 from emoface.utils.config import ConfigError, load_yaml
-from pair_model_support import tiny_pair_model
-from tools.testing.experiments import tiny_experiment
+from pair_model_support import pair_batch, tiny_pair_model
+from tools.testing.experiments import flat_overrides, tiny_experiment
 from tools.testing.fixtures import SyntheticSpec, write_synthetic_split
 
 REPO = Path(__file__).resolve().parents[3]
@@ -37,15 +37,7 @@ T1, T2 = 9, 12
 
 
 def _batch(template: torch.Tensor) -> PairBatch:
-    g = torch.Generator().manual_seed(1)
-    v = template.shape[0]
-
-    def clip(t):
-        return template + 0.002 * torch.randn(1, t, v, 3, generator=g)
-
-    return PairBatch(["a"], ["b"], torch.randn(1, T1 * 16000 // 30, generator=g),
-                     torch.randn(1, T2 * 16000 // 30, generator=g), clip(T1), clip(T2), template[None],
-                     torch.tensor([1]), torch.tensor([0]), torch.tensor([4]), torch.tensor([0]), torch.tensor([1]))
+    return pair_batch(template, T1, T2)
 
 
 def _train(model, template, optim: OptimConfig, steps: int = 3, checkpoint: bool = False):
@@ -138,20 +130,12 @@ def data(tmp_path_factory) -> Path:
 
 
 def _run(data: Path, run: Path, **overrides) -> Trainer:
-    cfg = load_yaml(ExperimentConfig, None, {**_flat(tiny_experiment("mem")), **overrides})
+    cfg = load_yaml(ExperimentConfig, None, {**flat_overrides(tiny_experiment("mem")), **overrides})
     trainer = Trainer(cfg, data, run)  # one epoch of the four clips' pairs
     trainer.run()
     return trainer
 
 
-def _flat(d: dict, prefix: str = "") -> dict:
-    out = {}
-    for k, v in d.items():
-        if isinstance(v, dict) and k not in ("content_encoder", "emotion_encoder"):
-            out.update(_flat(v, f"{prefix}{k}."))
-        else:
-            out[f"{prefix}{k}"] = v
-    return out
 
 
 def test_trainer_frees_gradients_and_the_options_train_the_same_weights(data, tmp_path):
@@ -168,7 +152,7 @@ def test_trainer_frees_gradients_and_the_options_train_the_same_weights(data, tm
 
 
 def test_trainer_refuses_step_in_backward_under_ddp(data, tmp_path):
-    cfg = load_yaml(ExperimentConfig, None, {**_flat(tiny_experiment("mem")), "optim.step_in_backward": True})
+    cfg = load_yaml(ExperimentConfig, None, {**flat_overrides(tiny_experiment("mem")), "optim.step_in_backward": True})
     trainer = Trainer(cfg, data, tmp_path / "run")
     trainer.info = DistInfo(rank=0, world_size=2)  # as under torchrun with two processes
     with pytest.raises(TrainingSetupError, match="step_in_backward needs a single process"):

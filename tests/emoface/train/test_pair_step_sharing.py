@@ -17,7 +17,7 @@ from emoface.train.config import LossConfig, ScheduleConfig
 from emoface.train.losses import pair_losses
 from emoface.train.pairs import PairBatch
 from emoface.train.step import PairModel, StepRandom
-from pair_model_support import tiny_pair_model
+from pair_model_support import pair_batch, tiny_pair_model
 from tools.demo_head.canonical_mesh import load_canonical_mesh
 
 T1, T2 = 9, 12  # clips of different lengths: the content encoder runs at both frame counts on the anchor audio
@@ -29,15 +29,7 @@ def _model(frozen: bool = False):
 
 
 def _batch(template: torch.Tensor) -> PairBatch:
-    g = torch.Generator().manual_seed(1)
-    v = template.shape[0]
-
-    def clip(t):
-        return template + 0.002 * torch.randn(1, t, v, 3, generator=g)
-
-    return PairBatch(["a"], ["b"], torch.randn(1, T1 * 16000 // 30, generator=g),
-                     torch.randn(1, T2 * 16000 // 30, generator=g), clip(T1), clip(T2), template[None],
-                     torch.tensor([1]), torch.tensor([0]), torch.tensor([4]), torch.tensor([0]), torch.tensor([1]))
+    return pair_batch(template, T1, T2)
 
 
 def _step(model, schedule: ScheduleConfig, share: bool = False):

@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from tools.testing.fixtures import SyntheticSpec, write_synthetic_split
-from tools.testing.experiments import tiny_experiment
+from tools.testing.experiments import flat_overrides, tiny_experiment
 from emoface.train import RunFolderError, TrainResult, train
 from emoface.train.config import ExperimentConfig
 from emoface.utils.config import ConfigError, load_yaml
@@ -48,7 +48,7 @@ def test_train_then_resume_returns_typed_results(data, tmp_path):
 
 
 def test_config_object_and_overrides(data, tmp_path):
-    cfg = load_yaml(ExperimentConfig, None, {k: v for k, v in _flat(TINY).items()})
+    cfg = load_yaml(ExperimentConfig, None, {k: v for k, v in flat_overrides(TINY).items()})
     result = train(cfg, data, tmp_path / "obj", overrides={"model.fusion": "add"}, epochs=1, max_steps=1)
     saved = yaml.safe_load((tmp_path / "obj" / "config.yaml").read_text())
     assert result.config.model.fusion == saved["model"]["fusion"] == "add"
@@ -68,14 +68,4 @@ def test_run_folder_rules_are_typed_errors(data, tmp_path):
 
 
 def _cfg() -> ExperimentConfig:
-    return load_yaml(ExperimentConfig, None, _flat(TINY))
-
-
-def _flat(d: dict, prefix: str = "") -> dict:
-    out = {}
-    for k, v in d.items():
-        if isinstance(v, dict) and k not in ("content_encoder", "emotion_encoder"):
-            out.update(_flat(v, f"{prefix}{k}."))
-        else:
-            out[f"{prefix}{k}"] = v
-    return out
+    return load_yaml(ExperimentConfig, None, flat_overrides(TINY))

@@ -55,3 +55,16 @@ def test_a_run_decays_and_a_resumed_run_continues_the_decay(data, tmp_path):
 def test_an_unknown_schedule_is_refused():
     with pytest.raises(ConfigError, match="lr_schedule"):
         _cfg("linear")
+
+
+@pytest.mark.parametrize("epochs, theta, warned", [(2, 1, True), (3, 1, False), (1, 0, True), (6, 5, True), (7, 5, False)])
+def test_a_warm_up_that_never_ends_is_warned_about(data, tmp_path, caplog, epochs, theta, warned):
+    """p_gt(theta) = cos 0 = 1: a self-growing run of theta + 1 epochs or fewer is teacher-forced throughout."""
+    from emoface.train.schedule import gt_probability
+
+    assert (min(gt_probability(e, epochs, theta) for e in range(epochs)) == 1.0) is warned
+    cfg = load_yaml(ExperimentConfig, None, {**flat_overrides(tiny_experiment("warm")), "train.epochs": epochs,
+                                             "schedule.theta": theta})
+    with caplog.at_level("WARNING", logger="emoface.train"):
+        train(cfg, data, tmp_path / "run", max_steps=1)
+    assert any("never leaves teacher forcing" in r.getMessage() for r in caplog.records) is warned

@@ -5,7 +5,8 @@
     python -m bench.rank --out /tmp/rank_tiny --train-actors 3 --clips-per-actor 6 --val-actors 1 \\
         --test-actors 1 --epochs 1 --seeds 0 1 --methods emoface single_branch    # a plumbing check (minutes)
 
-Stages, each skipping what is done (a rerun after an interruption continues, and redoes what changed):
+Stages, each skipping what is done (a rerun after an interruption continues, and redoes what changed;
+stages 5 and 6 are in bench.rank_stages, the command runner in bench.rank_jobs):
 
 1. ``build-dataset synth``: a generated corpus of ``train + val + test`` actors (resumes itself);
 2. ``build-dataset ravdess`` with the split written to ``OUT/split.yaml``, run every time: it resumes itself
@@ -38,17 +39,16 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
-import subprocess
 import sys
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from bench.rank_jobs import REPO, _cli, _run, _run_stage, _write_json
+from bench.rank_stages import diagnose_all, eve_bound, evaluate_all
 from bench.report_rank import aggregate, aggregate_diagnoses, rank_lines
 
-REPO = Path(__file__).resolve().parents[1]
 CONFIG = REPO / "configs" / "emoface-small.yaml"
 #: method -> ``emoface train --set`` overrides (paper §4.4 ablations; the single branch is FaceFormer-style)
 #: ``emoface train --set`` overrides of every method: the comparison is the paper's (conditioned on audio
@@ -62,10 +62,6 @@ METHODS: dict[str, tuple[str, ...]] = {
     "add": ("model.fusion=add",),
     "teacher_forcing": ("schedule.kind=teacher_forcing",),
 }
-
-#: the methods with an emotion branch, diagnosed after training (``emoface diagnose``)
-DIAGNOSED: tuple[str, ...] = ("emoface", "add", "teacher_forcing")
-
 
 @dataclass(frozen=True)
 class RankPlan:
@@ -103,53 +99,6 @@ class RankPlan:
     def run_dir(self, method: str, seed: int) -> Path:
         return self.out / "runs" / f"{method}-s{seed}"
 
-
-def _cli(module: str, *args: object) -> list[str]:
-    return [sys.executable, "-m", module, *map(str, args)]
-
-
-def _run(argv: list[str], log: Path | None = None) -> int:
-    """Run one command (its output to ``log`` when given); its exit code."""
-    return _run_parallel([(argv, log)], 1)[0]
-
-
-def _run_parallel(jobs: Sequence[tuple[list[str], Path | None]], width: int) -> list[int]:
-    """Run ``(argv, log)`` jobs, ``width`` at a time; their exit codes in order."""
-    codes: list[int | None] = [None] * len(jobs)
-    running: dict[int, tuple[subprocess.Popen, object]] = {}
-    todo = list(range(len(jobs)))
-    while todo or running:
-        while todo and len(running) < width:
-            i = todo.pop(0)
-            argv, log = jobs[i]
-            print("$ " + " ".join(argv).replace(sys.executable + " -m ", "") + (f"   (log: {log})" if log else ""), flush=True)
-            if log is not None:
-                log.parent.mkdir(parents=True, exist_ok=True)
-            out = open(log, "ab") if log is not None else None  # noqa: SIM115 - closed when the process ends
-            running[i] = (subprocess.Popen(argv, cwd=REPO, stdout=out, stderr=subprocess.STDOUT if out else None), out)
-        for i, (p, out) in list(running.items()):
-            if p.poll() is not None:
-                codes[i] = p.returncode
-                if out is not None:
-                    out.close()
-                del running[i]
-        time.sleep(0.2)
-    return [int(c) for c in codes]  # type: ignore[arg-type]
-
-
-def _run_stage(jobs: Sequence[tuple[list[str], Path | None]], plan: RankPlan, what: str) -> None:
-    """Run a stage's jobs, :attr:`RankPlan.width` at a time; a ``RuntimeError`` naming the logs of those that failed."""
-    codes = _run_parallel(jobs, plan.width)
-    failed = [str(j[1]) for j, c in zip(jobs, codes) if c != 0]
-    if failed:
-        raise RuntimeError(f"{what} failed; see {', '.join(failed)}")
-
-
-def _write_json(path: Path, data: dict) -> None:
-    from emoface.utils.atomic import write_json_atomic
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    write_json_atomic(path, data)
 
 
 def build_data(plan: RankPlan) -> Path:
@@ -305,75 +254,7 @@ def train_all(plan: RankPlan, data: Path, epochs: int, retrain_stale: bool = Fal
             continue
         jobs.append((_train_argv(plan, data, method, seed, run, "--epochs", epochs, "--resume", more=more),
                      run.with_suffix(".log")))
-    _run_stage(jobs, plan, "training")
-
-
-def evaluate_all(plan: RankPlan, data: Path) -> dict[int, Path]:
-    """Stage 5: one evaluation per seed (skipped when its metrics.json is newer than every run's checkpoints and the
-    split files: a retrained run or rebuilt data is evaluated again)."""
-    jobs, reports = [], {}
-    for seed in plan.seeds:
-        runs = [plan.run_dir(m, seed) for m in plan.methods]
-        out = plan.out / "eval" / f"s{seed}"
-        reports[seed] = out / "metrics.json"
-        newest = max((*(_newest_checkpoint(r) for r in runs), _data_mtime(data)), default=math.inf)
-        if reports[seed].is_file() and reports[seed].stat().st_mtime >= newest:
-            print(f"{reports[seed]}: already evaluated", flush=True)
-            continue
-        argv = _cli("emoface", "evaluate", "--run", runs[0], "--data", data, "--split", "test", "--out", out,
-                    "--conditions", plan.conditions, "--threads", 1, "--device", plan.device, "--oracles")
-        if len(runs) > 1:
-            argv += ["--baselines", ",".join(map(str, runs[1:]))]
-        if plan.truth:
-            argv += ["--truth", str(plan.out / "corpus")]
-        jobs.append((argv, out.with_suffix(".log")))
-    _run_stage(jobs, plan, "evaluation")
-    return reports
-
-
-def eve_bound(plan: RankPlan, data: Path) -> dict:
-    """Stage 5b: what still faces that know the emotion score on the upper face (``bench.bench_eve_bound``;
-    kept in ``OUT/bound.json`` while it is newer than the test split)."""
-    from bench.bench_eve_bound import run as bound_run
-
-    path = plan.out / "bound.json"
-    if path.is_file() and path.stat().st_mtime >= max((data / f"{s}.h5").stat().st_mtime for s in ("train", "test")):
-        return json.loads(path.read_text())
-    try:
-        res = bound_run(data)
-    except ValueError as exc:  # a clip too short for the prosodic features, a missing split
-        raise RuntimeError(f"the upper-face bound (bench.bench_eve_bound): {exc}") from exc
-    _write_json(path, res)
-    return res
-
-
-def _newest_checkpoint(run: Path) -> float:
-    return max((p.stat().st_mtime for p in (run / "checkpoints").glob("*.pt")), default=math.inf)
-
-
-def _data_mtime(data: Path) -> float:
-    """When the newest split file was written (the evaluation reads all three: test, and train for the emotion probe)."""
-    return max(((data / f"{s}.h5").stat().st_mtime for s in ("train", "val", "test") if (data / f"{s}.h5").is_file()),
-               default=0.0)
-
-
-def diagnose_all(plan: RankPlan, data: Path) -> dict[str, dict[int, Path]]:
-    """Stage 6: ``emoface diagnose`` of every EmoFace-type run (skipped when its report is newer than its checkpoints
-    and the split files);
-    ``{method: {seed: OUT/diagnose/RUN/diagnose.json}}``."""
-    jobs, reports = [], {}
-    for method in (m for m in plan.methods if m in DIAGNOSED and plan.diagnose_clips > 0):
-        for seed in plan.seeds:
-            run = plan.run_dir(method, seed)
-            out = plan.out / "diagnose" / run.name
-            report = reports.setdefault(method, {})[seed] = out / "diagnose.json"
-            if report.is_file() and report.stat().st_mtime >= max(_newest_checkpoint(run), _data_mtime(data)):
-                print(f"{report}: already diagnosed", flush=True)
-                continue
-            jobs.append((_cli("emoface", "diagnose", "--run", run, "--data", data, "--split", "test", "--out", out,
-                              "--max-clips", plan.diagnose_clips, "--threads", 1, "--device", plan.device), out.with_suffix(".log")))
-    _run_stage(jobs, plan, "diagnosis")
-    return reports
+    _run_stage(jobs, plan.width, "training")
 
 
 def _count_clips(path: Path) -> int:

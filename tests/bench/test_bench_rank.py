@@ -143,7 +143,7 @@ def test_diagnose_all_resumes(tmp_path, monkeypatch):
     stale = plan.run_dir("emoface", 0) / "checkpoints" / "best.pt"
     os.utime(done, (stale.stat().st_mtime + 10,) * 2)
     calls = []
-    monkeypatch.setattr("bench.rank._run_parallel", lambda jobs, width: calls.extend(jobs) or [0] * len(jobs))
+    monkeypatch.setattr("bench.rank_jobs._run_parallel", lambda jobs, width: calls.extend(jobs) or [0] * len(jobs))
     reports = diagnose_all(plan, tmp_path / "data")
     assert set(reports) == {"emoface", "add"} and reports["add"][0] == done
     assert len(calls) == 1 and "diagnose" in calls[0][0] and str(plan.run_dir("emoface", 0)) in calls[0][0]
@@ -178,7 +178,7 @@ def test_the_warm_up_scales_with_the_runs_length(tmp_path, monkeypatch):
     assert min(gt_probability(e, 6, 5) for e in range(6)) == 1.0  # the preset's theta: 6 epochs stay teacher-forced
     assert min(gt_probability(e, 4, 5) for e in range(4)) == 1.0  # the preset's theta would never leave teacher forcing
     calls = []
-    monkeypatch.setattr("bench.rank._run_parallel", lambda jobs, width: calls.extend(jobs) or [0] * len(jobs))
+    monkeypatch.setattr("bench.rank_jobs._run_parallel", lambda jobs, width: calls.extend(jobs) or [0] * len(jobs))
     train_all(RankPlan(tmp_path, seeds=(0,), methods=("emoface", "teacher_forcing")), tmp_path / "data", 4)
     assert len(calls) == 2 and all("schedule.theta=1" in argv for argv, _ in calls)
 

@@ -1,6 +1,6 @@
 """Resuming the ranking experiment (bench/rank.py, bench/rank_runs.py) without stale data or stale runs.
 
-Nothing trains or builds here: ``bench.rank._run_parallel`` is replaced by a recorder (as in
+Nothing trains or builds here: ``bench.rank_jobs._run_parallel`` is replaced by a recorder (as in
 test_bench_rank.py), the run folders and split files are fabricated, and the build's ``package``
 sidecars are written with the pipeline's own :class:`~pipeline.stages.store.Store`.
 """
@@ -75,7 +75,7 @@ def _preset_theta() -> int:
 @pytest.fixture()
 def calls(monkeypatch):
     jobs: list[tuple[list[str], Path | None]] = []
-    monkeypatch.setattr("bench.rank._run_parallel", lambda js, width: jobs.extend(js) or [0] * len(js))
+    monkeypatch.setattr("bench.rank_jobs._run_parallel", lambda js, width: jobs.extend(js) or [0] * len(js))
     return jobs
 
 
@@ -99,7 +99,7 @@ def test_build_accepts_failed_clips_but_not_a_failed_split(tmp_path, monkeypatch
     data = _data(tmp_path)
     plan = RankPlan(tmp_path, train_actors=2, val_actors=1, test_actors=1, clips_per_actor=2)
     codes = iter([0, 1])  # synth, then ravdess with some clips failed
-    monkeypatch.setattr("bench.rank._run_parallel", lambda js, width: [next(codes)])
+    monkeypatch.setattr("bench.rank_jobs._run_parallel", lambda js, width: [next(codes)])
     _build_json(data, {"train": "written", "val": "up to date", "test": "written"})
     assert build_data(plan) == data
     codes = iter([0, 1])
@@ -175,7 +175,7 @@ def test_retrain_stale_moves_the_run_aside_and_evaluates_again(tmp_path, calls, 
         _trained_run(run, want_epochs)
         return [0] * len(js)
 
-    monkeypatch.setattr("bench.rank._run_parallel", fake_train)
+    monkeypatch.setattr("bench.rank_jobs._run_parallel", fake_train)
     train_all(plan, data, want_epochs, retrain_stale=True)
     aside = [p for p in run.parent.iterdir() if p.name.startswith("emoface-s0.stale-")]
     assert sorted(p.suffix == ".log" for p in aside) == [False, True]
@@ -183,7 +183,7 @@ def test_retrain_stale_moves_the_run_aside_and_evaluates_again(tmp_path, calls, 
     assert len(json.loads((kept / "metrics.json").read_text())["epochs"]) == EPOCHS and (kept / RECORD).is_file()
     assert len(calls) == 1 and "--resume" in calls[0][0] and f"schedule.theta={scaled_theta(want_epochs)}" in calls[0][0]
     calls.clear()
-    monkeypatch.setattr("bench.rank._run_parallel", lambda js, width: calls.extend(js) or [0] * len(js))
+    monkeypatch.setattr("bench.rank_jobs._run_parallel", lambda js, width: calls.extend(js) or [0] * len(js))
     evaluate_all(plan, data)
     assert len(calls) == 1 and "evaluate" in calls[0][0]
 

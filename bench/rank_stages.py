@@ -22,6 +22,15 @@ __all__ = ["DIAGNOSED", "evaluate_all", "eve_bound", "diagnose_all"]
 DIAGNOSED: tuple[str, ...] = ("emoface", "add", "teacher_forcing")
 
 
+def _has_oracles(report: Path) -> bool:
+    """Whether an evaluation report holds the ``--oracles`` rows (one written before they existed is redone)."""
+    try:
+        names = {m.get("name") for m in json.loads(report.read_text()).get("methods", [])}
+    except (OSError, ValueError):
+        return False
+    return "clip mean (oracle)" in names
+
+
 def evaluate_all(plan: RankPlan, data: Path) -> dict[int, Path]:
     """Stage 5: one evaluation per seed (skipped when its metrics.json is newer than every run's checkpoints and the
     split files: a retrained run or rebuilt data is evaluated again)."""
@@ -31,7 +40,7 @@ def evaluate_all(plan: RankPlan, data: Path) -> dict[int, Path]:
         out = plan.out / "eval" / f"s{seed}"
         reports[seed] = out / "metrics.json"
         newest = max((*(_newest_checkpoint(r) for r in runs), _data_mtime(data)), default=math.inf)
-        if reports[seed].is_file() and reports[seed].stat().st_mtime >= newest:
+        if reports[seed].is_file() and reports[seed].stat().st_mtime >= newest and _has_oracles(reports[seed]):
             print(f"{reports[seed]}: already evaluated", flush=True)
             continue
         argv = _cli("emoface", "evaluate", "--run", runs[0], "--data", data, "--split", "test", "--out", out,

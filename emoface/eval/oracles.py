@@ -3,10 +3,11 @@
 The template-only floor says what no motion scores. These say what a face that knows more,
 without listening to the audio, scores, so that a model's EVE can be read against them:
 
-- :class:`FirstFrameHeld`: the clip's first ground-truth frame held still. It uses nothing
-  that the models are not given: they decode from that frame (``model.decoder.start_token:
-  first_frame``, App. A.3), and it already shows the clip's held expression. A model whose
-  upper face does not beat it gains nothing from the audio there.
+- :class:`FirstFrameHeld`: the clip's first ground-truth frame held still. For runs that decode
+  from that frame (``model.decoder.start_token: first_frame``, App. A.3, the default; not under
+  ``evaluate --no-first-frame``) it uses nothing the model is not given, and it already shows the
+  clip's held expression: such a model whose upper face does not beat it gains nothing from the
+  audio there.
 - :class:`EmotionMean` (an oracle): the template plus the training split's mean offset for the
   clip's **true** emotion and intensity. What a perfect emotion recogniser that then shows the
   emotion's average face would score; no dynamics.
@@ -37,7 +38,7 @@ class FirstFrameHeld:
     """The clip's first frame, held for every frame (the start token the models decode from)."""
 
     name: str = "first frame held"
-    description: str = "the clip's first frame held still: the models' start token, no audio"
+    description: str = "the clip's first ground-truth frame held still (the start frame of first-frame decoding), no audio"
     conditioned: bool = False
 
     def predict(self, record: ClipRecord, template: np.ndarray, speaker: int | None) -> np.ndarray:

@@ -22,6 +22,10 @@ from pipeline.stages.store import Store
 EPOCHS = 6
 
 
+#: an evaluation report with the --oracles rows (one without them is redone)
+WITH_ORACLES = '{"methods": [{"name": "emoface-s0"}, {"name": "template only"}, {"name": "clip mean (oracle)"}]}'
+
+
 def _data(tmp_path: Path, train_input: str = "in-1") -> Path:
     """A dataset folder: three split files and the package sidecars a build leaves."""
     data = tmp_path / "data"
@@ -161,7 +165,7 @@ def test_retrain_stale_moves_the_run_aside_and_evaluates_again(tmp_path, calls, 
     run.with_suffix(".log").write_text("old log\n")
     report = tmp_path / "eval" / "s0" / "metrics.json"
     report.parent.mkdir(parents=True)
-    report.write_text("{}")
+    report.write_text(WITH_ORACLES)
     _age([report], 200)  # evaluated after the old run finished
     _age([data / f"{s}.h5" for s in ("train", "val", "test")], 400)
     assert evaluate_all(plan, data) and calls == []  # up to date before the change
@@ -251,10 +255,26 @@ def test_evaluation_is_redone_when_a_split_is_newer(tmp_path, calls):
     _trained_run(plan.run_dir("emoface", 0), EPOCHS, ago=300)
     report = tmp_path / "eval" / "s0" / "metrics.json"
     report.parent.mkdir(parents=True)
-    report.write_text("{}")
+    report.write_text(WITH_ORACLES)
     _age([report], 200)
     evaluate_all(plan, data)
     assert len(calls) == 1 and "evaluate" in calls[0][0]
+
+
+def test_a_report_from_before_the_oracles_is_redone(tmp_path, calls):
+    """A report newer than the runs and the data but without the --oracles rows is evaluated again; one with them is kept."""
+    data = _data(tmp_path)
+    plan = RankPlan(tmp_path, seeds=(0,), methods=("emoface",))
+    _trained_run(plan.run_dir("emoface", 0), EPOCHS, ago=300)
+    report = tmp_path / "eval" / "s0" / "metrics.json"
+    report.parent.mkdir(parents=True)
+    report.write_text('{"methods": [{"name": "emoface-s0"}, {"name": "template only"}]}')
+    evaluate_all(plan, data)
+    assert len(calls) == 1 and "--oracles" in calls[0][0]
+    calls.clear()
+    report.write_text(WITH_ORACLES)
+    evaluate_all(plan, data)
+    assert calls == []
 
 
 def test_stale_folder_with_nothing_trained_is_moved_aside_without_asking(tmp_path, calls):

@@ -42,7 +42,7 @@ import json
 import sys
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 from bench.rank_jobs import REPO, _cli, _run, _run_stage, _write_json
@@ -222,7 +222,8 @@ def train_all(plan: RankPlan, data: Path, epochs: int, retrain_stale: bool = Fal
     from before the record, whose ``config.yaml`` or data) differs from what would be launched now is stale:
     :class:`StaleRuns` names it, unless ``retrain_stale``, which moves it aside to ``RUN.stale-<time>`` and trains
     it again. A stale folder with nothing trained yet is moved aside without asking."""
-    from bench.rank_runs import has_trained, launch_record, legacy_items, move_aside, read_record, stale_items, write_record
+    from bench.rank_runs import (code_changed, has_trained, launch_record, legacy_items, move_aside, read_record, stale_items,
+                                 write_record)
 
     more = (f"schedule.theta={scaled_theta(epochs)}",)
     todo = []
@@ -233,7 +234,12 @@ def train_all(plan: RankPlan, data: Path, epochs: int, retrain_stale: bool = Fal
             want = launch_record(CONFIG, sets, epochs, data)
             have = read_record(run)
             if have is not None:
-                items = stale_items(have, want)
+                finished = _epochs_done(run) >= epochs
+                items = stale_items(have, want, finished)
+                if not items and finished and code_changed(have, want):
+                    print(f"{run}: trained with other training code ({have.code}, now {want.code}); kept as finished",
+                          flush=True)
+                    want = replace(want, code=have.code)  # its record keeps the code it was trained with
             elif (run / "config.yaml").is_file() or has_trained(run):
                 items = legacy_items(run, CONFIG, sets, epochs, data)
             else:

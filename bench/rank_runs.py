@@ -4,9 +4,12 @@ Before ``emoface train`` starts a run, :func:`write_record` puts a :class:`RunRe
 folder (``rank_run.json``, written atomically): the full ``--set`` list, the epochs, the sha256 of
 the preset's content and a fingerprint of the training data (:func:`data_fingerprint`: the hashes
 the build's ``package`` stage records for ``train.h5`` and ``val.h5``, which change whenever the
-clips, the fitting code or the build config behind a split change). A resumed experiment compares
+clips, the fitting code or the build config behind a split change) and a hash of the training code
+(:func:`code_fingerprint`: ``emoface/model``, ``emoface/train``). A resumed experiment compares
 each existing run's record with what it would launch now (:func:`stale_items`); a run that differs
-was trained with other settings or on other data and must not be resumed or kept.
+was trained with other settings or on other data and must not be resumed or kept. Other training
+code makes an unfinished run stale (one run would mix two versions); a finished one is kept, with a
+line saying so, and its record keeps the code it was trained with.
 
 Runs from before the record (no ``rank_run.json``) are judged by what they left (:func:`legacy_items`):
 their resolved ``config.yaml`` against the config the experiment would resolve now, and the split
@@ -23,7 +26,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-__all__ = ["RECORD", "RunRecord", "data_fingerprint", "launch_record", "read_record", "write_record", "stale_items",
+__all__ = ["RECORD", "RunRecord", "data_fingerprint", "code_fingerprint", "code_changed", "launch_record", "read_record", "write_record", "stale_items",
            "legacy_items", "has_trained", "move_aside"]
 
 #: the record's file name in the run folder
@@ -42,6 +45,7 @@ class RunRecord:
     epochs: int
     config_sha256: str  # the preset file's content
     data: dict[str, str]  # split -> fingerprint (:func:`data_fingerprint`)
+    code: str = ""  # :func:`code_fingerprint` of the training code ("": a record written before it was kept)
 
     def to_dict(self) -> dict[str, object]:
         return {**asdict(self), "sets": list(self.sets)}
@@ -71,16 +75,35 @@ def data_fingerprint(data: Path) -> dict[str, str]:
     return out
 
 
+#: the packages whose code decides what a run learns (model, losses, schedule, trainer)
+TRAINING_CODE = ("emoface/model", "emoface/train")
+
+
+def code_fingerprint(root: Path | None = None) -> str:
+    """A hash of every ``.py`` file under :data:`TRAINING_CODE` (path and content), 16 hex digits."""
+    root = Path(__file__).resolve().parents[1] if root is None else root
+    h = hashlib.sha256()
+    for pkg in TRAINING_CODE:
+        for path in sorted((root / pkg).rglob("*.py")):
+            h.update(path.relative_to(root).as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
+    return h.hexdigest()[:16]
+
+
 def launch_record(config: Path, sets: Sequence[str], epochs: int, data: Path) -> RunRecord:
     """The record of a run launched now with ``--config config``, ``sets``, ``--epochs epochs`` on ``data``."""
-    return RunRecord(tuple(sets), int(epochs), _file_sha256(config), data_fingerprint(data))
+    return RunRecord(tuple(sets), int(epochs), _file_sha256(config), data_fingerprint(data), code_fingerprint())
+
+
+def code_changed(have: RunRecord, want: RunRecord) -> bool:
+    """Whether the run was launched with other training code (unknown for a record without it: False)."""
+    return bool(have.code) and have.code != want.code
 
 
 def read_record(run: Path) -> RunRecord | None:
     """The run's record; None when it has none (or an unreadable one, which counts as none)."""
     try:
         d = json.loads((run / RECORD).read_text())
-        return RunRecord(tuple(d["sets"]), int(d["epochs"]), str(d["config_sha256"]), dict(d["data"]))
+        return RunRecord(tuple(d["sets"]), int(d["epochs"]), str(d["config_sha256"]), dict(d["data"]), str(d.get("code", "")))
     except (OSError, ValueError, KeyError, TypeError):
         return None
 
@@ -100,8 +123,11 @@ def _set_map(sets: Sequence[str]) -> dict[str, str]:
     return out
 
 
-def stale_items(have: RunRecord, want: RunRecord) -> list[str]:
-    """What differs between the run's record and the launch now, one short item each (empty: the same)."""
+def stale_items(have: RunRecord, want: RunRecord, finished: bool = False) -> list[str]:
+    """What differs between the run's record and the launch now, one short item each (empty: the same).
+
+    Other training code makes a partial run stale (resuming would mix two versions in one run); a
+    ``finished`` one is kept (the caller says so, and its record keeps the code it was trained with)."""
     items = []
     a, b = _set_map(have.sets), _set_map(want.sets)
     for key in sorted(set(a) | set(b)):
@@ -113,6 +139,8 @@ def stale_items(have: RunRecord, want: RunRecord) -> list[str]:
         items.append("the preset's content")
     items += [f"{split}.h5 (rebuilt since)" for split in sorted(set(have.data) | set(want.data))
               if have.data.get(split) != want.data.get(split)]
+    if code_changed(have, want) and not finished:
+        items.append(f"other training code ({', '.join(TRAINING_CODE)}) in a run that is not finished")
     return items
 
 

@@ -289,3 +289,46 @@ def test_stale_folder_with_nothing_trained_is_moved_aside_without_asking(tmp_pat
     aside = list(run.parent.glob("emoface-s0.stale-*"))
     assert len(aside) == 1 and (aside[0] / "config.yaml").is_file() and not (run / "config.yaml").exists()
     assert len(calls) == 1 and read_record(run) == launch_record(CONFIG, _sets("emoface", 0, run), EPOCHS, data)
+
+
+# --- the training code ------------------------------------------------------------------------------------------
+
+
+def _record_with_code(run: Path, data: Path, code: str) -> None:
+    from dataclasses import replace
+
+    write_record(run, replace(launch_record(CONFIG, _sets("emoface", 0, run), EPOCHS, data), code=code))
+
+
+def test_an_unfinished_run_of_other_training_code_is_stale(tmp_path, calls):
+    data = _data(tmp_path)
+    plan = RankPlan(tmp_path, seeds=(0,), methods=("emoface",))
+    run = plan.run_dir("emoface", 0)
+    _trained_run(run, EPOCHS - 2)
+    _record_with_code(run, data, "0123456789abcdef")
+    with pytest.raises(StaleRuns, match="other training code"):
+        train_all(plan, data, EPOCHS)
+    assert calls == []
+
+
+def test_a_finished_run_of_other_training_code_is_kept_with_its_code(tmp_path, calls, capsys):
+    data = _data(tmp_path)
+    plan = RankPlan(tmp_path, seeds=(0,), methods=("emoface",))
+    run = plan.run_dir("emoface", 0)
+    _trained_run(run, EPOCHS)
+    _record_with_code(run, data, "0123456789abcdef")
+    train_all(plan, data, EPOCHS)
+    assert calls == [] and "trained with other training code" in capsys.readouterr().out
+    assert read_record(run).code == "0123456789abcdef"  # the record still says what it was trained with
+
+
+def test_a_record_without_the_code_is_not_judged_on_it(tmp_path, calls):
+    from bench.rank_runs import code_fingerprint, stale_items
+
+    data = _data(tmp_path)
+    now = launch_record(CONFIG, _sets("emoface", 0, tmp_path), EPOCHS, data)
+    assert now.code == code_fingerprint() and len(now.code) == 16
+    from dataclasses import replace
+
+    assert stale_items(replace(now, code=""), now) == []
+    assert stale_items(replace(now, code="x"), now) != [] and stale_items(replace(now, code="x"), now, finished=True) == []

@@ -28,7 +28,9 @@ def _has_oracles(report: Path) -> bool:
         names = {m.get("name") for m in json.loads(report.read_text()).get("methods", [])}
     except (OSError, ValueError):
         return False
-    return "clip mean (oracle)" in names
+    from emoface.eval.oracles import ClipMean
+
+    return ClipMean().name in names
 
 
 def evaluate_all(plan: RankPlan, data: Path) -> dict[int, Path]:

@@ -248,14 +248,20 @@ def test_main_exits_2_with_one_line_per_stale_run(tmp_path, monkeypatch, capsys)
     assert capsys.readouterr().err == "error: a: trained with x\nerror: b: trained with y\n"
 
 
+def _report(tmp_path: Path, text: str) -> Path:
+    """Seed 0's evaluation report ``OUT/eval/s0/metrics.json`` holding ``text``."""
+    report = tmp_path / "eval" / "s0" / "metrics.json"
+    report.parent.mkdir(parents=True)
+    report.write_text(text)
+    return report
+
+
 def test_evaluation_is_redone_when_a_split_is_newer(tmp_path, calls):
     """The splits were rebuilt after the evaluation (the runs were not retrained): evaluate again."""
     data = _data(tmp_path)
     plan = RankPlan(tmp_path, seeds=(0,), methods=("emoface",))
     _trained_run(plan.run_dir("emoface", 0), EPOCHS, ago=300)
-    report = tmp_path / "eval" / "s0" / "metrics.json"
-    report.parent.mkdir(parents=True)
-    report.write_text(WITH_ORACLES)
+    report = _report(tmp_path, WITH_ORACLES)
     _age([report], 200)
     evaluate_all(plan, data)
     assert len(calls) == 1 and "evaluate" in calls[0][0]
@@ -266,9 +272,7 @@ def test_a_report_from_before_the_oracles_is_redone(tmp_path, calls):
     data = _data(tmp_path)
     plan = RankPlan(tmp_path, seeds=(0,), methods=("emoface",))
     _trained_run(plan.run_dir("emoface", 0), EPOCHS, ago=300)
-    report = tmp_path / "eval" / "s0" / "metrics.json"
-    report.parent.mkdir(parents=True)
-    report.write_text('{"methods": [{"name": "emoface-s0"}, {"name": "template only"}]}')
+    report = _report(tmp_path, '{"methods": [{"name": "emoface-s0"}, {"name": "template only"}]}')
     evaluate_all(plan, data)
     assert len(calls) == 1 and "--oracles" in calls[0][0]
     calls.clear()

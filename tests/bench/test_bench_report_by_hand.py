@@ -40,7 +40,9 @@ def test_a_full_render_without_results_keeps_the_records_measured_by_hand(tmp_pa
     assert text.index("## Fit levers") < text.index(START) < text.index(END) < text.index(FLAME_HEADING)
     assert "measurement stays reproducible with `bench.bench_inference --int8`.\n" in text
     assert text.index(FLAME_HEADING) < text.index("### FLAME scale, continued: training memory under 4 GB")
-    assert text.endswith("generated table above.\n")
+    assert text.index("### FLAME scale, continued: training memory under 4 GB") < text.index(
+        "### FLAME scale, continued: the pair step at 2 threads")
+    assert text.endswith("it is not kept.\n")
 
 
 def test_the_records_are_the_text_of_benchmarks_md_verbatim():
@@ -50,7 +52,7 @@ def test_the_records_are_the_text_of_benchmarks_md_verbatim():
     md = (REPO / "BENCHMARKS.md").read_text(encoding="utf-8")
     lev = md.index("## Fit levers: a fit that keeps the expression\n")
     assert md[lev:].startswith("## Fit levers: a fit that keeps the expression\n\n" + notes_by_hand.LEVERS.text + "\n\n## ")
-    assert md.endswith("<!-- /speed -->\n\n" + notes_by_hand.FLAME_CONTINUED.text + "\n\n" + notes_by_hand.FLAME_MEMORY.text + "\n")
+    assert md.endswith("<!-- /speed -->\n\n" + notes_by_hand.FLAME_CONTINUED.text + "\n\n" + notes_by_hand.FLAME_MEMORY.text + "\n\n" + notes_by_hand.FLAME_PAIR_STEP.text + "\n")
 
 
 def test_splice_with_no_results_leaves_benchmarks_md_byte_identical(tmp_path: Path):

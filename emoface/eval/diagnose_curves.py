@@ -43,7 +43,7 @@ from emoface.train.step import PairModel, StepRandom
 __all__ = ["CurvesError", "TermCurve", "read_curves", "final_losses", "TRAIN_TERMS", "VAL_TERMS"]
 
 TRAIN_TERMS: tuple[str, ...] = ("loss", "self", "cross", "velocity", "classification")
-VAL_TERMS: tuple[str, ...] = ("lve", "eve", "template_lve", "template_eve")
+VAL_TERMS: tuple[str, ...] = ("lve", "eve", "template_lve", "template_eve", "mesh_attention_weight")
 DECREASE_RATIO = 0.9  # "decreased": the last epoch's value below 90 % of the first's
 
 

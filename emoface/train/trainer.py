@@ -43,7 +43,7 @@ from emoface.train.memory import MallocRelease, OptimizerStep
 from emoface.train.pairs import PairDataset, collate_pairs
 from emoface.train.schedule import cosine_lr, draw_uniform, gt_probability
 from emoface.train.step import PairModel, StepRandom
-from emoface.train.validation import validate
+from emoface.train.validation import collapsed, validate
 from emoface.utils.atomic import write_json_atomic
 from emoface.utils.config import dump_yaml, to_dict
 
@@ -354,14 +354,19 @@ class Trainer:
         self.writer.add_scalar("schedule/p_gt", entry["p_gt"], e)
         val = entry.get("val")
         if val:
-            for key in ("lve", "eve", "template_lve", "template_eve"):
-                if not math.isnan(val[key]):
+            for key in ("lve", "eve", "template_lve", "template_eve", "mesh_attention_weight"):
+                if not math.isnan(val.get(key, math.nan)):
                     self.writer.add_scalar(f"val/{key}", val[key], e)
         self.writer.flush()
         msg = f"epoch {e + 1}/{self.cfg.train.epochs} loss {entry['train']['loss']:.4f} p_gt {entry['p_gt']:.3f}"
         if val:
             msg += f" val LVE {val['lve'] / 1e-5:.4f}e-5 (template {val['template_lve'] / 1e-5:.4f}e-5)"
         log.info("%s [%.1fs]", msg, entry["seconds"])
+        if val and collapsed(val.get("mesh_attention_weight", math.nan)):
+            log.warning("epoch %d: Mesh Attention has collapsed onto the %s branch (mean emotion weight %.2g on the "
+                        "validation clips): its sigmoid is saturated and the other branch no longer shapes the "
+                        "motion; try another train.seed or a lower optim.lr (docs/model.md, 'Mesh Attention collapse')",
+                        e + 1, "content" if val["mesh_attention_weight"] < 0.5 else "emotion", val["mesh_attention_weight"])
 
     def _finish(self) -> None:
         if self.info.enabled:

@@ -5,7 +5,10 @@ averaged over all frames of all clips. EVE (paper §4.2): the same over the eye 
 forehead. Values are in m^2 (the paper reports them divided by 1e-5). The per-frame errors
 and the regions come from :mod:`emoface.metrics` (the project's one definition). The
 template-only floor is the same metric for a prediction that is the subject's template at
-every frame.
+every frame. With Mesh Attention, ``mesh_attention_weight`` is the emotion branch's mean
+fusion weight over the clips' frames and vertices: a value pinned near 0 or 1 means the fusion
+has collapsed onto one branch (its sigmoid saturated, so no gradient brings it back;
+:func:`collapsed` and the trainer's warning).
 """
 
 from __future__ import annotations
@@ -20,7 +23,10 @@ from emoface.data.dataset import MeshSeqDataset
 from emoface.metrics import MetricError, region_frame_errors, resolve_regions
 from emoface.train.distributed import DistInfo, all_sum
 
-__all__ = ["ValidationResult", "eval_regions", "validate"]
+__all__ = ["COLLAPSE_MARGIN", "ValidationResult", "collapsed", "eval_regions", "validate"]
+
+#: a mean Mesh Attention weight within this of 0 or 1 counts as a collapse onto one branch
+COLLAPSE_MARGIN = 1e-3
 
 
 @dataclass
@@ -31,9 +37,15 @@ class ValidationResult:
     template_eve: float
     clips: int
     frames: int
+    mesh_attention_weight: float = float("nan")  # emotion branch's mean fusion weight (nan without Mesh Attention)
 
     def to_dict(self) -> dict[str, float | int]:
         return dict(self.__dict__)
+
+
+def collapsed(weight: float, margin: float = COLLAPSE_MARGIN) -> bool:
+    """Whether a mean Mesh Attention weight says that the fusion uses one branch only (nan: no)."""
+    return weight == weight and (weight < margin or weight > 1.0 - margin)
 
 
 def eval_regions(regions: dict[str, np.ndarray], n_vertices: int) -> tuple[np.ndarray, np.ndarray | None]:
@@ -59,13 +71,17 @@ def validate(model, data: MeshSeqDataset, device: torch.device, info: DistInfo, 
     ids = list(clip_ids or data.clip_ids)[: max_clips or None]
     lips, eve = eval_regions({k: np.asarray(v) for k, v in data.regions.items()}, model.n_vertices)
     first = model.cfg.decoder.start_token == "first_frame"
-    sums = [0.0, 0.0, 0.0, 0.0, 0.0, 0.0]  # lve, eve, tpl_lve, tpl_eve, frames, clips
+    sums = [0.0] * 8  # lve, eve, tpl_lve, tpl_eve, frames, clips, Mesh Attention weight sum, its count
     for cid in ids[info.rank :: info.world_size]:
         s = data[data.index_of(cid)]
         spk = s.speaker if s.speaker >= 0 else val_speaker
         gt = s.vertices
-        pred = model.generate(s.audio, s.template, speaker=spk, intensity=s.intensity, n_frames=s.n_frames,
-                              first_frame=gt[0] if first else None).vertices[0].cpu()
+        out = model.generate(s.audio, s.template, speaker=spk, intensity=s.intensity, n_frames=s.n_frames,
+                             first_frame=gt[0] if first else None)
+        pred = out.vertices[0].cpu()
+        if out.offsets.weight is not None:
+            sums[6] += float(out.offsets.weight.sum())
+            sums[7] += out.offsets.weight.numel()
         tpl = s.template.unsqueeze(0).expand_as(gt)
         sums[0] += float(region_frame_errors(pred, gt, lips).sum())
         sums[2] += float(region_frame_errors(tpl, gt, lips).sum())
@@ -81,4 +97,5 @@ def validate(model, data: MeshSeqDataset, device: torch.device, info: DistInfo, 
         lve=sums[0] / n, eve=sums[1] / n if eve is not None else nan,
         template_lve=sums[2] / n, template_eve=sums[3] / n if eve is not None else nan,
         clips=int(sums[5]), frames=int(sums[4]),
+        mesh_attention_weight=sums[6] / sums[7] if sums[7] else nan,
     )

@@ -88,6 +88,7 @@ def test_resume_gives_the_same_weights_as_an_uninterrupted_run(data, tmp_path):
     assert [e["epoch"] for e in metrics["epochs"]] == [0, 1]
     val = metrics["epochs"][-1]["val"]
     assert val["clips"] == 1 and val["lve"] > 0 and val["template_lve"] > 0 and np.isfinite(val["eve"])
+    assert 1e-3 < val["mesh_attention_weight"] < 1 - 1e-3  # both branches shape the motion
     assert any((run / "events").iterdir()) and (run / "checkpoints" / "best.pt").is_file()
     assert torch.load(run / "checkpoints" / "best.pt", weights_only=True)["format"] == "emoface-checkpoint"
     # never reuse a run folder without --resume/--overwrite
@@ -99,6 +100,24 @@ def test_resume_gives_the_same_weights_as_an_uninterrupted_run(data, tmp_path):
     tpl = meta.templates["Actor_01"]
     out = model.predict(np.zeros(16000, np.float32), tpl, speaker=0, intensity=1, emotion="happy")
     assert out.shape == (30, 468, 3) and torch.isfinite(out).all()
+
+
+def test_a_collapsed_mesh_attention_is_reported_each_epoch(data, tmp_path, caplog):
+    cfg = from_dict(ExperimentConfig, tiny_config(train={"epochs": 1, "log_every": 1000}))
+    trainer = Trainer(cfg, data / "two", tmp_path / "run")
+    setup = trainer._setup
+
+    def collapse() -> None:  # a saturated sigmoid: every weight ~1e-17, no gradient brings it back
+        setup()
+        with torch.no_grad():
+            trainer.model.mesh_attention.convs[-1].bias.fill_(-40.0)
+
+    trainer._setup = collapse
+    with caplog.at_level("WARNING", logger="emoface.train"):
+        res = trainer.run()
+    w = res["epochs"][-1]["val"]["mesh_attention_weight"]
+    assert 0 <= w < 1e-6
+    assert any("Mesh Attention has collapsed onto the content branch" in r.getMessage() for r in caplog.records)
 
 
 def test_nan_loss_stops_with_step_and_clips_named(data, tmp_path):

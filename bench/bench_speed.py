@@ -171,11 +171,12 @@ def render(report: dict, profile: dict | None) -> str:
          f"teacher-forced {_f(_med(R, lambda r: r['faceformer']['train_tf_s']), '.2f')} s"),
     ]
     peak = _med(R, lambda r: r["train_emoface"]["peak_rss_mib"] / 1024)
-    cores = (meta.get("machine") or {}).get("cores") or os.cpu_count() or 1
-    shared = max(meta["load_start"][0], meta["load_end"][0]) > cores
+    cores = (meta.get("machine") or {}).get("cores")  # the measuring machine's (unknown: no claim)
+    shared = bool(cores) and max(meta["load_start"][0], meta["load_end"][0]) > cores
     lines = [START, "", TITLE, "",
              f"Command: `{meta['command']}`. Run: {machine_label(meta['machine'])}; {meta['date']}; load "
              f"{meta['load_start'][0]} -> {meta['load_end'][0]}; {len(R)} rounds, {report['threads']} thread(s); "
+             + (f"commit {meta['commit']}; " if meta.get("commit") else "") +
              "medians of the per-round ratios. "
              + ("The machine was shared with other jobs (load above the core count): absolute times are inflated "
                 "and noisy, the ratios within a round are the measure. " if shared else "")

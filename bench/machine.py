@@ -85,13 +85,28 @@ def load_average() -> list[float]:
     return [round(x, 2) for x in os.getloadavg()]
 
 
+def git_commit() -> str | None:
+    """The checkout's short commit (with ``+changes`` when the tree differs from it), or None outside git."""
+    import subprocess
+
+    root = Path(__file__).resolve().parents[1]
+    try:
+        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=root, capture_output=True, text=True,
+                              timeout=10, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root,
+                               capture_output=True, text=True, timeout=10, check=True).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return head + ("+changes" if dirty else "") if head else None
+
+
 @contextmanager
 def section(name: str, command: str) -> Iterator[dict]:
     """Times a benchmark section; yields its ``meta`` dict, completed on exit.
 
     ``meta`` holds ``name``, ``command`` (what reproduces the section alone), ``machine``,
-    ``started``/``finished`` (local ISO time), ``date``, ``wall_s`` and ``load_start``/
-    ``load_end`` (1/5/15-minute load averages).
+    ``started``/``finished`` (local ISO time), ``date``, ``wall_s``, ``load_start``/
+    ``load_end`` (1/5/15-minute load averages) and ``commit`` (:func:`git_commit`).
     """
     meta = {
         "name": name,
@@ -100,6 +115,7 @@ def section(name: str, command: str) -> Iterator[dict]:
         "started": dt.datetime.now().isoformat(timespec="seconds"),
         "date": dt.date.today().isoformat(),
         "load_start": load_average(),
+        "commit": git_commit(),
     }
     t0 = time.perf_counter()
     try:

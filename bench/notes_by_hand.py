@@ -307,10 +307,22 @@ FLAME_PAIR_STEP = HandRecord(
     commands=(
         "python -m bench.bench_train --one paper 5023 emoface --steps 3 --frames 90 --threads 2 [--set ...]",
         "python -m bench.bench_train --one paper 5023 single_branch --steps 3 --frames 90 --threads 2",
+        "python -m bench.bench_profile --seconds 3 --threads 2 --skip train ops",
     ),
     text=(
-    "### FLAME scale, continued: the pair step at 2 threads (measured by hand)\n"
+    "### FLAME scale, continued: the decoding loop and the pair step at 2 threads (measured by hand)\n"
     "\n"
+    "**Decoding loop.** `python -m bench.bench_profile --seconds 3 --threads 2 --skip train ops`, paper\n"
+    "preset, 5023 vertices, 3 s of audio (90 frames), idle machine, 2026-12-07: the decoding loop\n"
+    "(the time of `generate` after the encoders and Mesh Attention) took 0.38 s at commit af13858\n"
+    "(04:52 UTC; of which the two output layers 0.19 s) and 0.21 s after the cached decoder began to\n"
+    "do its per-clip work once (the generated profile above; commit ecc4be0): each layer's\n"
+    "cross-attention for every frame, the style + positional table, and the output layer's weight\n"
+    "transposed. One frame's output product alone (300 calls, the weight in cache, 2 threads):\n"
+    "0.27 ms through `F.linear`'s `(3V, d)` weight, 0.16 ms as `(1, d) @ (d, 3V)`; 0.37 and 0.13 ms at\n"
+    "1 thread. Outputs equal to 1e-5 (`tests/emoface/model/test_inference_speedups.py`).\n"
+    "\n"
+    "**Pair step.** "
     "`python -m bench.bench_train --one paper 5023 VARIANT --steps 3 --frames 90 --threads 2 [--set ...]`,\n"
     "one fresh process per variant, the variants alternated in 2 rounds (single branch, default,\n"
     "`train.share_anchor_cnn=true`, `model.mesh_attention.project_first_training=true`, both); the\n"

@@ -167,3 +167,64 @@ def test_project_first_in_training_gives_the_gradients_to_float_rounding(mesh):
 
     for a, b in zip(run(False), run(True)):
         torch.testing.assert_close(b, a, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("training", [False, True])
+def test_capacity_decoder_steps_equal_the_gradient_mode_steps(training):
+    """The capacity cache's once-per-clip work (cross-attention of every frame, style + positional
+    table, transposed output weight) against the step of the training code, on a decoder with 3
+    layers, a non-zero output bias, 2 clips of different styles and more audio frames than steps;
+    in training mode (dropout under ``no_grad``, as validation can run) with the same random draws."""
+    from emoface.model.decoder import DecoderCache, MotionDecoder
+
+    torch.manual_seed(0)
+    dec = MotionDecoder(40, 16, 3, layers=3, heads=4, dropout=0.3, period=5)
+    torch.nn.init.normal_(dec.output.weight, std=0.05)
+    torch.nn.init.normal_(dec.output.bias, std=0.05)
+    dec.train(training)
+    g = torch.Generator().manual_seed(1)
+    memory = torch.randn(2, 19, 16, generator=g)  # 19 audio frames, 12 steps
+    cond = dec.condition(torch.eye(3)[[0, 2]], torch.eye(2)[[0, 1]]).detach()
+    start = 0.01 * torch.randn(2, 40, 3, generator=g)
+
+    def decode(capacity: int) -> torch.Tensor:
+        torch.manual_seed(5)
+        cache, prev, out = DecoderCache(capacity=capacity), start, []
+        for _ in range(12):
+            prev = dec.step(prev, memory, cond, cache)
+            out.append(prev)
+        return torch.stack(out, 1)
+
+    with torch.no_grad():
+        fast = decode(12)
+    with torch.enable_grad():
+        want = decode(0).detach()
+    assert (want - start.unsqueeze(1)).abs().max() > 1e-2  # the steps move the frame
+    torch.testing.assert_close(fast, want, rtol=0, atol=1e-5)
+    with torch.no_grad(), pytest.raises(ValueError, match="only 19 audio frames"):
+        dec.step(start, memory, cond, DecoderCache(capacity=20))
+
+
+def test_mesh_attention_with_project_first_training_gives_the_gradients_to_float_rounding(mesh):
+    """The paper preset's ``project_first_training``, through the whole Mesh Attention (separable
+    first layer, ELU, the projected last layer, sigmoid): the weights and every gradient."""
+    from emoface.model.config import MeshAttentionConfig
+    from emoface.model.mesh_attention import MeshAttention
+
+    faces, verts = mesh
+    spirals = torch.from_numpy(np.array(spiral_indices(faces, len(verts), 9, 2, verts)))
+    g = torch.Generator().manual_seed(3)
+    e, c = torch.randn(2, 23, 32, generator=g), torch.randn(2, 23, 32, generator=g)
+
+    def run(flag: bool):
+        torch.manual_seed(0)
+        ma = MeshAttention(32, spirals, MeshAttentionConfig(channels=8, dilation=2, project_first_training=flag))
+        ei, ci = e.clone().requires_grad_(True), c.clone().requires_grad_(True)
+        w = ma(ei, ci)
+        (w.square().sum() * 1e-2).backward()
+        return [w.detach(), ei.grad, ci.grad, *(p.grad for p in ma.parameters())]
+
+    off, on = run(False), run(True)
+    assert off[0].std() > 1e-3  # weights that differ per vertex-frame
+    for a, b in zip(off, on):
+        torch.testing.assert_close(b, a, rtol=1e-5, atol=1e-5)

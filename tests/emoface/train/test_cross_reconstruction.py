@@ -44,10 +44,12 @@ def _run(model, batch, kind: str, p_gt: float):
     t1, t2 = batch.vertices1.shape[1], batch.vertices2.shape[1]
     rnd = StepRandom(torch.rand(1, t1, generator=torch.Generator().manual_seed(2)),
                      torch.rand(1, t2, generator=torch.Generator().manual_seed(3)), torch.ones(1), torch.ones(1))
-    with torch.no_grad():
-        out = pm(batch, p_gt, rnd)
-    hook.remove()
-    del dec.step
+    try:
+        with torch.no_grad():
+            out = pm(batch, p_gt, rnd)
+    finally:
+        hook.remove()
+        del dec.step
     return out, len(calls)
 
 

@@ -39,11 +39,12 @@ from emoface.train.config import LossConfig, ScheduleConfig
 from emoface.train.losses import pair_losses
 from emoface.train.pairs import PairDataset, collate_pairs
 from emoface.train.step import PairModel, StepRandom
+from emoface.train.validation import METRICS
 
 __all__ = ["CurvesError", "TermCurve", "read_curves", "final_losses", "TRAIN_TERMS", "VAL_TERMS"]
 
 TRAIN_TERMS: tuple[str, ...] = ("loss", "self", "cross", "velocity", "classification")
-VAL_TERMS: tuple[str, ...] = ("lve", "eve", "template_lve", "template_eve", "mesh_attention_weight")
+VAL_TERMS: tuple[str, ...] = METRICS  # the trainer's validation measures
 DECREASE_RATIO = 0.9  # "decreased": the last epoch's value below 90 % of the first's
 
 

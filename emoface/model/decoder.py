@@ -134,7 +134,6 @@ class DecoderCache:
     layers: list[dict] = field(default_factory=list)
     capacity: int = 0
     bias_table: torch.Tensor | None = None  # (H, capacity): bias of key distance capacity-1-k
-    ppe_table: torch.Tensor | None = None  # (period, d)
     token_table: torch.Tensor | None = None  # (B, period, d): style vector + positional encoding
     cross: list[torch.Tensor] = field(default_factory=list)  # per layer (B, T, d): cross-attention outputs
     output_t: torch.Tensor | None = None  # (d, V*3): the output layer's weight, transposed and contiguous
@@ -229,8 +228,8 @@ class MotionDecoder(nn.Module):
                 cache.bias_table = temporal_bias(self.heads, 1, cap, self.period, query_offset=cap - 1,
                                                  device=prev.device, dtype=prev.dtype)[:, 0]
                 pos = torch.arange(self.period, device=prev.device)
-                cache.ppe_table = periodic_positional_encoding(pos, self.dim, self.period).to(prev.dtype)
-                cache.token_table = cond.unsqueeze(1) + cache.ppe_table  # (B, period, d)
+                ppe = periodic_positional_encoding(pos, self.dim, self.period).to(prev.dtype)
+                cache.token_table = cond.unsqueeze(1) + ppe  # (B, period, d)
                 cache.cross = [layer.cross_attn(memory[:, :cap]) for layer in self.layers]
                 cache.output_t = self.output.weight.t().contiguous()
             b = prev.shape[0]

@@ -43,7 +43,7 @@ from emoface.train.memory import MallocRelease, OptimizerStep
 from emoface.train.pairs import PairDataset, collate_pairs
 from emoface.train.schedule import cosine_lr, draw_uniform, gt_probability
 from emoface.train.step import PairModel, StepRandom
-from emoface.train.validation import collapsed, validate
+from emoface.train.validation import METRICS, collapsed, validate
 from emoface.utils.atomic import write_json_atomic
 from emoface.utils.config import dump_yaml, to_dict
 
@@ -354,7 +354,7 @@ class Trainer:
         self.writer.add_scalar("schedule/p_gt", entry["p_gt"], e)
         val = entry.get("val")
         if val:
-            for key in ("lve", "eve", "template_lve", "template_eve", "mesh_attention_weight"):
+            for key in METRICS:
                 if not math.isnan(val.get(key, math.nan)):
                     self.writer.add_scalar(f"val/{key}", val[key], e)
         self.writer.flush()

@@ -23,7 +23,7 @@ from emoface.data.dataset import MeshSeqDataset
 from emoface.metrics import MetricError, region_frame_errors, resolve_regions
 from emoface.train.distributed import DistInfo, all_sum
 
-__all__ = ["COLLAPSE_MARGIN", "ValidationResult", "collapsed", "eval_regions", "validate"]
+__all__ = ["COLLAPSE_MARGIN", "METRICS", "ValidationResult", "collapsed", "eval_regions", "validate"]
 
 #: a mean Mesh Attention weight within this of 0 or 1 counts as a collapse onto one branch
 COLLAPSE_MARGIN = 1e-3
@@ -41,6 +41,11 @@ class ValidationResult:
 
     def to_dict(self) -> dict[str, float | int]:
         return dict(self.__dict__)
+
+
+#: the per-epoch validation measures of :class:`ValidationResult` (``metrics.json`` ``val``, tensorboard
+#: ``val/*``, ``emoface diagnose``'s curves); nan where they do not apply
+METRICS: tuple[str, ...] = ("lve", "eve", "template_lve", "template_eve", "mesh_attention_weight")
 
 
 def collapsed(weight: float, margin: float = COLLAPSE_MARGIN) -> bool:

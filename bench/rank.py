@@ -61,7 +61,13 @@ METHODS: dict[str, tuple[str, ...]] = {
     "single_branch": ("model.single_branch=true",),
     "add": ("model.fusion=add",),
     "teacher_forcing": ("schedule.kind=teacher_forcing",),
+    # opt-in (``--methods``), not in the default run: Table 4's dilation question (issue 16 item 5), EmoFace with
+    # the SpiralConv3D dilation of the paper preset (2) and one above it, against the small preset's 1
+    "emoface_dilation2": ("model.mesh_attention.dilation=2",),
+    "emoface_dilation3": ("model.mesh_attention.dilation=3",),
 }
+#: the methods of ``make rank`` (the paper's Table 2 ablations)
+DEFAULT_METHODS: tuple[str, ...] = ("emoface", "single_branch", "add", "teacher_forcing")
 
 @dataclass(frozen=True)
 class RankPlan:
@@ -73,7 +79,7 @@ class RankPlan:
     test_actors: int = 2
     clips_per_actor: int = 60
     seeds: tuple[int, ...] = (0, 1)
-    methods: tuple[str, ...] = tuple(METHODS)
+    methods: tuple[str, ...] = DEFAULT_METHODS
     epochs: int | None = None  # None: from measured step times and the budget
     budget_min: float = 120.0  # the whole command, data included
     conditions: int = 2  # training-speaker conditions per test clip in the evaluation

@@ -19,7 +19,7 @@ if TYPE_CHECKING:  # annotations only: bench.rank imports this module
 __all__ = ["DIAGNOSED", "evaluate_all", "eve_bound", "diagnose_all"]
 
 #: the methods with an emotion branch, diagnosed after training (``emoface diagnose``)
-DIAGNOSED: tuple[str, ...] = ("emoface", "add", "teacher_forcing")
+DIAGNOSED: tuple[str, ...] = ("emoface", "add", "teacher_forcing", "emoface_dilation2", "emoface_dilation3")
 
 
 def _has_oracles(report: Path) -> bool:

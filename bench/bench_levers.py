@@ -115,10 +115,6 @@ VARIANTS: tuple[Variant, ...] = (
             "median", {"prior": {"expression_std": 0.5}, "identity": {"expression_reference": "median"}, **_w(other=0.3)},
             oracle=True),
     Variant("defaults", "-", "the code's defaults (kept: expression_std 0.5, other 0.3, reference median)", oracle=True),
-    # the lip points' horizontal weight (image x against y), on top of the defaults: lips_x_<weight>
-    *(Variant(f"lips_x_{w:g}", "landmark weights", f"defaults + lips horizontal {w:g}",
-              {"prior": {"expression_std": 0.5}, "identity": {"expression_reference": "median"},
-               **_w(other=0.3, lips_horizontal=w)}) for w in (0.5, 0.25, 0.1)),
     # the optical-flow term (off in the defaults), on top of the defaults: flow_<weight>
     *(Variant(f"flow_{w:g}", "optical flow", f"defaults + flow weight {w:g} (DIS fast, at the landmarks)",
               {"prior": {"expression_std": 0.5}, **_w(other=0.3), "flow": {"weight": w}}) for w in (0.3, 1.0, 3.0)),

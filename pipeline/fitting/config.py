@@ -107,12 +107,9 @@ class GroupWeights:
     # 0.3, not 0.1: measured on the generated corpus with expression_std 0.5 (bench/bench_levers.py,
     # docs/fitting.md "Levers measured"): lips 2.54 -> 2.51 mm, face 1.27 -> 1.26 mm
     other: float = 0.3
-    # the lip points' weight along the image's x axis relative to their y axis (1: isotropic); a lever
-    # measured in docs/fitting.md ("Levers measured"), not a default
-    lips_horizontal: float = 1.0
 
     def __post_init__(self) -> None:
-        _at_least(self, 0.0, "lips", "eyes", "nose", "brows", "oval", "other", "lips_horizontal")
+        _at_least(self, 0.0, "lips", "eyes", "nose", "brows", "oval", "other")
 
 
 @dataclass

@@ -13,7 +13,7 @@ from emoface.mesh.camera import PinholeCamera
 from .config import FitConfig
 from .init import (initial_expression, initial_jaw_open, initial_rotation, initial_rotation_from_points,
                    initial_translation, interpolate_missing, jaw_open_sign)
-from .landmark_groups import MP_LIPS, landmark_weights
+from .landmark_groups import landmark_weights
 from .landmark_model import LandmarkModel
 from .schemes import track_columns
 from .solver import normal_blocks, robust
@@ -29,20 +29,18 @@ class Targets:
 
     ``uv (N, L, 2)`` px, ``weight (N, L)`` (0 for frames without a detection), ``sigma`` px
     (the noise std; a float, or ``(N,)`` per frame when frames come from several clips),
-    ``iod`` px (median inter-ocular distance; a float or ``(N,)``), ``axis_weight (L, 2)`` the
-    weight of each point's x and y residual (``None``: both 1; ``GroupWeights.lips_horizontal``).
+    ``iod`` px (median inter-ocular distance; a float or ``(N,)``).
     """
 
     uv: torch.Tensor
     weight: torch.Tensor
     sigma: float | torch.Tensor
     iod: float | torch.Tensor
-    axis_weight: torch.Tensor | None = None
 
     def rows(self, a: int, b: int) -> "Targets":
         """Frames ``a:b``."""
         pick = lambda v: v[a:b] if torch.is_tensor(v) else v  # noqa: E731
-        return Targets(self.uv[a:b], self.weight[a:b], pick(self.sigma), pick(self.iod), self.axis_weight)
+        return Targets(self.uv[a:b], self.weight[a:b], pick(self.sigma), pick(self.iod))
 
     @staticmethod
     def concat(parts: list["Targets"]) -> "Targets":
@@ -52,7 +50,7 @@ class Targets:
         dev = parts[0].uv.device
         return Targets(torch.cat([p.uv for p in parts]), torch.cat([p.weight for p in parts]),
                        torch.cat([per_frame(p.sigma, len(p.uv)) for p in parts]),
-                       torch.cat([per_frame(p.iod, len(p.uv)) for p in parts]), parts[0].axis_weight)
+                       torch.cat([per_frame(p.iod, len(p.uv)) for p in parts]))
 
 
 def make_targets(track: LandmarkTrack, lm: LandmarkModel, cfg: FitConfig, frames: np.ndarray | None = None,
@@ -88,13 +86,8 @@ def make_targets(track: LandmarkTrack, lm: LandmarkModel, cfg: FitConfig, frames
     if track.confidence is not None:  # the detector's per-point confidence scales each point's weight
         conf = track.confidence if frames is None else track.confidence[frames]
         w = w * conf[:, cols].astype(np.float64)
-    axis = None
-    if gw.lips_horizontal != 1.0:
-        a = np.ones((len(lm.mp_index), 2))
-        a[np.isin(lm.mp_index, MP_LIPS), 0] = gw.lips_horizontal
-        axis = torch.as_tensor(a, dtype=dtype, device=device)
     return Targets(torch.as_tensor(uv, dtype=dtype, device=device), torch.as_tensor(w, dtype=dtype, device=device),
-                   float(cfg.landmarks.noise_iod * iod), iod, axis)
+                   float(cfg.landmarks.noise_iod * iod), iod)
 
 
 def frame_priors(lm: LandmarkModel, cfg: FitConfig, dtype=torch.float64, device="cpu") -> tuple[torch.Tensor, torch.Tensor]:
@@ -213,14 +206,11 @@ def batch_energy(lm: LandmarkModel, shape: torch.Tensor, x: torch.Tensor, target
                      shape_jacobian=shape_blocks)
     sig = targets.sigma[:, None].to(ev.uv.dtype) if torch.is_tensor(targets.sigma) else targets.sigma
     res = ev.uv - targets.uv  # (N, L, 2) px
-    axis = None if targets.axis_weight is None else targets.axis_weight.to(res.dtype)
-    e = torch.linalg.norm(res if axis is None else res * axis.sqrt(), dim=-1) / sig
+    e = torch.linalg.norm(res, dim=-1) / sig
     rho, w_irls = robust(e, robust_kind or cfg.robust.loss, cfg.robust.scale)
     eb, gb, hb = bound_terms(x, bound)
     energy = (targets.weight * rho).sum(dtype=torch.float64) + 0.5 * (prior * x * x).sum() + eb
     w = targets.weight * w_irls / sig**2
-    if axis is not None:  # per-axis weights (N, 2, L): the robust loss of the weighted residual's norm
-        w = w[:, None, :] * axis.T[None]
     H = g = None
     if fix is not None and (blocks or shape_blocks):
         fix(ev)

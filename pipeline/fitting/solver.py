@@ -56,10 +56,10 @@ def normal_blocks(jac: torch.Tensor, res: torch.Tensor, weight: torch.Tensor) ->
 def cross_blocks(jac_a: torch.Tensor, jac_b: torch.Tensor, res: torch.Tensor | None,
                  weight: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
     """``J_a^T W J_b (N, Ka, Kb)`` and (optionally) ``J_a^T W r (N, Ka)``; axis-major inputs
-    ``(N, 2, K, L)``; ``weight (N, L)``, or ``(N, 2, L)`` for one weight per image axis."""
+    ``(N, 2, K, L)``."""
     N, _, Ka, L = jac_a.shape
     Kb = jac_b.shape[2]
-    aw = jac_a * (weight[:, :, None, :] if weight.dim() == 3 else weight[:, None, None, :])
+    aw = jac_a * weight[:, None, None, :]
     H = torch.bmm(aw.reshape(2 * N, Ka, L), jac_b.reshape(2 * N, Kb, L).transpose(1, 2)).reshape(N, 2, Ka, Kb).sum(1)
     g = None
     if res is not None:

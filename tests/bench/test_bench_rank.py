@@ -209,3 +209,15 @@ def test_rows_follow_the_plan_then_the_references():
     agg = {**aggregate(per_seed), "plan": {"methods": ["emoface", "add"]}}
     rows = [line.split(" | ")[0][2:] for line in render_table(agg)[2:]]
     assert rows == ["emoface", "add", "template only", "clip mean (oracle)", "fitted data"]
+
+
+def test_the_dilation_methods_are_opt_in():
+    from pathlib import Path
+
+    from bench.rank import DEFAULT_METHODS, METHODS, RankPlan
+    from bench.rank_stages import DIAGNOSED
+
+    assert RankPlan(Path("x")).methods == DEFAULT_METHODS == ("emoface", "single_branch", "add", "teacher_forcing")
+    for d in (2, 3):
+        name = f"emoface_dilation{d}"
+        assert METHODS[name] == (f"model.mesh_attention.dilation={d}",) and name in DIAGNOSED

@@ -140,9 +140,12 @@ def _subset(f: Frames, keep: np.ndarray) -> Frames:
 
 
 def score(pred: np.ndarray, const: np.ndarray, frames: Frames, model) -> dict:
-    """Offset errors of ``pred + const`` (``const``: ``(V, 3)`` or per frame) by region (frame-weighted means of the clips' total/static/dynamic,
-    mm) and the recognisability of the predicted clip means next to the truth's (leave one actor out; from
-    ``pred`` alone: a constant per fold would shift each actor's clips, one common to all changes nothing)."""
+    """Offset errors of ``pred + const`` (``const``: ``(V, 3)`` or per frame) by region (the clips' total and
+    dynamic weighted by frames, static by clip, as :func:`pipeline.qa.emotion.offset_summary`; mm) and the
+    recognisability of the predicted clip means next to the truth's (leave one actor out; from ``pred`` alone:
+    a constant per fold would shift each actor's clips, one common to all changes nothing). With the maps of
+    :func:`leave_one_actor_out` the classifier tested on actor A learns from predictions of maps that saw A's
+    truth: a second-order leak; the held-out corpus's figure has none."""
     from emoface.eval.offsets import offset_errors
     from emoface.eval.recognisability import clip_feature, feature_indices, recognisability
 
@@ -156,8 +159,9 @@ def score(pred: np.ndarray, const: np.ndarray, frames: Frames, model) -> dict:
             m = frames.clip == c
             e = offset_errors(pred[m] + (const[m] if const.ndim == 3 else const), zero, frames.offsets[m], zero, idx)
             rows.append((e.total, e.static, e.dynamic, m.sum()))
-        r = np.array(rows, np.float64)
-        out[region] = {k: float(np.average(r[:, i], weights=r[:, 3])) for i, k in enumerate(("total", "static", "dynamic"))}
+        r = np.array(rows, np.float64)  # as pipeline.qa.emotion.offset_summary: static per clip, the rest per frame
+        out[region] = {"total": float(np.average(r[:, 0], weights=r[:, 3])), "static": float(r[:, 1].mean()),
+                       "dynamic": float(np.average(r[:, 2], weights=r[:, 3]))}
     idx = feature_indices(model.regions)
     first = [np.flatnonzero(frames.clip == c)[0] for c in clips]
     y, g = frames.emotion[first], frames.actor[first]

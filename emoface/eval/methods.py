@@ -67,7 +67,8 @@ def describe_run(cfg) -> str:
     elif m.fusion == "add":
         what = "EmoFace, add instead of Mesh Attention (ablation)"
     else:
-        what = "EmoFace (Mesh Attention)"
+        dil = m.mesh_attention.dilation
+        what = "EmoFace (Mesh Attention)" if dil == 1 else f"EmoFace (Mesh Attention, SpiralConv3D dilation {dil})"
     kind = cfg.schedule.kind
     training = {"self_growing": "self-growing", "teacher_forcing": "teacher forcing (ablation)"}.get(kind, kind.replace("_", " "))
     return f"{what}, {training} training"

@@ -372,6 +372,15 @@ FLAME_PAIR_STEP = HandRecord(
     "remove; `interpolate: output` does, at the cost of the references' layout). A vectorised\n"
     "training form of the project-first gather (one gather and a sum instead of a slice per spiral\n"
     "position) was tried and was no faster at 1 thread (0.37-0.41 s against 0.35-0.39 s per Mesh\n"
-    "Attention forward + backward, alternated in one process); it is not kept."
+    "Attention forward + backward, alternated in one process); it is not kept.\n"
+    "\n"
+    "Four more rounds on the paper preset as it is now (both options on; commit 0cbcd03, the same\n"
+    "commands, single branch then EmoFace in each round, fresh processes, 2026-12-07 08:11-08:14 UTC,\n"
+    "otherwise idle, load 0.8 -> 1.7): s / step single branch 2.09, 2.04, 1.74, 1.94; EmoFace 3.95, 3.74,\n"
+    "3.76, 3.99; pair / single per round 1.89x, 1.83x, 2.17x, 2.06x (median 1.98x; the medians of the step\n"
+    "times give 3.86 / 1.99 s = 1.94x); peak RSS 2.53-2.57 and 4.39-4.45 GiB. With the two rounds above,\n"
+    "six rounds: 2.13x, 1.99x, 1.89x, 1.83x, 2.17x, 2.06x, median 2.03x: still at the edge of the goal,\n"
+    "met in three rounds of six. The single branch's own step varies by 20% between fresh processes,\n"
+    "more than the distance to the goal."
     ),
 )

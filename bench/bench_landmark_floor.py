@@ -250,11 +250,9 @@ def markdown(rows: list[dict]) -> str:
 
 
 def _load(corpus: Path, cache: Path, photo: str) -> dict:
-    from bench.bench_levers import prepare
+    from bench.bench_levers import of_photo, prepare
 
-    data = prepare(corpus, cache)
-    if photo != "all":
-        data = {a: c for a, c in data.items() if all(x.photo in (None, photo) for x in c)}
+    data = of_photo(prepare(corpus, cache), photo)
     if not data:
         raise ValueError(f"{corpus}: no actor with the photo {photo!r}")
     return data

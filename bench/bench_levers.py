@@ -163,6 +163,14 @@ def prepare(corpus: Path, cache: Path) -> dict[int, list[ClipData]]:
     return out
 
 
+def of_photo(data: dict[int, list[ClipData]], photo: str) -> dict[int, list[ClipData]]:
+    """The actors of ``data`` whose clips show ``photo`` (``all``: every actor; a clip without a recorded photo
+    counts as any)."""
+    if photo == "all":
+        return dict(data)
+    return {a: c for a, c in data.items() if all(x.photo in (None, photo) for x in c)}
+
+
 def with_flow(data: dict[int, list[ClipData]], cfg, cache: Path) -> tuple[dict[int, list[ClipData]], float]:
     """``data`` with every track's optical flow (``cfg``: a ``FlowConfig``; cached in ``cache``) and
     the flow's own CPU seconds (decoding excluded: the build decodes each frame once for all)."""
@@ -320,11 +328,9 @@ def run(corpus: Path, cache: Path, photo: str, variants: list[Variant], oracle: 
     from emoface.morphable import load
     from emoface.utils.atomic import write_json_atomic
 
-    data = prepare(corpus, cache)
-    if photo != "all":
-        data = {a: c for a, c in data.items() if all(x.photo in (None, photo) for x in c)}
-        if not data:
-            raise ValueError(f"{corpus}: no actor has the photo {photo!r}")
+    data = of_photo(prepare(corpus, cache), photo)
+    if not data:
+        raise ValueError(f"{corpus}: no actor has the photo {photo!r}")
     model = load("demo")
     results: dict = json.loads(out.read_text()) if out is not None and out.is_file() else {}
     for v in variants:
@@ -378,8 +384,7 @@ def main(argv: list[str] | None = None) -> int:
             prepared = prepare(args.corpus, args.cache)
         except ValueError as exc:
             ap.error(f"--corpus: {exc}")
-        data = {a: c for a, c in prepared.items()
-                if args.photo == "all" or all(x.photo in (None, args.photo) for x in c)}
+        data = of_photo(prepared, args.photo)
         res = few_clips(data, load("demo"), args.few_clips)
         args.out.parent.mkdir(parents=True, exist_ok=True)
         write_json_atomic(args.out, res)

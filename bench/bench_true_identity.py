@@ -28,7 +28,7 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     import torch
 
-    from bench.bench_levers import Variant, evaluate, headline, prepare
+    from bench.bench_levers import Variant, evaluate, headline, of_photo, prepare
     from emoface.morphable import load
 
     torch.set_num_threads(1)
@@ -36,10 +36,9 @@ def main(argv: list[str] | None = None) -> int:
         data = prepare(args.corpus, args.cache)
     except ValueError as exc:
         ap.error(f"--corpus: {exc}")
-    if args.photo != "all":
-        data = {a: c for a, c in data.items() if all(x.photo in (None, args.photo) for x in c)}
-        if not data:
-            ap.error(f"--photo: no actor of {args.corpus} has the photo {args.photo!r}")
+    data = of_photo(data, args.photo)
+    if not data:
+        ap.error(f"--photo: no actor of {args.corpus} has the photo {args.photo!r}")
     model = load("demo")
     out = {}
     for name, true in (("fitted_identity", False), ("true_identity", True)):

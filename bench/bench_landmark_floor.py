@@ -249,15 +249,6 @@ def markdown(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
-def _load(corpus: Path, cache: Path, photo: str) -> dict:
-    from bench.bench_levers import of_photo, prepare
-
-    data = of_photo(prepare(corpus, cache), photo)
-    if not data:
-        raise ValueError(f"{corpus}: no actor with the photo {photo!r}")
-    return data
-
-
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--corpus", type=Path, required=True, help="a `build-dataset synth` folder (the map is learnt here)")
@@ -271,13 +262,14 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     if (args.holdout_corpus is None) != (args.holdout_cache is None):
         ap.error("--holdout-corpus and --holdout-cache go together")
+    from bench.bench_levers import load_actors
     from emoface.morphable import load
 
     model = load("demo")
     try:
-        frames, ref = collect(_load(args.corpus, args.cache, args.photo), model)
+        frames, ref = collect(load_actors(args.corpus, args.cache, args.photo), model)
         holdout = None if args.holdout_corpus is None else \
-            collect(_load(args.holdout_corpus, args.holdout_cache, args.holdout_photo), model, ref)[0]
+            collect(load_actors(args.holdout_corpus, args.holdout_cache, args.holdout_photo), model, ref)[0]
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -171,6 +171,14 @@ def of_photo(data: dict[int, list[ClipData]], photo: str) -> dict[int, list[Clip
     return {a: c for a, c in data.items() if all(x.photo in (None, photo) for x in c)}
 
 
+def load_actors(corpus: Path, cache: Path, photo: str = "all") -> dict[int, list[ClipData]]:
+    """:func:`prepare` then :func:`of_photo`; ``ValueError`` naming the corpus when no actor is left."""
+    data = of_photo(prepare(corpus, cache), photo)
+    if not data:
+        raise ValueError(f"{corpus}: no actor has the photo {photo!r}")
+    return data
+
+
 def with_flow(data: dict[int, list[ClipData]], cfg, cache: Path) -> tuple[dict[int, list[ClipData]], float]:
     """``data`` with every track's optical flow (``cfg``: a ``FlowConfig``; cached in ``cache``) and
     the flow's own CPU seconds (decoding excluded: the build decodes each frame once for all)."""
@@ -328,9 +336,7 @@ def run(corpus: Path, cache: Path, photo: str, variants: list[Variant], oracle: 
     from emoface.morphable import load
     from emoface.utils.atomic import write_json_atomic
 
-    data = of_photo(prepare(corpus, cache), photo)
-    if not data:
-        raise ValueError(f"{corpus}: no actor has the photo {photo!r}")
+    data = load_actors(corpus, cache, photo)
     model = load("demo")
     results: dict = json.loads(out.read_text()) if out is not None and out.is_file() else {}
     for v in variants:

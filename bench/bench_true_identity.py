@@ -28,17 +28,14 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     import torch
 
-    from bench.bench_levers import Variant, evaluate, headline, of_photo, prepare
+    from bench.bench_levers import Variant, evaluate, headline, load_actors
     from emoface.morphable import load
 
     torch.set_num_threads(1)
     try:
-        data = prepare(args.corpus, args.cache)
+        data = load_actors(args.corpus, args.cache, args.photo)
     except ValueError as exc:
-        ap.error(f"--corpus: {exc}")
-    data = of_photo(data, args.photo)
-    if not data:
-        ap.error(f"--photo: no actor of {args.corpus} has the photo {args.photo!r}")
+        ap.error(f"--corpus/--photo: {exc}")
     model = load("demo")
     out = {}
     for name, true in (("fitted_identity", False), ("true_identity", True)):

@@ -46,28 +46,12 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 from bench.rank_jobs import REPO, _cli, _run, _run_stage, _write_json
+from bench.rank_methods import COMMON, DEFAULT_METHODS, METHODS
 from bench.rank_stages import diagnose_all, eve_bound, evaluate_all
 from bench.report_rank import aggregate, aggregate_diagnoses, rank_lines
 
 CONFIG = REPO / "configs" / "emoface-small.yaml"
-#: method -> ``emoface train --set`` overrides (paper §4.4 ablations; the single branch is FaceFormer-style)
-#: ``emoface train --set`` overrides of every method: the comparison is the paper's (conditioned on audio
-#: alone, so no emotion-label embedding: evaluate gives no label), and with randomly initialised encoders the
-#: emotion branch needs L_cls to weigh: at the paper's 1e-4 (meant for a pretrained speech-emotion encoder)
-#: L_cls stayed at a uniform guess, ln 8, through training (docs/deviations.md, "Emotion classification weight")
-COMMON: tuple[str, ...] = ("model.emotion_label.enabled=false", "loss.classification_weight=1.0")
-METHODS: dict[str, tuple[str, ...]] = {
-    "emoface": (),
-    "single_branch": ("model.single_branch=true",),
-    "add": ("model.fusion=add",),
-    "teacher_forcing": ("schedule.kind=teacher_forcing",),
-    # opt-in (``--methods``), not in the default run: Table 4's dilation question (issue 16 item 5), EmoFace with
-    # the SpiralConv3D dilation of the paper preset (2) and one above it, against the small preset's 1
-    "emoface_dilation2": ("model.mesh_attention.dilation=2",),
-    "emoface_dilation3": ("model.mesh_attention.dilation=3",),
-}
-#: the methods of ``make rank`` (the paper's Table 2 ablations)
-DEFAULT_METHODS: tuple[str, ...] = ("emoface", "single_branch", "add", "teacher_forcing")
+
 
 @dataclass(frozen=True)
 class RankPlan:

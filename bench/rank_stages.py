@@ -12,14 +12,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from bench.rank_jobs import _cli, _run_stage, _write_json
+from bench.rank_methods import DIAGNOSED
 
 if TYPE_CHECKING:  # annotations only: bench.rank imports this module
     from bench.rank import RankPlan
 
 __all__ = ["DIAGNOSED", "evaluate_all", "eve_bound", "diagnose_all"]
-
-#: the methods with an emotion branch, diagnosed after training (``emoface diagnose``)
-DIAGNOSED: tuple[str, ...] = ("emoface", "add", "teacher_forcing", "emoface_dilation2", "emoface_dilation3")
 
 
 def _has_oracles(report: Path) -> bool:

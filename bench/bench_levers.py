@@ -53,6 +53,7 @@ class Variant:
     fit: dict = field(default_factory=dict)
     smooth: dict = field(default_factory=dict)
     oracle: bool = False  # always fit the oracle too (the baseline, the combinations, the defaults)
+    on_defaults: bool = False  # the overrides apply to the code's defaults instead of :data:`BEFORE`
 
 
 def _w(**kw) -> dict:
@@ -76,6 +77,10 @@ def merged(base: dict, over: dict) -> dict:
         out[k] = merged(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
     return out
 
+
+#: the blendshape-score rows (pipeline.fitting.blendshapes.OBSERVED) of the upper face, and of the brows alone
+BROWS: list[str] = ["brow_raise", "brow_inner_raise", "brow_furrow"]
+UPPER_FACE: list[str] = [*BROWS, "eye_wide", "eyelid_close_left", "eyelid_close_right", "cheek_raise"]
 
 #: every lever alone (from :data:`BEFORE`), then combinations of the best; ``defaults``: the code's defaults
 VARIANTS: tuple[Variant, ...] = (
@@ -114,10 +119,18 @@ VARIANTS: tuple[Variant, ...] = (
     Variant("reference_median", "reference expression", "expression_std 0.5, other 0.3, identity.expression_reference "
             "median", {"prior": {"expression_std": 0.5}, "identity": {"expression_reference": "median"}, **_w(other=0.3)},
             oracle=True),
-    Variant("defaults", "-", "the code's defaults (kept: expression_std 0.5, other 0.3, reference median)", oracle=True),
+    Variant("defaults", "-", "the code's defaults (kept: expression_std 0.5, other 0.3, reference median)", oracle=True,
+            on_defaults=True),
     # the optical-flow term (off in the defaults), on top of the defaults: flow_<weight>
     *(Variant(f"flow_{w:g}", "optical flow", f"defaults + flow weight {w:g} (DIS fast, at the landmarks)",
               {"prior": {"expression_std": 0.5}, **_w(other=0.3), "flow": {"weight": w}}) for w in (0.3, 1.0, 3.0)),
+    # the detector's blendshape scores as observations (off in the defaults), on the defaults: blendshapes_<weight>
+    *(Variant(f"blendshapes_{w:g}", "blendshape scores", f"defaults + blendshapes weight {w:g} (std 0.25, scale 1)",
+              {"blendshapes": {"weight": w}}, on_defaults=True) for w in (0.1, 0.3, 1.0, 3.0)),
+    *(Variant(f"blendshapes_upper_{w:g}", "blendshape scores", f"defaults + blendshapes weight {w:g}, upper-face rows only",
+              {"blendshapes": {"weight": w, "components": UPPER_FACE}}, on_defaults=True) for w in (0.3, 1.0, 3.0)),
+    *(Variant(f"blendshapes_brows_{w:g}", "blendshape scores", f"defaults + blendshapes weight {w:g}, brow rows only",
+              {"blendshapes": {"weight": w, "components": BROWS}}, on_defaults=True) for w in (0.3, 1.0, 3.0)),
 )
 
 
@@ -213,7 +226,7 @@ def evaluate(v: Variant, data: dict[int, list[ClipData]], model, oracle: bool,
     from pipeline.fitting.config import load_fit_config
     from pipeline.qa import load_ground_truth
 
-    cfg = load_fit_config(v.fit if v.name == "defaults" else merged(BEFORE, v.fit), "fit")
+    cfg = load_fit_config(v.fit if v.on_defaults else merged(BEFORE, v.fit), "fit")
     scfg = from_dict(SmoothConfig, v.smooth, "smooth")
     flow_cpu = 0.0
     if cfg.flow.weight > 0:

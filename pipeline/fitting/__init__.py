@@ -16,9 +16,9 @@ from typing import TYPE_CHECKING
 
 from pipeline._lazy import lazy_exports
 
-from .config import (BoundConfig, CameraConfig, FitConfig, FlowConfig, GroupNoise, GroupWeights, IdentityConfig,
-                     InitConfig, LandmarkConfig, ModelConfig, PriorConfig, RobustConfig, SmoothConfig, SolverConfig,
-                     TemporalConfig, load_fit_config)
+from .config import (BlendshapeConfig, BoundConfig, CameraConfig, FitConfig, FlowConfig, GroupNoise, GroupWeights,
+                     IdentityConfig, InitConfig, LandmarkConfig, ModelConfig, PriorConfig, RobustConfig, SmoothConfig,
+                     SolverConfig, TemporalConfig, load_fit_config)
 
 if TYPE_CHECKING:
     from .canonical import camera_vertices, canonicalize
@@ -37,7 +37,7 @@ _LAZY = {
 __all__ = [
     "CameraConfig", "FitConfig", "SmoothConfig", "GroupNoise", "load_fit_config",
     "ModelConfig", "LandmarkConfig", "GroupWeights", "RobustConfig", "PriorConfig", "BoundConfig", "TemporalConfig",
-    "FlowConfig", "SolverConfig", "IdentityConfig", "InitConfig",
+    "FlowConfig", "BlendshapeConfig", "SolverConfig", "IdentityConfig", "InitConfig",
     "LandmarkTrack", "IdentityFit", "ClipFit", "FitError",
     "default_camera", "fit_identity", "fit_clip", "smooth_clip", "canonicalize", "camera_vertices",
     "sample_frames", "rts_smooth", "inter_ocular_px",

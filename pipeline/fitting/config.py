@@ -6,7 +6,7 @@ size; prior standard deviations are in the model's coefficient units (FLAME-styl
 are scaled so that coefficients are about unit variance), radians and metres.
 
 :class:`FitConfig` is a tree of small groups (``camera``, ``model``, ``landmarks``,
-``robust``, ``prior``, ``bounds``, ``temporal``, ``flow``, ``solver``, ``identity``, ``init``); a YAML
+``robust``, ``prior``, ``bounds``, ``temporal``, ``flow``, ``blendshapes``, ``solver``, ``identity``, ``init``); a YAML
 ``fit:`` section overrides any leaf, e.g. ``fit: {robust: {loss: huber}, identity: {frames: 60}}``.
 Every group checks its values when it is built (:func:`load_fit_config` turns a mapping into
 a validated config; unknown keys are errors, and a key of the old flat layout names its new place).
@@ -20,8 +20,8 @@ from typing import Any, Literal
 from emoface.utils.config import ConfigError, from_dict
 
 __all__ = ["CameraConfig", "ModelConfig", "GroupWeights", "LandmarkConfig", "RobustConfig", "PriorConfig",
-           "BoundConfig", "TemporalConfig", "FlowConfig", "SolverConfig", "IdentityConfig", "InitConfig", "FitConfig",
-           "SmoothConfig", "GroupNoise", "load_fit_config", "MOVED_KEYS"]
+           "BoundConfig", "TemporalConfig", "FlowConfig", "BlendshapeConfig", "SolverConfig", "IdentityConfig",
+           "InitConfig", "FitConfig", "SmoothConfig", "GroupNoise", "load_fit_config", "MOVED_KEYS"]
 
 
 def _positive(obj: Any, *names: str) -> None:
@@ -231,6 +231,32 @@ class FlowConfig:
 
 
 @dataclass
+class BlendshapeConfig:
+    """The detector's blendshape scores as soft observations of the expression (off by default;
+    docs/fitting.md, "Blendshape scores").
+
+    Each named expression component of the model that means the same as one of the detector's
+    52 ARKit-named scores (:data:`pipeline.fitting.blendshapes.OBSERVED`; left/right pairs through
+    their mean, since the detectors do not agree on whose left) is observed in every detected frame
+    as ``scale x score`` with noise std ``std`` (model units), weighted by ``weight``: the energy
+    ``weight * 1/2 |(a . expression_t - scale x s_t) / std|^2`` per observed row, in the identity and
+    the clip fit alike. ``scale`` 1: a component of 1 is its full activation, as a score of 1 is.
+    Nothing is calibrated on any corpus; a model with no component named like a score gets none.
+    """
+
+    weight: float = 0.0  # 0: off (outputs as without this group)
+    std: float = 0.25
+    scale: float = 1.0
+    # only the rows whose components are all named here (empty: every row of OBSERVED)
+    components: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        _at_least(self, 0.0, "weight")
+        _positive(self, "std", "scale")
+        self.components = tuple(str(c) for c in self.components)
+
+
+@dataclass
 class SolverConfig:
     """Levenberg-Marquardt of the clip fit (:mod:`pipeline.fitting.solver`); ``tolerance`` and
     ``damping`` also drive the identity fit."""
@@ -296,6 +322,8 @@ class FitConfig:
     ``+ 1/2 |(theta_t - theta_{t-1}) / step_std|^2`` (per parameter group)
     ``+ flow.weight * sum_tl rho(|proj(P_tl) - proj(P_{t-1,l}) - f_tl| / (flow.noise_iod * IOD))``
     (optical flow ``f``, clip fit only, when ``flow.weight > 0``)
+    ``+ blendshapes.weight * 1/2 sum_tr |(a_r . expression_t - scale x s_tr) / std|^2``
+    (the detector's blendshape scores ``s``, when ``blendshapes.weight > 0``)
     ``+ 1/2 |shape / shape_std|^2`` (identity fit only).
     """
 
@@ -307,6 +335,7 @@ class FitConfig:
     bounds: BoundConfig = field(default_factory=BoundConfig)
     temporal: TemporalConfig = field(default_factory=TemporalConfig)
     flow: FlowConfig = field(default_factory=FlowConfig)
+    blendshapes: BlendshapeConfig = field(default_factory=BlendshapeConfig)
     solver: SolverConfig = field(default_factory=SolverConfig)
     identity: IdentityConfig = field(default_factory=IdentityConfig)
     init: InitConfig = field(default_factory=InitConfig)

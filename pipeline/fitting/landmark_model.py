@@ -100,7 +100,7 @@ class LandmarkModel:
 
     Attributes: ``mp_index (L,)`` the MediaPipe detector point of each landmark, ``source_index (L,)``
     the embedding's own point numbers (see :func:`pipeline.fitting.schemes.track_columns`), ``n_shape``,
-    ``n_expression``, ``n_frame_params`` (= E + 9).
+    ``n_expression``, ``expression_names`` (of the E fitted components), ``n_frame_params`` (= E + 9).
     """
 
     def __init__(self, model, embedding: str, n_shape: int, n_expression: int,
@@ -116,6 +116,7 @@ class LandmarkModel:
         S = min(int(n_shape), model.shapedirs.shape[-1])
         E = min(int(n_expression), model.exprdirs.shape[-1])
         self.n_shape, self.n_expression = S, E
+        self.expression_names = [str(n) for n in model.expression_names[:E]]
         self.n_frame_params = E + 9
         self.dtype, self.device = dtype, torch.device(device)
 

@@ -10,6 +10,7 @@ import torch
 
 from emoface.mesh.camera import PinholeCamera
 
+from .blendshapes import ExpressionObservations, expression_observations
 from .config import FitConfig
 from .init import (initial_expression, initial_jaw_open, initial_rotation, initial_rotation_from_points,
                    initial_translation, interpolate_missing, jaw_open_sign)
@@ -29,18 +30,21 @@ class Targets:
 
     ``uv (N, L, 2)`` px, ``weight (N, L)`` (0 for frames without a detection), ``sigma`` px
     (the noise std; a float, or ``(N,)`` per frame when frames come from several clips),
-    ``iod`` px (median inter-ocular distance; a float or ``(N,)``).
+    ``iod`` px (median inter-ocular distance; a float or ``(N,)``), ``expression_obs``: the
+    detector's blendshape scores as observations of the expression (``fit.blendshapes``), or None.
     """
 
     uv: torch.Tensor
     weight: torch.Tensor
     sigma: float | torch.Tensor
     iod: float | torch.Tensor
+    expression_obs: ExpressionObservations | None = None
 
     def rows(self, a: int, b: int) -> "Targets":
         """Frames ``a:b``."""
         pick = lambda v: v[a:b] if torch.is_tensor(v) else v  # noqa: E731
-        return Targets(self.uv[a:b], self.weight[a:b], pick(self.sigma), pick(self.iod))
+        obs = None if self.expression_obs is None else self.expression_obs.frames(a, b)
+        return Targets(self.uv[a:b], self.weight[a:b], pick(self.sigma), pick(self.iod), obs)
 
     @staticmethod
     def concat(parts: list["Targets"]) -> "Targets":
@@ -48,9 +52,13 @@ class Targets:
         def per_frame(v, n):
             return v if torch.is_tensor(v) else torch.full((n,), float(v), dtype=torch.float64, device=dev)
         dev = parts[0].uv.device
+        obs = [p.expression_obs for p in parts]
+        if any(o is None for o in obs) and not all(o is None for o in obs):
+            raise ValueError("Targets.concat: blendshape observations in some parts only")
         return Targets(torch.cat([p.uv for p in parts]), torch.cat([p.weight for p in parts]),
                        torch.cat([per_frame(p.sigma, len(p.uv)) for p in parts]),
-                       torch.cat([per_frame(p.iod, len(p.uv)) for p in parts]))
+                       torch.cat([per_frame(p.iod, len(p.uv)) for p in parts]),
+                       None if obs[0] is None else ExpressionObservations.concat(obs))
 
 
 def make_targets(track: LandmarkTrack, lm: LandmarkModel, cfg: FitConfig, frames: np.ndarray | None = None,
@@ -86,8 +94,11 @@ def make_targets(track: LandmarkTrack, lm: LandmarkModel, cfg: FitConfig, frames
     if track.confidence is not None:  # the detector's per-point confidence scales each point's weight
         conf = track.confidence if frames is None else track.confidence[frames]
         w = w * conf[:, cols].astype(np.float64)
+    bs = track.blendshapes
+    obs = expression_observations(None if bs is None else (bs if frames is None else bs[frames]), track.blendshape_names,
+                                  valid, lm.expression_names, cfg.blendshapes, device)
     return Targets(torch.as_tensor(uv, dtype=dtype, device=device), torch.as_tensor(w, dtype=dtype, device=device),
-                   float(cfg.landmarks.noise_iod * iod), iod)
+                   float(cfg.landmarks.noise_iod * iod), iod, obs)
 
 
 def frame_priors(lm: LandmarkModel, cfg: FitConfig, dtype=torch.float64, device="cpu") -> tuple[torch.Tensor, torch.Tensor]:
@@ -184,7 +195,8 @@ def batch_energy(lm: LandmarkModel, shape: torch.Tensor, x: torch.Tensor, target
                  camera: PinholeCamera, cfg: FitConfig, fx: torch.Tensor | float | None = None,
                  blocks: bool = False, shape_blocks: bool = False, reparam=None, robust_kind: str | None = None,
                  bound: torch.Tensor | None = None):
-    """Energy of N frames (data + per-frame priors; no temporal term) and optionally its blocks.
+    """Energy of N frames (data + per-frame priors + blendshape observations; no temporal term) and
+    optionally its blocks.
 
     ``x (N, K)`` and ``prior`` are float64 (the solve); the model is evaluated in its own dtype.
     ``bound``: the signed one-sided precisions of :func:`frame_bounds` (or None).
@@ -210,6 +222,10 @@ def batch_energy(lm: LandmarkModel, shape: torch.Tensor, x: torch.Tensor, target
     rho, w_irls = robust(e, robust_kind or cfg.robust.loss, cfg.robust.scale)
     eb, gb, hb = bound_terms(x, bound)
     energy = (targets.weight * rho).sum(dtype=torch.float64) + 0.5 * (prior * x * x).sum() + eb
+    obs = None
+    if targets.expression_obs is not None:  # the blendshape scores (fit.blendshapes)
+        obs = targets.expression_obs.terms(x[:, :E])
+        energy = energy + obs[0]
     w = targets.weight * w_irls / sig**2
     H = g = None
     if fix is not None and (blocks or shape_blocks):
@@ -219,4 +235,7 @@ def batch_energy(lm: LandmarkModel, shape: torch.Tensor, x: torch.Tensor, target
         H, g = H.to(x.dtype), g.to(x.dtype)
         H = H + torch.diag_embed(prior.expand_as(x) + hb)
         g = g + prior * x + gb
+        if obs is not None:
+            H[:, :E, :E] += obs[2]
+            g[:, :E] += obs[1]
     return energy, ev, H, g, w

@@ -1,0 +1,172 @@
+"""The detector's blendshape scores as soft observations of the expression (``fit.blendshapes``):
+config, the named rows, the term's derivatives, and its effect on the clip and identity fits."""
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+import torch
+
+from emoface.mesh.camera import PinholeCamera
+from emoface.morphable import load
+from emoface.utils.config import ConfigError
+from pipeline.fitting import BlendshapeConfig, FitConfig, IdentityConfig, IdentityFit, fit_clip, fit_identity, load_fit_config
+from pipeline.fitting.blendshapes import OBSERVED, expression_observations
+from pipeline.fitting.landmark_model import LandmarkModel
+from pipeline.fitting.problem import batch_energy, frame_priors, make_targets
+from pipeline.landmarker import BLENDSHAPE_NAMES
+from synthetic_tracks import make_clip
+
+CAM = PinholeCamera.from_fov(1280, 720, 28.0)
+
+
+@pytest.fixture(scope="module")
+def demo():
+    return load("demo")
+
+
+def _identity(shape):
+    return IdentityFit(np.asarray(shape, np.float32), CAM, 1, 0.0, False, "mediapipe", "demo-head")
+
+
+def _scores_of(expression: np.ndarray, names: list[str]) -> np.ndarray:
+    """MediaPipe-named scores ``(T, 52)`` that say exactly ``expression`` for every observed row."""
+    out = np.zeros((len(expression), len(BLENDSHAPE_NAMES)), np.float32)
+    for comps, scores in OBSERVED:
+        v = np.mean([expression[:, names.index(c)] for c in comps], axis=0)
+        for s in scores:
+            out[:, BLENDSHAPE_NAMES.index(s)] = v
+    return out
+
+
+@pytest.mark.parametrize("bad, says", [({"weight": -1}, "fit.blendshapes: weight must be >= 0"),
+                                       ({"std": 0}, "fit.blendshapes: std must be > 0"),
+                                       ({"scale": -2}, "fit.blendshapes: scale must be > 0"),
+                                       ({"wieght": 1}, "wieght")])
+def test_config_group_validates(bad, says):
+    with pytest.raises(ConfigError) as err:
+        load_fit_config({"blendshapes": bad}, "fit")
+    assert says in str(err.value) and "\n" not in str(err.value)
+    assert load_fit_config({"blendshapes": {"weight": 2.0}}).blendshapes.weight == 2.0
+    assert FitConfig().blendshapes.weight == 0.0  # off by default
+
+
+def test_every_row_names_real_scores_and_demo_components(demo):
+    """A misspelt name would drop its row silently: every score is one MediaPipe gives, every component
+    one the demo head has, and no component is observed twice."""
+    for comps, scores in OBSERVED:
+        assert set(scores) <= set(BLENDSHAPE_NAMES), scores
+        assert set(comps) <= set(demo.expression_names), comps
+    seen = [c for comps, _ in OBSERVED for c in comps]
+    assert len(seen) == len(set(seen))
+
+
+def test_rows_values_and_precision(demo):
+    rng = np.random.default_rng(0)
+    bs = rng.random((5, 52)).astype(np.float32)
+    valid = np.array([True, True, False, True, True])
+    names = demo.expression_names
+    cfg = BlendshapeConfig(weight=2.0, std=0.5, scale=1.5)
+    obs = expression_observations(bs, BLENDSHAPE_NAMES, valid, names, cfg)
+    assert obs.rows.shape == (len(OBSERVED), len(names))
+    i = [c for c, _ in OBSERVED].index(("smile_left", "smile_right"))
+    row = obs.rows[i].numpy()
+    assert row[names.index("smile_left")] == row[names.index("smile_right")] == 0.5 and row.sum() == 1.0
+    want = 1.5 * (bs[:, BLENDSHAPE_NAMES.index("mouthSmileLeft")] + bs[:, BLENDSHAPE_NAMES.index("mouthSmileRight")]) / 2
+    np.testing.assert_allclose(obs.value[:, i].numpy(), want, rtol=1e-6)
+    np.testing.assert_allclose(obs.precision[:, i].numpy(), np.where(valid, 2.0 / 0.25, 0.0))
+    # off, no scores, or a model without named components (FLAME's expr_###): no observation
+    assert expression_observations(bs, BLENDSHAPE_NAMES, valid, names, BlendshapeConfig(weight=0.0)) is None
+    assert expression_observations(None, BLENDSHAPE_NAMES, valid, names, cfg) is None
+    assert expression_observations(bs, BLENDSHAPE_NAMES, valid, [f"expr_{k:03d}" for k in range(20)], cfg) is None
+    # rows chosen by component (fit.blendshapes.components): a pair's row needs both of its components
+    brows = expression_observations(bs, BLENDSHAPE_NAMES, valid, names,
+                                    BlendshapeConfig(weight=1.0, components=("brow_raise", "eye_wide", "smile_left")))
+    assert [names[int(k)] for k in brows.rows.argmax(1)] == ["brow_raise", "eye_wide"]
+    # only the components fitted: a row whose component is beyond n_expression is left out
+    few = expression_observations(bs, BLENDSHAPE_NAMES, valid, names[:8], cfg)
+    assert len(few.rows) == sum(all(c in names[:8] for c in comps) for comps, _ in OBSERVED)
+
+
+def test_term_blocks_are_its_derivatives(demo):
+    shape = np.zeros(demo.n_shape)
+    c = make_clip(demo, shape, CAM, n_frames=4, seed=3)
+    E = demo.exprdirs.shape[-1]
+    track = replace(c.track, blendshapes=np.random.default_rng(1).random((4, 52)).astype(np.float32),
+                    blendshape_names=BLENDSHAPE_NAMES)
+    lm = LandmarkModel(demo, "mediapipe", demo.n_shape, E, dtype=torch.float64)
+    cfg = FitConfig(blendshapes=BlendshapeConfig(weight=1.0))
+    t_on, t_off = make_targets(track, lm, cfg), make_targets(track, lm, FitConfig())
+    assert t_on.expression_obs is not None and t_off.expression_obs is None
+    prior, _ = frame_priors(lm, cfg)
+    x = torch.as_tensor(np.concatenate([c.expression, c.jaw, c.rotation, c.translation], 1))
+    x = x + 0.05 * torch.randn(x.shape, generator=torch.Generator().manual_seed(0), dtype=x.dtype)
+    sh = torch.as_tensor(shape)
+    e1, _, H1, g1, _ = batch_energy(lm, sh, x, t_on, prior, CAM, cfg, blocks=True, robust_kind="l2")
+    e0, _, H0, g0, _ = batch_energy(lm, sh, x, t_off, prior, CAM, cfg, blocks=True, robust_kind="l2")
+    # the term alone: exact quadratic, so its energy, gradient and block are those autograd finds
+    xe = x[:, :E].clone().requires_grad_(True)
+    obs = t_on.expression_obs
+    energy = 0.5 * (obs.precision * (xe @ obs.rows.T - obs.value) ** 2).sum()
+    (grad,) = torch.autograd.grad(energy, xe)
+    torch.testing.assert_close(e1 - e0, energy.detach())
+    torch.testing.assert_close((g1 - g0)[:, :E], grad)
+    assert float((g1 - g0)[:, E:].abs().max()) == 0.0
+    hess = torch.stack([torch.autograd.functional.hessian(
+        lambda v, n=n: 0.5 * (obs.precision[n] * (v @ obs.rows.T - obs.value[n]) ** 2).sum(), x[n, :E]) for n in range(4)])
+    torch.testing.assert_close((H1 - H0)[:, :E, :E], hess)
+
+
+def test_weight_zero_is_bit_identical_with_scores_present(demo):
+    shape = np.random.default_rng(6).normal(size=demo.n_shape) * 0.3
+    c = make_clip(demo, shape, CAM, n_frames=12, seed=6, noise_px=2.0)
+    plain = fit_clip(c.track, _identity(shape), demo, cfg=FitConfig())
+    scores = np.random.default_rng(2).random((12, 52)).astype(np.float32)
+    scores[:, BLENDSHAPE_NAMES.index("jawOpen")] = 0.0  # jawOpen sets the initial jaw, as before this term
+    scored = replace(c.track, blendshapes=scores, blendshape_names=BLENDSHAPE_NAMES)
+    off = fit_clip(scored, _identity(shape), demo, cfg=FitConfig(blendshapes=BlendshapeConfig(weight=0.0)))
+    np.testing.assert_array_equal(plain.expression, off.expression)
+    np.testing.assert_array_equal(plain.jaw, off.jaw)
+
+
+def test_scores_pull_the_observed_components_towards_them(demo):
+    """Noisy landmarks, scores that are right: the observed components come nearer the truth as the
+    weight grows; scores that say a full eye_wide move it up."""
+    shape = np.random.default_rng(5).normal(size=demo.n_shape) * 0.3
+    c = make_clip(demo, shape, CAM, n_frames=30, seed=5, noise_px=6.0)
+    names = demo.expression_names
+    track = replace(c.track, blendshapes=_scores_of(c.expression, names), blendshape_names=BLENDSHAPE_NAMES)
+    observed = sorted({names.index(x) for comps, _ in OBSERVED for x in comps})
+    errs = []
+    for w in (0.0, 0.3, 3.0):
+        fit = fit_clip(track, _identity(shape), demo, cfg=FitConfig(blendshapes=BlendshapeConfig(weight=w)))
+        errs.append(float(np.abs(fit.expression[:, observed] - c.expression[:, observed]).mean()))
+    assert errs[0] > errs[1] > errs[2], errs
+    assert errs[2] < 0.5 * errs[0], errs
+    k = names.index("eye_wide")
+    wide = _scores_of(c.expression, names)
+    wide[:, [BLENDSHAPE_NAMES.index("eyeWideLeft"), BLENDSHAPE_NAMES.index("eyeWideRight")]] = 1.0
+    fit_t = fit_clip(track, _identity(shape), demo, cfg=FitConfig(blendshapes=BlendshapeConfig(weight=1.0)))
+    fit_w = fit_clip(replace(track, blendshapes=wide), _identity(shape), demo,
+                     cfg=FitConfig(blendshapes=BlendshapeConfig(weight=1.0)))
+    assert fit_w.expression[:, k].mean() > fit_t.expression[:, k].mean() + 0.05
+
+
+def test_identity_fit_sees_the_scores_too(demo):
+    """The reference expression comes from the identity fit's frames: with the term on there, scores
+    saying a held eye_wide raise the reference's eye_wide, so the clips' offsets and the template
+    are taken with the same term."""
+    shape = np.random.default_rng(2).normal(size=demo.n_shape) * 0.3
+    names = demo.expression_names
+    k = names.index("eye_wide")
+    tracks = []
+    for s in range(2):
+        c = make_clip(demo, shape, CAM, n_frames=30, seed=s, noise_px=1.0)
+        sc = _scores_of(c.expression, names)
+        sc[:, [BLENDSHAPE_NAMES.index("eyeWideLeft"), BLENDSHAPE_NAMES.index("eyeWideRight")]] = 1.0
+        tracks.append(replace(c.track, blendshapes=sc, blendshape_names=BLENDSHAPE_NAMES))
+    ident = IdentityConfig(frames=40)
+    off = fit_identity(tracks, demo, cfg=FitConfig(identity=ident))
+    on = fit_identity(tracks, demo, cfg=FitConfig(identity=ident, blendshapes=BlendshapeConfig(weight=3.0)))
+    assert on.expression_reference[k] > off.expression_reference[k] + 0.05, (on.expression_reference[k],
+                                                                              off.expression_reference[k])

@@ -126,9 +126,9 @@ VARIANTS: tuple[Variant, ...] = (
               {"prior": {"expression_std": 0.5}, **_w(other=0.3), "flow": {"weight": w}}) for w in (0.3, 1.0, 3.0)),
     # the detector's blendshape scores as observations (off in the defaults), on the defaults: blendshapes_<weight>
     *(Variant(f"blendshapes_{w:g}", "blendshape scores", f"defaults + blendshapes weight {w:g} (std 0.25, scale 1)",
-              {"blendshapes": {"weight": w}}, on_defaults=True) for w in (0.1, 0.3, 1.0, 3.0)),
+              {"blendshapes": {"weight": w}}, on_defaults=True) for w in (0.1, 0.3, 1.0, 3.0, 30.0)),
     *(Variant(f"blendshapes_upper_{w:g}", "blendshape scores", f"defaults + blendshapes weight {w:g}, upper-face rows only",
-              {"blendshapes": {"weight": w, "components": UPPER_FACE}}, on_defaults=True) for w in (0.3, 1.0, 3.0)),
+              {"blendshapes": {"weight": w, "components": UPPER_FACE}}, on_defaults=True) for w in (0.3, 1.0, 3.0, 30.0)),
     *(Variant(f"blendshapes_brows_{w:g}", "blendshape scores", f"defaults + blendshapes weight {w:g}, brow rows only",
               {"blendshapes": {"weight": w, "components": BROWS}}, on_defaults=True) for w in (0.3, 1.0, 3.0)),
 )

@@ -125,8 +125,8 @@ LEVERS = HandRecord(
     "difference 0.10 mm (0.05-0.18), offset errors of those clips no worse (lips 2.45 -> 2.38 mm, eye "
     "region 0.53 -> 0.52, dynamic lips 1.47 -> 1.47).\n"
     "- The Kalman/RTS smoother and the number of identity frames change nothing measurable; the robust "
-    "scale, the brows and the face oval trade one region against another. Details and the lever not built"
-    ' (blendshape scores as observations): docs/fitting.md, "Levers measured".\n'
+    "scale, the brows and the face oval trade one region against another. Details: docs/fitting.md, "
+    '"Levers measured".\n'
     "- Optical flow (built opt-in, `fit.flow`, off by default; OpenCV DIS flow on the face crop between "
     "consecutive frames, a robust term on the model's projected motion of each landmark; the full table "
     'is in docs/fitting.md, "Levers measured"). Command: `python -m bench.bench_levers --corpus C --cache'
@@ -167,6 +167,20 @@ LEVERS = HandRecord(
     "0.1 against y's on top of the defaults: lips 2.26 -> 2.26 / 2.26 / 2.24 mm, dynamic lips 1.49 -> "
     "1.48 / 1.47 / 1.44, eye region 0.38 -> 0.38 / 0.37 / 0.37, recognisability 0.88 -> 0.88 / 0.90 / "
     "0.82.\n"
+    "- Blendshape scores as observations (built opt-in, `fit.blendshapes`, off by default: 17 rows written "
+    "from the names' meaning, e.g. `brow_raise` <- mean of `browOuterUp*`, scale 1, std 0.25, in the "
+    'identity and the clip fit; the full tables are in docs/fitting.md, "Levers measured"). Command: '
+    "`python -m bench.bench_levers --corpus C --cache T --only defaults,blendshapes_0.1,blendshapes_0.3,"
+    "blendshapes_1,blendshapes_3,blendshapes_30` (+ `blendshapes_upper_*`, `blendshapes_brows_*`: the "
+    "upper-face or brow rows only), on top of the defaults, the same corpora, 2026-12-07, 2 cores (AMD "
+    "EPYC), no GPU, two benchmarks at a time. All rows, weight 0.3 / 3, tuning photo: lips 2.26 -> 2.31 / "
+    "2.42 mm, dynamic lips 1.49 -> 1.47 / 1.45, eye region 0.38 -> 0.37 / 0.38, recognisability 0.88 -> "
+    "0.93 / 0.85; held-out photo: lips 2.84 -> 2.71 / 2.44, dynamic lips 1.55 -> 1.52 / 1.51, eye region "
+    "0.58 -> 0.58 / 0.58, recognisability 0.75 -> 0.75 / 0.65. Upper-face rows leave the eye region at "
+    "0.37-0.38 / 0.58 mm and lower the held-out recognisability to 0.68-0.70; weight 30 is worse on every "
+    "measure (eye region 0.41 / 0.60, recognisability 0.78 / 0.47). **Not kept**: the scores move the "
+    "lips in opposite directions on the two faces, never the eye region, and lower the held-out photo's "
+    "recognisability.\n"
     "- What the detector's points hold (`python -m bench.bench_landmark_floor --corpus C --cache T "
     "--holdout-corpus C2 --holdout-cache T2`, C2 the held-out corpus; 2026-12-07, 45 s; one seed, 8 actors"
     " x 5 clips per photo): a ridge map from each frame's 468 aligned detector points to its true offsets,"

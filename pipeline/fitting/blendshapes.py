@@ -4,9 +4,9 @@ MediaPipe's Face Landmarker gives 52 scores in [0, 1] named after ARKit's blends
 whose expression components are named FACS-like activations (the demo head's ``smile_left``,
 ``brow_raise``, ...) has several that mean the same thing; :data:`OBSERVED` lists them, written
 from the names' meaning alone (nothing is fitted on any corpus). Left/right pairs are observed
-through their mean: which side a detector calls "Left" is not documented alike across detectors,
-and a mean does not depend on it. A model without such names (FLAME's ``expr_000``...) gets
-no observation.
+through their mean: whether a score's "Left" is the subject's or the image's left could not be
+checked (docs/fitting.md, "Levers measured"), and a mean does not depend on it. A model without
+such names (FLAME's ``expr_000``...) gets no observation.
 
 Each row r observes ``a_r . expression_t`` (``a_r``: weights over the components) as
 ``scale x (mean of its scores at frame t)`` with the noise std and weight of

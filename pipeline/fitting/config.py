@@ -233,11 +233,11 @@ class FlowConfig:
 @dataclass
 class BlendshapeConfig:
     """The detector's blendshape scores as soft observations of the expression (off by default;
-    docs/fitting.md, "Blendshape scores").
+    docs/fitting.md, "Levers measured").
 
     Each named expression component of the model that means the same as one of the detector's
     52 ARKit-named scores (:data:`pipeline.fitting.blendshapes.OBSERVED`; left/right pairs through
-    their mean, since the detectors do not agree on whose left) is observed in every detected frame
+    their mean, whichever side a score's "Left" means) is observed in every detected frame
     as ``scale x score`` with noise std ``std`` (model units), weighted by ``weight``: the energy
     ``weight * 1/2 |(a . expression_t - scale x s_t) / std|^2`` per observed row, in the identity and
     the clip fit alike. ``scale`` 1: a component of 1 is its full activation, as a score of 1 is.

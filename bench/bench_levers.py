@@ -217,6 +217,13 @@ def with_flow(data: dict[int, list[ClipData]], cfg, cache: Path) -> tuple[dict[i
     return out, cpu
 
 
+def variant_config(v: Variant):
+    """``v``'s ``FitConfig``: its overrides on the code's defaults (``on_defaults``) or on :data:`BEFORE`."""
+    from pipeline.fitting.config import load_fit_config
+
+    return load_fit_config(v.fit if v.on_defaults else merged(BEFORE, v.fit), "fit")
+
+
 def evaluate(v: Variant, data: dict[int, list[ClipData]], model, oracle: bool,
              flow_cache: Path | None = None, true_identity: bool = False) -> dict:
     """Fit every actor of ``data`` with ``v``'s settings; the measures and CPU times."""
@@ -226,7 +233,7 @@ def evaluate(v: Variant, data: dict[int, list[ClipData]], model, oracle: bool,
     from pipeline.fitting.config import load_fit_config
     from pipeline.qa import load_ground_truth
 
-    cfg = load_fit_config(v.fit if v.on_defaults else merged(BEFORE, v.fit), "fit")
+    cfg = variant_config(v)
     scfg = from_dict(SmoothConfig, v.smooth, "smooth")
     flow_cpu = 0.0
     if cfg.flow.weight > 0:
@@ -400,10 +407,9 @@ def main(argv: list[str] | None = None) -> int:
         from emoface.utils.atomic import write_json_atomic
 
         try:
-            prepared = prepare(args.corpus, args.cache)
+            data = load_actors(args.corpus, args.cache, args.photo)
         except ValueError as exc:
-            ap.error(f"--corpus: {exc}")
-        data = of_photo(prepared, args.photo)
+            ap.error(f"--corpus/--photo: {exc}")
         res = few_clips(data, load("demo"), args.few_clips)
         args.out.parent.mkdir(parents=True, exist_ok=True)
         write_json_atomic(args.out, res)

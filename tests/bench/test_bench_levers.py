@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bench.bench_levers import BEFORE, VARIANTS, merged
+from bench.bench_levers import BEFORE, VARIANTS, main, merged, variant_config
 from emoface.utils.config import from_dict, to_dict
 from pipeline.fitting import SmoothConfig
 from pipeline.fitting.config import FitConfig, load_fit_config
@@ -17,14 +17,33 @@ def test_merged_overrides_leaves_and_keeps_the_rest():
 
 
 @pytest.mark.parametrize("v", VARIANTS, ids=[v.name for v in VARIANTS])
-def test_every_variant_is_a_valid_config_that_differs_from_the_baseline(v):
-    cfg = load_fit_config(merged(BEFORE, v.fit), "fit")
+def test_every_variant_is_a_valid_config_that_differs_from_its_base(v):
+    """A variant measured from the settings before the levers (or, ``on_defaults``, from the code's
+    defaults) changes something of them; ``baseline`` and ``defaults`` are those bases themselves."""
+    cfg = variant_config(v)
     scfg = from_dict(SmoothConfig, v.smooth, "smooth")
-    if v.name not in ("baseline", "defaults"):
-        assert (to_dict(cfg), to_dict(scfg)) != (to_dict(load_fit_config(BEFORE, "fit")), to_dict(SmoothConfig())), v.name
+    base = FitConfig() if v.on_defaults else load_fit_config(BEFORE, "fit")
+    same = (to_dict(cfg), to_dict(scfg)) == (to_dict(base), to_dict(SmoothConfig()))
+    assert same == (v.name in ("baseline", "defaults")), v.name
 
 
 def test_the_kept_combination_is_the_code_defaults_and_the_baseline_is_not():
     kept = next(v for v in VARIANTS if v.name == "reference_median")
     assert to_dict(load_fit_config(merged(BEFORE, kept.fit), "fit")) == to_dict(FitConfig())
     assert to_dict(load_fit_config(BEFORE, "fit")) != to_dict(FitConfig())
+
+
+def test_few_clips_refuses_a_photo_no_actor_has(tmp_path, capsys, monkeypatch):
+    """``--few-clips`` with a photo none of the corpus's actors has is a one-line usage error, not an
+    empty result (the corpus's tracks stand in for a prepared cache)."""
+    import bench.bench_levers as bl
+
+    clip = bl.ClipData(track=None, gt="", audio_s=1.0, cpu_s=0.0, photo="astronaut")
+    monkeypatch.setattr(bl, "prepare", lambda corpus, cache: {1: [clip]})
+    with pytest.raises(SystemExit) as exc:
+        main(["--corpus", str(tmp_path / "corpus"), "--cache", str(tmp_path / "cache"), "--few-clips", "3",
+              "--photo", "nobody", "--out", str(tmp_path / "few.json")])
+    assert exc.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert "--corpus/--photo" in err and "no actor has the photo 'nobody'" in err
+    assert not (tmp_path / "few.json").exists()

@@ -35,6 +35,9 @@ LEVERS = HandRecord(
         "python -m bench.bench_levers --corpus C --cache T --few-clips 3",
         "python -m bench.bench_levers --corpus C --cache T --flow-cache F --only defaults,flow_0.3,flow_1,flow_3 [--extra JSON]",
         "python -m bench.bench_levers --corpus C --cache T --only combo_a,defaults --oracle [--photo grace_hopper]",
+        "python -m bench.bench_levers --corpus C --cache T --only defaults,blendshapes_0.1,blendshapes_0.3,blendshapes_1,"
+        "blendshapes_3,blendshapes_30,blendshapes_upper_0.3,blendshapes_upper_1,blendshapes_upper_3,blendshapes_upper_30,"
+        "blendshapes_brows_0.3,blendshapes_brows_1,blendshapes_brows_3 [--photo grace_hopper]",
         "python -m bench.bench_true_identity --corpus C --cache T",
     ),
     text=(

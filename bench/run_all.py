@@ -140,7 +140,7 @@ def run_measures(plan: Plan, work: Path) -> dict:
 
 
 def run_levers(plan: Plan, work: Path) -> dict:
-    """The levers on an astronaut corpus (every variant), the held-out check on a Grace Hopper one."""
+    """The levers on an astronaut corpus (every routine variant), the held-out check on a Grace Hopper one."""
     from bench.bench_levers import VARIANTS, markdown, run
     from pipeline.sources.synth.config import SynthConfig
     from pipeline.sources.synth.corpus import generate_corpus
@@ -150,7 +150,7 @@ def run_levers(plan: Plan, work: Path) -> dict:
         corpus = work / f"levers_{photo}"
         generate_corpus(corpus, plan.levers_actors, plan.levers_clips_per_actor, 0, plan.synth_workers,
                         cfg=SynthConfig(photos=(photo,)))
-        variants = [v for v in VARIANTS if names is None or v.name in names]
+        variants = [v for v in VARIANTS if (v.routine if names is None else v.name in names)]
         res = run(corpus, work / f"levers_{photo}_tracks", photo, variants, oracle=False)
         out[photo] = {"variants": res, "markdown": markdown(res)}
     return out

@@ -254,6 +254,11 @@ class BlendshapeConfig:
         _at_least(self, 0.0, "weight")
         _positive(self, "std", "scale")
         self.components = tuple(str(c) for c in self.components)
+        from .blendshapes import OBSERVED_COMPONENTS  # torch-free; imported here, it imports this module
+
+        unknown = [c for c in self.components if c not in OBSERVED_COMPONENTS]
+        if unknown:
+            raise ValueError(f"components {unknown} are observed by no row (observed: {list(OBSERVED_COMPONENTS)})")
 
 
 @dataclass

@@ -52,13 +52,10 @@ class Targets:
         def per_frame(v, n):
             return v if torch.is_tensor(v) else torch.full((n,), float(v), dtype=torch.float64, device=dev)
         dev = parts[0].uv.device
-        obs = [p.expression_obs for p in parts]
-        if any(o is None for o in obs) and not all(o is None for o in obs):
-            raise ValueError("Targets.concat: blendshape observations in some parts only")
+        obs = ExpressionObservations.concat([p.expression_obs for p in parts], [len(p.uv) for p in parts])
         return Targets(torch.cat([p.uv for p in parts]), torch.cat([p.weight for p in parts]),
                        torch.cat([per_frame(p.sigma, len(p.uv)) for p in parts]),
-                       torch.cat([per_frame(p.iod, len(p.uv)) for p in parts]),
-                       None if obs[0] is None else ExpressionObservations.concat(obs))
+                       torch.cat([per_frame(p.iod, len(p.uv)) for p in parts]), obs)
 
 
 def make_targets(track: LandmarkTrack, lm: LandmarkModel, cfg: FitConfig, frames: np.ndarray | None = None,
@@ -224,7 +221,7 @@ def batch_energy(lm: LandmarkModel, shape: torch.Tensor, x: torch.Tensor, target
     energy = (targets.weight * rho).sum(dtype=torch.float64) + 0.5 * (prior * x * x).sum() + eb
     obs = None
     if targets.expression_obs is not None:  # the blendshape scores (fit.blendshapes)
-        obs = targets.expression_obs.terms(x[:, :E])
+        obs = targets.expression_obs.terms(x[:, :E], blocks)
         energy = energy + obs[0]
     w = targets.weight * w_irls / sig**2
     H = g = None

@@ -47,3 +47,23 @@ def test_few_clips_refuses_a_photo_no_actor_has(tmp_path, capsys, monkeypatch):
     err = capsys.readouterr().err.strip().splitlines()[-1]
     assert "--corpus/--photo" in err and "no actor has the photo 'nobody'" in err
     assert not (tmp_path / "few.json").exists()
+
+
+def test_make_bench_measures_the_routine_variants_and_the_held_out_pair(tmp_path, monkeypatch):
+    """``bench.run_all``'s levers job runs every routine variant on the tuning photo (one blendshape
+    weight, the other settings by hand only) and the baseline and defaults on the held-out photo."""
+    import bench.bench_levers as bl
+    import bench.run_all as ra
+    import pipeline.sources.synth.corpus as corpus
+
+    seen = {}
+    monkeypatch.setattr(corpus, "generate_corpus", lambda *a, **k: None)
+    monkeypatch.setattr(bl, "run", lambda corpus, cache, photo, variants, oracle: seen.setdefault(photo, [v.name for v in variants]) and {})
+    monkeypatch.setattr(bl, "markdown", lambda res: "")
+    plan = ra.Plan.__new__(ra.Plan)
+    for k, v in {"levers_actors": 1, "levers_clips_per_actor": 1, "synth_workers": 1}.items():
+        object.__setattr__(plan, k, v)
+    ra.run_levers(plan, tmp_path)
+    assert seen["grace_hopper"] == ["baseline", "defaults"]
+    assert [n for n in seen["astronaut"] if n.startswith("blendshapes")] == ["blendshapes_1"]
+    assert {"baseline", "defaults", "flow_3", "reference_median"} <= set(seen["astronaut"])

@@ -185,7 +185,7 @@ LEVERS = HandRecord(
     "up to weight 3; weight 30 is worse on the eye region (0.44 / 0.61) and the held-out recognisability "
     "(0.57-0.62). **Not kept**: on the tuning photo no setting brings a goal measure closer to its goal by "
     "more than 0.05 mm or one clip, and the held-out photo's recognisability falls with every setting "
-    "(0.68-0.72 against 0.75).\n"
+    "(0.68-0.72 up to weight 3, 0.57-0.62 at 30, against 0.75).\n"
     "- What the detector's points hold (`python -m bench.bench_landmark_floor --corpus C --cache T "
     "--holdout-corpus C2 --holdout-cache T2`, C2 the held-out corpus; 2026-12-07, 45 s; one seed, 8 actors"
     " x 5 clips per photo): a ridge map from each frame's 468 aligned detector points to its true offsets,"

@@ -218,6 +218,7 @@ def train(
     resuming = resume and has_checkpoint(run_dir)  # decided before rank 0 touches the folder, the same on every rank
     if rank == 0:
         prepare_run_dir(run_dir, resume, overwrite)  # the trainer writes config.yaml
+    trainer = None
     try:
         import torch.distributed as dist
 
@@ -225,7 +226,13 @@ def train(
         if dist.is_initialized():
             dist.barrier()
         summary = trainer.run()
+        if dist.is_initialized():  # every rank done with its collectives before any tears the group down
+            dist.barrier()
     finally:
+        # the trainer (its DDP reducer holds the process group) goes before the group: a gloo group
+        # destroyed under a live reducer could abort one rank at exit ("terminate called without an
+        # active exception", seen once in CI)
+        del trainer
         shutdown_distributed()
     best = summary["best"]
     return TrainResult(

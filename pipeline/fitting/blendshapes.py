@@ -28,7 +28,8 @@ if TYPE_CHECKING:
 
     from .config import BlendshapeConfig
 
-__all__ = ["OBSERVED", "OBSERVED_COMPONENTS", "ExpressionObservations", "expression_observations"]
+__all__ = ["OBSERVED", "OBSERVED_COMPONENTS", "ExpressionObservations", "expression_observations", "selected_rows",
+           "unselected_components"]
 
 #: rows of observations: (components with their weights, scores averaged); ARKit / MediaPipe score names.
 #: A pair observed through its mean weighs each side 1/2; ``browInnerUp`` (AU1) is the sum of the demo
@@ -54,8 +55,22 @@ OBSERVED: tuple[tuple[tuple[tuple[str, float], ...], tuple[str, ...]], ...] = (
 )
 
 
-#: every component some row observes (``fit.blendshapes.components`` must name these)
+#: every component some row observes
 OBSERVED_COMPONENTS: tuple[str, ...] = tuple(dict.fromkeys(c for weights, _ in OBSERVED for c, _ in weights))
+
+
+def selected_rows(components: Sequence[str] = ()) -> tuple[int, ...]:
+    """The rows of :data:`OBSERVED` that ``fit.blendshapes.components`` keeps: those whose components
+    it all names (every row when it is empty)."""
+    return tuple(i for i, (weights, _) in enumerate(OBSERVED)
+                 if not components or all(c in components for c, _ in weights))
+
+
+def unselected_components(components: Sequence[str]) -> list[str]:
+    """The names of ``components`` that no kept row observes: not a component of any row, or one that
+    a row observes only together with a component not named (``smile_left`` without ``smile_right``)."""
+    kept = {c for i in selected_rows(components) for c, _ in OBSERVED[i][0]}
+    return [c for c in components if c not in kept]
 
 
 @dataclass
@@ -119,11 +134,9 @@ def expression_observations(blendshapes: np.ndarray | None, blendshape_names: Se
     comp = {n: i for i, n in enumerate(expression_names)}
     score = {n: i for i, n in enumerate(blendshape_names)}
     rows, values = [], []
-    for weights, scores in OBSERVED:
+    for weights, scores in (OBSERVED[i] for i in selected_rows(cfg.components)):
         names = [c for c, _ in weights]
         if not all(c in comp for c in names) or not all(s in score for s in scores):
-            continue
-        if cfg.components and not all(c in cfg.components for c in names):
             continue
         a = np.zeros(len(expression_names))
         for c, w in weights:

@@ -19,6 +19,8 @@ from typing import Any, Literal
 
 from emoface.utils.config import ConfigError, from_dict
 
+from .blendshapes import OBSERVED_COMPONENTS, unselected_components
+
 __all__ = ["CameraConfig", "ModelConfig", "GroupWeights", "LandmarkConfig", "RobustConfig", "PriorConfig",
            "BoundConfig", "TemporalConfig", "FlowConfig", "BlendshapeConfig", "SolverConfig", "IdentityConfig",
            "InitConfig", "FitConfig", "SmoothConfig", "GroupNoise", "load_fit_config", "MOVED_KEYS"]
@@ -254,11 +256,10 @@ class BlendshapeConfig:
         _at_least(self, 0.0, "weight")
         _positive(self, "std", "scale")
         self.components = tuple(str(c) for c in self.components)
-        from .blendshapes import OBSERVED_COMPONENTS  # torch-free; imported here, it imports this module
-
-        unknown = [c for c in self.components if c not in OBSERVED_COMPONENTS]
+        unknown = unselected_components(self.components)
         if unknown:
-            raise ValueError(f"components {unknown} are observed by no row (observed: {list(OBSERVED_COMPONENTS)})")
+            raise ValueError(f"components {unknown} select no row (a row needs all of its components, e.g. smile_left "
+                             f"with smile_right; observed: {list(OBSERVED_COMPONENTS)})")
 
 
 @dataclass

@@ -48,7 +48,9 @@ def _set(scores: np.ndarray, names: tuple[str, ...], value: float) -> np.ndarray
 @pytest.mark.parametrize("bad, says", [({"weight": -1}, "fit.blendshapes: weight must be >= 0"),
                                        ({"std": 0}, "fit.blendshapes: std must be > 0"),
                                        ({"scale": -2}, "fit.blendshapes: scale must be > 0"),
-                                       ({"components": ["eye_wide"]}, "['eye_wide'] are observed by no row"),
+                                       ({"components": ["eye_wide"]}, "['eye_wide'] select no row"),
+                                       ({"components": ["smile_left", "frown"]}, "['smile_left'] select no row"),
+                                       ({"components": ["brow_inner_raise"]}, "['brow_inner_raise'] select no row"),
                                        ({"wieght": 1}, "wieght")])
 def test_config_group_validates(bad, says):
     with pytest.raises(ConfigError) as err:
@@ -60,7 +62,7 @@ def test_config_group_validates(bad, says):
 
 def test_every_row_names_real_scores_and_demo_components(demo):
     """A misspelt name would drop its row silently: every score is one MediaPipe gives, every component
-    one the demo head has, and no component is observed twice."""
+    one the demo head has, and no score is observed by two rows."""
     for weights, scores in OBSERVED:
         assert set(scores) <= set(BLENDSHAPE_NAMES), scores
         assert {c for c, _ in weights} <= set(demo.expression_names), weights
@@ -90,10 +92,13 @@ def test_rows_values_and_precision(demo):
     assert expression_observations(bs, BLENDSHAPE_NAMES, valid, names, BlendshapeConfig(weight=0.0)) is None
     assert expression_observations(None, BLENDSHAPE_NAMES, valid, names, cfg) is None
     assert expression_observations(bs, BLENDSHAPE_NAMES, valid, [f"expr_{k:03d}" for k in range(20)], cfg) is None
-    # rows chosen by component (fit.blendshapes.components): a pair's row needs both of its components
+    # rows chosen by component (fit.blendshapes.components): those whose components are all named
     some = expression_observations(bs, BLENDSHAPE_NAMES, valid, names,
-                                   BlendshapeConfig(weight=1.0, components=("brow_raise", "frown", "smile_left")))
+                                   BlendshapeConfig(weight=1.0, components=("brow_raise", "frown")))
     assert [names[int(k)] for k in some.rows.argmax(1)] == ["frown", "brow_raise"]
+    both = expression_observations(bs, BLENDSHAPE_NAMES, valid, names,
+                                   BlendshapeConfig(weight=1.0, components=("brow_raise", "brow_inner_raise")))
+    assert len(both.rows) == 2  # browOuterUp, and browInnerUp on the sum
     # only the components fitted: a row whose component is beyond n_expression is left out
     few = expression_observations(bs, BLENDSHAPE_NAMES, valid, names[:8], cfg)
     assert len(few.rows) == sum(all(c in names[:8] for c, _ in weights) for weights, _ in OBSERVED)

@@ -14,7 +14,15 @@ from scipy.spatial.transform import Rotation
 
 from emoface.mesh.camera import PinholeCamera
 from pipeline.fitting.landmark_model import LandmarkModel
-from pipeline.fitting.types import LandmarkTrack
+from pipeline.fitting.types import IdentityFit, LandmarkTrack
+
+#: the camera the fit tests render their clips with
+CAM = PinholeCamera.from_fov(1280, 720, 28.0)
+
+
+def known_identity(shape: np.ndarray, camera: PinholeCamera = CAM, embedding: str = "mediapipe") -> IdentityFit:
+    """The actor's identity at its true shape and camera (what a clip fit is given)."""
+    return IdentityFit(np.asarray(shape, np.float32), camera, 1, 0.0, False, embedding, "demo-head")
 
 
 @dataclass

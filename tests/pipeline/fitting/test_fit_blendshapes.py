@@ -7,26 +7,14 @@ import numpy as np
 import pytest
 import torch
 
-from emoface.mesh.camera import PinholeCamera
-from emoface.morphable import load
 from emoface.utils.config import ConfigError
-from pipeline.fitting import BlendshapeConfig, FitConfig, IdentityConfig, IdentityFit, fit_clip, fit_identity, load_fit_config
+from pipeline.fitting import BlendshapeConfig, FitConfig, IdentityConfig, fit_clip, fit_identity, load_fit_config
 from pipeline.fitting.blendshapes import OBSERVED, OBSERVED_COMPONENTS, expression_observations
 from pipeline.fitting.landmark_model import LandmarkModel
 from pipeline.fitting.problem import batch_energy, frame_priors, make_targets
 from pipeline.landmarker import BLENDSHAPE_NAMES
-from synthetic_tracks import make_clip
-
-CAM = PinholeCamera.from_fov(1280, 720, 28.0)
-
-
-@pytest.fixture(scope="module")
-def demo():
-    return load("demo")
-
-
-def _identity(shape):
-    return IdentityFit(np.asarray(shape, np.float32), CAM, 1, 0.0, False, "mediapipe", "demo-head")
+from synthetic_tracks import CAM, make_clip
+from synthetic_tracks import known_identity as _identity
 
 
 def _scores_of(expression: np.ndarray, names: list[str]) -> np.ndarray:

@@ -4,22 +4,13 @@ import numpy as np
 import pytest
 import torch
 
-from emoface.mesh.camera import PinholeCamera
-from emoface.morphable import load
-from pipeline.fitting import BoundConfig, FitConfig, IdentityFit, fit_clip
+from pipeline.fitting import BoundConfig, FitConfig, fit_clip
 from pipeline.fitting.clip import landmark_model_for
 from pipeline.fitting.init import jaw_open_sign
 from pipeline.fitting.landmark_groups import MP_BROWS, MP_EYES, MP_LIPS, MP_NOSE, MP_OVAL, landmark_weights
 from pipeline.fitting.problem import bound_terms, frame_bounds
-from synthetic_tracks import make_clip
+from synthetic_tracks import CAM, known_identity, make_clip
 from toy_model import toy_model
-
-CAM = PinholeCamera.from_fov(1280, 720, 28.0)
-
-
-@pytest.fixture(scope="module")
-def demo():
-    return load("demo")
 
 
 def test_bounds_follow_the_model_semantics(demo):
@@ -58,7 +49,7 @@ def test_fit_keeps_activations_and_jaw_in_range(demo):
     rng = np.random.default_rng(4)
     shape = rng.normal(size=demo.n_shape) * 0.5
     c = make_clip(demo, shape, CAM, n_frames=40, seed=5, noise_px=2.0)
-    ident = IdentityFit(np.asarray(shape, np.float32), CAM, 1, 0.0, False, "mediapipe", "demo-head")
+    ident = known_identity(shape)
     lm = landmark_model_for(demo, FitConfig())
     E, sign = lm.n_expression, jaw_open_sign(lm)
     signed = [demo.expression_names.index("mouth_shift_left")]

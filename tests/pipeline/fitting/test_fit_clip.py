@@ -5,21 +5,11 @@ import pytest
 import torch
 
 from emoface.mesh.camera import PinholeCamera
-from emoface.morphable import MorphableLayer, load
+from emoface.morphable import MorphableLayer
 from pipeline.fitting import (ClipFit, FitConfig, FitError, IdentityFit, LandmarkTrack, ModelConfig, RobustConfig,
                               canonicalize, fit_clip)
-from synthetic_tracks import make_clip
-
-CAM = PinholeCamera.from_fov(1280, 720, 28.0)
-
-
-@pytest.fixture(scope="module")
-def demo():
-    return load("demo")
-
-
-def _identity(shape, cam=CAM, embedding="mediapipe"):
-    return IdentityFit(np.asarray(shape, np.float32), cam, 1, 0.0, False, embedding, "demo-head")
+from synthetic_tracks import CAM, make_clip
+from synthetic_tracks import known_identity as _identity
 
 
 def test_recovers_parameters_and_meshes(demo):
@@ -96,7 +86,7 @@ def test_failures_are_clear(demo):
         fit_clip(bad, _identity(shape), demo)
     wrong = PinholeCamera.from_fov(640, 480, 30.0)
     with pytest.raises(FitError, match="camera is 640x480 but the video is 1280x720"):
-        fit_clip(t, _identity(shape, cam=wrong), demo)
+        fit_clip(t, _identity(shape, camera=wrong), demo)
     # landmarks that no head pose explains: reported as a divergence, not returned
     junk = LandmarkTrack(t.landmarks.copy(), t.valid, t.blendshapes, t.transforms, t.width, t.height, 30.0, "clipC")
     junk.landmarks[:, :, :2] = np.random.default_rng(0).uniform(0, 720, size=junk.landmarks[:, :, :2].shape)

@@ -4,32 +4,19 @@ from PnP), iBUG-68 points, per-point confidence."""
 import numpy as np
 import pytest
 
-from emoface.mesh.camera import PinholeCamera
-from emoface.morphable import load
 from emoface.morphable.mediapipe_indices import MEDIAPIPE_TO_IBUG68
-from pipeline.fitting import FitConfig, IdentityFit, LandmarkTrack, fit_clip
+from pipeline.fitting import FitConfig, LandmarkTrack, fit_clip
 from pipeline.fitting.clip import landmark_model_for
 from pipeline.fitting.init import initial_rotation_from_points
 from pipeline.fitting.problem import make_targets
 from pipeline.fitting.schemes import embedding_for_scheme, track_columns
-from synthetic_tracks import make_clip
-
-CAM = PinholeCamera.from_fov(1280, 720, 28.0)
-
-
-@pytest.fixture(scope="module")
-def demo():
-    return load("demo")
+from synthetic_tracks import CAM, known_identity, make_clip
 
 
 def _bare(track: LandmarkTrack, **kw) -> LandmarkTrack:
     """The same detections without blendshapes and transforms (a detector that gives neither)."""
     return LandmarkTrack(kw.pop("landmarks", track.landmarks), track.valid, None, None, track.width, track.height,
                          track.fps, track.clip_id, **kw)
-
-
-def _identity(shape, embedding="mediapipe"):
-    return IdentityFit(np.asarray(shape, np.float32), CAM, 1, 0.0, False, embedding, "demo-head")
 
 
 def test_pnp_initial_rotation_recovers_the_pose(demo):
@@ -52,7 +39,7 @@ def test_pnp_initial_rotation_recovers_the_pose(demo):
 def test_fit_without_blendshapes_and_transforms(demo):
     shape = np.zeros(demo.n_shape)
     c = make_clip(demo, shape, CAM, n_frames=30, seed=5, noise_px=0.5)
-    fit = fit_clip(_bare(c.track), _identity(shape), demo)
+    fit = fit_clip(_bare(c.track), known_identity(shape), demo)
     assert np.abs(fit.head_rotation - c.rotation).mean() < 0.01
     assert np.abs(fit.jaw[:, 0] - c.jaw[:, 0]).mean() < 0.02
     assert np.median(fit.fit_error) < 1.0
@@ -69,7 +56,7 @@ def test_ibug68_track_fits_the_ibug68_embedding(demo):
     track = _ibug_track(c.track)
     emb = embedding_for_scheme(demo.landmark_embeddings, "ibug68")
     assert emb == "ibug68" and embedding_for_scheme(demo.landmark_embeddings, "mediapipe478") == "auto"
-    fit = fit_clip(track, _identity(shape, emb), demo)
+    fit = fit_clip(track, known_identity(shape, embedding=emb), demo)
     assert fit.embedding == "ibug68"
     assert np.abs(fit.head_rotation - c.rotation).mean() < 0.02
     assert np.abs(fit.jaw[:, 0] - c.jaw[:, 0]).mean() < 0.03

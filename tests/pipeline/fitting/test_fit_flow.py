@@ -7,25 +7,13 @@ import numpy as np
 import pytest
 import torch
 
-from emoface.mesh.camera import PinholeCamera
-from emoface.morphable import load
 from emoface.utils.config import ConfigError
-from pipeline.fitting import FitConfig, FitError, FlowConfig, IdentityFit, LandmarkTrack, fit_clip, load_fit_config
+from pipeline.fitting import FitConfig, FitError, FlowConfig, LandmarkTrack, fit_clip, load_fit_config
 from pipeline.fitting.flow import FlowCollector, flow_term, make_flow_targets
 from pipeline.fitting.landmark_model import LandmarkModel
 from pipeline.fitting.solver import block_tridiagonal_matvec, solve_block_tridiagonal
-from synthetic_tracks import make_clip
-
-CAM = PinholeCamera.from_fov(1280, 720, 28.0)
-
-
-@pytest.fixture(scope="module")
-def demo():
-    return load("demo")
-
-
-def _identity(shape):
-    return IdentityFit(np.asarray(shape, np.float32), CAM, 1, 0.0, False, "mediapipe", "demo-head")
+from synthetic_tracks import CAM, make_clip
+from synthetic_tracks import known_identity as _identity
 
 
 def _true_flow(model, clip) -> np.ndarray:

@@ -52,12 +52,18 @@ class OptimConfig:
     # tensors, one parameter at a time on the CPU; false avoids temporaries the size of all
     # parameters on a GPU; the same update to float rounding)
     foreach: bool | None = None
+    # Adam's fused kernel (torch.optim.Adam(fused=True), CPU and CUDA): the whole update of a parameter
+    # in one vectorised pass instead of a dozen elementwise operations; the same update to float
+    # rounding (tested to 1e-5), about 5x faster on the CPU (BENCHMARKS.md, "FLAME scale")
+    fused: bool = False
     # update each parameter inside the backward pass as soon as its gradient is complete and free
     # that gradient: the whole model's gradients never exist at once (bit for bit foreach: false;
     # not with grad_clip, not under DDP)
     step_in_backward: bool = False
 
     def __post_init__(self) -> None:
+        if self.fused and self.foreach:
+            raise ValueError("fused and foreach are two implementations of Adam's step: set one of them")
         if self.step_in_backward and self.grad_clip:
             raise ValueError("step_in_backward cannot clip gradients (a global norm needs every gradient first): set "
                              "grad_clip to null or step_in_backward to false")

@@ -1,4 +1,4 @@
-"""Training-memory options that change no number: the optimiser step and the C allocator.
+"""Options of the optimiser step and the C allocator that change no number beyond float rounding.
 
 The peak memory of a training step is the parameters, Adam's two moments, the gradients and
 the activations saved for the backward pass, plus what the C allocator keeps after it is
@@ -10,6 +10,8 @@ freed. :class:`OptimizerStep` runs backward and Adam with the run's options:
   path, whose temporaries are the size of a whole parameter group (same update to float
   rounding; bit for bit the same as ``step_in_backward``). PyTorch already takes this path
   for CPU tensors (``foreach: null``); it matters on a GPU;
+- ``optim.fused: true``: Adam's fused kernel, the update of a parameter in one vectorised pass
+  (the same update to float rounding; faster, not smaller; also inside ``step_in_backward``);
 - ``optim.step_in_backward: true``: each parameter is updated inside the backward pass as soon
   as its gradient is complete (a post-accumulate-grad hook), and the gradient is freed there,
   so the gradients of the whole model never exist at once. Adam's update of a parameter reads
@@ -119,7 +121,7 @@ class OptimizerStep:
 
     Args:
         params: the trained parameters (one group).
-        cfg: ``optim`` of the run (``lr``, ``betas``, ``weight_decay``, ``grad_clip``, ``foreach``,
+        cfg: ``optim`` of the run (``lr``, ``betas``, ``weight_decay``, ``grad_clip``, ``foreach``, ``fused``,
             ``step_in_backward``).
         release: the allocator policy (:class:`MallocRelease`), or None.
         distributed: the step runs under DDP (``step_in_backward`` is then refused).
@@ -133,14 +135,16 @@ class OptimizerStep:
             raise ValueError("optim.step_in_backward needs a single process (DDP reduces the gradients in its own "
                              "hooks): set it to false for torchrun")
         self.optimizer = torch.optim.Adam(self.params, lr=cfg.lr, betas=tuple(cfg.betas), weight_decay=cfg.weight_decay,
-                                          foreach=cfg.foreach)
+                                          foreach=cfg.foreach, fused=cfg.fused or None)
         self.in_backward = StepInBackward(self.optimizer) if cfg.step_in_backward else None
         self.release = release
 
     def restore_options(self) -> None:
-        """After ``optimizer.load_state_dict``: the run's ``foreach`` again (a state dict carries its own)."""
+        """After ``optimizer.load_state_dict``: the run's ``foreach`` and ``fused`` again (a state dict carries
+        its own; a run may resume with either changed, the moments are the same)."""
         for g in self.optimizer.param_groups:
             g["foreach"] = self.cfg.foreach
+            g["fused"] = self.cfg.fused or None
 
     def backward_and_step(self, loss: torch.Tensor) -> None:
         """``loss.backward()`` and Adam's step; the gradients are None afterwards."""

@@ -4,6 +4,7 @@
 - ``optim.foreach: false`` (Adam one parameter at a time) and ``optim.step_in_backward: true``
   (each parameter updated inside the backward pass, its gradient freed there): the same losses
   and updated parameters as the default step, to 1e-5 (bit for bit between the two options);
+- ``optim.fused: true`` (Adam's fused kernel): the same to 1e-5, alone and in the backward pass;
 - ``train.malloc_release``: ``trim`` / ``mmap`` hand freed memory back to the system; same numbers;
 - the options' conflicts (gradient clipping, DDP) are one-line errors.
 """
@@ -89,6 +90,50 @@ def test_foreach_false_and_step_in_backward_give_the_default_update(tiny):
     assert all(len(s) == 3 and int(s["step"]) == 3 for s in stepper.optimizer.state.values())
 
 
+def _predict(model, template, params: dict[str, torch.Tensor]) -> torch.Tensor:
+    """The pair model's outputs with ``params``, eval mode, teacher-forced: the fused self and cross targets."""
+    model = copy.deepcopy(model).eval()
+    with torch.no_grad():
+        for n, p in model.named_parameters():
+            p.copy_(params[n])
+        ones = StepRandom(torch.ones(1, T1), torch.ones(1, T2), torch.ones(1), torch.ones(1))
+        out = PairModel(model, ScheduleConfig(theta=0))(_batch(template), 1.0, ones)
+    return torch.cat([out.self_target.final.fused.flatten(), out.cross_target.final.fused.flatten()])
+
+
+#: parameters whose exact gradient is 0: attention's key biases (softmax over keys ignores a shift that
+#: is the same for every key). Their float gradient is rounding noise, which Adam normalises into steps
+#: of about lr whose sign depends on the kernel's summation order; they change no output
+_KEY_BIASES = ("attention.k_proj.bias", "self_attn.qkv.bias", "cross_attn.k_proj.bias", "cross_attn.kv.bias")
+
+
+def test_fused_adam_gives_the_default_update(tiny):
+    """``optim.fused``: Adam's fused kernel, alone and inside the backward pass, gives the default step's
+    losses, outputs and weights to 1e-5 (all but the key biases, which change no output); a checkpoint of
+    either kind resumes under the other with the run's choice."""
+    model, template = tiny
+    ref_loss, ref, ref_stepper = _train(model, template, OptimConfig(lr=1e-3))
+    ref_out = _predict(model, template, ref)
+    assert float((ref_out - _predict(model, template, dict(model.named_parameters()))).abs().max()) > 1e-3 * float(
+        ref_out.abs().max())  # training moved the outputs: the comparison can fail
+    for cfg in (OptimConfig(lr=1e-3, fused=True), OptimConfig(lr=1e-3, fused=True, step_in_backward=True)):
+        loss, fused, stepper = _train(model, template, cfg)
+        assert all(g["fused"] for g in stepper.optimizer.param_groups)
+        assert torch.allclose(loss, ref_loss, rtol=1e-5, atol=0), cfg
+        out = _predict(model, template, fused)
+        assert float((out - ref_out).abs().max()) <= 1e-5 * float(ref_out.abs().max()), cfg
+        kept = [k for k in ref if not k.endswith(_KEY_BIASES)]
+        assert len(kept) > 0.9 * len(ref) and _max_rel({k: fused[k] for k in kept}, {k: ref[k] for k in kept}) <= 1e-5
+    # resume: a default run's optimiser state loaded into a fused run keeps the fused kernel, and back
+    stepper.optimizer.load_state_dict(ref_stepper.optimizer.state_dict())
+    assert not any(g["fused"] for g in stepper.optimizer.param_groups)  # the state dict carries its own
+    stepper.restore_options()
+    assert all(g["fused"] for g in stepper.optimizer.param_groups)
+    ref_stepper.optimizer.load_state_dict(stepper.optimizer.state_dict())
+    ref_stepper.restore_options()
+    assert not any(g["fused"] for g in ref_stepper.optimizer.param_groups)
+
+
 def test_step_in_backward_with_encoder_checkpointing(tiny):
     """Checkpointed encoders recompute their forward pass inside the backward pass: no weight may be
     updated before its last use there (the hook fires only once a gradient is complete)."""
@@ -114,6 +159,8 @@ def test_option_conflicts_are_one_line_errors(tmp_path):
     with pytest.raises(ConfigError, match=r"clip\.yaml.*step_in_backward cannot clip gradients") as err:
         load_yaml(ExperimentConfig, path)
     assert "\n" not in str(err.value)
+    with pytest.raises(ConfigError, match="fused and foreach are two implementations"):
+        load_yaml(ExperimentConfig, None, {"optim.fused": True, "optim.foreach": True})
     with pytest.raises(ConfigError, match="malloc_release"):
         load_yaml(ExperimentConfig, None, {"train.malloc_release": "jemalloc"})
     p = torch.nn.Parameter(torch.zeros(2))

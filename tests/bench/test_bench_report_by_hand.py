@@ -42,7 +42,7 @@ def test_a_full_render_without_results_keeps_the_records_measured_by_hand(tmp_pa
     assert text.index(FLAME_HEADING) < text.index("### FLAME scale, continued: training memory under 4 GB")
     assert text.index("### FLAME scale, continued: training memory under 4 GB") < text.index(
         "### FLAME scale, continued: the decoding loop and the pair step at 2 threads")
-    assert text.endswith("more than the distance to the goal.\n")
+    assert text.endswith("the pair / single ratio stays at\nthe edge of the goal, not under it.\n")
 
 
 def test_the_records_are_the_text_of_benchmarks_md_verbatim():

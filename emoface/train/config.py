@@ -54,7 +54,7 @@ class OptimConfig:
     foreach: bool | None = None
     # Adam's fused kernel (torch.optim.Adam(fused=True), CPU and CUDA): the whole update of a parameter
     # in one vectorised pass instead of a dozen elementwise operations; the same update to float
-    # rounding (tested to 1e-5), about 5x faster on the CPU (BENCHMARKS.md, "FLAME scale")
+    # rounding (tested to 1e-5), 2.6-4.2x faster on the CPU (BENCHMARKS.md, "FLAME scale")
     fused: bool = False
     # update each parameter inside the backward pass as soon as its gradient is complete and free
     # that gradient: the whole model's gradients never exist at once (bit for bit foreach: false;

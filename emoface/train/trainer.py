@@ -281,6 +281,12 @@ class Trainer:
         stats["gt_ratio"] = gt_in / max(n_in, 1)
         return stats
 
+    def close(self) -> None:
+        """Drop the DDP wrapper (its reducer holds the process group), so that the group can be destroyed
+        after it; the model, its weights and the history stay. Training again needs a new Trainer."""
+        if getattr(self, "ddp", None) is not None and self.ddp is not getattr(self, "pair_model", None):
+            self.ddp = None
+
     def run(self) -> dict:
         """Train to ``cfg.train.epochs`` (or ``max_steps``); returns the metrics written to metrics.json."""
         self._setup()

@@ -14,6 +14,7 @@ prepares the run folder, the others wait at a barrier, and every rank returns a
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 import shutil
@@ -42,8 +43,10 @@ log = logging.getLogger("emoface.train")
 
 RUN_FILES = ("config.yaml", "metrics.json")
 RUN_DIRS = ("checkpoints", "events")
-#: the only settings that may change when a run is resumed
-RESUMABLE_KEYS = frozenset({"train.epochs", "train.device", "train.threads", "train.num_workers"})
+#: the only settings that may change when a run is resumed: where and how long it runs, and the options
+#: that change no result beyond float rounding (Adam's kernel, the step in backward, the allocator)
+RESUMABLE_KEYS = frozenset({"train.epochs", "train.device", "train.threads", "train.num_workers", "optim.fused",
+                            "optim.foreach", "optim.step_in_backward", "train.malloc_release"})
 
 
 class RunFolderError(ValueError):
@@ -172,7 +175,7 @@ def resolve_config(
         if config is not None and _differs(to_dict(cfg), to_dict(run_cfg), ignore):
             where = config if not isinstance(config, ExperimentConfig) else "the given config"
             raise ConfigError(f"{where}: differs from the run's {saved}; resume without --config "
-                              "(only --epochs/--device may change) or start a new --out")
+                              f"(only {', '.join(sorted(RESUMABLE_KEYS))} may change) or start a new --out")
         cfg = run_cfg
     return cfg, run_dir
 
@@ -229,10 +232,14 @@ def train(
         if dist.is_initialized():  # every rank done with its collectives before any tears the group down
             dist.barrier()
     finally:
-        # the trainer (its DDP reducer holds the process group) goes before the group: a gloo group
-        # destroyed under a live reducer could abort one rank at exit ("terminate called without an
-        # active exception", seen once in CI)
-        del trainer
+        # the trainer's DDP wrapper (its reducer holds the process group) goes before the group: a gloo
+        # group destroyed under a live reducer could abort one rank at exit ("terminate called without
+        # an active exception", seen once in CI). close() drops it even when a traceback still holds
+        # the trainer; collect() frees the wrapper's reference cycle
+        if trainer is not None:
+            trainer.close()
+        trainer = None
+        gc.collect()
         shutdown_distributed()
     best = summary["best"]
     return TrainResult(

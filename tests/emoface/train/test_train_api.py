@@ -69,3 +69,20 @@ def test_run_folder_rules_are_typed_errors(data, tmp_path):
 
 def _cfg() -> ExperimentConfig:
     return load_yaml(ExperimentConfig, None, flat_overrides(TINY))
+
+
+def test_resume_may_change_the_options_that_change_no_result(data, tmp_path):
+    """Adam's kernel and the memory options may change when a run resumes (they change no result beyond
+    float rounding); other keys stay the run's, and a preset that differs only in them is not refused."""
+    from emoface.train.workflow import resolve_config
+
+    run = tmp_path / "run"
+    train(_cfg(), data, run, max_steps=1)
+    cfg, _ = resolve_config(None, run, True, {"optim.fused": True, "train.malloc_release": "trim",
+                                              "model.feature_dim": 64})
+    assert cfg.optim.fused and cfg.train.malloc_release == "trim"
+    assert cfg.model.feature_dim == _cfg().model.feature_dim  # not a resumable key: the run's value
+    preset = load_yaml(ExperimentConfig, None, {**flat_overrides(TINY), "optim.fused": True})
+    assert resolve_config(preset, run, True, {})[0].optim.fused is False  # the run's config.yaml wins
+    result = train(None, data, run, resume=True, overrides={"optim.fused": True})
+    assert result.resumed and result.config.optim.fused

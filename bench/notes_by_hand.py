@@ -407,7 +407,7 @@ FLAME_PAIR_STEP = HandRecord(
     "`python -m bench.bench_optimizer` (paper preset, 5023 vertices, the trained parameters with seeded\n"
     "random gradients, the two kinds alternated in 5 rounds in one process after a warm-up step each,\n"
     "2 threads; 2 cores (AMD EPYC), no GPU, otherwise idle; 2026-12-07 10:21-10:22 UTC, two runs of\n"
-    "commit AFTER_COMMIT):\n"
+    "the bench of commit 8943b0f):\n"
     "\n"
     "| variant | trained parameters | default s / step | fused s / step | speed-up | max relative difference of the updates |\n"
     "|---|---|---|---|---|---|\n"

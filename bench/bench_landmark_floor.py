@@ -31,6 +31,8 @@ from pathlib import Path
 
 import numpy as np
 
+from bench.bench_levers import corpus_arguments, load_actors
+
 #: the regions of the issue's goals (``face``: every vertex)
 REGIONS = ("lips", "eye_region", "face")
 
@@ -251,9 +253,7 @@ def markdown(rows: list[dict]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--corpus", type=Path, required=True, help="a `build-dataset synth` folder (the map is learnt here)")
-    ap.add_argument("--cache", type=Path, required=True, help="where its landmark tracks are cached")
-    ap.add_argument("--photo", default="all", help="only this photo's actors of --corpus ('all': every actor)")
+    corpus_arguments(ap, "all", "the map is learnt here")
     ap.add_argument("--holdout-corpus", type=Path, default=None, help="another corpus the map is applied to")
     ap.add_argument("--holdout-cache", type=Path, default=None)
     ap.add_argument("--holdout-photo", default="all")
@@ -262,7 +262,6 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     if (args.holdout_corpus is None) != (args.holdout_cache is None):
         ap.error("--holdout-corpus and --holdout-cache go together")
-    from bench.bench_levers import load_actors
     from emoface.morphable import load
 
     model = load("demo")

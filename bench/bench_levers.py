@@ -196,6 +196,14 @@ def load_actors(corpus: Path, cache: Path, photo: str = "all") -> dict[int, list
     return data
 
 
+def corpus_arguments(ap: argparse.ArgumentParser, photo: str = "all", role: str = "") -> None:
+    """``--corpus``, ``--cache`` and ``--photo`` (default ``photo``): :func:`load_actors`'s inputs on a command
+    line; ``role`` adds what the corpus is for to its help."""
+    ap.add_argument("--corpus", type=Path, required=True, help="a `build-dataset synth` folder" + (f" ({role})" if role else ""))
+    ap.add_argument("--cache", type=Path, required=True, help="where its landmark tracks are cached")
+    ap.add_argument("--photo", default=photo, help="only this photo's actors of --corpus ('all': every actor)")
+
+
 def with_flow(data: dict[int, list[ClipData]], cfg, cache: Path) -> tuple[dict[int, list[ClipData]], float]:
     """``data`` with every track's optical flow (``cfg``: a ``FlowConfig``; cached in ``cache``) and
     the flow's own CPU seconds (decoding excluded: the build decodes each frame once for all)."""
@@ -234,7 +242,6 @@ def evaluate(v: Variant, data: dict[int, list[ClipData]], model, oracle: bool,
     from bench.bench_fit import fit_actor, gt_summary, measures, oracle_track
     from emoface.utils.config import from_dict
     from pipeline.fitting import SmoothConfig
-    from pipeline.fitting.config import load_fit_config
     from pipeline.qa import load_ground_truth
 
     cfg = variant_config(v)
@@ -379,9 +386,7 @@ def run(corpus: Path, cache: Path, photo: str, variants: list[Variant], oracle: 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--corpus", type=Path, required=True, help="a `build-dataset synth` folder")
-    ap.add_argument("--cache", type=Path, required=True, help="where the landmark tracks are cached")
-    ap.add_argument("--photo", default="astronaut", help="tune on this photo's actors ('all': every actor)")
+    corpus_arguments(ap, "astronaut", "tuned on its --photo actors")
     ap.add_argument("--only", default="", help="comma-separated variant names (default: all)")
     ap.add_argument("--extra", default="[]", help='JSON list of more variants: [{"name":, "lever":, "setting":, "fit":, "smooth":}]')
     ap.add_argument("--oracle", action="store_true", help="fit the true landmarks (+1 px) with every variant "

@@ -18,12 +18,12 @@ import argparse
 import json
 from pathlib import Path
 
+from bench.bench_levers import corpus_arguments
+
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--corpus", type=Path, required=True, help="a `build-dataset synth` folder")
-    ap.add_argument("--cache", type=Path, required=True, help="where the landmark tracks are cached")
-    ap.add_argument("--photo", default="astronaut", help="this photo's actors ('all': every actor)")
+    corpus_arguments(ap, "astronaut")
     ap.add_argument("--out", type=Path, default=None, help="also write both results as JSON")
     args = ap.parse_args(argv)
     import torch

@@ -283,9 +283,9 @@ class Trainer:
 
     def close(self) -> None:
         """Drop the DDP wrapper (its reducer holds the process group), so that the group can be destroyed
-        after it; the model, its weights and the history stay. Training again needs a new Trainer."""
-        if getattr(self, "ddp", None) is not None and self.ddp is not getattr(self, "pair_model", None):
-            self.ddp = None
+        after it: the trainer steps the plain pair model from then on, as in a single process."""
+        if hasattr(self, "pair_model"):
+            self.ddp = self.pair_model
 
     def run(self) -> dict:
         """Train to ``cfg.train.epochs`` (or ``max_steps``); returns the metrics written to metrics.json."""

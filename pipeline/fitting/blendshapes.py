@@ -147,7 +147,7 @@ def expression_observations(blendshapes: np.ndarray | None, blendshape_names: Se
         return None
     value = cfg.scale * np.stack(values, 1)
     ok = np.asarray(valid, bool)[:, None] & np.isfinite(value)
-    precision = np.where(ok, cfg.weight / cfg.std**2, 0.0) * np.ones_like(value)
+    precision = np.where(ok, cfg.weight / cfg.std**2, 0.0)
     import torch
 
     t = lambda v: torch.as_tensor(v, dtype=torch.float64, device=device)  # noqa: E731

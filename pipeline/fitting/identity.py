@@ -134,9 +134,7 @@ def fit_identity(tracks: list[LandmarkTrack], model, camera: PinholeCamera | Non
     # detector errors are correlated across frames of one face: let the sampled frames count
     # as ``identity.effective_frames`` frames of evidence against the shape prior
     c = min(1.0, float(cfg.identity.effective_frames) / N)
-    targets.weight = targets.weight * c
-    if targets.expression_obs is not None:
-        targets.expression_obs = targets.expression_obs.scaled(c)
+    targets = targets.scaled(c)
     prior = prior * c
     bound = bound * c
     beta = torch.zeros(S, dtype=f64, device=device)

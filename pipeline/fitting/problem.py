@@ -46,6 +46,11 @@ class Targets:
         obs = None if self.expression_obs is None else self.expression_obs.frames(a, b)
         return Targets(self.uv[a:b], self.weight[a:b], pick(self.sigma), pick(self.iod), obs)
 
+    def scaled(self, c: float) -> "Targets":
+        """Every observation's weight times ``c`` (the landmarks' and the blendshape scores')."""
+        obs = None if self.expression_obs is None else self.expression_obs.scaled(c)
+        return Targets(self.uv, self.weight * c, self.sigma, self.iod, obs)
+
     @staticmethod
     def concat(parts: list["Targets"]) -> "Targets":
         """Stack targets of several clips (per-frame sigma and IOD)."""

@@ -78,8 +78,9 @@ def run(preset: str, n_vertices: int, seconds: list[float], max_uncached: float,
     return rows
 
 
-def _paper_model(n_vertices: int):
-    """The paper preset's model (random init, seed 0, decoder outputs drawn small so predictions move) and its topology."""
+def _paper_model(n_vertices: int, preset: str = "paper"):
+    """The paper preset's model (random init, seed 0, decoder outputs drawn small so predictions move) and its topology
+    (``preset``: another ``configs/emoface-<preset>.yaml``, e.g. ``small`` for a test)."""
     import torch
 
     from bench.bench_train import topology
@@ -87,7 +88,7 @@ def _paper_model(n_vertices: int):
     from emoface.train.config import ExperimentConfig
     from emoface.utils.config import load_yaml
 
-    cfg = load_yaml(ExperimentConfig, REPO / "configs" / "emoface-paper.yaml")
+    cfg = load_yaml(ExperimentConfig, REPO / "configs" / f"emoface-{preset}.yaml")
     m = topology(n_vertices)
     torch.manual_seed(0)
     model = build_model(cfg.model, m.faces, n_vertices, 20, m.v_template).eval()
@@ -187,6 +188,88 @@ def int8_error(seconds: list[float], n_vertices: int = 5023, repeats: int = 2) -
     return rows
 
 
+def concurrent_encoders(seconds: list[float], n_vertices: int = 5023, repeats: int = 4, preset: str = "paper") -> list[dict]:
+    """Paper preset: the two audio encoders one after the other, or side by side in two threads.
+
+    ``generate`` runs the content and the emotion encoder one after the other, each on all of
+    torch's threads. Side by side, each runs in its own thread on half of them (the
+    transformer's matrices at a few seconds of audio are small, so two threads speed one pass up
+    by less than 2x). Both encoders whole (CNN and transformer) side by side, or the CNNs one after
+    the other and the transformers side by side; the rest of ``generate`` (Mesh Attention, cached
+    decoding) after them, as it runs. Alternated in one process, the order reversed every other
+    round; seconds (median of ``repeats``), speed-up over one after the other, and the largest
+    difference of the features and of the vertices.
+    """
+    import statistics
+    from concurrent.futures import ThreadPoolExecutor
+
+    import torch
+
+    model, m = _paper_model(n_vertices, preset)
+    ce, ee = model.content_encoder, model.emotion_encoder
+    tpl = torch.from_numpy(m.v_template).float()
+    n_threads = torch.get_num_threads()
+    halves = (max(1, n_threads // 2), max(1, n_threads - n_threads // 2))
+
+    def on_threads(k: int, fn, *args):
+        torch.set_num_threads(k)  # this worker's intra-op threads, and what threads started later begin with
+        return fn(*args)
+
+    def side_by_side(fc, fe, ac, ae, t):
+        with ThreadPoolExecutor(2) as pool:
+            jc, je = pool.submit(on_threads, halves[0], fc, ac, t), pool.submit(on_threads, halves[1], fe, ae, t)
+            out = jc.result(), je.result()
+        torch.set_num_threads(n_threads)  # the setting as before, for threads started later too
+        return out
+
+    def variant(name: str, audio: torch.Tensor, t: int):
+        a = audio[None]
+        if name == "one after the other":
+            return ce(a, t), ee(a, t)
+        if name == "side by side":
+            return side_by_side(ce, ee, a, a, t)
+        return side_by_side(ce.from_cnn_features, ee.from_cnn_features, ce.cnn_features(a), ee.cnn_features(a), t)
+
+    def animate(feats):
+        content, emotion = feats
+        spk = torch.zeros(1, model.n_speakers)
+        spk[0, 0] = 1
+        inputs = model.prepare(content, emotion, spk, torch.tensor([[1.0, 0.0]]), tpl[None])
+        return model.decode_autoregressive(inputs, torch.zeros(1, *tpl.shape)).fused
+
+    names = ("one after the other", "side by side", "transformers side by side")
+    g = torch.Generator().manual_seed(0)
+    rows = []
+    with torch.no_grad():
+        warm = 0.1 * torch.randn(16000, generator=g)
+        for k in names:
+            variant(k, warm, model.n_frames_for(16000))
+        for sec in seconds:
+            audio = 0.1 * torch.randn(int(sec * 16000), generator=g)
+            t = model.n_frames_for(audio.shape[0])
+            enc = {k: [] for k in names}
+            total = {k: [] for k in names}
+            feats, verts = {}, {}
+            for r in range(repeats):
+                for k in (names if r % 2 == 0 else names[::-1]):
+                    t0 = time.perf_counter()
+                    feats[k] = variant(k, audio, t)
+                    t1 = time.perf_counter()
+                    verts[k] = animate(feats[k])
+                    enc[k].append(t1 - t0)
+                    total[k].append(time.perf_counter() - t0)
+            base = names[0]
+            for k in names:
+                rows.append({"variant": k, "audio_seconds": sec, "threads": n_threads,
+                             "encoders_s": statistics.median(enc[k]), "generate_s": statistics.median(total[k]),
+                             "encoders_speedup": statistics.median(enc[base]) / statistics.median(enc[k]),
+                             "generate_speedup": statistics.median(total[base]) / statistics.median(total[k]),
+                             "max_feature_diff": max(float((x - y).abs().max()) for x, y in zip(feats[k], feats[base])),
+                             "max_vertex_diff_mm": float((verts[k] - verts[base]).abs().max()) * 1e3})
+                print(json.dumps(rows[-1]), flush=True)
+    return rows
+
+
 def run_presets(presets=("small", "paper"), vertices: int | None = None, seconds=(3.0, 60.0),
                 max_uncached_seconds: float | dict[str, float] = 300.0, device: str = "cpu",
                 threads: int | None = None) -> dict:
@@ -219,15 +302,19 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=REPO / "bench" / "results" / "inference.json")
     ap.add_argument("--bf16", action="store_true", help="paper preset: float32 vs bfloat16 encoders (speed, error)")
     ap.add_argument("--int8", action="store_true", help="paper preset: float32 vs int8 dynamic quantisation (speed, error)")
+    ap.add_argument("--concurrent-encoders", action="store_true",
+                    help="paper preset: the two encoders one after the other vs side by side in two threads (speed, difference)")
     args = ap.parse_args()
-    if args.bf16 or args.int8:
+    if args.bf16 or args.int8 or args.concurrent_encoders:
         import torch
 
         if args.threads:
             torch.set_num_threads(args.threads)
         load0 = os.getloadavg()[0]
-        rows = (bf16_error if args.bf16 else int8_error)(args.seconds, args.vertices or 5023)
-        report = {"benchmark": "inference_bf16" if args.bf16 else "inference_int8", "load_average_before": load0, "date": time.strftime("%Y-%m-%d"), "threads": torch.get_num_threads(),
+        kind = "bf16" if args.bf16 else "int8" if args.int8 else "concurrent_encoders"
+        fn = {"bf16": bf16_error, "int8": int8_error, "concurrent_encoders": concurrent_encoders}[kind]
+        rows = fn(args.seconds, args.vertices or 5023)
+        report = {"benchmark": f"inference_{kind}", "load_average_before": load0, "date": time.strftime("%Y-%m-%d"), "threads": torch.get_num_threads(),
                   "load_average_after": os.getloadavg()[0], "rows": rows}
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(json.dumps(report, indent=2) + "\n")

@@ -434,3 +434,75 @@ FLAME_PAIR_STEP = HandRecord(
     "the edge of the goal, not under it."
     ),
 )
+
+
+#: "FLAME scale, continued: two more ways measured and not kept" (issue 17): the two encoders side by
+#: side in two threads, and the allocator's thresholds against the pair step's peak memory.
+FLAME_NOT_KEPT = HandRecord(
+    measured="2026-12-07",
+    commands=(
+        "python -m bench.bench_inference --concurrent-encoders --seconds 3 10 60 --threads 2",
+        "python -c \"from pathlib import Path; from bench.bench_speed import paired; "
+        "print(paired(Path('../shared/anchors/faceformer'), 2, 5, (3.0, 10.0)))\"",
+        "MALLOC_MMAP_THRESHOLD_=N python -m bench.bench_train --one paper 5023 emoface --steps 3 --frames 90 --threads 2",
+    ),
+    text=(
+    "### FLAME scale, continued: two more ways measured and not kept (measured by hand)\n"
+    "\n"
+    "Machine: 2 cores (AMD EPYC), no GPU, otherwise idle; 2026-12-07, 11:00-11:40 UTC; the code of commit\n"
+    "fbb55ad (the bench's new `--concurrent-encoders` added).\n"
+    "\n"
+    "**The two encoders side by side.** `generate` runs the content and the emotion encoder one after\n"
+    "the other, each on all of torch's threads. `python -m bench.bench_inference --concurrent-encoders\n"
+    "--seconds 3 10 60 --threads 2` runs them side by side instead, each in its own thread on one of the\n"
+    "two (both encoders whole, or the CNNs one after the other and the transformers side by side), then\n"
+    "Mesh Attention and the cached decoding as `generate` does; paper preset, 5023 vertices, random-init\n"
+    "encoders, one process, the variants alternated in 4 rounds (medians). The features differ from one\n"
+    "after the other by at most 2.7e-6 and the vertices by 2.6e-5 mm (the same computation on another\n"
+    "thread count; tested to 1e-5, `tests/bench/test_bench_inference.py`).\n"
+    "\n"
+    "| audio | encoders one after the other | side by side | transformers side by side | `generate`, one after the other | side by side | transformers side by side |\n"
+    "|---|---|---|---|---|---|---|\n"
+    "| 3 s | 0.451 s | 1.07x | 1.09x | 0.658 s | 1.02x | 1.04x |\n"
+    "| 10 s | 1.567 s | 1.15x | 1.03x | 2.332 s | 1.08x | 1.02x |\n"
+    "| 60 s | 9.345 s | 0.73x | 0.92x | 14.904 s | 0.78x | 0.99x |\n"
+    "\n"
+    "(speed-ups over one after the other.) At the goal's 3 s it saves 2-4% of `generate`; at 60 s the\n"
+    "two encoders' long attention matrices compete for the caches and side by side is 27% slower. Not\n"
+    "kept: a few percent at one length and a loss at another, for a thread pool that changes torch's\n"
+    "process-wide thread setting. The 3 s goal stays out of reach on the exact path: alternated with\n"
+    "FaceFormer's `predict` in one process the same day (`bench.bench_speed.paired`, 5 rounds, 2 threads),\n"
+    "EmoFace / FaceFormer was 1.75x at 3 s (0.89x at 10 s), and EmoFace's two encoders alone 1.10x\n"
+    "(0.57x): on this machine that day FaceFormer's whole `predict` on 3 s took less time than the two\n"
+    "encoders that every EmoFace inference runs, so no change after the encoders can reach 1.0x, and\n"
+    "running them side by side takes back 7-9% of them.\n"
+    "\n"
+    "**The allocator and the pair step's peak memory.** glibc's `MALLOC_MMAP_THRESHOLD_=N` gives every\n"
+    "allocation of at least N bytes its own mapping, returned to the system when it is freed (the\n"
+    "default lets the threshold grow, so freed blocks stay in the heap); `train.malloc_release: mmap` sets\n"
+    "N to 1 MiB. `python -m bench.bench_train --one paper 5023 emoface --steps 3 --frames 90 --threads 2`,\n"
+    "the paper preset as it is (its step-time options on), one fresh process per row, one after the\n"
+    "other (so the times carry the 10-20% spread between fresh processes):\n"
+    "\n"
+    "| allocator | s / step | peak RSS |\n"
+    "|---|---|---|\n"
+    "| default | 3.40 | 4,632 MiB |\n"
+    "| `MALLOC_ARENA_MAX=1` | 3.80 | 4,534 MiB |\n"
+    "| threshold 16 MiB, one arena | 3.95 | 4,519 MiB |\n"
+    "| `train.malloc_release=trim` | 4.27 | 4,487 MiB |\n"
+    "| threshold 4 MiB | 4.81 | 4,365 MiB |\n"
+    "| `train.malloc_release=mmap` (1 MiB) | 5.24 | 4,161 MiB |\n"
+    "| threshold 1 MiB, one arena | 5.90 | 4,131 MiB |\n"
+    "| threshold 128 KiB | 6.69 | 3,869 MiB |\n"
+    "| `mmap` + `optim.step_in_backward=true` | 6.16 | 3,990 MiB |\n"
+    "\n"
+    "With every block of 128 KiB or more handed back the moment it is freed, the peak is close to what the\n"
+    "step holds live: 3,869 MiB, that is 4.06 GB, above the 4 GB goal, at twice the step time (with the\n"
+    "gradients freed as they are applied, `step_in_backward`, on the 1 MiB threshold: 3,990 MiB). Of that,\n"
+    "the parameters and Adam's two moments are 2.20 GiB; the rest is the process, the activations and the\n"
+    "gradients. What brings the step under 4 GB costs step time: recomputing activations (encoder\n"
+    "checkpointing, docs/model.md section 2.4: 3.68 GiB with the memory options, a pair step 2.4-2.6x\n"
+    "the single branch's) or an allocator that hands every block back (about twice the step time): on\n"
+    "this model the memory goal and the step-time goal exclude each other."
+    ),
+)

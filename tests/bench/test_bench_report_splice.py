@@ -91,7 +91,8 @@ def test_write_report_partial_keeps_other_sections(tmp_path):
     assert added == {"## Fit levers: a fit that keeps the expression", START, END,
                      "### FLAME scale, continued: the pair step's shared work, `animate --bf16`, int8 (measured by hand)",
                      "### FLAME scale, continued: training memory under 4 GB (measured by hand)",
-                     "### FLAME scale, continued: the decoding loop and the pair step at 2 threads (measured by hand)"}
+                     "### FLAME scale, continued: the decoding loop and the pair step at 2 threads (measured by hand)",
+                     "### FLAME scale, continued: two more ways measured and not kept (measured by hand)"}
     write_report(tmp_path / "results", md)  # a full render: nothing carried over
     assert "old fit numbers" not in md.read_text()
 

@@ -1,0 +1,103 @@
+"""bench.bench_real_motion: the flow's trajectory of a distance between two points, and the comparison that
+reads a detector's gain against it (drift removed, missing steps counted), on a known motion."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from bench.bench_real_motion import (PAIRS, ClipMotion, compare, detrend, distances, flow_trajectory, main, markdown,
+                                     measure, summary)
+
+T, N = 90, 478
+
+
+def _face(width: np.ndarray, opening: np.ndarray) -> np.ndarray:
+    """``(T, N, 2)`` px: eye corners 100 px apart (MediaPipe 33, 263), mouth corners (61, 291) ``width`` apart,
+    lip midpoints (0, 17) ``opening`` apart, the whole face drifting to the right."""
+    p = np.zeros((len(width), N, 2))
+    shift = np.linspace(0, 20, len(width))[:, None]
+    p[:, 33] = np.c_[200 + shift, np.full_like(shift, 200)]
+    p[:, 263] = np.c_[300 + shift, np.full_like(shift, 200)]
+    p[:, 61] = np.c_[250 - width[:, None] / 2 + shift, np.full_like(shift, 300)]
+    p[:, 291] = np.c_[250 + width[:, None] / 2 + shift, np.full_like(shift, 300)]
+    p[:, 0] = np.c_[250 + shift, 300 - opening[:, None] / 2]
+    p[:, 17] = np.c_[250 + shift, 300 + opening[:, None] / 2]
+    return p
+
+
+def _motion(seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    t = np.arange(T)
+    width = 60 + 3 * np.sin(t / 4) + rng.normal(size=T) * 0.5
+    opening = 20 + 8 * np.abs(np.sin(t / 3)) + rng.normal(size=T) * 0.5
+    return width, opening
+
+
+def _flow_of(points: np.ndarray) -> np.ndarray:
+    """The exact flow of ``points``: row t holds the motion from frame t-1 to t, at frame t-1's points."""
+    f = np.full_like(points, np.nan)
+    f[1:] = points[1:] - points[:-1]
+    return f
+
+
+def test_the_exact_flow_rebuilds_the_distance():
+    truth = _face(*_motion())
+    valid = np.ones(T, bool)
+    traj, missing = flow_trajectory(truth, _flow_of(truth), valid, PAIRS["mouth width"])
+    np.testing.assert_allclose(traj, distances(truth, PAIRS["mouth width"]), atol=1e-9)
+    assert missing == 0.0
+
+
+def test_missing_flow_steps_add_no_change_and_are_counted():
+    truth = _face(*_motion())
+    flow = _flow_of(truth)
+    flow[10, 61] = np.nan  # a point that failed the forward-backward check
+    valid = np.ones(T, bool)
+    valid[20] = False  # a frame without a face: the steps into and out of it are missing
+    traj, missing = flow_trajectory(truth, flow, valid, PAIRS["mouth width"])
+    w = distances(truth, PAIRS["mouth width"])
+    assert traj[10] == pytest.approx(traj[9]) and traj[20] == pytest.approx(traj[19]) and traj[21] == pytest.approx(traj[20])
+    assert missing == pytest.approx(3 / (T - 1))
+    assert traj[5] == pytest.approx(w[5])
+
+
+def test_a_detector_that_sees_half_the_motion_has_gain_one_half_against_a_drifting_flow():
+    width, opening = _motion()
+    truth = _face(width, opening)
+    det = _face(60 + 0.5 * (width - 60), opening)  # half the horizontal lip motion, all the vertical
+    flow = _flow_of(truth)
+    flow[1:, 291, 0] += 0.05  # a slow drift of the flow: 4.5 px over the clip, more than the motion's std
+    row = measure(ClipMotion("c", "generated", det, np.ones(T, bool), flow, truth))
+    w, o = row["mouth width"], row["mouth opening"]
+    assert w["detector_vs_truth"]["gain"] == pytest.approx(0.5, abs=0.02) and w["detector_vs_truth"]["r"] > 0.99
+    assert w["detector_vs_flow"]["gain"] == pytest.approx(0.5, abs=0.05) and w["detector_vs_flow"]["r"] > 0.95
+    assert o["detector_vs_flow"]["gain"] == pytest.approx(1.0, abs=0.02)
+    assert w["flow_vs_truth"]["gain"] == pytest.approx(1.0, abs=0.1)
+    # without removing the drift the flow's trajectory would not match the truth's
+    traj = flow_trajectory(det, flow, np.ones(T, bool), PAIRS["mouth width"])[0]
+    tw = distances(truth, PAIRS["mouth width"])
+    assert np.corrcoef(traj - traj.mean(), tw - tw.mean())[0, 1] < 0.9
+    summ = summary([row])
+    assert summ[0]["width_over_opening_gain_truth"] == pytest.approx(0.5, abs=0.02)
+    assert summ[0]["width_over_opening_gain_flow"] == pytest.approx(0.5, abs=0.05)
+    text = markdown(summ)
+    assert "| generated | mouth width | 1 |" in text and "| generated | 0.5" in text
+
+
+def test_detrend_and_compare_edges():
+    x = np.arange(10, dtype=float) * 3 + np.sin(np.arange(10))
+    d = detrend(x)
+    assert abs(np.polyfit(np.arange(10), d, 1)[0]) < 1e-9
+    y = x.copy()
+    y[4] = np.nan
+    assert np.isnan(detrend(y)[4]) and np.isfinite(detrend(y)).sum() == 9
+    assert compare(np.ones(5), np.arange(5.0)) == {"r": None, "gain": None, "r_steps": None}
+    assert compare(np.full(2, 1.0), np.full(2, 2.0))["r"] is None
+
+
+def test_main_refuses_without_input(capsys):
+    with pytest.raises(SystemExit):
+        main(["--cache", "x"])
+    assert main(["--cache", "x", "--video", "no/such.mp4"]) == 2
+    assert "no/such.mp4: no such video" in capsys.readouterr().err

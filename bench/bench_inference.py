@@ -213,14 +213,16 @@ def concurrent_encoders(seconds: list[float], n_vertices: int = 5023, repeats: i
 
     def on_threads(k: int, fn, *args):
         torch.set_num_threads(k)  # this worker's intra-op threads, and what threads started later begin with
-        return fn(*args)
+        with torch.no_grad():  # grad mode is per thread: a worker starts with gradients on
+            return fn(*args)
 
     def side_by_side(fc, fe, ac, ae, t):
-        with ThreadPoolExecutor(2) as pool:
-            jc, je = pool.submit(on_threads, halves[0], fc, ac, t), pool.submit(on_threads, halves[1], fe, ae, t)
-            out = jc.result(), je.result()
-        torch.set_num_threads(n_threads)  # the setting as before, for threads started later too
-        return out
+        try:
+            with ThreadPoolExecutor(2) as pool:
+                jc, je = pool.submit(on_threads, halves[0], fc, ac, t), pool.submit(on_threads, halves[1], fe, ae, t)
+                return jc.result(), je.result()
+        finally:
+            torch.set_num_threads(n_threads)  # the setting as before, for threads started later too
 
     def variant(name: str, audio: torch.Tensor, t: int):
         a = audio[None]
@@ -265,6 +267,7 @@ def concurrent_encoders(seconds: list[float], n_vertices: int = 5023, repeats: i
                              "encoders_speedup": statistics.median(enc[base]) / statistics.median(enc[k]),
                              "generate_speedup": statistics.median(total[base]) / statistics.median(total[k]),
                              "max_feature_diff": max(float((x - y).abs().max()) for x, y in zip(feats[k], feats[base])),
+                             "features_require_grad": any(x.requires_grad for x in feats[k]),
                              "max_vertex_diff_mm": float((verts[k] - verts[base]).abs().max()) * 1e3})
                 print(json.dumps(rows[-1]), flush=True)
     return rows

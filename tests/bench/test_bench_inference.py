@@ -32,8 +32,9 @@ def test_side_by_side_encoders_equal_one_after_the_other_and_restore_the_threads
     assert base["encoders_speedup"] == 1.0 and base["max_feature_diff"] == 0.0
     for r in rows:
         assert r["audio_seconds"] == 1.0 and r["threads"] == 2
-        assert r["encoders_s"] > 0 and r["generate_s"] >= r["encoders_s"]
+        assert r["encoders_s"] > 0
         assert r["max_feature_diff"] < 1e-5 and r["max_vertex_diff_mm"] < 1e-5 * 1e3
+        assert not r["features_require_grad"]  # the workers run without gradients, as generate does
     # a worker thread's torch.set_num_threads also sets what threads started later begin with
     seen: list[int] = []
     later = threading.Thread(target=lambda: seen.append(torch.get_num_threads()))

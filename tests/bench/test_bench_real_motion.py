@@ -14,16 +14,16 @@ T, N = 90, 478
 
 def _face(width: np.ndarray, opening: np.ndarray) -> np.ndarray:
     """``(T, N, 2)`` px: eye corners 100 px apart (MediaPipe 33, 263), mouth corners (61, 291) ``width`` apart,
-    lip midpoints (0, 17) ``opening`` apart, the whole face drifting to the right."""
-    p = np.zeros((len(width), N, 2))
-    shift = np.linspace(0, 20, len(width))[:, None]
-    p[:, 33] = np.c_[200 + shift, np.full_like(shift, 200)]
-    p[:, 263] = np.c_[300 + shift, np.full_like(shift, 200)]
-    p[:, 61] = np.c_[250 - width[:, None] / 2 + shift, np.full_like(shift, 300)]
-    p[:, 291] = np.c_[250 + width[:, None] / 2 + shift, np.full_like(shift, 300)]
-    p[:, 0] = np.c_[250 + shift, 300 - opening[:, None] / 2]
-    p[:, 17] = np.c_[250 + shift, 300 + opening[:, None] / 2]
-    return p
+    lip midpoints (0, 17) ``opening`` apart, the whole face drifting to the right and rolling (up to 0.3 rad)."""
+    t = len(width)
+    p = np.zeros((t, N, 2))
+    p[:, 33] = [-50, -100]
+    p[:, 263] = [50, -100]
+    p[:, 61, 0], p[:, 291, 0] = -width / 2, width / 2
+    p[:, 0, 1], p[:, 17, 1] = -opening / 2, opening / 2
+    roll = 0.3 * np.sin(np.arange(t) / 9)
+    rot = np.stack([np.c_[np.cos(roll), -np.sin(roll)], np.c_[np.sin(roll), np.cos(roll)]], axis=1)  # (T, 2, 2)
+    return np.einsum("tij,tnj->tni", rot, p) + np.c_[250 + np.linspace(0, 20, t), np.full(t, 300)][:, None]
 
 
 def _motion(seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -83,6 +83,38 @@ def test_a_detector_that_sees_half_the_motion_has_gain_one_half_against_a_drifti
     assert summ[0]["width_over_opening_gain_flow"] == pytest.approx(0.5, abs=0.05)
     text = markdown(summ)
     assert "| generated | mouth width | 1 |" in text and "| generated | 0.5" in text
+
+
+def test_drift_is_removed_from_both_sides_over_the_frames_both_have():
+    width, opening = _motion(1)
+    truth = _face(width, opening)
+    det = _face(width + np.linspace(0, 6, T), opening)  # the detector's width drifts by 6 px over the clip
+    valid = np.ones(T, bool)
+    valid[40:45] = False  # frames without a face: in neither side's line
+    det[40:45] = np.nan
+    row = measure(ClipMotion("c", "generated", det, valid, _flow_of(truth), truth))
+    w = row["mouth width"]
+    assert w["detector_vs_truth"]["r"] > 0.99 and w["detector_vs_truth"]["gain"] == pytest.approx(1.0, abs=0.02)
+    assert w["detector_vs_flow"]["r"] > 0.95
+    assert row["frames"] == T - 5
+
+
+def test_the_summary_takes_the_median_of_per_clip_ratios():
+    rows = []
+    for k, (w_gain, o_gain) in enumerate(((0.2, 1.0), (0.5, 0.5), (0.9, 1.0))):  # ratios 0.2, 1.0, 0.9
+        width, opening = _motion(k)
+        truth = _face(width, opening)
+        det = _face(60 + w_gain * (width - 60), 20 + o_gain * (opening - 20))
+        rows.append(measure(ClipMotion(f"c{k}", "generated", det, np.ones(T, bool), _flow_of(truth), truth)))
+    # the median of the clips' ratios is 0.9; the ratio of the medians would be 0.5 / 1.0
+    assert summary(rows)[0]["width_over_opening_gain_truth"] == pytest.approx(0.9, abs=0.03)
+
+
+def test_a_clip_without_a_face_is_an_error_naming_it():
+    width, opening = _motion()
+    pts = _face(width, opening)
+    with pytest.raises(ValueError, match="v.mp4: a face in 0 frames"):
+        measure(ClipMotion("c", "real video", pts, np.zeros(T, bool), _flow_of(pts), path="v.mp4"))
 
 
 def test_detrend_and_compare_edges():

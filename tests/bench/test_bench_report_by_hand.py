@@ -44,7 +44,7 @@ def test_a_full_render_without_results_keeps_the_records_measured_by_hand(tmp_pa
         "### FLAME scale, continued: the decoding loop and the pair step at 2 threads")
     assert text.index("### FLAME scale, continued: the decoding loop and the pair step at 2 threads") < text.index(
         "### FLAME scale, continued: two more ways measured and not kept")
-    assert text.endswith("on\nthis model the memory goal and the step-time goal exclude each other.\n")
+    assert text.endswith("none of the\nways measured meets both the memory goal and the step-time goal.\n")
 
 
 def test_the_records_are_the_text_of_benchmarks_md_verbatim():

@@ -202,8 +202,8 @@ LEVERS = HandRecord(
     "detector's points hold\")."
     "\n"
     "- A real-video check (`python -m bench.bench_real_motion --corpus C --cache T --flow-cache F --video "
-    "../shared/assets/ravdess/video/01-01-01-01-02-01-05.mp4 [--max-size 0]`, and the held-out corpus; "
-    "2026-12-07; the one real RAVDESS video here, Actor 05, neutral, 3.1 s): the mouth's width (horizontal "
+    "01-01-01-01-02-01-05.mp4 [--max-size 0]`, and the held-out corpus; 2026-12-07; the one real RAVDESS "
+    "video here, Actor 05, neutral, 3.1 s): the mouth's width (horizontal "
     "lip motion) and opening (the control) followed by the detector and by the build's optical flow, "
     "each trajectory's line over the clip removed. The detector's gain on the width over its gain on the "
     "opening, against the flow at 256 px / full resolution (against the truth): astronaut 0.46 / 0.41 "
@@ -458,7 +458,7 @@ FLAME_NOT_KEPT = HandRecord(
     commands=(
         "python -m bench.bench_inference --concurrent-encoders --seconds 3 10 60 --threads 2 --out OUT",
         "python -c \"from pathlib import Path; from bench.bench_speed import paired; "
-        "print(paired(Path('../shared/anchors/faceformer'), 2, 5, (3.0, 10.0)))\"",
+        "print(paired(Path('FACEFORMER_DIR'), 2, 5, (3.0, 10.0)))\"",
         "MALLOC_MMAP_THRESHOLD_=N python -m bench.bench_train --one paper 5023 emoface --steps 3 --frames 90 --threads 2",
     ),
     text=(

@@ -196,11 +196,14 @@ def load_actors(corpus: Path, cache: Path, photo: str = "all") -> dict[int, list
     return data
 
 
-def corpus_arguments(ap: argparse.ArgumentParser, photo: str = "all", role: str = "") -> None:
+def corpus_arguments(ap: argparse.ArgumentParser, photo: str = "all", role: str = "", corpus_required: bool = True,
+                     cache_help: str = "where its landmark tracks are cached") -> None:
     """``--corpus``, ``--cache`` and ``--photo`` (default ``photo``): :func:`load_actors`'s inputs on a command
-    line; ``role`` adds what the corpus is for to its help."""
-    ap.add_argument("--corpus", type=Path, required=True, help="a `build-dataset synth` folder" + (f" ({role})" if role else ""))
-    ap.add_argument("--cache", type=Path, required=True, help="where its landmark tracks are cached")
+    line; ``role`` adds what the corpus is for to its help; ``corpus_required`` False: ``--corpus`` may be left
+    out (default None)."""
+    ap.add_argument("--corpus", type=Path, required=corpus_required, default=None,
+                    help="a `build-dataset synth` folder" + (f" ({role})" if role else ""))
+    ap.add_argument("--cache", type=Path, required=True, help=cache_help)
     ap.add_argument("--photo", default=photo, help="only this photo's actors of --corpus ('all': every actor)")
 
 

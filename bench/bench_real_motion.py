@@ -37,6 +37,8 @@ from pathlib import Path
 
 import numpy as np
 
+from bench.bench_levers import corpus_arguments
+
 #: the distances measured: name -> the two MediaPipe landmark indices
 PAIRS = {"mouth width": (61, 291), "mouth opening": (0, 17)}
 
@@ -280,10 +282,8 @@ def markdown(summ: list[dict]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--corpus", type=Path, default=None, help="a `build-dataset synth` folder (with its truth)")
-    ap.add_argument("--cache", type=Path, required=True,
-                    help="where landmark tracks are cached (the real videos' tracks and flow in its folder real/)")
-    ap.add_argument("--photo", default="all", help="only this photo's actors of --corpus ('all': every actor)")
+    corpus_arguments(ap, "all", "with its truth", corpus_required=False,
+                     cache_help="where landmark tracks are cached (the real videos' tracks and flow in its folder real/)")
     ap.add_argument("--flow-cache", type=Path, default=None, help="where the corpus's flow is cached (default: --cache)")
     ap.add_argument("--video", type=Path, action="append", default=[], help="a real video (repeatable)")
     ap.add_argument("--max-size", type=int, default=256, help="the flow's crop size (0: full resolution)")

@@ -17,9 +17,10 @@ stages 5 and 6 are in bench.rank_stages, the command runner in bench.rank_jobs):
    to fit ``--budget-min``; written once to ``OUT/plan.json`` (``--epochs`` fixes them);
 4. ``emoface train`` of every method x seed (``--resume``; a run with all its epochs is skipped),
    two at a time on one thread each on a CPU, one at a time on a GPU. What each run is launched with
-   (its ``--set`` list, epochs, the preset's sha256, the hashes of the train/val splits) is recorded
-   first in ``RUN/rank_run.json`` (bench.rank_runs); a run trained with anything else than the
-   experiment would use now (other overrides or epochs, an edited preset, rebuilt data; for a run
+   (its ``--set`` list, epochs, the sha256 of the preset's values, the hashes of the train/val splits)
+   is recorded first in ``RUN/rank_run.json`` (bench.rank_runs); a run trained with anything else than
+   the experiment would use now (other overrides or epochs, a preset with other values - an edited
+   comment is no change -, rebuilt data; for a run
    from before the record: its ``config.yaml``, or split files newer than the run) stops the command
    with an error naming the run and what differs (exit code 2), and ``--retrain-stale`` moves it
    aside to ``RUN.stale-<time>`` (nothing is deleted) and trains it again;

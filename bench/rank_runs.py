@@ -2,7 +2,9 @@
 
 Before ``emoface train`` starts a run, :func:`write_record` puts a :class:`RunRecord` in the run
 folder (``rank_run.json``, written atomically): the full ``--set`` list, the epochs, the sha256 of
-the preset's content and a fingerprint of the training data (:func:`data_fingerprint`: the hashes
+the preset's values (:func:`config_values_sha256`: its YAML parsed, so that a comment or a layout
+change is not a change; records from before it hold the file's bytes), a fingerprint of the
+training data (:func:`data_fingerprint`: the hashes
 the build's ``package`` stage records for ``train.h5`` and ``val.h5``, which change whenever the
 clips, the fitting code or the build config behind a split change) and a hash of the training code
 (:func:`code_fingerprint`: ``emoface/model``, ``emoface/train``). A resumed experiment compares
@@ -26,7 +28,8 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-__all__ = ["RECORD", "RunRecord", "data_fingerprint", "code_fingerprint", "code_changed", "launch_record", "read_record", "write_record", "stale_items",
+__all__ = ["RECORD", "RunRecord", "config_values_sha256", "data_fingerprint", "code_fingerprint", "code_changed", "launch_record",
+           "read_record", "write_record", "stale_items",
            "legacy_items", "has_trained", "move_aside"]
 
 #: the record's file name in the run folder
@@ -46,6 +49,7 @@ class RunRecord:
     config_sha256: str  # the preset file's content
     data: dict[str, str]  # split -> fingerprint (:func:`data_fingerprint`)
     code: str = ""  # :func:`code_fingerprint` of the training code ("": a record written before it was kept)
+    config_values: str = ""  # :func:`config_values_sha256` of the preset ("": a record written before it was kept)
 
     def to_dict(self) -> dict[str, object]:
         return {**asdict(self), "sets": list(self.sets)}
@@ -53,6 +57,15 @@ class RunRecord:
 
 def _file_sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def config_values_sha256(path: Path) -> str:
+    """The sha256 of a YAML preset's values: parsed, then written as canonical JSON (sorted keys), so that
+    its comments, key order and layout do not count."""
+    import yaml
+
+    values = yaml.safe_load(path.read_text(encoding="utf-8"))
+    return hashlib.sha256(json.dumps(values, sort_keys=True, default=str).encode()).hexdigest()
 
 
 def data_fingerprint(data: Path) -> dict[str, str]:
@@ -91,7 +104,8 @@ def code_fingerprint(root: Path | None = None) -> str:
 
 def launch_record(config: Path, sets: Sequence[str], epochs: int, data: Path) -> RunRecord:
     """The record of a run launched now with ``--config config``, ``sets``, ``--epochs epochs`` on ``data``."""
-    return RunRecord(tuple(sets), int(epochs), _file_sha256(config), data_fingerprint(data), code_fingerprint())
+    return RunRecord(tuple(sets), int(epochs), _file_sha256(config), data_fingerprint(data), code_fingerprint(),
+                     config_values_sha256(config))
 
 
 def code_changed(have: RunRecord, want: RunRecord) -> bool:
@@ -103,7 +117,8 @@ def read_record(run: Path) -> RunRecord | None:
     """The run's record; None when it has none (or an unreadable one, which counts as none)."""
     try:
         d = json.loads((run / RECORD).read_text())
-        return RunRecord(tuple(d["sets"]), int(d["epochs"]), str(d["config_sha256"]), dict(d["data"]), str(d.get("code", "")))
+        return RunRecord(tuple(d["sets"]), int(d["epochs"]), str(d["config_sha256"]), dict(d["data"]), str(d.get("code", "")),
+                         str(d.get("config_values", "")))
     except (OSError, ValueError, KeyError, TypeError):
         return None
 
@@ -135,7 +150,10 @@ def stale_items(have: RunRecord, want: RunRecord, finished: bool = False) -> lis
             items.append(f"{key}={a.get(key, '(unset)')} (now {b.get(key, '(unset)')})")
     if have.epochs != want.epochs:
         items.append(f"epochs {have.epochs} (now {want.epochs})")
-    if have.config_sha256 != want.config_sha256:
+    if have.config_values and want.config_values:  # its values; a record from before them: the file's bytes
+        if have.config_values != want.config_values:
+            items.append("the preset's values")
+    elif have.config_sha256 != want.config_sha256:
         items.append("the preset's content")
     items += [f"{split}.h5 (rebuilt since)" for split in sorted(set(have.data) | set(want.data))
               if have.data.get(split) != want.data.get(split)]

@@ -336,3 +336,30 @@ def test_a_record_without_the_code_is_not_judged_on_it(tmp_path, calls):
 
     assert stale_items(replace(now, code=""), now) == []
     assert stale_items(replace(now, code="x"), now) != [] and stale_items(replace(now, code="x"), now, finished=True) == []
+
+
+def test_a_comment_in_the_preset_is_no_change_but_a_value_is(tmp_path):
+    """The preset's values are recorded, not its bytes: an edited comment or layout keeps a run; an edited value,
+    or (for a record from before the values were kept) any edit of the file, makes it stale."""
+    from dataclasses import replace
+
+    from bench.rank_runs import stale_items
+
+    data = _data(tmp_path)
+    preset = tmp_path / "preset.yaml"
+    preset.write_text(CONFIG.read_text())
+    sets = _sets("emoface", 0, tmp_path)
+    before = launch_record(preset, sets, EPOCHS, data)
+    preset.write_text("# a note on the preset\n" + CONFIG.read_text().replace("theta:", "theta:  "))
+    commented = launch_record(preset, sets, EPOCHS, data)
+    assert commented.config_sha256 != before.config_sha256
+    assert stale_items(before, commented) == []
+    assert stale_items(replace(before, config_values=""), commented) == ["the preset's content"]
+    assert "theta: 5\n" in CONFIG.read_text()
+    preset.write_text(CONFIG.read_text().replace("theta: 5\n", "theta: 6\n"))
+    assert stale_items(before, launch_record(preset, sets, EPOCHS, data)) == ["the preset's values"]
+    # the record keeps the values' hash through the file
+    run = tmp_path / "run"
+    run.mkdir()
+    write_record(run, before)
+    assert read_record(run) == before

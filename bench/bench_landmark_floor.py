@@ -31,7 +31,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.bench_levers import corpus_arguments, load_actors
+from bench.corpus_cache import corpus_arguments, load_actors
 
 #: the regions of the issue's goals (``face``: every vertex)
 REGIONS = ("lips", "eye_region", "face")
@@ -94,7 +94,7 @@ class Frames:
 
 
 def collect(data: dict, model, ref: np.ndarray | None = None, noise_px: float = 1.0) -> tuple[Frames, np.ndarray]:
-    """``data``: ``bench.bench_levers.prepare``'s clips by actor. Returns the frames and the 2D reference shape."""
+    """``data``: ``bench.corpus_cache.prepare``'s clips by actor. Returns the frames and the 2D reference shape."""
     from bench.bench_fit import oracle_track
     from emoface.data.ravdess import parse_name
     from pipeline.qa import load_ground_truth

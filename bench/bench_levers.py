@@ -40,6 +40,8 @@ from pathlib import Path
 
 import numpy as np
 
+from bench.corpus_cache import ClipData, corpus_arguments, load_actors, with_flow
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -136,100 +138,6 @@ VARIANTS: tuple[Variant, ...] = (
               {"blendshapes": {"weight": w, "components": BROWS}}, on_defaults=True, routine=False)
       for w in (0.3, 1.0, 3.0)),
 )
-
-
-@dataclass
-class ClipData:
-    """A cached clip: its landmark track, ground-truth path, audio duration, decode+landmarks CPU s."""
-
-    track: object
-    gt: str
-    audio_s: float
-    cpu_s: float
-    photo: str | None
-    video: str = ""
-
-
-def prepare(corpus: Path, cache: Path) -> dict[int, list[ClipData]]:
-    """Decode and landmark every clip of ``corpus`` once; cached as ``cache/<clip>.npz`` (+ ``.json``)."""
-    from bench.bench_fit import decode_and_landmark
-    from emoface.utils.atomic import write_json_atomic
-    from pipeline.fitting import LandmarkTrack
-
-    cache.mkdir(parents=True, exist_ok=True)
-    out: dict[int, list[ClipData]] = {}
-    paths = sorted(corpus.glob("Actor_*/*.mp4"))
-    if not paths:
-        raise ValueError(f"{corpus}: no Actor_*/*.mp4 (not a build-dataset synth folder)")
-    for p in paths:
-        npz, meta = cache / f"{p.stem}.npz", cache / f"{p.stem}.json"
-        if npz.is_file() and meta.is_file():
-            track = LandmarkTrack.load(npz)
-            info = json.loads(meta.read_text())
-        else:
-            dec, track, cpu = decode_and_landmark(p)
-            track.save(npz)
-            info = {"audio_s": float(dec["audio_duration_s"]), "cpu_s": cpu}
-            write_json_atomic(meta, info)
-            print(f"landmarks {p.stem}: {track.n_frames} frames, {cpu:.1f} s CPU", file=sys.stderr, flush=True)
-        gt = corpus / "ground_truth" / f"{p.stem}.npz"
-        with np.load(gt) as z:
-            photo = str(z["photo"]) if "photo" in z else None
-        out.setdefault(int(p.stem.split("-")[-1]), []).append(
-            ClipData(track, str(gt), info["audio_s"], info["cpu_s"], photo, str(p)))
-    return out
-
-
-def of_photo(data: dict[int, list[ClipData]], photo: str) -> dict[int, list[ClipData]]:
-    """The actors of ``data`` whose clips show ``photo`` (``all``: every actor; a clip without a recorded photo
-    counts as any)."""
-    if photo == "all":
-        return dict(data)
-    return {a: c for a, c in data.items() if all(x.photo in (None, photo) for x in c)}
-
-
-def load_actors(corpus: Path, cache: Path, photo: str = "all") -> dict[int, list[ClipData]]:
-    """:func:`prepare` then :func:`of_photo`; ``ValueError`` naming the corpus when no actor is left."""
-    data = of_photo(prepare(corpus, cache), photo)
-    if not data:
-        raise ValueError(f"{corpus}: no actor has the photo {photo!r}")
-    return data
-
-
-def corpus_arguments(ap: argparse.ArgumentParser, photo: str = "all", role: str = "", corpus_required: bool = True,
-                     cache_help: str = "where its landmark tracks are cached") -> None:
-    """``--corpus``, ``--cache`` and ``--photo`` (default ``photo``): :func:`load_actors`'s inputs on a command
-    line; ``role`` adds what the corpus is for to its help; ``corpus_required`` False: ``--corpus`` may be left
-    out (default None)."""
-    ap.add_argument("--corpus", type=Path, required=corpus_required, default=None,
-                    help="a `build-dataset synth` folder" + (f" ({role})" if role else ""))
-    ap.add_argument("--cache", type=Path, required=True, help=cache_help)
-    ap.add_argument("--photo", default=photo, help="only this photo's actors of --corpus ('all': every actor)")
-
-
-def with_flow(data: dict[int, list[ClipData]], cfg, cache: Path) -> tuple[dict[int, list[ClipData]], float]:
-    """``data`` with every track's optical flow (``cfg``: a ``FlowConfig``; cached in ``cache``) and
-    the flow's own CPU seconds (decoding excluded: the build decodes each frame once for all)."""
-    from emoface.utils.atomic import atomic_path, write_json_atomic
-    from pipeline.fitting.flow import track_flow
-
-    key = f"flow-{cfg.preset}-{cfg.max_size}-{cfg.margin:g}-{cfg.fb_check_iod:g}"
-    cache.mkdir(parents=True, exist_ok=True)
-    out, cpu = {}, 0.0
-    for actor, clips in data.items():
-        out[actor] = []
-        for c in clips:
-            npz, meta = cache / f"{c.track.clip_id}.{key}.npy", cache / f"{c.track.clip_id}.{key}.json"
-            if npz.is_file() and meta.is_file():
-                flow, s = np.load(npz), json.loads(meta.read_text())["cpu_s"]
-            else:
-                flow, s = track_flow(c.video, c.track, cfg)
-                with atomic_path(npz, suffix=".npy") as tmp:
-                    np.save(tmp, flow)
-                write_json_atomic(meta, {"cpu_s": s})
-            cpu += s
-            out[actor].append(replace(c, track=replace(c.track, flow=flow)))
-    return out, cpu
 
 
 def variant_config(v: Variant):

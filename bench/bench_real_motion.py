@@ -37,7 +37,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.bench_levers import corpus_arguments
+from bench.corpus_cache import cached_flow, corpus_arguments, load_actors
 
 #: the distances measured: name -> the two MediaPipe landmark indices
 PAIRS = {"mouth width": (61, 291), "mouth opening": (0, 17)}
@@ -155,29 +155,9 @@ def measure(c: ClipMotion) -> dict:
     return row
 
 
-def _flow(video: str, track, cfg, cache: Path, name: str | None = None):
-    from emoface.utils.atomic import atomic_path
-    from pipeline.fitting.flow import track_flow
-    from pipeline.fitting.types import FitError
-
-    key = f"flow-{cfg.preset}-{cfg.max_size}-{cfg.margin:g}-{cfg.fb_check_iod:g}"
-    npy = cache / f"{name or track.clip_id}.{key}.npy"
-    if npy.is_file():
-        return np.load(npy)
-    try:
-        flow, _ = track_flow(video, track, cfg)
-    except FitError as exc:  # the video decodes to another frame count than its track's
-        raise ValueError(f"{video}: {exc}") from exc
-    cache.mkdir(parents=True, exist_ok=True)
-    with atomic_path(npy, suffix=".npy") as tmp:
-        np.save(tmp, flow)
-    return flow
-
-
 def generated_clips(corpus: Path, cache: Path, photo: str, flow_cache: Path, cfg) -> list[ClipMotion]:
-    """The clips of a ``build-dataset synth`` corpus (landmarks cached as ``bench.bench_levers`` caches them)."""
+    """The clips of a ``build-dataset synth`` corpus (:mod:`bench.corpus_cache`: landmarks and flow cached)."""
     from bench.bench_fit import oracle_track
-    from bench.bench_levers import load_actors
     from emoface.morphable import load
     from pipeline.qa import load_ground_truth
 
@@ -187,7 +167,8 @@ def generated_clips(corpus: Path, cache: Path, photo: str, flow_cache: Path, cfg
         for c in clips:
             true = oracle_track(c.track, load_ground_truth(c.gt), model, 0.0, 0).landmarks[:, :468, :2]
             out.append(ClipMotion(c.track.clip_id, c.photo or "generated", c.track.landmarks[..., :2],
-                                  np.asarray(c.track.valid, bool), _flow(c.video, c.track, cfg, flow_cache), true, c.video))
+                                  np.asarray(c.track.valid, bool), cached_flow(c.video, c.track, cfg, flow_cache)[0], true,
+                                  c.video))
     return out
 
 
@@ -215,7 +196,7 @@ def real_clips(videos: list[Path], cache: Path, cfg) -> list[ClipMotion]:
                 raise ValueError(f"{v}: {exc}") from exc
             track.save(npz)
         out.append(ClipMotion(v.stem, "real video", track.landmarks[..., :2], np.asarray(track.valid, bool),
-                              _flow(str(v), track, cfg, cache, name), path=str(v)))
+                              cached_flow(str(v), track, cfg, cache, name)[0], path=str(v)))
     return out
 
 

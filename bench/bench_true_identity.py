@@ -18,7 +18,7 @@ import argparse
 import json
 from pathlib import Path
 
-from bench.bench_levers import corpus_arguments
+from bench.corpus_cache import corpus_arguments, load_actors
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -28,7 +28,7 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     import torch
 
-    from bench.bench_levers import Variant, evaluate, headline, load_actors
+    from bench.bench_levers import Variant, evaluate, headline
     from emoface.morphable import load
 
     torch.set_num_threads(1)

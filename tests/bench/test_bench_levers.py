@@ -36,10 +36,10 @@ def test_the_kept_combination_is_the_code_defaults_and_the_baseline_is_not():
 def test_few_clips_refuses_a_photo_no_actor_has(tmp_path, capsys, monkeypatch):
     """``--few-clips`` with a photo none of the corpus's actors has is a one-line usage error, not an
     empty result (the corpus's tracks stand in for a prepared cache)."""
-    import bench.bench_levers as bl
+    import bench.corpus_cache as cc
 
-    clip = bl.ClipData(track=None, gt="", audio_s=1.0, cpu_s=0.0, photo="astronaut")
-    monkeypatch.setattr(bl, "prepare", lambda corpus, cache: {1: [clip]})
+    clip = cc.ClipData(track=None, gt="", audio_s=1.0, cpu_s=0.0, photo="astronaut")
+    monkeypatch.setattr(cc, "prepare", lambda corpus, cache: {1: [clip]})
     with pytest.raises(SystemExit) as exc:
         main(["--corpus", str(tmp_path / "corpus"), "--cache", str(tmp_path / "cache"), "--few-clips", "3",
               "--photo", "nobody", "--out", str(tmp_path / "few.json")])

@@ -1,4 +1,4 @@
-"""bench.bench_levers computes the optical flow of a clip from its video, as the fit's flow term needs it."""
+"""bench.corpus_cache computes the optical flow of a clip from its video, as the fit's flow term needs it, and caches it."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ FIXTURE = Path(__file__).resolve().parents[1] / "data" / "ravdess" / "actor05_ne
 
 def test_with_flow_adds_the_videos_flow_to_every_track_and_caches_it(tmp_path):
     from bench.bench_fit import decode_and_landmark
-    from bench.bench_levers import ClipData, with_flow
+    from bench.corpus_cache import ClipData, with_flow
     from emoface.morphable import load
     from pipeline.fitting import FitConfig, FlowConfig, fit_clip, fit_identity
 
@@ -34,3 +34,20 @@ def test_with_flow_adds_the_videos_flow_to_every_track_and_caches_it(tmp_path):
     ident = fit_identity([track], model, cfg=FitConfig())
     fit = fit_clip(out[5][0].track, ident, model, cfg=FitConfig(flow=cfg))
     assert np.isfinite(fit.expression).all()
+
+
+def test_a_video_of_another_length_than_its_track_is_an_error_naming_it(tmp_path):
+    from dataclasses import replace
+
+    import pytest
+
+    from bench.bench_fit import decode_and_landmark
+    from bench.corpus_cache import cached_flow
+    from pipeline.fitting import FlowConfig
+
+    _, track, _ = decode_and_landmark(FIXTURE)
+    short = replace(track, landmarks=track.landmarks[:-3], valid=track.valid[:-3], blendshapes=track.blendshapes[:-3],
+                    transforms=track.transforms[:-3])
+    with pytest.raises(ValueError, match=f"{FIXTURE.name}: .*frames decoded, the track has {track.n_frames - 3}"):
+        cached_flow(str(FIXTURE), short, FlowConfig(preset="ultrafast", max_size=160), tmp_path, "x")
+    assert not list(tmp_path.iterdir())  # nothing cached

@@ -176,16 +176,19 @@ def gt_summary(rows: list[dict]) -> dict:
     return out
 
 
-def measures(rows: list[dict], oracle_rows: list[dict], feats: list[dict], oracle_feats: list[dict]) -> dict:
+def measures(rows: list[dict], oracle_rows: list[dict], feats: list[dict], oracle_feats: list[dict],
+             regions: dict | None = None) -> dict:
     """The measures against the truth (docs/fitting.md): offset errors per region and recognisability.
 
     ``offsets``: :func:`pipeline.qa.emotion.offset_summary` of the fitted and the oracle clips
     (each with the truth's magnitudes, ``true_*``), per photo when the ground truth records
     one (empty ``oracle_rows``/``oracle_feats``: no oracle); ``recognisability``: leave-one-actor-out accuracy of the fitted, oracle and true
-    meshes with the same folds, per emotion and per photo.
+    meshes with the same folds, per emotion and per photo; with the model's ``regions``, ``static_split``:
+    :func:`pipeline.qa.emotion.static_split` of the lips and the eye region.
     """
     from emoface.data.ravdess import parse_name
-    from pipeline.qa.emotion import ClipFeatures, corpus_recognisability, offset_summary
+    from emoface.eval.recognisability import feature_indices
+    from pipeline.qa.emotion import ClipFeatures, corpus_recognisability, offset_summary, static_split
 
     with_oracle = bool(oracle_feats)
     cf, oracle = ClipFeatures(), []
@@ -195,8 +198,14 @@ def measures(rows: list[dict], oracle_rows: list[dict], feats: list[dict], oracl
         if "fitted" in of and cf.add({"gt_expression_feature_fit": f.get("fitted"), "gt_expression_feature_true": f.get("truth")},
                                      name.emotion, name.actor, photo):
             oracle.append(np.asarray(of["fitted"], np.float64))
-    rec = corpus_recognisability(cf, {"oracle": oracle} if with_oracle else None) if len(cf) else None
-    return {"offsets": {"fitted": offset_summary(rows), "oracle": offset_summary(oracle_rows)}, "recognisability": rec}
+    extra = {"oracle": oracle} if with_oracle else None
+    rec = corpus_recognisability(cf, extra) if len(cf) else None
+    out = {"offsets": {"fitted": offset_summary(rows), "oracle": offset_summary(oracle_rows)}, "recognisability": rec}
+    if regions is not None and len(cf):
+        idx = feature_indices(regions)
+        masks = {k: np.isin(idx, np.asarray(regions[k])) for k in ("lips", "eye_region") if k in regions}
+        out["static_split"] = static_split(cf, masks, extra)
+    return out
 
 
 def run_corpus(corpus: Path, actors: list[int] | None, per_actor: int, cfg, scfg, model) -> dict:
@@ -244,7 +253,7 @@ def run_corpus(corpus: Path, actors: list[int] | None, per_actor: int, cfg, scfg
     res["after_landmarks_ratio"] = after / res["ms_per_frame"]["decode+landmarks"]
     res["summary"] = gt_summary(res["rows"])
     res["oracle_summary"] = gt_summary(res["oracle_rows"])
-    res["measures"] = measures(res["rows"], res["oracle_rows"], feats, oracle_feats)
+    res["measures"] = measures(res["rows"], res["oracle_rows"], feats, oracle_feats, model.regions)
     return res
 
 

@@ -193,7 +193,7 @@ def evaluate(v: Variant, data: dict[int, list[ClipData]], model, oracle: bool,
             "ms_per_frame": ms, "after_landmarks_ratio": after / ms["decode+landmarks"],
             "after_landmarks_ratio_60": after_60 / ms["decode+landmarks"],
             "summary": gt_summary(rows), "oracle_summary": gt_summary(orows) if orows else None,
-            "measures": measures(rows, orows, feats, ofeats)}
+            "measures": measures(rows, orows, feats, ofeats, model.regions)}
 
 
 def headline(res: dict) -> dict:

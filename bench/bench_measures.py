@@ -79,6 +79,31 @@ def _groups(d: dict | None) -> list[tuple[str, dict]]:
     return [("all", d["regions"])] + [(p, r) for p, r in (d.get("by_photo") or {}).items()]
 
 
+def _split_lines(res: dict) -> list[str]:
+    """The static offset error split into what an actor's clips share and what varies between them
+    (:func:`pipeline.qa.emotion.static_split`; results from before it have none: no table)."""
+    rows = []
+    for seed, r in res["seeds"].items():
+        sp = (r.get("measures") or {}).get("static_split")
+        if not sp:
+            continue
+        for photo, g in [("all", sp)] + list((sp.get("by_photo") or {}).items()):
+            for key, label in REGIONS[1:]:
+                if key not in g["fitted"]:
+                    continue
+                cells = []
+                for part in ("static", "shared", "per_clip"):
+                    cells.append(" / ".join(_f((g.get(k) or {}).get(key, {}).get(part)) for k in ("fitted", "oracle", "truth")))
+                rows.append(f"| {seed} | {photo} | {label} | " + " | ".join(cells) + " |")
+    if not rows:
+        return []
+    return ["", "The static offset error split into the part all of an actor's clips share (the error of its template, "
+            "the same in every emotion) and the part that varies from clip to clip (where the emotions are); the truth's "
+            "own static offsets split the same way. Each cell: fitted / oracle / truth, mm, the mean vertex norm over "
+            "the region and the clips (norms do not add):", "",
+            "| seed | photo | region | static | shared by the actor's clips | per clip |", "|---|---|---|---|---|---|", *rows]
+
+
 def markdown(res: dict) -> str:
     """Markdown tables of :func:`run`'s result."""
     size = res["size"]
@@ -101,6 +126,7 @@ def markdown(res: dict) -> str:
                 cells = [f"{_f(a.get(m))} / {_f(o.get(m))} / {_f(a.get('true_' + m))}" for m in ("total", "static", "dynamic")]
                 lines.append(f"| {seed} | {photo} | {label} | " + " | ".join(cells) + " |")
     lines += ["", "Mouth-opening r (mean over clips), fitted / oracle: " + "; ".join(mouths) + "."]
+    lines += _split_lines(res)
     lines += ["", "Emotion recognisability (leave one actor out, standardised nearest centroid, same folds for every row; "
               "per emotion: the fraction of that emotion's clips recognised):", ""]
     from pipeline.qa.emotion import emotion_order

@@ -7,6 +7,10 @@ and :mod:`emoface.eval.recognisability`.
 - :func:`offset_summary`: per region, ``total``/``dynamic`` (and ``true_total``/``true_dynamic``)
   averaged over all frames of all clips (frame-weighted), ``static``/``true_static`` averaged
   over clips; ``by_photo`` repeats it per photo id when the ground truth records one.
+- :func:`static_split`: the static offset error (each clip's mean offset against the truth's) split
+  into the part all of an actor's clips share (the actor's mean error: its template's, not an
+  emotion's) and the part that varies from clip to clip; the truth's own static offsets split the
+  same way; overall and per photo.
 - :func:`corpus_recognisability`: leave-one-actor-out accuracy of the standardised
   nearest-centroid classifier on the fitted meshes' expression features and on the true
   meshes' (same folds), overall and per emotion; per photo (the folds then run within
@@ -25,8 +29,8 @@ import numpy as np
 from emoface.eval.offsets import MEASURE_KEYS
 from emoface.eval.recognisability import recognisability
 
-__all__ = ["offset_summary", "corpus_recognisability", "ClipFeatures", "emotion_name", "emotion_order", "measures_html",
-           "FEATURE_KEYS"]
+__all__ = ["offset_summary", "corpus_recognisability", "static_split", "ClipFeatures", "emotion_name", "emotion_order",
+           "measures_html", "FEATURE_KEYS"]
 
 FEATURE_KEYS = {"fitted": "gt_expression_feature_fit", "truth": "gt_expression_feature_true"}
 _FRAME_WEIGHTED = ("total", "dynamic", "true_total", "true_dynamic")
@@ -153,6 +157,54 @@ def corpus_recognisability(feats: ClipFeatures, extra: Mapping[str, Sequence[np.
                     res[name] = recognisability(np.stack(X)[keep], np.asarray(feats.emotion, dtype=object)[keep],
                                                 np.asarray(feats.actor, dtype=object)[keep]).as_dict()
             out["by_photo"][p] = res
+    return out
+
+
+def _split(err: np.ndarray, actors: np.ndarray, masks: Mapping[str, np.ndarray]) -> dict[str, dict[str, float]]:
+    """``err (n, R, 3)`` metres per clip -> per region the mean vertex norm (mm, mean over clips) of ``err``, of
+    each clip's actor mean of ``err`` and of the rest."""
+    shared = np.empty_like(err)
+    for a in np.unique(actors):
+        shared[actors == a] = err[actors == a].mean(0)
+    out = {}
+    for name, m in masks.items():
+        def mm(x: np.ndarray) -> float:
+            return float(1000 * np.linalg.norm(x[:, m], axis=-1).mean())
+
+        out[name] = {"static": mm(err), "shared": mm(shared), "per_clip": mm(err - shared)}
+    return out
+
+
+def static_split(feats: ClipFeatures, masks: Mapping[str, np.ndarray],
+                 extra: Mapping[str, Sequence[np.ndarray]] | None = None) -> dict[str, Any] | None:
+    """The static offset errors of the clips in ``feats`` split into what an actor's clips share and what varies.
+
+    A clip's static error is its mean offset minus the truth's (the expression features: ``(3 R,)``
+    metres over the feature vertices); ``masks`` selects each region's vertices among those ``R``.
+    Per region (mm, the mean over the region's vertices and the clips): ``static`` (as in
+    :func:`offset_summary`), ``shared`` (each clip's actor mean of the error: an error of the actor's
+    template, the same in every emotion) and ``per_clip`` (the rest: what differs between the
+    actor's clips, where the emotions are). Mean vertex norms do not add; with few clips per actor
+    the per-clip part is also smaller than it would be with many (an actor's mean is then closer to
+    each clip). ``fitted``, ``truth`` (the true static offsets themselves, split the same way: how
+    much of them all of an actor's clips share) and each of ``extra`` (e.g. the oracle's features,
+    one per clip in ``feats``' order); ``by_photo`` when the clips record photos. ``None`` without clips.
+    """
+    if not len(feats):
+        return None
+    masks = {k: np.asarray(v, bool) for k, v in masks.items()}
+    truth = np.stack(feats.truth).reshape(len(feats), -1, 3)
+    sets = {"fitted": np.stack(feats.fitted).reshape(len(feats), -1, 3) - truth, "truth": truth,
+            **{k: np.stack(v).reshape(len(feats), -1, 3) - truth for k, v in (extra or {}).items()}}
+    actors = np.asarray(feats.actor, dtype=object)
+
+    def one(keep: np.ndarray) -> dict[str, Any]:
+        return {"clips": int(keep.sum()), **{k: _split(e[keep], actors[keep], masks) for k, e in sets.items()}}
+
+    out = one(np.ones(len(feats), bool))
+    photos = sorted({p for p in feats.photo if p is not None})
+    if photos:
+        out["by_photo"] = {p: one(np.array([q == p for q in feats.photo])) for p in photos}
     return out
 
 

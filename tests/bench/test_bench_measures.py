@@ -85,3 +85,30 @@ def test_measures_section_in_benchmarks_md(tmp_path):
 
 def test_missing_measures_section_says_how_to_run_it(tmp_path):
     assert "`python -m bench.run_all --only measures`" in render(tmp_path)
+
+
+def test_the_static_split_is_measured_with_the_regions_and_rendered(tmp_path):
+    """With the model's regions, ``measures`` splits the static error (lips: an actor-constant 3 mm error in
+    depth, nothing per clip) and the section renders the split beside the offsets."""
+    regions = {"lips": [0, 1], "eye_region": [2], "forehead": [3]}
+    rows, feats = [], []
+    for a in (1, 2, 3):
+        for emo in (3, 4):
+            truth = np.zeros((4, 3))
+            truth[:, 0] = 0.001 * emo + 0.0001 * a
+            fitted = truth.copy()
+            fitted[:2, 2] += 0.003
+            rows.append(_row(f"01-01-0{emo}-01-01-01-{a:02d}", 2.0, None))
+            feats.append({"fitted": fitted.reshape(-1), "truth": truth.reshape(-1)})
+    m = measures(rows, [], feats, [], regions)
+    sp = m["static_split"]["fitted"]
+    assert sp["lips"] == pytest.approx({"static": 3.0, "shared": 3.0, "per_clip": 0.0}, abs=1e-9)
+    assert sp["eye_region"]["static"] == pytest.approx(0.0, abs=1e-9)
+    assert "oracle" not in m["static_split"] and "static_split" not in measures(rows, [], feats, [])
+    res = {"size": {"seeds": [0], "actors": 3, "clips_per_actor": 2},
+           "seeds": {"0": {"summary": {"mouth_r_mean": 0.98}, "oracle_summary": {"mouth_r_mean": 0.99}, "measures": m}}}
+    with section("measures", "python -m bench.run_all --only measures") as meta:
+        pass
+    (tmp_path / "measures.json").write_text(json.dumps({"meta": meta, "plan": {"mode": "full"}, **res}))
+    lines = render(tmp_path).splitlines()
+    assert "| 0 | all | lips | 3.00 / - / 3.70 | 3.00 / - / 3.70 | 0.00 / - / 0.50 |" in lines

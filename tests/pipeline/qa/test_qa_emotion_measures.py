@@ -124,3 +124,36 @@ def test_report_without_ground_truth_has_no_measures(tmp_path):
     rep = json.loads((tmp_path / "qa" / "report.json").read_text())
     assert "recognisability" not in rep["summary"] and "ground_truth" not in rep["summary"]
     assert "Emotion recognisability" not in (tmp_path / "qa" / "report.html").read_text()
+
+
+def test_static_split_separates_what_an_actors_clips_share_from_what_varies():
+    """Fitted = truth + an error each actor's clips share + one that varies: the split finds each, per region."""
+    from pipeline.qa.emotion import ClipFeatures, static_split
+
+    rng = np.random.default_rng(0)
+    R = 6
+    masks = {"lips": np.arange(R) < 4, "eye_region": np.arange(R) >= 4}
+    cf, oracle, shared_err, clip_err = ClipFeatures(), [], {}, []
+    for a, photo in (("01", "p1"), ("02", "p1"), ("03", "p2")):
+        shared_err[a] = np.zeros((R, 3))
+        shared_err[a][:4, 2] = 0.002 * (1 + int(a) % 2)  # 4 mm (01, 03) or 2 mm (02) in depth on the lips, none on the eyes
+        for k, emo in enumerate((1, 3, 5)):
+            truth = rng.normal(size=(R, 3)) * 1e-3
+            e = np.zeros((R, 3))
+            e[:, 0] = 0.001 * (k - 1)  # -1, 0, +1 mm in x: averages to 0 over the actor's clips
+            clip_err.append(e)
+            cf.add({"gt_expression_feature_fit": (truth + shared_err[a] + e).reshape(-1),
+                    "gt_expression_feature_true": truth.reshape(-1)}, emo, a, photo)
+            oracle.append((truth + e / 10).reshape(-1))
+    out = static_split(cf, masks, {"oracle": oracle})
+    lips, eyes = out["fitted"]["lips"], out["fitted"]["eye_region"]
+    assert lips["shared"] == pytest.approx((4 + 2 + 4) / 3, abs=1e-9)
+    assert lips["per_clip"] == pytest.approx(2 / 3, abs=1e-9) and eyes["per_clip"] == pytest.approx(2 / 3, abs=1e-9)
+    assert eyes["shared"] == pytest.approx(0.0, abs=1e-9)
+    assert lips["static"] == pytest.approx(np.mean([np.hypot(s, x) for s in (4, 2, 4) for x in (1, 0, 1)]), abs=1e-9)
+    assert out["oracle"]["lips"]["shared"] == pytest.approx(0.0, abs=1e-9)
+    assert out["oracle"]["lips"]["per_clip"] == pytest.approx(2 / 30, abs=1e-9)
+    assert out["truth"]["lips"]["static"] > 0 and out["clips"] == 9
+    assert out["by_photo"]["p2"]["clips"] == 3
+    assert out["by_photo"]["p2"]["fitted"]["lips"]["shared"] == pytest.approx(4.0, abs=1e-9)
+    assert static_split(ClipFeatures(), masks) is None

@@ -162,7 +162,7 @@ def corpus_recognisability(feats: ClipFeatures, extra: Mapping[str, Sequence[np.
 
 def _split(err: np.ndarray, actors: np.ndarray, masks: Mapping[str, np.ndarray]) -> dict[str, dict[str, float]]:
     """``err (n, R, 3)`` metres per clip -> per region the mean vertex norm (mm, mean over clips) of ``err``, of
-    each clip's actor mean of ``err`` and of the rest."""
+    each clip's actor mean of ``err`` and of the rest, and the shared part's RMS along x, y, z (mm)."""
     shared = np.empty_like(err)
     for a in np.unique(actors):
         shared[actors == a] = err[actors == a].mean(0)
@@ -171,7 +171,8 @@ def _split(err: np.ndarray, actors: np.ndarray, masks: Mapping[str, np.ndarray])
         def mm(x: np.ndarray) -> float:
             return float(1000 * np.linalg.norm(x[:, m], axis=-1).mean())
 
-        out[name] = {"static": mm(err), "shared": mm(shared), "per_clip": mm(err - shared)}
+        out[name] = {"static": mm(err), "shared": mm(shared), "per_clip": mm(err - shared),
+                     "shared_rms_xyz": [float(1000 * np.sqrt(np.mean(shared[:, m, k] ** 2))) for k in range(3)]}
     return out
 
 
@@ -186,9 +187,10 @@ def static_split(feats: ClipFeatures, masks: Mapping[str, np.ndarray],
     template, the same in every emotion) and ``per_clip`` (the rest: what differs between the
     actor's clips, where the emotions are). Mean vertex norms do not add; with few clips per actor
     the per-clip part is also smaller than it would be with many (an actor's mean is then closer to
-    each clip). ``fitted``, ``truth`` (the true static offsets themselves, split the same way: how
-    much of them all of an actor's clips share) and each of ``extra`` (e.g. the oracle's features,
-    one per clip in ``feats``' order); ``by_photo`` when the clips record photos. ``None`` without clips.
+    each clip); ``shared_rms_xyz``: the shared part's RMS along x, y and z. ``fitted``, ``truth`` (the
+    true static offsets themselves, split the same way: how much of them all of an actor's clips
+    share) and each of ``extra`` (e.g. the oracle's features, one per clip in ``feats``' order);
+    ``by_photo`` when the clips record photos. ``None`` without clips.
     """
     if not len(feats):
         return None

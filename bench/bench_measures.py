@@ -92,7 +92,7 @@ def _split_lines(res: dict) -> list[str]:
                 if key not in g["fitted"]:
                     continue
                 cells = []
-                for part in ("static", "shared", "per_clip"):
+                for part in ("static", "common", "per_clip"):
                     cells.append(" / ".join(_f((g.get(k) or {}).get(key, {}).get(part)) for k in ("fitted", "oracle", "truth")))
                 rows.append(f"| {seed} | {photo} | {label} | " + " | ".join(cells) + " |")
     if not rows:

@@ -162,17 +162,17 @@ def corpus_recognisability(feats: ClipFeatures, extra: Mapping[str, Sequence[np.
 
 def _split(err: np.ndarray, actors: np.ndarray, masks: Mapping[str, np.ndarray]) -> dict[str, dict[str, float]]:
     """``err (n, R, 3)`` metres per clip -> per region the mean vertex norm (mm, mean over clips) of ``err``, of
-    each clip's actor mean of ``err`` and of the rest, and the shared part's RMS along x, y, z (mm)."""
-    shared = np.empty_like(err)
+    each clip's actor mean of ``err`` (``common``) and of the rest, and the common part's RMS along x, y, z (mm)."""
+    common = np.empty_like(err)
     for a in np.unique(actors):
-        shared[actors == a] = err[actors == a].mean(0)
+        common[actors == a] = err[actors == a].mean(0)
     out = {}
     for name, m in masks.items():
         def mm(x: np.ndarray) -> float:
             return float(1000 * np.linalg.norm(x[:, m], axis=-1).mean())
 
-        out[name] = {"static": mm(err), "shared": mm(shared), "per_clip": mm(err - shared),
-                     "shared_rms_xyz": [float(1000 * np.sqrt(np.mean(shared[:, m, k] ** 2))) for k in range(3)]}
+        out[name] = {"static": mm(err), "common": mm(common), "per_clip": mm(err - common),
+                     "common_rms_xyz": [float(1000 * np.sqrt(np.mean(common[:, m, k] ** 2))) for k in range(3)]}
     return out
 
 
@@ -183,11 +183,11 @@ def static_split(feats: ClipFeatures, masks: Mapping[str, np.ndarray],
     A clip's static error is its mean offset minus the truth's (the expression features: ``(3 R,)``
     metres over the feature vertices); ``masks`` selects each region's vertices among those ``R``.
     Per region (mm, the mean over the region's vertices and the clips): ``static`` (as in
-    :func:`offset_summary`), ``shared`` (each clip's actor mean of the error: an error of the actor's
+    :func:`offset_summary`), ``common`` (each clip's actor mean of the error: an error of the actor's
     template, the same in every emotion) and ``per_clip`` (the rest: what differs between the
     actor's clips, where the emotions are). Mean vertex norms do not add; with few clips per actor
     the per-clip part is also smaller than it would be with many (an actor's mean is then closer to
-    each clip); ``shared_rms_xyz``: the shared part's RMS along x, y and z. ``fitted``, ``truth`` (the
+    each clip); ``common_rms_xyz``: the common part's RMS along x, y and z. ``fitted``, ``truth`` (the
     true static offsets themselves, split the same way: how much of them all of an actor's clips
     share) and each of ``extra`` (e.g. the oracle's features, one per clip in ``feats``' order);
     ``by_photo`` when the clips record photos. ``None`` without clips.

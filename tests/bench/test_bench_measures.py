@@ -102,8 +102,8 @@ def test_the_static_split_is_measured_with_the_regions_and_rendered(tmp_path):
             feats.append({"fitted": fitted.reshape(-1), "truth": truth.reshape(-1)})
     m = measures(rows, [], feats, [], regions)
     sp = m["static_split"]["fitted"]
-    assert {k: sp["lips"][k] for k in ("static", "shared", "per_clip")} == pytest.approx(
-        {"static": 3.0, "shared": 3.0, "per_clip": 0.0}, abs=1e-9)
+    assert {k: sp["lips"][k] for k in ("static", "common", "per_clip")} == pytest.approx(
+        {"static": 3.0, "common": 3.0, "per_clip": 0.0}, abs=1e-9)
     assert sp["eye_region"]["static"] == pytest.approx(0.0, abs=1e-9)
     assert "oracle" not in m["static_split"] and "static_split" not in measures(rows, [], feats, [])
     res = {"size": {"seeds": [0], "actors": 3, "clips_per_actor": 2},

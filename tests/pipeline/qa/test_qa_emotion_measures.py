@@ -147,14 +147,14 @@ def test_static_split_separates_what_an_actors_clips_share_from_what_varies():
             oracle.append((truth + e / 10).reshape(-1))
     out = static_split(cf, masks, {"oracle": oracle})
     lips, eyes = out["fitted"]["lips"], out["fitted"]["eye_region"]
-    assert lips["shared"] == pytest.approx((4 + 2 + 4) / 3, abs=1e-9)
+    assert lips["common"] == pytest.approx((4 + 2 + 4) / 3, abs=1e-9)
     assert lips["per_clip"] == pytest.approx(2 / 3, abs=1e-9) and eyes["per_clip"] == pytest.approx(2 / 3, abs=1e-9)
-    assert eyes["shared"] == pytest.approx(0.0, abs=1e-9)
-    assert lips["shared_rms_xyz"] == pytest.approx([0.0, 0.0, np.sqrt((16 + 4 + 16) / 3)], abs=1e-9)  # all in depth
+    assert eyes["common"] == pytest.approx(0.0, abs=1e-9)
+    assert lips["common_rms_xyz"] == pytest.approx([0.0, 0.0, np.sqrt((16 + 4 + 16) / 3)], abs=1e-9)  # all in depth
     assert lips["static"] == pytest.approx(np.mean([np.hypot(s, x) for s in (4, 2, 4) for x in (1, 0, 1)]), abs=1e-9)
-    assert out["oracle"]["lips"]["shared"] == pytest.approx(0.0, abs=1e-9)
+    assert out["oracle"]["lips"]["common"] == pytest.approx(0.0, abs=1e-9)
     assert out["oracle"]["lips"]["per_clip"] == pytest.approx(2 / 30, abs=1e-9)
     assert out["truth"]["lips"]["static"] > 0 and out["clips"] == 9
     assert out["by_photo"]["p2"]["clips"] == 3
-    assert out["by_photo"]["p2"]["fitted"]["lips"]["shared"] == pytest.approx(4.0, abs=1e-9)
+    assert out["by_photo"]["p2"]["fitted"]["lips"]["common"] == pytest.approx(4.0, abs=1e-9)
     assert static_split(ClipFeatures(), masks) is None

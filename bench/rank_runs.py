@@ -61,11 +61,16 @@ def _file_sha256(path: Path) -> str:
 
 def config_values_sha256(path: Path) -> str:
     """The sha256 of a YAML preset's values: parsed, then written as canonical JSON (sorted keys), so that
-    its comments, key order and layout do not count."""
+    its comments, key order and layout do not count; "" when the file does not parse (the file's bytes
+    are compared instead, :func:`stale_items`)."""
     import yaml
 
-    values = yaml.safe_load(path.read_text(encoding="utf-8"))
-    return hashlib.sha256(json.dumps(values, sort_keys=True, default=str).encode()).hexdigest()
+    try:
+        values = yaml.safe_load(path.read_text(encoding="utf-8"))
+        text = json.dumps(values, sort_keys=True, default=str)
+    except (yaml.YAMLError, TypeError):  # not YAML, or keys JSON cannot sort: "" (then the file's bytes decide)
+        return ""
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def data_fingerprint(data: Path) -> dict[str, str]:

@@ -143,7 +143,7 @@ def make_flow_targets(track: LandmarkTrack, mp_index: np.ndarray, source_index: 
         return None
     if track.flow is None:
         raise FitError(f"{track.clip_id or 'clip'}: fit.flow.weight is {cfg.weight} but the track has no flow "
-                       "(no build stage computes it; bench.bench_levers.with_flow adds it to a track)")
+                       "(no build stage computes it; bench.corpus_cache.with_flow adds it to a track)")
     cols, present = track_columns(track.scheme, embedding, source_index, mp_index)
     f = track.flow[:, cols].astype(np.float64)
     ok = np.isfinite(f).all(-1) & present[None]

@@ -100,6 +100,13 @@ def test_the_static_split_is_measured_with_the_regions_and_rendered(tmp_path):
             fitted[:2, 2] += 0.003
             rows.append(_row(f"01-01-0{emo}-01-01-01-{a:02d}", 2.0, None))
             feats.append({"fitted": fitted.reshape(-1), "truth": truth.reshape(-1)})
+    oracle_feats = [{"fitted": f["truth"] + 0.0005 * (i % 2), "truth": f["truth"]} for i, f in enumerate(feats)]
+    with_oracle = measures(rows, rows, feats, oracle_feats, regions)["static_split"]["oracle"]["lips"]
+    # the oracle is off by 0.5 mm along each axis in every other clip (emotion 4): half of it common to the
+    # actor's two clips, half per clip
+    h = 0.25 * np.sqrt(3)
+    assert {k: with_oracle[k] for k in ("static", "common", "per_clip")} == pytest.approx(
+        {"static": h, "common": h, "per_clip": h}, abs=1e-9)
     m = measures(rows, [], feats, [], regions)
     sp = m["static_split"]["fitted"]
     assert {k: sp["lips"][k] for k in ("static", "common", "per_clip")} == pytest.approx(

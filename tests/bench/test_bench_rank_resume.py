@@ -358,8 +358,23 @@ def test_a_comment_in_the_preset_is_no_change_but_a_value_is(tmp_path):
     assert "theta: 5\n" in CONFIG.read_text()
     preset.write_text(CONFIG.read_text().replace("theta: 5\n", "theta: 6\n"))
     assert stale_items(before, launch_record(preset, sets, EPOCHS, data)) == ["the preset's values"]
-    # the record keeps the values' hash through the file
+    # the same values in another key order: no change
+    import yaml
+
+    values = yaml.safe_load(CONFIG.read_text())
+    preset.write_text(yaml.safe_dump(dict(reversed(list(values.items()))), sort_keys=False))
+    assert stale_items(before, launch_record(preset, sets, EPOCHS, data)) == []
+    # the record keeps the values' hash through the file; one written before the values were kept has none
     run = tmp_path / "run"
     run.mkdir()
     write_record(run, before)
     assert read_record(run) == before
+    old = json.loads((run / RECORD).read_text())
+    del old["config_values"]
+    (run / RECORD).write_text(json.dumps(old))
+    assert read_record(run).config_values == "" and stale_items(read_record(run), commented) == ["the preset's content"]
+    # a preset that does not parse has no values' hash: its bytes decide
+    from bench.rank_runs import config_values_sha256
+
+    preset.write_text("model: [unclosed\n")
+    assert config_values_sha256(preset) == ""

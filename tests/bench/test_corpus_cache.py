@@ -27,7 +27,16 @@ def test_with_flow_adds_the_videos_flow_to_every_track_and_caches_it(tmp_path):
     # a neutral actor sitting still: the flow at the landmarks is the landmarks' own small motion
     motion = track.landmarks[1:, :, :2] - track.landmarks[:-1, :, :2]
     assert np.nanmedian(np.linalg.norm(flow[1:][pair] - motion[pair], axis=-1)) < 1.0
-    again, _ = with_flow(data, cfg, tmp_path)  # from the cache
+    import pipeline.fitting.flow as flow_module
+
+    assert sorted(p.name for p in tmp_path.iterdir()) == [f"{track.clip_id}.flow-ultrafast-160-0.15-0.03.{ext}"
+                                                          for ext in ("json", "npy")]
+    real = flow_module.track_flow
+    flow_module.track_flow = lambda *a, **k: (_ for _ in ()).throw(AssertionError("not from the cache"))
+    try:
+        again, _ = with_flow(data, cfg, tmp_path)  # from the cache
+    finally:
+        flow_module.track_flow = real
     np.testing.assert_array_equal(again[5][0].track.flow, flow)
     assert data[5][0].track.flow is None  # the input is not modified
     model = load("demo")

@@ -30,9 +30,12 @@ from emoface.eval.offsets import MEASURE_KEYS
 from emoface.eval.recognisability import recognisability
 
 __all__ = ["offset_summary", "corpus_recognisability", "static_split", "ClipFeatures", "emotion_name", "emotion_order",
-           "measures_html", "FEATURE_KEYS"]
+           "measures_html", "FEATURE_KEYS", "SPLIT_REGIONS"]
 
 FEATURE_KEYS = {"fitted": "gt_expression_feature_fit", "truth": "gt_expression_feature_true"}
+#: the regions :func:`static_split` reports; the QA arrays' ``gt_expression_feature_region`` codes them 1, 2
+SPLIT_REGIONS = ("lips", "eye_region")
+REGION_KEY = "gt_expression_feature_region"
 _FRAME_WEIGHTED = ("total", "dynamic", "true_total", "true_dynamic")
 
 
@@ -100,12 +103,18 @@ class ClipFeatures:
     emotion: list[str] = field(default_factory=list)
     actor: list[str] = field(default_factory=list)
     photo: list[str | None] = field(default_factory=list)
+    regions: np.ndarray | None = None  # (R,) each feature vertex's SPLIT_REGIONS code, when the arrays hold it
 
     def add(self, arrays: Mapping[str, np.ndarray], emotion: Any, actor: Any, photo: str | None = None) -> bool:
         """Add one clip when its arrays hold both features; returns whether it was added."""
         f, t = arrays.get(FEATURE_KEYS["fitted"]), arrays.get(FEATURE_KEYS["truth"])
         if f is None or t is None or emotion is None or actor is None:
             return False
+        codes = arrays.get(REGION_KEY)
+        if codes is not None and self.regions is None and not len(self):
+            self.regions = np.asarray(codes, np.int64).reshape(-1)
+        elif codes is None or (self.regions is not None and not np.array_equal(self.regions, np.asarray(codes).reshape(-1))):
+            self.regions = None  # a clip without the codes (or with others): no split
         self.fitted.append(np.asarray(f, np.float64).reshape(-1))
         self.truth.append(np.asarray(t, np.float64).reshape(-1))
         self.emotion.append(emotion_name(emotion))
@@ -210,12 +219,21 @@ def static_split(feats: ClipFeatures, masks: Mapping[str, np.ndarray],
     return out
 
 
+def region_masks(feats: ClipFeatures) -> dict[str, np.ndarray]:
+    """``{region: (R,) bool}`` of :data:`SPLIT_REGIONS` among the feature vertices (empty without the codes)."""
+    if feats.regions is None:
+        return {}
+    return {name: feats.regions == code for code, name in enumerate(SPLIT_REGIONS, 1) if (feats.regions == code).any()}
+
+
 def _fmt(v: Any, f: str = "{:.2f}") -> str:
     return "-" if v is None else f.format(v)
 
 
-def measures_html(offsets: Mapping[str, Any] | None, recog: Mapping[str, Any] | None) -> str:
-    """HTML tables of the two corpus measures (empty string when neither exists)."""
+def measures_html(offsets: Mapping[str, Any] | None, recog: Mapping[str, Any] | None,
+                  split: Mapping[str, Any] | None = None) -> str:
+    """HTML tables of the corpus measures (empty string when none exists): offsets, ``split``
+    (:func:`static_split`) and recognisability."""
     parts = []
     if offsets:
         parts.append(f"<h2>Offsets against the truth ({offsets['clips']} clips)</h2>")
@@ -233,6 +251,23 @@ def measures_html(offsets: Mapping[str, Any] | None, recog: Mapping[str, Any] | 
         parts.append('<p class="note">Offset: each frame minus the actor\'s template (fitted against true). Static: the '
                      "clip-mean offset (the held expression); dynamic: each frame's offset minus the clip mean. Errors "
                      "beside the truth's own magnitude; definitions in docs/fitting.md.</p>")
+    if split:
+        groups = [("all", split)] + [(f"photo {p}", g) for p, g in (split.get("by_photo") or {}).items()]
+        trs = []
+        for label, g in groups:
+            for region, r in (g.get("fitted") or {}).items():
+                t = (g.get("truth") or {}).get(region) or {}
+                trs.append("<tr>" + "".join(f"<td>{escape(str(x))}</td>" for x in (
+                    label, region, *(f"{_fmt(r.get(k))} / {_fmt(t.get(k))}" for k in ("static", "common", "per_clip")),
+                    g["clips"])) + "</tr>")
+        parts.append(f"<h2>Static offset error: common to an actor's clips, or per clip ({split['clips']} clips)</h2>")
+        parts.append('<table class="summary"><thead><tr><th>group</th><th>region</th><th>static error / truth mm</th>'
+                     "<th>common error / truth mm</th><th>per-clip error / truth mm</th><th>clips</th></tr></thead><tbody>"
+                     + "".join(trs) + "</tbody></table>")
+        parts.append('<p class="note">The static error split into the part all of an actor\'s clips share (the same in '
+                     "every emotion: its template's error or a bias in every clip alike) and the part that varies between "
+                     "its clips (where the emotions are); the truth's own held expression split the same way. Definitions "
+                     "in docs/fitting.md (\"What an actor's clips share\").</p>")
     if recog:
         parts.append(f"<h2>Emotion recognisability ({recog['clips']} clips, {recog['actors']} actors)</h2>")
         groups = [("all", recog)] + [(f"photo {p}", r) for p, r in (recog.get("by_photo") or {}).items()]

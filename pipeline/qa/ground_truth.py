@@ -27,7 +27,9 @@ Definitions (all means are over frames and the named vertices):
 
 The curves include ``expression_feature_fit`` / ``_true``: the clip-mean offsets over the
 expression vertices (:func:`emoface.eval.recognisability.clip_feature`), from which the
-report computes the corpus's emotion recognisability.
+report computes the corpus's emotion recognisability, and ``expression_feature_region``: which of
+:data:`pipeline.qa.emotion.SPLIT_REGIONS` each of those vertices is in (1-based; 0: none), for the
+report's split of the static error (:func:`pipeline.qa.emotion.static_split`).
 """
 
 from __future__ import annotations
@@ -135,9 +137,16 @@ def offset_metrics(fit_vertices: np.ndarray, fit_template: np.ndarray, true_vert
         out[name] = {k: v for k, v in e.as_dict().items() if k not in ("n_frames", "n_vertices")}
     feats: dict[str, np.ndarray] = {}
     if all(r in model.regions for r in EXPRESSION_REGIONS):
+        from .emotion import SPLIT_REGIONS
+
         idx = feature_indices(model.regions)
+        codes = np.zeros(len(idx), np.int8)  # which split region each feature vertex is in (0: none)
+        for code, name in enumerate(SPLIT_REGIONS, 1):
+            if name in model.regions:
+                codes[np.isin(idx, np.asarray(model.regions[name]))] = code
         feats = {"expression_feature_fit": clip_feature(fit_vertices, fit_template, idx),
-                 "expression_feature_true": clip_feature(true_vertices, true_template, idx)}
+                 "expression_feature_true": clip_feature(true_vertices, true_template, idx),
+                 "expression_feature_region": codes}
     return out, feats
 
 

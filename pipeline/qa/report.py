@@ -21,7 +21,7 @@ from emoface.utils.config import to_dict
 
 from .clip import _clean, qa_config
 from .config import QAConfig
-from .emotion import ClipFeatures, corpus_recognisability, measures_html, offset_summary
+from .emotion import ClipFeatures, corpus_recognisability, measures_html, offset_summary, region_masks, static_split
 from .overlay import encode_png
 from .svg import line_plot
 
@@ -238,6 +238,10 @@ def write_report(out_dir: str | Path, clips: list[dict[str, Any]], failures: lis
     recog = corpus_recognisability(features)
     if recog:
         summary["recognisability"] = recog
+    masks = region_masks(features)
+    split = static_split(features, masks) if masks else None
+    if split:
+        summary["static_split"] = split
     doc = [f"<!DOCTYPE html><html lang=en><head><meta charset=utf-8><title>{escape(title)}</title>",
            f"<style>{_CSS}</style></head><body>", f"<h1>{escape(title)}</h1>",
            (f'<p class="note">Generated {escape(_dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"))}. '
@@ -247,7 +251,8 @@ def write_report(out_dir: str | Path, clips: list[dict[str, Any]], failures: lis
             "vertex distance), beside that mesh rendered from the front; click it to enlarge. Click a column to sort.</p>"),
            *(f'<p class="note"><strong>Note:</strong> {escape(n)}</p>' for n in summary.get("notes", [])),
            _summary_html(summary, qc),
-           measures_html(_get(summary, "ground_truth", "offset_error_mm"), summary.get("recognisability"))]
+           measures_html(_get(summary, "ground_truth", "offset_error_mm"), summary.get("recognisability"),
+                         summary.get("static_split"))]
     doc.append(f"<h2>Clips ({len(rows)})</h2>")
     doc.append('<table class="sortable"><thead><tr>' + "".join(f"<th>{escape(h)}</th>" for h in heads)
                + "</tr></thead><tbody>" + "".join(body) + "</tbody></table>")

@@ -66,6 +66,10 @@ def test_clip_qa_reports_offset_errors_and_features(fitted, demo):
     np.testing.assert_allclose(arrays["gt_expression_feature_fit"], clip_feature(fitted.vertices, fitted.template, idx), atol=1e-7)
     np.testing.assert_allclose(arrays["gt_expression_feature_true"],
                                clip_feature(fitted.gt_vertices, model_template(demo, fitted.shape), idx), atol=1e-7)
+    codes = arrays["gt_expression_feature_region"]
+    assert codes.shape == idx.shape
+    np.testing.assert_array_equal(codes == 1, np.isin(idx, demo.regions["lips"]))
+    np.testing.assert_array_equal(codes == 2, np.isin(idx, demo.regions["eye_region"]))
     json.dumps(res["metrics"])
 
 
@@ -116,6 +120,38 @@ def test_report_has_offset_summary_and_recognisability(tmp_path):
     assert "note" in r["by_photo"]["hopper"]  # one actor: no leave-one-actor-out
     html = (tmp_path / "qa" / "report.html").read_text()
     assert "Emotion recognisability" in html and "Offsets against the truth" in html and "lips static mm" in html
+    assert "static_split" not in s and "common to an actor" not in html  # arrays without region codes: no split
+
+
+def test_report_splits_the_static_error_when_the_clips_carry_region_codes(tmp_path):
+    """The QA arrays' region codes let the report split the static error (lips: 2 mm common to every clip of
+    each actor, in depth; the eye region: nothing), overall and per photo, in report.json and report.html."""
+    codes = np.array([1, 1, 2, 0], np.int8)  # two lip vertices, one of the eye region, one forehead
+    rows = []
+    for a in (1, 2, 3):
+        for emo in (3, 4):
+            true = np.zeros((4, 3))
+            true[:, 0] = 0.001 * emo
+            fit = true.copy()
+            fit[:2, 2] += 0.002
+            r = _row(f"01-01-0{emo}-01-01-01-{a:02d}", a, emo, fit.reshape(-1), true.reshape(-1),
+                     dict(total=1.0, static=1.0, dynamic=1.0, true_total=1.0, true_static=1.0, true_dynamic=1.0), 100,
+                     "astronaut" if a < 3 else "hopper")
+            r["arrays"]["gt_expression_feature_region"] = codes
+            rows.append(r)
+    write_report(tmp_path / "qa", rows, [], [], {})
+    s = json.loads((tmp_path / "qa" / "report.json").read_text())["summary"]
+    lips = s["static_split"]["fitted"]["lips"]
+    assert (lips["static"], lips["common"], lips["per_clip"]) == pytest.approx((2.0, 2.0, 0.0), abs=1e-5)
+    assert s["static_split"]["fitted"]["eye_region"]["static"] == pytest.approx(0.0, abs=1e-6)
+    assert s["static_split"]["truth"]["lips"]["per_clip"] == pytest.approx(0.5, abs=1e-5)
+    assert set(s["static_split"]["by_photo"]) == {"astronaut", "hopper"}
+    html = (tmp_path / "qa" / "report.html").read_text()
+    assert "Static offset error: common to an actor's clips, or per clip (6 clips)" in html
+    # a clip without the codes among them: no split (the masks would not be known for it)
+    del rows[-1]["arrays"]["gt_expression_feature_region"]
+    write_report(tmp_path / "qa2", rows, [], [], {})
+    assert "static_split" not in json.loads((tmp_path / "qa2" / "report.json").read_text())["summary"]
 
 
 def test_report_without_ground_truth_has_no_measures(tmp_path):

@@ -184,11 +184,11 @@ def measures(rows: list[dict], oracle_rows: list[dict], feats: list[dict], oracl
     (each with the truth's magnitudes, ``true_*``), per photo when the ground truth records
     one (empty ``oracle_rows``/``oracle_feats``: no oracle); ``recognisability``: leave-one-actor-out accuracy of the fitted, oracle and true
     meshes with the same folds, per emotion and per photo; with the model's ``regions``, ``static_split``:
-    :func:`pipeline.qa.emotion.static_split` of the lips and the eye region.
+    :func:`pipeline.qa.emotion.static_split` of :data:`pipeline.qa.emotion.SPLIT_REGIONS`.
     """
     from emoface.data.ravdess import parse_name
-    from emoface.eval.recognisability import feature_indices
-    from pipeline.qa.emotion import ClipFeatures, corpus_recognisability, offset_summary, static_split
+    from pipeline.qa.emotion import (ClipFeatures, corpus_recognisability, feature_region_codes, offset_summary,
+                                     region_masks, static_split)
 
     with_oracle = bool(oracle_feats)
     cf, oracle = ClipFeatures(), []
@@ -202,9 +202,7 @@ def measures(rows: list[dict], oracle_rows: list[dict], feats: list[dict], oracl
     rec = corpus_recognisability(cf, extra) if len(cf) else None
     out = {"offsets": {"fitted": offset_summary(rows), "oracle": offset_summary(oracle_rows)}, "recognisability": rec}
     if regions is not None and len(cf):
-        idx = feature_indices(regions)
-        masks = {k: np.isin(idx, np.asarray(regions[k])) for k in ("lips", "eye_region") if k in regions}
-        out["static_split"] = static_split(cf, masks, extra)
+        out["static_split"] = static_split(cf, region_masks(feature_region_codes(regions)), extra)
     return out
 
 

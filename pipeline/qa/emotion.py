@@ -27,10 +27,10 @@ from typing import Any
 import numpy as np
 
 from emoface.eval.offsets import MEASURE_KEYS
-from emoface.eval.recognisability import recognisability
+from emoface.eval.recognisability import feature_indices, recognisability
 
 __all__ = ["offset_summary", "corpus_recognisability", "static_split", "ClipFeatures", "emotion_name", "emotion_order",
-           "measures_html", "FEATURE_KEYS", "SPLIT_REGIONS"]
+           "measures_html", "feature_region_codes", "region_masks", "FEATURE_KEYS", "SPLIT_REGIONS"]
 
 FEATURE_KEYS = {"fitted": "gt_expression_feature_fit", "truth": "gt_expression_feature_true"}
 #: the regions :func:`static_split` reports; the QA arrays' ``gt_expression_feature_region`` codes them 1, 2
@@ -219,11 +219,23 @@ def static_split(feats: ClipFeatures, masks: Mapping[str, np.ndarray],
     return out
 
 
-def region_masks(feats: ClipFeatures) -> dict[str, np.ndarray]:
-    """``{region: (R,) bool}`` of :data:`SPLIT_REGIONS` among the feature vertices (empty without the codes)."""
-    if feats.regions is None:
+def feature_region_codes(regions: Mapping[str, Sequence[int] | np.ndarray]) -> np.ndarray:
+    """``(R,)`` which of :data:`SPLIT_REGIONS` each expression-feature vertex is in (1-based; 0: none), in the
+    order of :func:`emoface.eval.recognisability.feature_indices` of the model's ``regions``."""
+    idx = feature_indices(regions)
+    codes = np.zeros(len(idx), np.int8)
+    for code, name in enumerate(SPLIT_REGIONS, 1):
+        if name in regions:
+            codes[np.isin(idx, np.asarray(regions[name]))] = code
+    return codes
+
+
+def region_masks(codes: np.ndarray | None) -> dict[str, np.ndarray]:
+    """``{region: (R,) bool}`` of :data:`SPLIT_REGIONS` among the feature vertices, from their codes
+    (:func:`feature_region_codes`, or :attr:`ClipFeatures.regions`); empty without codes."""
+    if codes is None:
         return {}
-    return {name: feats.regions == code for code, name in enumerate(SPLIT_REGIONS, 1) if (feats.regions == code).any()}
+    return {name: codes == code for code, name in enumerate(SPLIT_REGIONS, 1) if (codes == code).any()}
 
 
 def _fmt(v: Any, f: str = "{:.2f}") -> str:

@@ -137,16 +137,12 @@ def offset_metrics(fit_vertices: np.ndarray, fit_template: np.ndarray, true_vert
         out[name] = {k: v for k, v in e.as_dict().items() if k not in ("n_frames", "n_vertices")}
     feats: dict[str, np.ndarray] = {}
     if all(r in model.regions for r in EXPRESSION_REGIONS):
-        from .emotion import SPLIT_REGIONS
+        from .emotion import feature_region_codes
 
         idx = feature_indices(model.regions)
-        codes = np.zeros(len(idx), np.int8)  # which split region each feature vertex is in (0: none)
-        for code, name in enumerate(SPLIT_REGIONS, 1):
-            if name in model.regions:
-                codes[np.isin(idx, np.asarray(model.regions[name]))] = code
         feats = {"expression_feature_fit": clip_feature(fit_vertices, fit_template, idx),
                  "expression_feature_true": clip_feature(true_vertices, true_template, idx),
-                 "expression_feature_region": codes}
+                 "expression_feature_region": feature_region_codes(model.regions)}
     return out, feats
 
 

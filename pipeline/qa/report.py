@@ -238,7 +238,7 @@ def write_report(out_dir: str | Path, clips: list[dict[str, Any]], failures: lis
     recog = corpus_recognisability(features)
     if recog:
         summary["recognisability"] = recog
-    masks = region_masks(features)
+    masks = region_masks(features.regions)
     split = static_split(features, masks) if masks else None
     if split:
         summary["static_split"] = split

@@ -37,7 +37,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.corpus_cache import cached_flow, corpus_arguments, load_actors
+from bench.corpus_cache import cached_flow, cached_track, corpus_arguments, load_actors
 
 #: the distances measured: name -> the two MediaPipe landmark indices
 PAIRS = {"mouth width": (61, 291), "mouth opening": (0, 17)}
@@ -175,26 +175,13 @@ def generated_clips(corpus: Path, cache: Path, photo: str, flow_cache: Path, cfg
 def real_clips(videos: list[Path], cache: Path, cfg) -> list[ClipMotion]:
     """Real videos: decoded and landmarked as the build does, with their flow; both cached in ``cache/real``
     (apart from a generated corpus's clips, which carry the same RAVDESS names)."""
-    from bench.bench_fit import decode_and_landmark
-    from pipeline.fitting import LandmarkTrack
-    from pipeline.stages.store import ClipError
-
     out = []
     cache = cache / "real"
     for v in videos:
         if not v.is_file():
             raise ValueError(f"{v}: no such video")
         name = f"{v.stem}-{hashlib.sha1(str(v.resolve()).encode()).hexdigest()[:8]}"  # two folders' same names apart
-        npz = cache / f"{name}.npz"
-        if npz.is_file():
-            track = LandmarkTrack.load(npz)
-        else:
-            cache.mkdir(parents=True, exist_ok=True)
-            try:
-                track = decode_and_landmark(v)[1]
-            except ClipError as exc:  # decoded as the build decodes: a clip needs its audio track too
-                raise ValueError(f"{v}: {exc}") from exc
-            track.save(npz)
+        track = cached_track(v, cache, name)[0]  # decoded as the build decodes: a clip needs its audio track too
         out.append(ClipMotion(v.stem, "real video", track.landmarks[..., :2], np.asarray(track.valid, bool),
                               cached_flow(str(v), track, cfg, cache, name)[0], path=str(v)))
     return out

@@ -2,8 +2,8 @@
 
 ``bench.bench_levers``, ``bench.bench_true_identity``, ``bench.bench_landmark_floor`` and
 ``bench.bench_real_motion`` refit or measure one ``build-dataset synth`` corpus many times: its
-clips are decoded and landmarked once by the build's own stages (:func:`prepare`, tracks cached as
-``CACHE/<clip>.npz`` + ``.json``), selected by photo (:func:`load_actors`), and given their
+clips are decoded and landmarked once by the build's own stages (:func:`cached_track`, :func:`prepare`:
+tracks cached as ``CACHE/<clip>.npz`` + ``.json``), selected by photo (:func:`load_actors`), and given their
 optical flow once (:func:`cached_flow`, :func:`with_flow`). :func:`corpus_arguments` puts the
 inputs on a command line the same way for each.
 """
@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["ClipData", "prepare", "of_photo", "load_actors", "corpus_arguments", "flow_key", "cached_flow", "with_flow"]
+__all__ = ["ClipData", "cached_track", "prepare", "of_photo", "load_actors", "corpus_arguments", "flow_key", "cached_flow", "with_flow"]
 
 
 @dataclass
@@ -33,28 +33,39 @@ class ClipData:
     video: str = ""
 
 
-def prepare(corpus: Path, cache: Path) -> dict[int, list[ClipData]]:
-    """Decode and landmark every clip of ``corpus`` once; cached as ``cache/<clip>.npz`` (+ ``.json``)."""
+def cached_track(video: Path, cache: Path, name: str | None = None) -> tuple[object, dict]:
+    """``video`` decoded and landmarked as the build does, once: its ``LandmarkTrack`` and ``{"audio_s",
+    "cpu_s"}`` (decode+landmarks CPU seconds), cached as ``cache/<name>.npz`` + ``.json`` (``name``: the
+    video's stem by default). A video the build cannot decode (e.g. no audio track) is a ``ValueError`` naming it."""
     from bench.bench_fit import decode_and_landmark
     from emoface.utils.atomic import write_json_atomic
     from pipeline.fitting import LandmarkTrack
+    from pipeline.stages.store import ClipError
 
+    name = name or video.stem
+    npz, meta = cache / f"{name}.npz", cache / f"{name}.json"
+    if npz.is_file() and meta.is_file():
+        return LandmarkTrack.load(npz), json.loads(meta.read_text())
+    try:
+        dec, track, cpu = decode_and_landmark(video)
+    except ClipError as exc:
+        raise ValueError(f"{video}: {exc}") from exc
     cache.mkdir(parents=True, exist_ok=True)
+    track.save(npz)
+    info = {"audio_s": float(dec["audio_duration_s"]), "cpu_s": cpu}
+    write_json_atomic(meta, info)
+    print(f"landmarks {name}: {track.n_frames} frames, {cpu:.1f} s CPU", file=sys.stderr, flush=True)
+    return track, info
+
+
+def prepare(corpus: Path, cache: Path) -> dict[int, list[ClipData]]:
+    """Decode and landmark every clip of ``corpus`` once (:func:`cached_track`, in ``cache``)."""
     out: dict[int, list[ClipData]] = {}
     paths = sorted(corpus.glob("Actor_*/*.mp4"))
     if not paths:
         raise ValueError(f"{corpus}: no Actor_*/*.mp4 (not a build-dataset synth folder)")
     for p in paths:
-        npz, meta = cache / f"{p.stem}.npz", cache / f"{p.stem}.json"
-        if npz.is_file() and meta.is_file():
-            track = LandmarkTrack.load(npz)
-            info = json.loads(meta.read_text())
-        else:
-            dec, track, cpu = decode_and_landmark(p)
-            track.save(npz)
-            info = {"audio_s": float(dec["audio_duration_s"]), "cpu_s": cpu}
-            write_json_atomic(meta, info)
-            print(f"landmarks {p.stem}: {track.n_frames} frames, {cpu:.1f} s CPU", file=sys.stderr, flush=True)
+        track, info = cached_track(p, cache)
         gt = corpus / "ground_truth" / f"{p.stem}.npz"
         with np.load(gt) as z:
             photo = str(z["photo"]) if "photo" in z else None

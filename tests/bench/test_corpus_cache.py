@@ -60,3 +60,18 @@ def test_a_video_of_another_length_than_its_track_is_an_error_naming_it(tmp_path
     with pytest.raises(ValueError, match=f"{FIXTURE.name}: .*frames decoded, the track has {track.n_frames - 3}"):
         cached_flow(str(FIXTURE), short, FlowConfig(preset="ultrafast", max_size=160), tmp_path, "x")
     assert not list(tmp_path.iterdir())  # nothing cached
+
+
+def test_a_video_the_build_cannot_decode_is_an_error_naming_it_and_nothing_is_cached(tmp_path):
+    import imageio.v2 as imageio
+    import pytest
+
+    from bench.corpus_cache import cached_track
+
+    silent = tmp_path / "silent.mp4"  # frames, no audio track: the build refuses it
+    with imageio.get_writer(silent, fps=30, macro_block_size=1) as w:
+        for _ in range(5):
+            w.append_data(np.zeros((64, 64, 3), np.uint8))
+    with pytest.raises(ValueError, match="silent.mp4: no audio track"):
+        cached_track(silent, tmp_path / "cache")
+    assert not (tmp_path / "cache").exists()

@@ -303,11 +303,11 @@ def main() -> None:
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--threads", type=int, default=None)
     ap.add_argument("--out", type=Path, default=REPO / "bench" / "results" / "inference.json")
-    kind = ap.add_mutually_exclusive_group()
-    kind.add_argument("--bf16", action="store_true", help="paper preset: float32 vs bfloat16 encoders (speed, error)")
-    kind.add_argument("--int8", action="store_true", help="paper preset: float32 vs int8 dynamic quantisation (speed, error)")
-    kind.add_argument("--concurrent-encoders", action="store_true",
-                      help="paper preset: the two encoders one after the other vs side by side in two threads (speed, difference)")
+    compare = ap.add_mutually_exclusive_group()
+    compare.add_argument("--bf16", action="store_true", help="paper preset: float32 vs bfloat16 encoders (speed, error)")
+    compare.add_argument("--int8", action="store_true", help="paper preset: float32 vs int8 dynamic quantisation (speed, error)")
+    compare.add_argument("--concurrent-encoders", action="store_true",
+                         help="paper preset: the two encoders one after the other vs side by side in two threads (speed, difference)")
     args = ap.parse_args()
     if args.bf16 or args.int8 or args.concurrent_encoders:
         import torch

@@ -7,7 +7,6 @@ import numpy as np
 import pytest
 import torch
 
-from emoface.utils.config import ConfigError
 from pipeline.fitting import BlendshapeConfig, FitConfig, IdentityConfig, fit_clip, fit_identity, load_fit_config
 from pipeline.fitting.blendshapes import OBSERVED, OBSERVED_COMPONENTS, expression_observations
 from pipeline.fitting.landmark_model import LandmarkModel
@@ -33,17 +32,8 @@ def _set(scores: np.ndarray, names: tuple[str, ...], value: float) -> np.ndarray
     return out
 
 
-@pytest.mark.parametrize("bad, says", [({"weight": -1}, "fit.blendshapes: weight must be >= 0"),
-                                       ({"std": 0}, "fit.blendshapes: std must be > 0"),
-                                       ({"scale": -2}, "fit.blendshapes: scale must be > 0"),
-                                       ({"components": ["eye_wide"]}, "['eye_wide'] select no row"),
-                                       ({"components": ["smile_left", "frown"]}, "['smile_left'] select no row"),
-                                       ({"components": ["brow_inner_raise"]}, "['brow_inner_raise'] select no row"),
-                                       ({"wieght": 1}, "wieght")])
-def test_config_group_validates(bad, says):
-    with pytest.raises(ConfigError) as err:
-        load_fit_config({"blendshapes": bad}, "fit")
-    assert says in str(err.value) and "\n" not in str(err.value)
+def test_config_group_is_off_by_default():
+    """(Its bad values are one-line errors: tests/pipeline/fitting/test_fit_config.py.)"""
     assert load_fit_config({"blendshapes": {"weight": 2.0}}).blendshapes.weight == 2.0
     assert FitConfig().blendshapes.weight == 0.0  # off by default
 

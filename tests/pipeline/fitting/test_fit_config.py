@@ -59,6 +59,21 @@ def test_yaml_fit_section_overrides_nested_leaves(tmp_path):
     ({"solver": {"max_iterations": 0}}, "fit.solver: max_iterations must be >= 1"),
     ({"camera": {"fov_y_deg": 120.0}}, "fit.camera: need min_fov_y_deg <= fov_y_deg <= max_fov_y_deg"),
     ({"model": {"n_shape": "many"}}, "fit.model.n_shape: expected an integer"),
+    # the optical-flow term's group
+    ({"flow": {"weight": -1}}, "fit.flow: weight must be >= 0"),
+    ({"flow": {"noise_iod": 0}}, "fit.flow: noise_iod must be > 0"),
+    ({"flow": {"fb_check_iod": -1}}, "fb_check_iod must be >= 0"),
+    ({"flow": {"preset": "slow"}}, "fit.flow.preset"),
+    ({"flow": {"max_size": 8}}, "fit.flow: max_size must be 0 or >= 32"),
+    ({"flow": {"wieght": 1}}, "wieght"),
+    # the blendshape-score term's group
+    ({"blendshapes": {"weight": -1}}, "fit.blendshapes: weight must be >= 0"),
+    ({"blendshapes": {"std": 0}}, "fit.blendshapes: std must be > 0"),
+    ({"blendshapes": {"scale": -2}}, "fit.blendshapes: scale must be > 0"),
+    ({"blendshapes": {"components": ["eye_wide"]}}, "['eye_wide'] select no row"),
+    ({"blendshapes": {"components": ["smile_left", "frown"]}}, "['smile_left'] select no row"),
+    ({"blendshapes": {"components": ["brow_inner_raise"]}}, "['brow_inner_raise'] select no row"),
+    ({"blendshapes": {"wieght": 1}}, "wieght"),
 ])
 def test_bad_fit_config_is_a_one_line_error(data, message):
     with pytest.raises(ConfigError) as err:

@@ -27,16 +27,8 @@ def _true_flow(model, clip) -> np.ndarray:
     return flow
 
 
-@pytest.mark.parametrize("bad, says", [({"weight": -1}, "fit.flow: weight must be >= 0"),
-                                       ({"noise_iod": 0}, "fit.flow: noise_iod must be > 0"),
-                                       ({"fb_check_iod": -1}, "fb_check_iod must be >= 0"),
-                                       ({"preset": "slow"}, "fit.flow.preset"),
-                                       ({"max_size": 8}, "fit.flow: max_size must be 0 or >= 32"),
-                                       ({"wieght": 1}, "wieght")])
-def test_config_group_validates(bad, says):
-    with pytest.raises(ConfigError) as err:
-        load_fit_config({"flow": bad}, "fit")
-    assert says in str(err.value) and "\n" not in str(err.value)
+def test_config_group_is_off_by_default():
+    """(Its bad values are one-line errors: tests/pipeline/fitting/test_fit_config.py.)"""
     assert load_fit_config({"flow": {"weight": 2.0}}).flow.weight == 2.0
     assert FitConfig().flow.weight == 0.0  # off by default
 

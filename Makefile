@@ -15,7 +15,7 @@ $(BIN)/python:
 
 $(VENV)/.installed: pyproject.toml Makefile | $(BIN)/python
 	$(PIP) install $(PIP_FLAGS) "$(TORCH_SPEC)"
-	$(PIP) install $(PIP_FLAGS) -e ".[test,render,cluster,fan]"
+	$(PIP) install $(PIP_FLAGS) -e ".[test,render,cluster,fan,dlib]"
 	# face-alignment (detector 'fan') without its opencv-python requirement: mediapipe's
 	# opencv-contrib-python already provides cv2, and two OpenCV wheels overwrite each other
 	$(PIP) install $(PIP_FLAGS) --no-deps "face-alignment>=1.4"

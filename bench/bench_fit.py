@@ -44,8 +44,9 @@ def _cpu() -> float:
     return time.process_time()
 
 
-def decode_and_landmark(path: Path) -> tuple[dict, object, float]:
-    """The build's decode and landmarks stages on one clip: (decoded arrays, track, CPU seconds)."""
+def decode_and_landmark(path: Path, detector: str = "mediapipe") -> tuple[dict, object, float]:
+    """The build's decode and landmarks stages on one clip with ``detector`` (its default settings):
+    (decoded arrays, track, CPU seconds)."""
     from pipeline.fitting import LandmarkTrack
     from pipeline.stages.config import DecodeConfig, LandmarksConfig
     from pipeline.stages.decode import decode_clip
@@ -53,7 +54,7 @@ def decode_and_landmark(path: Path) -> tuple[dict, object, float]:
 
     c0 = _cpu()
     dcfg = DecodeConfig()
-    with LandmarkCollector(LandmarksConfig(), dcfg.fps) as col:
+    with LandmarkCollector(LandmarksConfig(detector=detector), dcfg.fps) as col:
         decoded = decode_clip(path, dcfg, sink=col.feed)
         a = col.arrays()
     # every field as the build's fit stage reads it (blendshape names included: the jaw's initial
@@ -63,16 +64,25 @@ def decode_and_landmark(path: Path) -> tuple[dict, object, float]:
 
 
 def oracle_track(track, gt, model, noise_px: float, seed: int):
-    """The track with its landmarks replaced by the true ones (+ Gaussian noise)."""
+    """The track with its landmarks replaced by the true ones (+ Gaussian noise), in the track's scheme
+    (an iBUG-68 track gets the true positions of their MediaPipe points)."""
     from pipeline.fitting import LandmarkTrack
+    from pipeline.fitting.schemes import scheme
     from pipeline.qa.ground_truth import _gt_landmarks
 
     true = _gt_landmarks(gt, model, np.arange(468), "mediapipe")
     T = min(len(true), track.n_frames)
+    mp = scheme(track.scheme).mediapipe
+    cols = np.flatnonzero(mp < 468)  # MediaPipe's 10 iris points have no vertex: kept as detected
     lmk = track.landmarks[:T].copy()
-    lmk[:, :468, :2] = true[:T] + np.random.default_rng(seed).normal(size=true[:T].shape) * noise_px
-    return LandmarkTrack(lmk, np.ones(T, bool), track.blendshapes[:T], track.transforms[:T], track.width,
-                         track.height, track.fps, track.clip_id)
+    pts = true[:T][:, mp[cols]]
+    lmk[:, cols, :2] = pts + np.random.default_rng(seed).normal(size=pts.shape) * noise_px
+
+    def head(a):
+        return None if a is None else a[:T]
+
+    return LandmarkTrack(lmk, np.ones(T, bool), head(track.blendshapes), head(track.transforms), track.width,
+                         track.height, track.fps, track.clip_id, track.scheme)
 
 
 def fit_actor(tracks, decoded, gts, model, cfg, scfg, true_identity: bool = False
@@ -88,7 +98,10 @@ def fit_actor(tracks, decoded, gts, model, cfg, scfg, true_identity: bool = Fals
     from pipeline.qa import clip_metrics
     from pipeline.qa.emotion import FEATURE_KEYS
 
+    from pipeline.fitting.schemes import config_for_scheme
+
     times = {"identity": 0.0, "fit": 0.0, "smooth": 0.0, "canonical": 0.0, "qa": 0.0}
+    cfg = config_for_scheme(cfg, model.landmark_embeddings, tracks[0].scheme)  # as the build: iBUG tracks, iBUG embedding
     c0 = _cpu()
     ident = fit_identity(tracks, model, cfg=cfg)
     times["identity"] = _cpu() - c0

@@ -21,6 +21,7 @@ Usage (the tuning corpus of docs/fitting.md, "Levers measured")::
     python -m bench.bench_levers --corpus ... --cache ... --only baseline,brows_1.0   # some variants
     python -m bench.bench_levers --corpus ... --cache ... --few-clips 3   # identity from 3 emotional clips vs all
     python -m bench.bench_levers --corpus ... --cache ... --flow-cache F --only defaults,flow_0.3,flow_1,flow_3
+    python -m bench.bench_levers --corpus ... --cache T_dlib --detector dlib --only defaults --out dlib.json  # another detector
 
 The ``flow_*`` variants' optical flow is computed from the videos (:func:`with_flow`), cached in
 ``--flow-cache``; its CPU time (decoding excluded) counts as time after landmarks.
@@ -251,6 +252,7 @@ def few_clips(data: dict[int, list[ClipData]], model, n: int = 3) -> dict:
     from emoface.data.ravdess import parse_name
     from pipeline.fitting import FitConfig, SmoothConfig, fit_identity
     from pipeline.fitting.canonical import identity_template
+    from pipeline.fitting.schemes import config_for_scheme
     from pipeline.qa.emotion import offset_summary
 
     cfg, scfg = FitConfig(), SmoothConfig()
@@ -259,7 +261,8 @@ def few_clips(data: dict[int, list[ClipData]], model, n: int = 3) -> dict:
         few = [c for c in clips if int(parse_name(c.track.clip_id).emotion) != 1][:n]
         if len(few) < n:
             continue
-        templates = [identity_template(fit_identity([c.track for c in subset], model, cfg=cfg), model)
+        icfg = config_for_scheme(cfg, model.landmark_embeddings, clips[0].track.scheme)  # as fit_actor does
+        templates = [identity_template(fit_identity([c.track for c in subset], model, cfg=icfg), model)
                      for subset in (clips, few)]
         diffs.append(1000 * float(np.linalg.norm(templates[0] - templates[1], axis=1).mean()))
         ids = {c.track.clip_id for c in few}
@@ -273,21 +276,26 @@ def few_clips(data: dict[int, list[ClipData]], model, n: int = 3) -> dict:
 
 
 def run(corpus: Path, cache: Path, photo: str, variants: list[Variant], oracle: bool, out: Path | None = None,
-        redo: bool = False, flow_cache: Path | None = None) -> dict[str, dict]:
-    """Measure ``variants`` on ``photo``'s actors of ``corpus`` (results by name; resumes from ``out``)."""
+        redo: bool = False, flow_cache: Path | None = None, detector: str = "mediapipe") -> dict[str, dict]:
+    """Measure ``variants`` on ``photo``'s actors of ``corpus`` landmarked by ``detector`` (results by name;
+    resumes from ``out``, whose entries must be of the same detector)."""
     from emoface.morphable import load
     from emoface.utils.atomic import write_json_atomic
 
-    data = load_actors(corpus, cache, photo)
+    data = load_actors(corpus, cache, photo, detector)
     model = load("demo")
     results: dict = json.loads(out.read_text()) if out is not None and out.is_file() else {}
     for v in variants:
         if v.name in results and not redo:
+            if results[v.name].get("detector", "mediapipe") != detector:
+                raise ValueError(f"{out}: {v.name} was measured with the detector {results[v.name].get('detector', 'mediapipe')!r}, "
+                                 f"not {detector!r} (give another --out, or --redo)")
             continue
         print(f"variant {v.name} ...", file=sys.stderr, flush=True)
         results[v.name] = evaluate(v, data, model, oracle or v.oracle, flow_cache or cache)
         results[v.name]["actors"] = sorted(data)
         results[v.name]["photo"] = photo
+        results[v.name]["detector"] = detector
         if out is not None:
             out.parent.mkdir(parents=True, exist_ok=True)
             write_json_atomic(out, results)
@@ -297,7 +305,7 @@ def run(corpus: Path, cache: Path, photo: str, variants: list[Variant], oracle: 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    corpus_arguments(ap, "astronaut", "tuned on its --photo actors")
+    corpus_arguments(ap, "astronaut", "tuned on its --photo actors", detector=True)
     ap.add_argument("--only", default="", help="comma-separated variant names (default: all)")
     ap.add_argument("--extra", default="[]", help='JSON list of more variants: [{"name":, "lever":, "setting":, "fit":, "smooth":}]')
     ap.add_argument("--oracle", action="store_true", help="fit the true landmarks (+1 px) with every variant "
@@ -327,7 +335,7 @@ def main(argv: list[str] | None = None) -> int:
         from emoface.utils.atomic import write_json_atomic
 
         try:
-            data = load_actors(args.corpus, args.cache, args.photo)
+            data = load_actors(args.corpus, args.cache, args.photo, args.detector)
         except ValueError as exc:
             ap.error(f"--corpus/--photo: {exc}")
         res = few_clips(data, load("demo"), args.few_clips)
@@ -339,7 +347,8 @@ def main(argv: list[str] | None = None) -> int:
         print("template difference mm (mean over actors):", _f(res["template_difference_mm_mean"]))
         return 0
     try:
-        results = run(args.corpus, args.cache, args.photo, variants, args.oracle, args.out, args.redo, args.flow_cache)
+        results = run(args.corpus, args.cache, args.photo, variants, args.oracle, args.out, args.redo, args.flow_cache,
+                      args.detector)
     except ValueError as exc:
         ap.error(f"--corpus/--photo: {exc}")
     print(markdown(results))

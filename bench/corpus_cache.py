@@ -33,10 +33,11 @@ class ClipData:
     video: str = ""
 
 
-def cached_track(video: Path, cache: Path, name: str | None = None) -> tuple[object, dict]:
-    """``video`` decoded and landmarked as the build does, once: its ``LandmarkTrack`` and ``{"audio_s",
-    "cpu_s"}`` (decode+landmarks CPU seconds), cached as ``cache/<name>.npz`` + ``.json`` (``name``: the
-    video's stem by default). A video the build cannot decode (e.g. no audio track) is a ``ValueError`` naming it."""
+def cached_track(video: Path, cache: Path, name: str | None = None, detector: str = "mediapipe") -> tuple[object, dict]:
+    """``video`` decoded and landmarked as the build does (with ``detector``), once: its ``LandmarkTrack`` and
+    ``{"audio_s", "cpu_s"}`` (decode+landmarks CPU seconds), cached as ``cache/<name>.npz`` + ``.json``
+    (``name``: the video's stem by default). A video the build cannot decode (e.g. no audio track), or a
+    cached track of another detector, is a ``ValueError`` naming it."""
     from bench.bench_fit import decode_and_landmark
     from emoface.utils.atomic import write_json_atomic
     from pipeline.fitting import LandmarkTrack
@@ -45,9 +46,12 @@ def cached_track(video: Path, cache: Path, name: str | None = None) -> tuple[obj
     name = name or video.stem
     npz, meta = cache / f"{name}.npz", cache / f"{name}.json"
     if npz.is_file() and meta.is_file():
-        return LandmarkTrack.load(npz), json.loads(meta.read_text())
+        track = LandmarkTrack.load(npz)
+        if (track.detector or "mediapipe") != detector:
+            raise ValueError(f"{npz}: landmarks of the detector {track.detector!r}, not {detector!r} (one cache per detector)")
+        return track, json.loads(meta.read_text())
     try:
-        dec, track, cpu = decode_and_landmark(video)
+        dec, track, cpu = decode_and_landmark(video, detector)
     except ClipError as exc:
         raise ValueError(f"{video}: {exc}") from exc
     cache.mkdir(parents=True, exist_ok=True)
@@ -58,14 +62,14 @@ def cached_track(video: Path, cache: Path, name: str | None = None) -> tuple[obj
     return track, info
 
 
-def prepare(corpus: Path, cache: Path) -> dict[int, list[ClipData]]:
-    """Decode and landmark every clip of ``corpus`` once (:func:`cached_track`, in ``cache``)."""
+def prepare(corpus: Path, cache: Path, detector: str = "mediapipe") -> dict[int, list[ClipData]]:
+    """Decode and landmark every clip of ``corpus`` once with ``detector`` (:func:`cached_track`, in ``cache``)."""
     out: dict[int, list[ClipData]] = {}
     paths = sorted(corpus.glob("Actor_*/*.mp4"))
     if not paths:
         raise ValueError(f"{corpus}: no Actor_*/*.mp4 (not a build-dataset synth folder)")
     for p in paths:
-        track, info = cached_track(p, cache)
+        track, info = cached_track(p, cache, detector=detector)
         gt = corpus / "ground_truth" / f"{p.stem}.npz"
         with np.load(gt) as z:
             photo = str(z["photo"]) if "photo" in z else None
@@ -82,23 +86,28 @@ def of_photo(data: dict[int, list[ClipData]], photo: str) -> dict[int, list[Clip
     return {a: c for a, c in data.items() if all(x.photo in (None, photo) for x in c)}
 
 
-def load_actors(corpus: Path, cache: Path, photo: str = "all") -> dict[int, list[ClipData]]:
+def load_actors(corpus: Path, cache: Path, photo: str = "all", detector: str = "mediapipe") -> dict[int, list[ClipData]]:
     """:func:`prepare` then :func:`of_photo`; ``ValueError`` naming the corpus when no actor is left."""
-    data = of_photo(prepare(corpus, cache), photo)
+    data = of_photo(prepare(corpus, cache, detector), photo)
     if not data:
         raise ValueError(f"{corpus}: no actor has the photo {photo!r}")
     return data
 
 
 def corpus_arguments(ap: argparse.ArgumentParser, photo: str = "all", role: str = "", corpus_required: bool = True,
-                     cache_help: str = "where its landmark tracks are cached") -> None:
+                     cache_help: str = "where its landmark tracks are cached", detector: bool = False) -> None:
     """``--corpus``, ``--cache`` and ``--photo`` (default ``photo``): :func:`load_actors`'s inputs on a command
     line; ``role`` adds what the corpus is for to its help; ``corpus_required`` False: ``--corpus`` may be left
-    out (default None)."""
+    out (default None); ``detector``: also ``--detector`` (the build's detectors, default ``mediapipe``)."""
     ap.add_argument("--corpus", type=Path, required=corpus_required, default=None,
                     help="a `build-dataset synth` folder" + (f" ({role})" if role else ""))
     ap.add_argument("--cache", type=Path, required=True, help=cache_help)
     ap.add_argument("--photo", default=photo, help="only this photo's actors of --corpus ('all': every actor)")
+    if detector:
+        from pipeline.detectors.registry import DETECTORS
+
+        ap.add_argument("--detector", default=DETECTORS.default, choices=DETECTORS.names,
+                        help="the landmark detector (its default settings; one --cache per detector)")
 
 
 def flow_key(cfg) -> str:

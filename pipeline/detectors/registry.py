@@ -135,4 +135,5 @@ DETECTORS = DetectorRegistry((
     DetectorSpec("mediapipe", "pipeline.detectors.mediapipe:MediaPipeDetector", "pipeline.detectors.mediapipe:MediaPipeConfig",
                  preflight=False),  # the model bundle ships in the package: nothing to fetch
     DetectorSpec("fan", "pipeline.detectors.fan:FanDetector", "pipeline.detectors.fan:FanConfig", note=_FAN_NOTE),
+    DetectorSpec("dlib", "pipeline.detectors.dlib68:DlibDetector", "pipeline.detectors.dlib68:DlibConfig"),
 ))

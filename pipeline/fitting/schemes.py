@@ -12,6 +12,7 @@ embedded landmark is matched to, through ``MEDIAPIPE_TO_IBUG68`` when the two di
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
@@ -19,7 +20,7 @@ import numpy as np
 from emoface.morphable.mediapipe_indices import (IBUG68_OUTER_EYE_CORNERS, MEDIAPIPE_TO_IBUG68, N_LANDMARKS,
                                                   OUTER_EYE_CORNERS)
 
-__all__ = ["Scheme", "SCHEMES", "scheme", "track_columns", "embedding_for_scheme", "DEFAULT_SCHEME"]
+__all__ = ["Scheme", "SCHEMES", "scheme", "track_columns", "embedding_for_scheme", "config_for_scheme", "DEFAULT_SCHEME"]
 
 
 @dataclass(frozen=True)
@@ -80,3 +81,12 @@ def embedding_for_scheme(embeddings, scheme_name: str, requested: str = "auto") 
     if requested == "auto" and scheme(scheme_name).name == "ibug68" and "ibug68" in embeddings:
         return "ibug68"
     return requested
+
+
+def config_for_scheme(cfg, embeddings, scheme_name: str):
+    """``cfg`` (a ``FitConfig``) with ``model.embedding`` resolved for tracks in ``scheme_name``
+    (:func:`embedding_for_scheme`): what the build's identity fit, and every fit of the same tracks, use."""
+    embedding = embedding_for_scheme(embeddings, scheme_name, cfg.model.embedding)
+    if embedding == cfg.model.embedding:
+        return cfg
+    return dataclasses.replace(cfg, model=dataclasses.replace(cfg.model, embedding=embedding))

@@ -218,10 +218,9 @@ class DefaultBackend(Backend["LandmarkTrack", "IdentityFit", "ClipFit", "Morphab
     def fit_identity(self, tracks: list[LandmarkTrack], model: MorphableModel, cfg: FitConfig, device: str) -> IdentityFit:
         from pipeline.fitting import default_camera, fit_identity
 
-        from pipeline.fitting.schemes import embedding_for_scheme
+        from pipeline.fitting.schemes import config_for_scheme
 
-        embedding = embedding_for_scheme(model.landmark_embeddings, tracks[0].scheme, cfg.model.embedding)
-        cfg = dataclasses.replace(cfg, model=dataclasses.replace(cfg.model, embedding=embedding))
+        cfg = config_for_scheme(cfg, model.landmark_embeddings, tracks[0].scheme)
         camera = default_camera(tracks[0].width, tracks[0].height, cfg.camera)
         return fit_identity(tracks, model, camera, cfg, device)
 

@@ -62,7 +62,8 @@ class DecodeConfig:
 class LandmarksConfig:
     """The landmark detector and its settings (:mod:`pipeline.detectors`)."""
 
-    #: a name in :data:`pipeline.detectors.DETECTORS`: ``mediapipe`` (the default) or ``fan`` (extra ``fan``)
+    #: a name in :data:`pipeline.detectors.DETECTORS`: ``mediapipe`` (the default), ``fan`` (extra ``fan``) or
+    #: ``dlib`` (extra ``dlib``)
     detector: str = DETECTORS.default
     #: the detector's settings, checked against its settings dataclass when the config is loaded
     #: (which then holds every one of them, defaults included)

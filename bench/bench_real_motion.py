@@ -5,9 +5,9 @@ On the generated corpus the detector's lip points miss much of the true motion (
 the fit's gap there is the detector's or the generated world's. Real video has no 3D truth, but
 its pixels move: this compares, per clip, two distances between landmarks over time
 
-- ``mouth width``: the mouth corners (MediaPipe 61, 291), horizontal lip motion;
-- ``mouth opening``: the outer lips' top and bottom midpoints (0, 17), the control: the detector
-  follows it on the generated corpus (r 0.99 against the truth);
+- ``mouth width``: the mouth corners (MediaPipe 61, 291; iBUG 48, 54), horizontal lip motion;
+- ``mouth opening``: the outer lips' top and bottom midpoints (0, 17; iBUG 51, 57), the control: the
+  detector follows it on the generated corpus (r 0.99 against the truth);
 
 as the detector gives them, frame by frame, and as OpenCV's DIS optical flow moves them (the
 build's flow observation, :mod:`pipeline.fitting.flow`: from each frame's detected points to the
@@ -22,7 +22,7 @@ matches the truth's on one face and not on the other (docs/fitting.md, "A real-v
 check, or a frame had no face) adds no change; their share is reported.
 
     python -m bench.bench_real_motion --corpus C --cache T [--photo astronaut] [--flow-cache F] \\
-        [--video ../shared/assets/ravdess/video/01-01-01-01-02-01-05.mp4 ...] [--out motion.json]
+        [--video ../shared/assets/ravdess/video/01-01-01-01-02-01-05.mp4 ...] [--detector dlib] [--out motion.json]
 
 A measurement of the detector, not a fitter: nothing here changes the build.
 """
@@ -39,8 +39,22 @@ import numpy as np
 
 from bench.corpus_cache import cached_flow, cached_track, corpus_arguments, load_actors
 
-#: the distances measured: name -> the two MediaPipe landmark indices
+#: the distances measured: name -> the two MediaPipe landmark indices (:func:`scheme_pair`: in another scheme)
 PAIRS = {"mouth width": (61, 291), "mouth opening": (0, 17)}
+
+
+def scheme_pair(scheme_name: str, pair: tuple[int, int]) -> tuple[int, int]:
+    """The points of ``scheme_name`` at the MediaPipe points ``pair`` (iBUG-68: 48/54 and 51/57 for :data:`PAIRS`)."""
+    from pipeline.fitting.schemes import scheme
+
+    mp = scheme(scheme_name).mediapipe
+    out = []
+    for p in pair:
+        hit = np.flatnonzero(mp == p)
+        if not len(hit):
+            raise ValueError(f"the {scheme_name} scheme has no point at MediaPipe point {p}")
+        out.append(int(hit[0]))
+    return out[0], out[1]
 
 
 def distances(points: np.ndarray, pair: tuple[int, int]) -> np.ndarray:
@@ -119,8 +133,8 @@ def _std(x: np.ndarray) -> float:
 
 @dataclass
 class ClipMotion:
-    """One clip's inputs: the detector's points ``(T, N, 2)``, ``valid (T,)``, the flow ``(T, N, 2)``, and on a
-    generated clip the true points ``(T, 468, 2)``."""
+    """One clip's inputs: the detector's points ``(T, N, 2)`` in ``scheme``, ``valid (T,)``, the flow ``(T, N, 2)``,
+    and on a generated clip the true points at the same places ``(T, N, 2)``."""
 
     clip: str
     source: str  # the photo of a generated clip, "real video" otherwise
@@ -129,6 +143,7 @@ class ClipMotion:
     flow: np.ndarray
     truth: np.ndarray | None = None
     path: str = ""  # the video, for messages
+    scheme: str = "mediapipe478"
 
 
 def measure(c: ClipMotion) -> dict:
@@ -138,9 +153,10 @@ def measure(c: ClipMotion) -> dict:
     ok = np.asarray(c.valid, bool)
     if ok.sum() < 3:
         raise ValueError(f"{c.path or c.clip}: a face in {int(ok.sum())} frames, too few to follow its motion")
-    iod = float(np.median(inter_ocular_px(c.detector[ok])))
+    iod = float(np.median(inter_ocular_px(c.detector[ok], c.scheme)))
     row: dict = {"clip": c.clip, "source": c.source, "frames": int(ok.sum()), "iod_px": iod}
-    for name, pair in PAIRS.items():
+    for name, mp_pair in PAIRS.items():
+        pair = scheme_pair(c.scheme, mp_pair)
         det = np.where(ok, distances(c.detector, pair), np.nan) / iod * 100
         flo, missing = flow_trajectory(c.detector, c.flow, ok, pair)
         flo = np.where(ok, flo, np.nan) / iod * 100  # the frames the detector's trajectory has
@@ -155,7 +171,8 @@ def measure(c: ClipMotion) -> dict:
     return row
 
 
-def generated_clips(corpus: Path, cache: Path, photo: str, flow_cache: Path, cfg) -> list[ClipMotion]:
+def generated_clips(corpus: Path, cache: Path, photo: str, flow_cache: Path, cfg, detector: str = "mediapipe"
+                    ) -> list[ClipMotion]:
     """The clips of a ``build-dataset synth`` corpus (:mod:`bench.corpus_cache`: landmarks and flow cached)."""
     from bench.bench_fit import oracle_track
     from emoface.morphable import load
@@ -163,16 +180,16 @@ def generated_clips(corpus: Path, cache: Path, photo: str, flow_cache: Path, cfg
 
     model = load("demo")
     out = []
-    for _, clips in sorted(load_actors(corpus, cache, photo).items()):
+    for _, clips in sorted(load_actors(corpus, cache, photo, detector).items()):
         for c in clips:
-            true = oracle_track(c.track, load_ground_truth(c.gt), model, 0.0, 0).landmarks[:, :468, :2]
+            true = oracle_track(c.track, load_ground_truth(c.gt), model, 0.0, 0).landmarks[..., :2]  # the track's scheme
             out.append(ClipMotion(c.track.clip_id, c.photo or "generated", c.track.landmarks[..., :2],
                                   np.asarray(c.track.valid, bool), cached_flow(c.video, c.track, cfg, flow_cache)[0], true,
-                                  c.video))
+                                  c.video, c.track.scheme))
     return out
 
 
-def real_clips(videos: list[Path], cache: Path, cfg) -> list[ClipMotion]:
+def real_clips(videos: list[Path], cache: Path, cfg, detector: str = "mediapipe") -> list[ClipMotion]:
     """Real videos: decoded and landmarked as the build does, with their flow; both cached in ``cache/real``
     (apart from a generated corpus's clips, which carry the same RAVDESS names)."""
     out = []
@@ -181,9 +198,9 @@ def real_clips(videos: list[Path], cache: Path, cfg) -> list[ClipMotion]:
         if not v.is_file():
             raise ValueError(f"{v}: no such video")
         name = f"{v.stem}-{hashlib.sha1(str(v.resolve()).encode()).hexdigest()[:8]}"  # two folders' same names apart
-        track = cached_track(v, cache, name)[0]  # decoded as the build decodes: a clip needs its audio track too
+        track = cached_track(v, cache, name, detector)[0]  # decoded as the build decodes: a clip needs its audio track too
         out.append(ClipMotion(v.stem, "real video", track.landmarks[..., :2], np.asarray(track.valid, bool),
-                              cached_flow(str(v), track, cfg, cache, name)[0], path=str(v)))
+                              cached_flow(str(v), track, cfg, cache, name)[0], path=str(v), scheme=track.scheme))
     return out
 
 
@@ -250,7 +267,7 @@ def markdown(summ: list[dict]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    corpus_arguments(ap, "all", "with its truth", corpus_required=False,
+    corpus_arguments(ap, "all", "with its truth", corpus_required=False, detector=True,
                      cache_help="where landmark tracks are cached (the real videos' tracks and flow in its folder real/)")
     ap.add_argument("--flow-cache", type=Path, default=None, help="where the corpus's flow is cached (default: --cache)")
     ap.add_argument("--video", type=Path, action="append", default=[], help="a real video (repeatable)")
@@ -263,8 +280,9 @@ def main(argv: list[str] | None = None) -> int:
 
     cfg = FlowConfig(max_size=args.max_size)
     try:
-        clips = generated_clips(args.corpus, args.cache, args.photo, args.flow_cache or args.cache, cfg) if args.corpus else []
-        clips += real_clips(args.video, args.cache, cfg)
+        clips = (generated_clips(args.corpus, args.cache, args.photo, args.flow_cache or args.cache, cfg, args.detector)
+                 if args.corpus else [])
+        clips += real_clips(args.video, args.cache, cfg, args.detector)
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

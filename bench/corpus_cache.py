@@ -18,7 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["ClipData", "cached_track", "prepare", "of_photo", "load_actors", "corpus_arguments", "flow_key", "cached_flow", "with_flow"]
+__all__ = ["ClipData", "cached_track", "prepare", "of_photo", "load_actors", "corpus_arguments", "flow_key", "cached_flow", "with_flow",
+           "FUSED_POINTS", "fused"]
 
 
 @dataclass
@@ -117,13 +118,16 @@ def flow_key(cfg) -> str:
 
 def cached_flow(video: str, track, cfg, cache: Path, name: str | None = None) -> tuple[np.ndarray, float]:
     """``track``'s optical flow in ``video`` (``cfg``: a ``FlowConfig``) and its CPU seconds (decoding
-    excluded), cached in ``cache`` as ``<name>.<flow_key>.npy`` + ``.json`` (``name``: the clip id by default).
+    excluded), cached in ``cache`` as ``<name>.<flow_key>[.<detector>].npy`` + ``.json`` (``name``: the clip id
+    by default; the detector's name when it is not MediaPipe, whose points the flow is sampled at).
     A video that decodes to another frame count than the track's is a ``ValueError`` naming it."""
     from emoface.utils.atomic import atomic_path, write_json_atomic
     from pipeline.fitting.flow import track_flow
     from pipeline.fitting.types import FitError
 
     stem = f"{name or track.clip_id}.{flow_key(cfg)}"
+    if track.detector not in ("", "mediapipe"):  # the flow is sampled at the detector's points
+        stem += f".{track.detector}"
     npy, meta = cache / f"{stem}.npy", cache / f"{stem}.json"
     if npy.is_file() and meta.is_file():
         return np.load(npy), json.loads(meta.read_text())["cpu_s"]
@@ -149,3 +153,34 @@ def with_flow(data: dict[int, list[ClipData]], cfg, cache: Path) -> tuple[dict[i
             cpu += s
             out[actor].append(replace(c, track=replace(c.track, flow=flow)))
     return out, cpu
+
+
+#: the iBUG-68 points :func:`fused` averages in: every one, or the lips' 20
+FUSED_POINTS: dict[str, np.ndarray] = {"all": np.arange(68), "lips": np.arange(48, 68)}
+
+
+def fused(data: dict[int, list[ClipData]], other: dict[int, list[ClipData]], points: str = "all"
+          ) -> dict[int, list[ClipData]]:
+    """``data``'s MediaPipe tracks with ``other``'s iBUG-68 points (another detector's tracks of the same clips)
+    averaged into the MediaPipe points at the same places (``MEDIAPIPE_TO_IBUG68``; :data:`FUSED_POINTS`), in
+    the frames where both found the face; the other points, blendshapes and head transform stay MediaPipe's.
+    Under a squared loss the mean is the same fit as both points as observations of equal weight. A
+    measurement of two detectors together, not a build option. ``ValueError`` naming a clip that does not pair up."""
+    from pipeline.fitting.schemes import SCHEMES
+
+    sel = FUSED_POINTS[points]
+    cols = SCHEMES["ibug68"].mediapipe[sel]
+    out = {}
+    for actor, clips in data.items():
+        theirs = {c.track.clip_id: c.track for c in other.get(actor, [])}
+        out[actor] = []
+        for c in clips:
+            mine, tr = c.track, theirs.get(c.track.clip_id)
+            if mine.scheme != "mediapipe478" or tr is None or tr.scheme != "ibug68" or tr.n_frames != mine.n_frames:
+                raise ValueError(f"{c.track.clip_id}: no {'iBUG-68 track' if tr is None else tr.scheme + ' track'} "
+                                 f"of {mine.n_frames} frames to fuse with its {mine.scheme} track")
+            lm = mine.landmarks.copy()
+            both = mine.valid & tr.valid
+            lm[np.ix_(both, cols, [0, 1])] = 0.5 * (lm[np.ix_(both, cols, [0, 1])] + tr.landmarks[np.ix_(both, sel, [0, 1])])
+            out[actor].append(replace(c, track=replace(mine, landmarks=lm, detector=f"{mine.detector}+{tr.detector}")))
+    return out

@@ -133,3 +133,29 @@ def test_main_refuses_without_input(capsys):
         main(["--cache", "x"])
     assert main(["--cache", "x", "--video", "no/such.mp4"]) == 2
     assert "no/such.mp4: no such video" in capsys.readouterr().err
+
+
+def test_an_ibug_track_is_measured_at_its_own_points():
+    """A 68-point track (iBUG 48/54 and 51/57 for the mouth's width and opening) gives the MediaPipe
+    track's numbers for the same motion."""
+    from emoface.morphable.mediapipe_indices import MEDIAPIPE_TO_IBUG68
+
+    from bench.bench_real_motion import scheme_pair
+
+    assert scheme_pair("ibug68", PAIRS["mouth width"]) == (48, 54)
+    assert scheme_pair("ibug68", PAIRS["mouth opening"]) == (51, 57)
+    assert scheme_pair("mediapipe478", PAIRS["mouth width"]) == PAIRS["mouth width"]
+    with pytest.raises(ValueError, match="no point at MediaPipe point 1"):
+        scheme_pair("ibug68", (1, 61))
+    width, opening = _motion(2)
+    truth = _face(width, opening)
+    det = _face(60 + 0.5 * (width - 60), opening)
+    flow = _flow_of(truth)
+    mp = measure(ClipMotion("c", "generated", det, np.ones(T, bool), flow, truth))
+    ib = measure(ClipMotion("c", "generated", det[:, MEDIAPIPE_TO_IBUG68], np.ones(T, bool), flow[:, MEDIAPIPE_TO_IBUG68],
+                            truth[:, MEDIAPIPE_TO_IBUG68], scheme="ibug68"))
+    for name in PAIRS:
+        for ref in ("detector_vs_truth", "detector_vs_flow"):
+            assert ib[name][ref]["gain"] == pytest.approx(mp[name][ref]["gain"], abs=1e-9)
+    assert ib["iod_px"] == pytest.approx(mp["iod_px"])
+    assert ib["mouth width"]["detector_vs_truth"]["gain"] == pytest.approx(0.5, abs=0.02)

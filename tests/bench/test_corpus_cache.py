@@ -75,3 +75,60 @@ def test_a_video_the_build_cannot_decode_is_an_error_naming_it_and_nothing_is_ca
     with pytest.raises(ValueError, match="silent.mp4: no audio track"):
         cached_track(silent, tmp_path / "cache")
     assert not (tmp_path / "cache").exists()
+
+
+def test_one_cache_per_detector(tmp_path, monkeypatch):
+    """A cached track of another detector is an error naming the file; another detector's flow (sampled at its
+    own points) is cached under another name than MediaPipe's."""
+    from dataclasses import replace
+
+    import pytest
+
+    import pipeline.fitting.flow as flow_module
+    from bench.corpus_cache import cached_flow, cached_track
+    from pipeline.fitting import FlowConfig
+
+    track, _ = cached_track(FIXTURE, tmp_path / "cache")  # MediaPipe's, decoded once
+    assert track.detector == "mediapipe"
+    assert cached_track(FIXTURE, tmp_path / "cache")[0].n_frames == track.n_frames  # from the cache
+    with pytest.raises(ValueError, match=rf"{FIXTURE.stem}\.npz: landmarks of the detector 'mediapipe', not 'dlib'"):
+        cached_track(FIXTURE, tmp_path / "cache", detector="dlib")
+    calls = []
+    monkeypatch.setattr(flow_module, "track_flow", lambda video, tr, cfg: (calls.append(tr.detector) or
+                                                                          (np.zeros(tr.landmarks.shape[:2] + (2,)), 0.1)))
+    cfg = FlowConfig(preset="ultrafast", max_size=160)
+    cached_flow(str(FIXTURE), track, cfg, tmp_path / "flow")
+    cached_flow(str(FIXTURE), replace(track, detector="dlib"), cfg, tmp_path / "flow")
+    assert calls == ["mediapipe", "dlib"]  # the second is not read from the first's cache
+    assert sorted(p.name for p in (tmp_path / "flow").glob("*.npy")) == [
+        f"{track.clip_id}.flow-ultrafast-160-0.15-0.03.dlib.npy", f"{track.clip_id}.flow-ultrafast-160-0.15-0.03.npy"]
+
+
+def test_fused_averages_the_second_detectors_points_into_the_first_at_the_same_places():
+    import pytest
+
+    from bench.corpus_cache import ClipData, fused
+    from emoface.morphable.mediapipe_indices import MEDIAPIPE_TO_IBUG68 as M
+    from pipeline.fitting import LandmarkTrack
+
+    rng = np.random.default_rng(0)
+    T = 6
+    mp = LandmarkTrack(rng.uniform(0, 100, (T, 478, 3)), np.array([1, 1, 0, 1, 1, 1], bool), None, None, 200, 200,
+                       clip_id="01-01-01-01-01-01-01", detector="mediapipe")
+    ib = LandmarkTrack(rng.uniform(0, 100, (T, 68, 3)), np.array([1, 1, 1, 0, 1, 1], bool), None, None, 200, 200,
+                       clip_id="01-01-01-01-01-01-01", scheme="ibug68", detector="dlib")
+    data = {1: [ClipData(mp, "", 1.0, 1.0, None)]}
+    out = fused(data, {1: [ClipData(ib, "", 1.0, 1.0, None)]})[1][0].track
+    both = np.array([1, 1, 0, 0, 1, 1], bool)
+    np.testing.assert_allclose(out.landmarks[both][:, M, :2], 0.5 * (mp.landmarks[both][:, M, :2] + ib.landmarks[both][:, :, :2]),
+                               rtol=1e-6)
+    np.testing.assert_array_equal(out.landmarks[~both], mp.landmarks[~both])  # a frame one of them missed: MediaPipe's
+    others = np.setdiff1d(np.arange(478), M)
+    np.testing.assert_array_equal(out.landmarks[:, others], mp.landmarks[:, others])
+    np.testing.assert_array_equal(out.landmarks[..., 2], mp.landmarks[..., 2])  # depth stays MediaPipe's
+    assert out.detector == "mediapipe+dlib" and out.scheme == "mediapipe478" and data[1][0].track is mp
+    lips = fused(data, {1: [ClipData(ib, "", 1.0, 1.0, None)]}, "lips")[1][0].track
+    np.testing.assert_array_equal(lips.landmarks[:, M[:48]], mp.landmarks[:, M[:48]])
+    assert not np.array_equal(lips.landmarks[:, M[48:]], mp.landmarks[:, M[48:]])
+    with pytest.raises(ValueError, match="01-01-01-01-01-01-01: no iBUG-68 track"):
+        fused(data, {1: []})

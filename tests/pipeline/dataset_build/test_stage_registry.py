@@ -192,3 +192,32 @@ def test_registry_is_picklable_for_worker_processes():
     stages = REGISTRY.with_stage(TOY)
     assert pickle.loads(pickle.dumps(stages)) == stages and isinstance(stages, StageRegistry)
     assert Path(sys.modules["pipeline.stages.registry"].__file__).name == "registry.py"
+
+
+def test_the_landmarks_stage_carries_the_detectors_version(tmp_path):
+    """The landmarks stage's code version holds the configured detector's package and model: MediaPipe's string as it
+    was, and for dlib the digest of the model file its settings name, so a new file at the same path redoes the
+    landmarks while the config hash stays."""
+    import os
+
+    from pipeline.stages.config import LandmarksConfig
+    from pipeline.stages.runtime import detector_version, landmarker_version
+
+    assert detector_version(TaskContext("/tmp/unused", BuildConfig())) == landmarker_version()
+    assert landmarker_version().startswith("mediapipe ") and "; model " in landmarker_version()
+    model = tmp_path / "shape.dat"
+    model.write_bytes(b"one model")
+
+    def hashes():
+        cfg = BuildConfig(landmarks=LandmarksConfig(detector="dlib", options={"predictor": str(model)}))
+        return stage_hashes(TaskContext("/tmp/unused", cfg), "landmarks", "in")
+
+    first = hashes()
+    model.write_bytes(b"another model")
+    os.utime(model, ns=(1, 1))
+    second = hashes()
+    assert second[1] == first[1] and second[2] != first[2]
+    assert hashes() == second  # the same file, the same version
+    model.unlink()
+    assert "model missing" in detector_version(TaskContext("/tmp/unused", BuildConfig(
+        landmarks=LandmarksConfig(detector="dlib", options={"predictor": str(model)}))))

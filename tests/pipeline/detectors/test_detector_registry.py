@@ -126,3 +126,13 @@ def test_registry_refuses_duplicates_and_unknown_names():
         make_detector("nope", None, WITH_TOY)
     with pytest.raises(DetectorError, match="cannot be loaded"):
         DetectorSpec("broken", "no_such_module:X").make()
+
+
+def test_a_detector_without_a_version_is_named_by_its_name():
+    from pipeline.detectors.registry import DETECTORS, DetectorSpec
+
+    assert DetectorSpec("toy2", "pipeline.detectors.mediapipe:MediaPipeDetector").tool_version() == "toy2"
+    assert DETECTORS["fan"].tool_version().startswith("face-alignment ")
+    bad = DetectorSpec("toy3", "pipeline.detectors.mediapipe:MediaPipeDetector", version="pipeline.detectors.mediapipe:N_POINTS")
+    with pytest.raises(DetectorError, match="toy3.*not callable|no attribute|N_POINTS"):
+        bad.tool_version()

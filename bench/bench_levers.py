@@ -287,7 +287,10 @@ def run(corpus: Path, cache: Path, photo: str, variants: list[Variant], oracle: 
 
     data = load_actors(corpus, cache, photo, detector)
     if fuse is not None:
-        data = fused(data, load_actors(corpus, fuse[1], photo, fuse[0]), fuse[2])
+        try:
+            data = fused(data, load_actors(corpus, fuse[1], photo, fuse[0]), fuse[2])
+        except ValueError as exc:
+            raise ValueError(f"--fuse-cache {fuse[1]}: {exc}") from exc
         detector = f"{detector}+{fuse[0]} ({fuse[2]} points)"
     model = load("demo")
     results: dict = json.loads(out.read_text()) if out is not None and out.is_file() else {}
@@ -320,8 +323,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--flow-cache", type=Path, default=None, help="the flow variants' flow cache (default: --cache)")
     ap.add_argument("--few-clips", type=int, default=0, help="instead: identity from N emotional clips vs all clips")
-    ap.add_argument("--fuse-detector", default=None, help="a second detector (iBUG-68: dlib or fan) whose points are "
-                    "averaged into --detector's (mediapipe) at the same places")
+    ap.add_argument("--fuse-detector", default=None, choices=("dlib", "fan"), help="a second detector (iBUG-68) whose "
+                    "points are averaged into --detector's (mediapipe) at the same places")
     ap.add_argument("--fuse-cache", type=Path, default=None, help="where the second detector's tracks are cached")
     ap.add_argument("--fuse-points", default="all", choices=sorted(FUSED_POINTS), help="which of its 68 points")
     ap.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "levers.json")
@@ -365,7 +368,7 @@ def main(argv: list[str] | None = None) -> int:
         results = run(args.corpus, args.cache, args.photo, variants, args.oracle, args.out, args.redo, args.flow_cache,
                       args.detector, fuse)
     except ValueError as exc:
-        ap.error(f"--corpus/--photo: {exc}")
+        ap.error(str(exc) if str(exc).startswith("--fuse-cache") else f"--corpus/--photo: {exc}")
     print(markdown(results))
     return 0
 

@@ -164,8 +164,9 @@ def fused(data: dict[int, list[ClipData]], other: dict[int, list[ClipData]], poi
     """``data``'s MediaPipe tracks with ``other``'s iBUG-68 points (another detector's tracks of the same clips)
     averaged into the MediaPipe points at the same places (``MEDIAPIPE_TO_IBUG68``; :data:`FUSED_POINTS`), in
     the frames where both found the face; the other points, blendshapes and head transform stay MediaPipe's.
-    Under a squared loss the mean is the same fit as both points as observations of equal weight. A
-    measurement of two detectors together, not a build option. ``ValueError`` naming a clip that does not pair up."""
+    Under a squared loss (``fit.robust.loss: l2``) the mean is the same fit as both points as observations of
+    equal weight; under the default robust loss it is close to that, not equal. A measurement of two detectors
+    together, not a build option. ``ValueError`` naming a clip that does not pair up."""
     from pipeline.fitting.schemes import SCHEMES
 
     sel = FUSED_POINTS[points]

@@ -10,8 +10,11 @@ Per frame: a face box from dlib's HOG frontal-face detector (the boxes the predi
 on), then the 68 points the shape predictor places in it. HOG searches the whole frame (on a copy
 whose longer side is at most ``detect_size``) on the first frame, every ``redetect_every`` frames
 and when the face is lost; on the other frames it looks only near the previous box (a crop of
-one and a half times its size, the face scaled to about 100 px), which costs a few milliseconds
-and notices a face that has gone. dlib gives no per-point confidence, no blendshapes, no head transform.
+one and a half times its size, at the whole-frame search's scale or finer), which costs a few
+milliseconds and notices a face that has gone. The predictor runs on the face's crop enlarged
+``upsample`` times (2 by default): dlib places its points on whole pixels, so this halves their
+step; they are returned in continuous pixel coordinates, like MediaPipe's. dlib gives no per-point
+confidence, no blendshapes, no head transform.
 """
 
 from __future__ import annotations
@@ -41,12 +44,15 @@ class DlibConfig:
     - ``detect_size``: HOG face detection on a copy whose longer side is at most this many pixels
       (0: the frame as given); its box is scaled back;
     - ``redetect_every``: HOG searches the whole frame on the first frame and every this many
-      frames (1: every frame); in between it looks near the previous frame's box.
+      frames (1: every frame); in between it looks near the previous frame's box;
+    - ``upsample``: the predictor runs on the face's crop enlarged this many times (1: the frame as
+      it is). dlib places its points on whole pixels of the image it is given, so 2 halves the step.
     """
 
     predictor: str = ""
     detect_size: int = bounded(640, ge=0)
     redetect_every: int = bounded(30, ge=1)
+    upsample: int = bounded(2, ge=1, le=8)
 
 
 def _import_dlib():
@@ -142,14 +148,18 @@ class DlibDetector:
         ox, oy = offset
         return np.array([b.left(), b.top(), b.right(), b.bottom()], np.float64) / min(scale, 1.0) + [ox, oy, ox, oy]
 
+    def _search_scale(self, gray: np.ndarray) -> float:
+        side = max(gray.shape)
+        return self.cfg.detect_size / side if 0 < self.cfg.detect_size < side else 1.0
+
     def _search(self, gray: np.ndarray) -> np.ndarray | None:
         """The whole frame, on a copy whose longer side is at most ``detect_size``."""
-        side = max(gray.shape)
-        return self._hog(gray, self.cfg.detect_size / side if 0 < self.cfg.detect_size < side else 1.0)
+        return self._hog(gray, self._search_scale(gray))
 
     def _near(self, gray: np.ndarray, box: np.ndarray) -> np.ndarray | None:
         """Around ``box`` (the previous frame's): HOG on a crop of 1.5 times its size, the face at about
-        :data:`_NEAR_FACE_PX` pixels. ``None`` when the face is not there any more."""
+        :data:`_NEAR_FACE_PX` pixels or at the whole-frame search's scale, whichever is finer (the same
+        box steps as a fresh search). ``None`` when the face is not there any more."""
         x0, y0, x1, y1 = box
         size = max(x1 - x0, y1 - y0)
         h, w = gray.shape
@@ -157,12 +167,28 @@ class DlibDetector:
         cx1, cy1 = int(min(w, x1 + size / 4)), int(min(h, y1 + size / 4))
         if cx1 - cx0 < 2 or cy1 - cy0 < 2:
             return None
-        return self._hog(np.ascontiguousarray(gray[cy0:cy1, cx0:cx1]), min(1.0, _NEAR_FACE_PX / size), (cx0, cy0))
+        scale = min(1.0, max(_NEAR_FACE_PX / size, self._search_scale(gray)))
+        return self._hog(np.ascontiguousarray(gray[cy0:cy1, cx0:cx1]), scale, (cx0, cy0))
 
     def _predict(self, gray: np.ndarray, box: np.ndarray) -> np.ndarray:
-        x0, y0, x1, y1 = (int(round(v)) for v in box)
-        shape = self._predictor(gray, self._rect(x0, y0, x1, y1))
-        return np.array([(p.x, p.y) for p in shape.parts()], np.float64)
+        """The 68 points in ``box``, in continuous pixel coordinates (pixel i spans [i, i+1), MediaPipe's
+        convention, which the landmarks stage's rescaling and the fit's camera assume): dlib's whole pixel
+        centres of the face's crop enlarged ``upsample`` times, mapped back."""
+        import cv2
+
+        k = self.cfg.upsample
+        x0, y0, x1, y1 = box
+        if k == 1:
+            shape = self._predictor(gray, self._rect(*(int(round(v)) for v in box)))
+            return np.array([(p.x, p.y) for p in shape.parts()], np.float64) + 0.5
+        size = max(x1 - x0, y1 - y0)
+        h, w = gray.shape
+        cx0, cy0 = int(max(0, np.floor(x0 - size / 4))), int(max(0, np.floor(y0 - size / 4)))
+        cx1, cy1 = int(min(w, np.ceil(x1 + size / 4) + 1)), int(min(h, np.ceil(y1 + size / 4) + 1))
+        crop = cv2.resize(gray[cy0:cy1, cx0:cx1], ((cx1 - cx0) * k, (cy1 - cy0) * k), interpolation=cv2.INTER_LINEAR)
+        rect = self._rect(*(int(round((v - o) * k)) for v, o in zip(box, (cx0, cy0, cx0, cy0))))
+        pts = np.array([(p.x, p.y) for p in self._predictor(crop, rect).parts()], np.float64)
+        return (pts + 0.5) / k + [cx0, cy0]
 
     # -- landmarks ------------------------------------------------------------------------------
     def detect(self, frame: np.ndarray, timestamp_ms: int = 0) -> Detection | None:

@@ -84,3 +84,22 @@ def test_resuming_with_another_detector_is_an_error_naming_the_file(tmp_path, mo
     with pytest.raises(ValueError, match=r"levers\.json: defaults was measured with the detector 'mediapipe', not 'dlib'"):
         run(tmp_path / "corpus", tmp_path / "cache", "astronaut", defaults, False, out, detector="dlib")
     assert run(tmp_path / "corpus", tmp_path / "cache", "astronaut", defaults, False, out)["defaults"]["variant"] == "defaults"
+
+
+def test_a_fuse_cache_that_does_not_pair_up_is_a_usage_error_naming_it(tmp_path, capsys, monkeypatch):
+    import numpy as np
+
+    import bench.corpus_cache as cc
+    from pipeline.fitting import LandmarkTrack
+
+    track = LandmarkTrack(np.zeros((4, 478, 3)), np.ones(4, bool), None, None, 100, 100, clip_id="01-01-01-01-01-01-01")
+    clip = cc.ClipData(track=track, gt="", audio_s=1.0, cpu_s=0.0, photo="astronaut")
+    monkeypatch.setattr(cc, "prepare", lambda corpus, cache, detector: {1: [clip]})  # MediaPipe tracks in both caches
+    with pytest.raises(SystemExit) as exc:
+        main(["--corpus", str(tmp_path / "c"), "--cache", str(tmp_path / "t"), "--fuse-detector", "dlib", "--fuse-cache",
+              str(tmp_path / "t2"), "--only", "defaults", "--out", str(tmp_path / "o.json")])
+    assert exc.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert f"--fuse-cache {tmp_path / 't2'}: 01-01-01-01-01-01-01: no mediapipe478 track" in err
+    with pytest.raises(SystemExit):
+        main(["--corpus", "c", "--cache", "t", "--fuse-detector", "mediapipe", "--fuse-cache", "t2"])

@@ -132,3 +132,10 @@ def test_fused_averages_the_second_detectors_points_into_the_first_at_the_same_p
     assert not np.array_equal(lips.landmarks[:, M[48:]], mp.landmarks[:, M[48:]])
     with pytest.raises(ValueError, match="01-01-01-01-01-01-01: no iBUG-68 track"):
         fused(data, {1: []})
+    with pytest.raises(ValueError, match="01-01-01-01-01-01-01: no mediapipe478 track of 6 frames to fuse"):
+        fused(data, data)  # a second MediaPipe track is not an iBUG one
+    from dataclasses import replace
+
+    short = replace(ib, landmarks=ib.landmarks[:5], valid=ib.valid[:5])
+    with pytest.raises(ValueError, match="no ibug68 track of 6 frames"):
+        fused(data, {1: [ClipData(short, "", 1.0, 1.0, None)]})

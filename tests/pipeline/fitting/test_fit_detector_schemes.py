@@ -112,3 +112,5 @@ def test_config_for_scheme_is_what_the_build_fits(demo):
 
     chosen = dataclasses.replace(cfg, model=dataclasses.replace(cfg.model, embedding="mediapipe"))
     assert config_for_scheme(chosen, demo.landmark_embeddings, "ibug68") is chosen  # a chosen embedding stays
+    only_mediapipe = {k: v for k, v in demo.landmark_embeddings.items() if not k.startswith("ibug")}
+    assert config_for_scheme(cfg, only_mediapipe, "ibug68") is cfg  # a model without iBUG points: auto as before

@@ -218,14 +218,14 @@ LEVERS = HandRecord(
     "`python -m bench.bench_levers --corpus C --cache T_dlib --detector dlib --only defaults --oracle`, and "
     "`--cache T --fuse-detector dlib --fuse-cache T_dlib --fuse-points all|lips --only defaults` for the two "
     "together; the same corpora, 2026-12-07, 2 cores (AMD EPYC), no GPU). dlib alone, tuning / held-out photo: "
-    "lips 2.87 / 2.19 mm, dynamic lips 1.18 / 1.56, eye region 0.34 / 0.61, recognisability 0.78 / 0.70, mouth r "
-    "0.983 / 0.992 (MediaPipe: 2.26 / 2.84, 1.49 / 1.55, 0.38 / 0.58, 0.88 / 0.75, 0.982 / 0.977): not better. "
+    "lips 2.90 / 2.14 mm, dynamic lips 1.18 / 1.50, eye region 0.34 / 0.60, recognisability 0.75 / 0.68, mouth r "
+    "0.981 / 0.993 (MediaPipe: 2.26 / 2.84, 1.49 / 1.55, 0.38 / 0.58, 0.88 / 0.75, 0.982 / 0.977): not better. "
     "Its oracle (the truth at the 68 points) leaves lips 1.83 / 1.45 mm, above the 1.2 mm goal, where "
-    "MediaPipe's leaves 0.71 / 0.69: no 68-point detector could meet the lip goal with this fit and head. dlib's points "
-    "averaged into MediaPipe's at the 68 places: lips 2.08 / 2.52, dynamic lips 1.39 / 1.47, eye region "
-    "0.36 / 0.57, recognisability 0.82 / 0.78, mouth r 0.988 / 0.985; the 20 lip points only: 2.17 / 2.60, "
-    "1.40 / 1.49, 0.38 / 0.58, 0.88 / 0.72. Not built into the build: a second detector on every frame for a "
-    "tenth of the way to the lip goals (docs/fitting.md, \"A second detector\")."
+    "MediaPipe's leaves 0.71 / 0.69: with these settings and this head's 68-point embedding no 68-point detector "
+    "would meet the lip goal. dlib's points averaged into MediaPipe's at the 68 places: lips 2.11 / 2.56, dynamic "
+    "lips 1.39 / 1.47, eye region 0.36 / 0.57, recognisability 0.85 / 0.75, mouth r 0.987 / 0.985; the 20 lip "
+    "points only: 2.19 / 2.64, 1.40 / 1.49, 0.38 / 0.58, 0.90 / 0.70. Not built into the build: a second detector "
+    "on every frame for a seventh to a fifth of the way to the lip goals (docs/fitting.md, \"A second detector\")."
     ),
 )
 

@@ -69,7 +69,7 @@ class DetectorSpec:
         return from_dict(cls, dict(options or {}), where)
 
     def tool_version(self, settings: object | None = None) -> str:
-        """The detector's name and what :attr:`version` returns for ``settings`` (the name alone without one)."""
+        """What :attr:`version` returns for ``settings`` (the detector's name when it declares none)."""
         if self.version is None:
             return self.name
         fn = _resolve(self.version, f"detector {self.name!r} version")

@@ -133,6 +133,9 @@ def test_a_detector_without_a_version_is_named_by_its_name():
 
     assert DetectorSpec("toy2", "pipeline.detectors.mediapipe:MediaPipeDetector").tool_version() == "toy2"
     assert DETECTORS["fan"].tool_version().startswith("face-alignment ")
-    bad = DetectorSpec("toy3", "pipeline.detectors.mediapipe:MediaPipeDetector", version="pipeline.detectors.mediapipe:N_POINTS")
-    with pytest.raises(DetectorError, match="toy3.*not callable|no attribute|N_POINTS"):
+    bad = DetectorSpec("toy3", "pipeline.detectors.mediapipe:MediaPipeDetector", version="pipeline.detectors.dlib68:_MODEL")
+    with pytest.raises(DetectorError, match=r"detector 'toy3': version 'pipeline.detectors.dlib68:_MODEL' is not callable"):
         bad.tool_version()
+    missing = DetectorSpec("toy4", "pipeline.detectors.mediapipe:MediaPipeDetector", version="pipeline.detectors.dlib68:nope")
+    with pytest.raises(DetectorError, match="toy4"):
+        missing.tool_version()

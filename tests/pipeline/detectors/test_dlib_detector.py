@@ -101,13 +101,18 @@ def test_points_are_in_continuous_pixels_and_finer_than_whole_pixels(frames, med
     with make_detector("dlib", {"upsample": 1}) as det:
         whole = det.detect(f).landmarks[:, :2]
     np.testing.assert_array_equal(np.modf(whole)[0], 0.5)  # pixel centres
-    small = cv2.resize(f, (f.shape[1] // 2, f.shape[0] // 2), interpolation=cv2.INTER_AREA)
-    with make_detector("dlib") as det:
-        half = det.detect(small).landmarks[:, :2] * 2
+    shifts, dists = [], []
+    for g in frames[:10]:  # one frame's shift is about as large as its noise; ten frames' mean is not
+        small = cv2.resize(g, (g.shape[1] // 2, g.shape[0] // 2), interpolation=cv2.INTER_AREA)
+        with make_detector("dlib") as a, make_detector("dlib") as b:
+            big, half = a.detect(g).landmarks[:, :2], b.detect(small).landmarks[:, :2] * 2
+        shifts.append((half - big)[17:].mean(0))
+        dists.append(np.median(np.linalg.norm(half - big, axis=1)))
     iod = np.linalg.norm(mediapipe_points[0, 45] - mediapipe_points[0, 36])
-    shift = (half - full)[17:].mean(0)
-    assert np.abs(shift).max() < 0.01 * iod, shift  # no half-pixel offset between the two sizes
-    assert np.median(np.linalg.norm(half - full, axis=1)) < 0.03 * iod
+    # no offset between the two sizes: in whole-pixel-centre coordinates the half-size points x2 would sit
+    # 0.5 px off (0.25 px with the +0.5 dropped at upsample 2)
+    assert np.abs(np.mean(shifts, 0)).max() < 0.15, np.mean(shifts, 0)
+    assert np.median(dists) < 0.03 * iod
     with make_detector("dlib", {"detect_size": 0}) as det:  # the whole frame at its own size
         native = det.detect(f).landmarks[:, :2]
     assert np.median(np.linalg.norm(native - full, axis=1)) < 0.03 * iod
@@ -127,7 +132,7 @@ def test_a_face_at_the_frames_edge(frames):
         pytest.skip("HOG finds no face cut at the edge")
     assert second is not None and np.isfinite(second.landmarks).all()
     inner = np.linalg.norm(second.landmarks[36:, :2] + [x0, 0] - ref.landmarks[36:, :2], axis=1)
-    assert np.median(inner) < 10  # eyes, nose and mouth where they were, in px
+    assert np.median(inner) < 2  # eyes, nose and mouth where they were, in px
 
 
 @needs_model

@@ -38,5 +38,11 @@ def levers_section(R: dict) -> list[str]:
         if photo in d:
             lines += [f"{label}, seed {size.get('seed')}, {size.get('actors')} actors x {size.get('clips_per_actor')} clips:",
                       "", d[photo]["markdown"], ""]
+    if "landmark_floor" in d:
+        lines += ["What the detector's points hold (`bench.bench_landmark_floor` on the same two corpora): a ridge map "
+                  "from each frame's aligned detector points (`detector`) or true points + 1 px (`oracle`) to its true "
+                  "offsets, learnt on the tuning corpus's other actors (leave one actor out) or on all of them and applied "
+                  "to the held-out corpus; each cell the total, (static, dynamic) error in mm; recognisability of the "
+                  "mapped meshes (of the true ones):", "", d["landmark_floor"]["markdown"], ""]
     return lines + analysis(notes.LEVERS_ANALYSIS) + [
         f"Measured by hand on {notes_by_hand.LEVERS.measured}, before `make bench` ran this section:", "", *record]

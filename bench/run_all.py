@@ -14,7 +14,8 @@ run alone: the benchmark's own result dict plus ``meta``, see ``bench.machine.se
 synth               generated-corpus quality bar and speed (``bench.bench_synth``), per seed; warp timing
 fit                 fitting accuracy on a generated corpus and the real RAVDESS clip (``bench.bench_fit``)
 measures            offset errors and emotion recognisability, fitted / oracle / truth, per seed and photo (``bench.bench_measures``)
-levers              every fit lever of issue 15 on an astronaut corpus, the kept defaults on a Grace Hopper one (``bench.bench_levers``)
+levers              every fit lever of issue 15 on an astronaut corpus, the kept defaults on a Grace Hopper one (``bench.bench_levers``),
+                    and what the detector's points hold on the two (``bench.bench_landmark_floor``)
 build               ``build-dataset ravdess`` on the real clip, stages, 1 vs 2 workers (``bench.bench_build``)
 train               training step time/memory, presets x topologies x variants (``bench.bench_train``)
 inference           real-time factor, cached vs uncached decoding (``bench.bench_inference``)
@@ -153,7 +154,29 @@ def run_levers(plan: Plan, work: Path) -> dict:
         variants = [v for v in VARIANTS if (v.routine if names is None else v.name in names)]
         res = run(corpus, work / f"levers_{photo}_tracks", photo, variants, oracle=False)
         out[photo] = {"variants": res, "markdown": markdown(res)}
+    out["landmark_floor"] = landmark_floor(work)
     return out
+
+
+#: the ridge strengths of the landmark floor (``bench.bench_landmark_floor``'s defaults)
+FLOOR_LAMBDAS = (30.0, 300.0)
+
+
+def landmark_floor(work: Path) -> dict:
+    """What the detector's points hold (``bench.bench_landmark_floor``) on the levers' two corpora, from their cached
+    tracks: a map learnt on the tuning corpus (leave one actor out) and applied to the held-out one."""
+    from bench.bench_landmark_floor import collect
+    from bench.bench_landmark_floor import markdown as floor_markdown
+    from bench.bench_landmark_floor import run as floor_run
+    from bench.corpus_cache import load_actors
+    from emoface.morphable import load
+
+    model = load("demo")
+    frames, ref = collect(load_actors(work / "levers_astronaut", work / "levers_astronaut_tracks", "astronaut"), model)
+    holdout = collect(load_actors(work / "levers_grace_hopper", work / "levers_grace_hopper_tracks", "grace_hopper"),
+                      model, ref)[0]
+    rows = floor_run(frames, model, list(FLOOR_LAMBDAS), holdout)
+    return {"lambdas": list(FLOOR_LAMBDAS), "rows": rows, "markdown": floor_markdown(rows)}
 
 
 def run_build(plan: Plan, work: Path) -> dict:

@@ -63,7 +63,8 @@ def test_make_bench_measures_the_routine_variants_and_the_held_out_pair(tmp_path
     plan = ra.Plan.__new__(ra.Plan)
     for k, v in {"levers_actors": 1, "levers_clips_per_actor": 1, "synth_workers": 1}.items():
         object.__setattr__(plan, k, v)
-    ra.run_levers(plan, tmp_path)
+    monkeypatch.setattr(ra, "landmark_floor", lambda work: {"markdown": "floor"})
+    assert ra.run_levers(plan, tmp_path)["landmark_floor"] == {"markdown": "floor"}
     assert seen["grace_hopper"] == ["baseline", "defaults"]
     assert [n for n in seen["astronaut"] if n.startswith("blendshapes")] == ["blendshapes_1"]
     assert {"baseline", "defaults", "flow_3", "reference_median"} <= set(seen["astronaut"])
@@ -103,3 +104,27 @@ def test_a_fuse_cache_that_does_not_pair_up_is_a_usage_error_naming_it(tmp_path,
     assert f"--fuse-cache {tmp_path / 't2'}: 01-01-01-01-01-01-01: no mediapipe478 track" in err
     with pytest.raises(SystemExit):
         main(["--corpus", "c", "--cache", "t", "--fuse-detector", "mediapipe", "--fuse-cache", "t2"])
+
+
+def test_make_bench_measures_the_landmark_floor_on_the_levers_two_corpora(tmp_path, monkeypatch):
+    """The map is learnt on the tuning corpus's tracks and applied to the held-out corpus's, whose points are aligned to
+    the tuning corpus's reference shape."""
+    import numpy as np
+
+    import bench.bench_landmark_floor as lf
+    import bench.corpus_cache as cc
+    import bench.run_all as ra
+
+    loaded, collected, ran = [], [], {}
+    monkeypatch.setattr(cc, "load_actors", lambda corpus, cache, photo: loaded.append((corpus.name, cache.name, photo)) or photo)
+    ref = np.zeros((3, 2))
+    monkeypatch.setattr(lf, "collect", lambda data, model, ref_in=None: collected.append((data, ref_in)) or (f"frames of {data}", ref))
+    monkeypatch.setattr(lf, "run", lambda frames, model, lams, holdout: ran.update(frames=frames, lams=lams, holdout=holdout)
+                        or [{"row": 1}])
+    monkeypatch.setattr(lf, "markdown", lambda rows: f"table of {len(rows)} rows")
+    out = ra.landmark_floor(tmp_path)
+    assert loaded == [("levers_astronaut", "levers_astronaut_tracks", "astronaut"),
+                      ("levers_grace_hopper", "levers_grace_hopper_tracks", "grace_hopper")]
+    assert collected[0] == ("astronaut", None) and collected[1][0] == "grace_hopper" and collected[1][1] is ref
+    assert ran == {"frames": "frames of astronaut", "lams": [30.0, 300.0], "holdout": "frames of grace_hopper"}
+    assert out == {"lambdas": [30.0, 300.0], "rows": [{"row": 1}], "markdown": "table of 1 rows"}

@@ -77,8 +77,10 @@ def test_write_report_in_full_keeps_the_records(tmp_path: Path):
 
 def test_a_measured_levers_run_keeps_the_record_after_its_tables():
     d = {"meta": META, "plan": {"mode": "full"}, "size": {"seed": 0, "actors": 2, "clips_per_actor": 2},
-         "astronaut": {"markdown": "| lever | setting |\n|---|---|\n| - | fresh row |"}}
+         "astronaut": {"markdown": "| lever | setting |\n|---|---|\n| - | fresh row |"},
+         "landmark_floor": {"markdown": "| landmarks | test |\n|---|---|\n| detector | floor row |"}}
     text = "\n".join(levers_section({"levers": d}))
+    assert text.index("| - | fresh row |") < text.index("What the detector's points hold") < text.index("| detector | floor row |")
     assert "Command: `python -m bench.run_all --only levers`. Run: 2 cores" in text
     assert text.index("| - | fresh row |") < text.index("*Analysis") < text.index("Measured by hand on 2026-12-06/07")
     assert text.index("Measured by hand on 2026-12-06/07") < text.index(LEVERS_BULLET)

@@ -157,6 +157,7 @@ def test_missing_or_unreadable_model_is_one_line(tmp_path):
 
 
 @pytest.mark.parametrize("options,key", [({"detect_size": -1}, "detect_size"), ({"redetect_every": 0}, "redetect_every"),
+                                         ({"upsample": 0}, "upsample"), ({"upsample": 9}, "upsample"),
                                          ({"box": "hog"}, "box")])
 def test_bad_options_name_the_key(options, key):
     from emoface.utils.config import ConfigError

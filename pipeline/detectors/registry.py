@@ -46,6 +46,15 @@ class DetectorSpec:
     #: ``module:function(settings) -> str``: the version of what it runs (its package, its model file), part of
     #: the landmarks stage's code version, so that a new model file or package redoes the landmarks; ``None``: none
     version: str | None = None
+    #: modules its code uses besides those of ``factory`` and ``settings`` (their sources are part of the landmarks
+    #: stage's code version for this detector only)
+    modules: tuple[str, ...] = ()
+
+    @property
+    def code_modules(self) -> tuple[str, ...]:
+        """The modules whose sources make this detector's code: ``factory``'s, ``settings``'s and :attr:`modules`."""
+        names = [self.factory.split(":")[0], *([self.settings.split(":")[0]] if self.settings else []), *self.modules]
+        return tuple(dict.fromkeys(names))
 
     def settings_class(self) -> type | None:
         if self.settings is None:
@@ -146,7 +155,7 @@ _FAN_NOTE = ("FAN (face-alignment) detector: accuracy unmeasured in this project
 DETECTORS = DetectorRegistry((
     DetectorSpec("mediapipe", "pipeline.detectors.mediapipe:MediaPipeDetector", "pipeline.detectors.mediapipe:MediaPipeConfig",
                  preflight=False,  # the model bundle ships in the package: nothing to fetch
-                 version="pipeline.detectors.mediapipe:tool_version"),
+                 version="pipeline.detectors.mediapipe:tool_version", modules=("pipeline.landmarker",)),
     DetectorSpec("fan", "pipeline.detectors.fan:FanDetector", "pipeline.detectors.fan:FanConfig", note=_FAN_NOTE,
                  version="pipeline.detectors.fan:tool_version"),
     DetectorSpec("dlib", "pipeline.detectors.dlib68:DlibDetector", "pipeline.detectors.dlib68:DlibConfig",

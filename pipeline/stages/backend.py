@@ -83,18 +83,20 @@ class QAInputs(Generic[TrackT, FitT, ModelT]):
 
 
 def sources_hash(*packages: str) -> str:
-    """sha256 of the ``.py`` files of the named packages/modules (missing ones count as absent)."""
+    """sha256 of the ``.py`` files of the named packages/modules (missing ones count as absent); ``pkg.__init__``
+    names a package's ``__init__.py`` alone, ``pkg`` every module below it."""
     h = hashlib.sha256()
     for name in packages:
+        init_only = name.endswith(".__init__")
         try:
-            spec = importlib.util.find_spec(name)
+            spec = importlib.util.find_spec(name[: -len(".__init__")] if init_only else name)
         except (ImportError, ValueError):
             spec = None
         if spec is None or spec.origin is None:
             h.update(f"{name}:absent".encode())
             continue
         origin = Path(spec.origin)
-        files = sorted(origin.parent.rglob("*.py")) if origin.name == "__init__.py" else [origin]
+        files = sorted(origin.parent.rglob("*.py")) if origin.name == "__init__.py" and not init_only else [origin]
         for f in files:
             h.update(str(f.relative_to(origin.parent)).encode())
             h.update(f.read_bytes())

@@ -180,8 +180,10 @@ _BACKEND = ("model", "backend", "backend_options")
 REGISTRY = StageRegistry((
     Stage("decode", MEDIA, ("clip_id", "source"), ("decode",), ("pipeline.stages.decode", "emoface.utils.media"),
           tool_version="pipeline.stages.runtime:ffmpeg_version"),
-    Stage("landmarks", MEDIA, ("clip_id", "source", "fps"), ("landmarks",), ("pipeline.stages.landmarks", "pipeline.landmarker",
-                                                                           "pipeline.detectors"),
+    # the detectors' shared code; the configured detector's own modules are in its tool version (detector_version),
+    # so that editing one detector does not redo another's landmarks
+    Stage("landmarks", MEDIA, ("clip_id", "source", "fps"), ("landmarks",),
+          ("pipeline.stages.landmarks", "pipeline.detectors.__init__", "pipeline.detectors.base", "pipeline.detectors.registry"),
           tool_version="pipeline.stages.runtime:detector_version"),
     Stage("identity", IDENTITY, ("landmarks",), (*_BACKEND, "fit"), ("pipeline.stages.fitstages",), _FITTING),
     Stage("fit", FIT, ("clip_id", "landmarks", "identity"), (*_BACKEND, "fit"), ("pipeline.stages.fitstages",), _FITTING,

@@ -82,10 +82,11 @@ def landmarker_version(ctx: TaskContext | None = None) -> str:
 
 
 def detector_version(ctx: TaskContext) -> str:
-    """The ``landmarks`` stage's tool: the configured detector's package and model (its ``DetectorSpec.version``),
-    so that a new model file or package redoes the landmarks."""
+    """The ``landmarks`` stage's tool: the configured detector's package and model (its ``DetectorSpec.version``)
+    and the sources of its own modules (``DetectorSpec.code_modules``), so that a new model file, package or
+    detector code redoes its landmarks, and another detector's edit does not."""
     spec = ctx.detectors[ctx.cfg.landmarks.detector]
-    return spec.tool_version(spec.parse(ctx.cfg.landmarks.options))
+    return f"{spec.tool_version(spec.parse(ctx.cfg.landmarks.options))}; code {sources_hash(*spec.code_modules)}"
 
 
 def ffmpeg_version(ctx: TaskContext | None = None) -> str:

@@ -203,7 +203,7 @@ def test_the_landmarks_stage_carries_the_detectors_version(tmp_path):
     from pipeline.stages.config import LandmarksConfig
     from pipeline.stages.runtime import detector_version, landmarker_version
 
-    assert detector_version(TaskContext("/tmp/unused", BuildConfig())) == landmarker_version()
+    assert detector_version(TaskContext("/tmp/unused", BuildConfig())).startswith(landmarker_version() + "; code ")
     assert landmarker_version().startswith("mediapipe ") and "; model " in landmarker_version()
     model = tmp_path / "shape.dat"
     model.write_bytes(b"one model")
@@ -221,3 +221,29 @@ def test_the_landmarks_stage_carries_the_detectors_version(tmp_path):
     model.unlink()
     assert "model missing" in detector_version(TaskContext("/tmp/unused", BuildConfig(
         landmarks=LandmarksConfig(detector="dlib", options={"predictor": str(model)}))))
+
+
+def test_one_detectors_code_is_in_its_own_landmarks_version_only():
+    """The landmarks stage hashes the detectors' shared modules; each detector's own modules enter its tool version,
+    so editing dlib's code (here: another module in its declaration) redoes dlib's landmarks, not MediaPipe's."""
+    import dataclasses
+
+    from pipeline.detectors.registry import DETECTORS, DetectorRegistry
+    from pipeline.stages.backend import sources_hash
+    from pipeline.stages.config import LandmarksConfig
+
+    assert "pipeline.detectors" not in REGISTRY["landmarks"].modules
+    assert "pipeline.detectors.dlib68" not in DETECTORS["mediapipe"].code_modules
+    assert DETECTORS["mediapipe"].code_modules == ("pipeline.detectors.mediapipe", "pipeline.landmarker")
+    edited = DetectorRegistry(tuple(dataclasses.replace(d, modules=("pipeline.qa.svg",)) if d.name == "dlib" else d
+                                    for d in DETECTORS))
+
+    def version(detector: str, detectors) -> str:
+        cfg = BuildConfig(landmarks=LandmarksConfig(detector=detector))
+        return stage_hashes(TaskContext("/tmp/unused", cfg, detectors=detectors), "landmarks", "in")[2]
+
+    assert version("dlib", edited) != version("dlib", DETECTORS)
+    assert version("mediapipe", edited) == version("mediapipe", DETECTORS)
+    # a package's __init__ alone, or the whole package
+    assert sources_hash("pipeline.detectors.__init__") != sources_hash("pipeline.detectors")
+    assert sources_hash("pipeline.detectors.__init__") == sources_hash("pipeline.detectors.__init__")

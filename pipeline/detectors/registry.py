@@ -52,9 +52,10 @@ class DetectorSpec:
 
     @property
     def code_modules(self) -> tuple[str, ...]:
-        """The modules whose sources make this detector's code: ``factory``'s, ``settings``'s and :attr:`modules`."""
-        names = [self.factory.split(":")[0], *([self.settings.split(":")[0]] if self.settings else []), *self.modules]
-        return tuple(dict.fromkeys(names))
+        """The modules whose sources make this detector's code: ``factory``'s, ``settings``'s, ``version``'s and
+        :attr:`modules`."""
+        specs = [self.factory, self.settings, self.version]
+        return tuple(dict.fromkeys([s.split(":")[0] for s in specs if s] + list(self.modules)))
 
     def settings_class(self) -> type | None:
         if self.settings is None:

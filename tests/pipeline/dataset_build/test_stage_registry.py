@@ -203,7 +203,11 @@ def test_the_landmarks_stage_carries_the_detectors_version(tmp_path):
     from pipeline.stages.config import LandmarksConfig
     from pipeline.stages.runtime import detector_version, landmarker_version
 
-    assert detector_version(TaskContext("/tmp/unused", BuildConfig())).startswith(landmarker_version() + "; code ")
+    from pipeline.detectors.registry import DETECTORS
+    from pipeline.stages.backend import sources_hash
+
+    assert detector_version(TaskContext("/tmp/unused", BuildConfig())) == \
+        f"{landmarker_version()}; code {sources_hash(*DETECTORS['mediapipe'].code_modules)}"
     assert landmarker_version().startswith("mediapipe ") and "; model " in landmarker_version()
     model = tmp_path / "shape.dat"
     model.write_bytes(b"one model")
@@ -223,27 +227,48 @@ def test_the_landmarks_stage_carries_the_detectors_version(tmp_path):
         landmarks=LandmarksConfig(detector="dlib", options={"predictor": str(model)}))))
 
 
-def test_one_detectors_code_is_in_its_own_landmarks_version_only():
+def test_one_detectors_code_is_in_its_own_landmarks_version_only(tmp_path, monkeypatch):
     """The landmarks stage hashes the detectors' shared modules; each detector's own modules enter its tool version,
-    so editing dlib's code (here: another module in its declaration) redoes dlib's landmarks, not MediaPipe's."""
-    import dataclasses
+    so an edit of one detector's source redoes its landmarks and not another detector's."""
+    import sys
 
-    from pipeline.detectors.registry import DETECTORS, DetectorRegistry
-    from pipeline.stages.backend import sources_hash
+    from pipeline.detectors.registry import DETECTORS, DetectorSpec
     from pipeline.stages.config import LandmarksConfig
 
-    assert "pipeline.detectors" not in REGISTRY["landmarks"].modules
-    assert "pipeline.detectors.dlib68" not in DETECTORS["mediapipe"].code_modules
+    shared = set(REGISTRY["landmarks"].modules)
+    assert not shared & {m for d in DETECTORS for m in d.code_modules}
     assert DETECTORS["mediapipe"].code_modules == ("pipeline.detectors.mediapipe", "pipeline.landmarker")
-    edited = DetectorRegistry(tuple(dataclasses.replace(d, modules=("pipeline.qa.svg",)) if d.name == "dlib" else d
-                                    for d in DETECTORS))
+    assert DETECTORS["dlib"].code_modules == ("pipeline.detectors.dlib68",)
+    module = tmp_path / "toy_detector_code.py"
+    module.write_text("class Toy:\n    pass\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    detectors = DETECTORS.with_detector(DetectorSpec("toy", "toy_detector_code:Toy"))
 
-    def version(detector: str, detectors) -> str:
+    def version(detector: str) -> str:
         cfg = BuildConfig(landmarks=LandmarksConfig(detector=detector))
         return stage_hashes(TaskContext("/tmp/unused", cfg, detectors=detectors), "landmarks", "in")[2]
 
-    assert version("dlib", edited) != version("dlib", DETECTORS)
-    assert version("mediapipe", edited) == version("mediapipe", DETECTORS)
-    # a package's __init__ alone, or the whole package
-    assert sources_hash("pipeline.detectors.__init__") != sources_hash("pipeline.detectors")
-    assert sources_hash("pipeline.detectors.__init__") == sources_hash("pipeline.detectors.__init__")
+    before = {d: version(d) for d in ("toy", "mediapipe")}
+    module.write_text("class Toy:\n    edited = True\n")  # the toy detector's code changes
+    sys.modules.pop("toy_detector_code", None)
+    from pipeline.stages import runtime
+
+    runtime.code_version.cache_clear()
+    assert version("toy") != before["toy"]
+    assert version("mediapipe") == before["mediapipe"]
+
+
+def test_sources_hash_of_a_packages_init_alone(tmp_path, monkeypatch):
+    from pipeline.stages.backend import sources_hash
+
+    pkg = tmp_path / "toy_pkg_for_hash"
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text("X = 1\n")
+    (pkg / "part.py").write_text("Y = 1\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    init, whole = sources_hash("toy_pkg_for_hash.__init__"), sources_hash("toy_pkg_for_hash")
+    assert init != whole
+    (pkg / "part.py").write_text("Y = 2\n")  # a submodule changes: the whole package's hash, not the __init__'s
+    assert sources_hash("toy_pkg_for_hash.__init__") == init and sources_hash("toy_pkg_for_hash") != whole
+    (pkg / "__init__.py").write_text("X = 2\n")
+    assert sources_hash("toy_pkg_for_hash.__init__") != init

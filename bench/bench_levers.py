@@ -281,11 +281,15 @@ def run(corpus: Path, cache: Path, photo: str, variants: list[Variant], oracle: 
         fuse: tuple[str, Path, str] | None = None) -> dict[str, dict]:
     """Measure ``variants`` on ``photo``'s actors of ``corpus`` landmarked by ``detector`` (results by name;
     resumes from ``out``, whose entries must be of the same detector). ``fuse``: ``(detector, cache, points)``,
-    a second detector's iBUG-68 points averaged into the first's (:func:`bench.corpus_cache.fused`)."""
+    a second detector's iBUG-68 points averaged into the first's (:func:`bench.corpus_cache.fused`).
+    ``ValueError`` (one line, naming the argument or file at fault) for inputs that do not fit."""
     from emoface.morphable import load
     from emoface.utils.atomic import write_json_atomic
 
-    data = load_actors(corpus, cache, photo, detector)
+    try:
+        data = load_actors(corpus, cache, photo, detector)
+    except ValueError as exc:
+        raise ValueError(f"--corpus/--photo: {exc}") from exc
     if fuse is not None:
         try:
             data = fused(data, load_actors(corpus, fuse[1], photo, fuse[0]), fuse[2])
@@ -368,7 +372,7 @@ def main(argv: list[str] | None = None) -> int:
         results = run(args.corpus, args.cache, args.photo, variants, args.oracle, args.out, args.redo, args.flow_cache,
                       args.detector, fuse)
     except ValueError as exc:
-        ap.error(str(exc) if str(exc).startswith("--fuse-cache") else f"--corpus/--photo: {exc}")
+        ap.error(str(exc))
     print(markdown(results))
     return 0
 

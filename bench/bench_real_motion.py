@@ -44,17 +44,15 @@ PAIRS = {"mouth width": (61, 291), "mouth opening": (0, 17)}
 
 
 def scheme_pair(scheme_name: str, pair: tuple[int, int]) -> tuple[int, int]:
-    """The points of ``scheme_name`` at the MediaPipe points ``pair`` (iBUG-68: 48/54 and 51/57 for :data:`PAIRS`)."""
-    from pipeline.fitting.schemes import scheme
+    """The points of ``scheme_name`` at the MediaPipe points ``pair`` (iBUG-68: 48/54 and 51/57 for :data:`PAIRS`):
+    the track columns a MediaPipe-indexed landmark set is read from (:func:`pipeline.fitting.schemes.track_columns`)."""
+    from pipeline.fitting.schemes import track_columns
 
-    mp = scheme(scheme_name).mediapipe
-    out = []
-    for p in pair:
-        hit = np.flatnonzero(mp == p)
-        if not len(hit):
-            raise ValueError(f"the {scheme_name} scheme has no point at MediaPipe point {p}")
-        out.append(int(hit[0]))
-    return out[0], out[1]
+    mp = np.asarray(pair, np.int64)
+    cols, present = track_columns(scheme_name, "mediapipe", mp, mp)
+    if not present.all():
+        raise ValueError(f"the {scheme_name} scheme has no point at MediaPipe point {int(mp[~present][0])}")
+    return int(cols[0]), int(cols[1])
 
 
 def distances(points: np.ndarray, pair: tuple[int, int]) -> np.ndarray:

@@ -9,12 +9,14 @@ confidence and, when present, blendshapes and a head transform.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Protocol, runtime_checkable
 
 import numpy as np
 
-__all__ = ["Detection", "Detector", "DetectorError"]
+__all__ = ["Detection", "Detector", "DetectorError", "distribution_version", "file_digest"]
 
 
 class DetectorError(RuntimeError):
@@ -64,3 +66,32 @@ class Detector(Protocol):
     def __enter__(self) -> "Detector": ...
 
     def __exit__(self, *exc: object) -> None: ...
+
+
+# -- what a detector's ``tool_version`` (``DetectorSpec.version``) is made of ----------------------------------
+def distribution_version(name: str) -> str | None:
+    """The installed version of the Python distribution ``name``, ``None`` when it is not installed."""
+    from importlib import metadata
+
+    try:
+        return metadata.version(name)
+    except metadata.PackageNotFoundError:
+        return None
+
+
+def file_digest(path: str | Path) -> str:
+    """The first 16 hex digits of a model file's sha256, read once per path, size and modification time;
+    "missing" when there is no such file."""
+    path = Path(path)
+    if not path.is_file():
+        return "missing"
+    st = path.stat()
+    return _file_digest(str(path.resolve()), st.st_size, st.st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=8)
+def _file_digest(path: str, size: int, mtime_ns: int) -> str:
+    import hashlib
+
+    with open(path, "rb") as fh:
+        return hashlib.file_digest(fh, "sha256").hexdigest()[:16]

@@ -19,14 +19,13 @@ confidence, no blendshapes, no head transform.
 
 from __future__ import annotations
 
-import functools
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from emoface.utils.config import bounded
-from pipeline.detectors.base import Detection, DetectorError
+from pipeline.detectors.base import Detection, DetectorError, distribution_version, file_digest
 
 __all__ = ["DlibConfig", "DlibDetector", "default_predictor", "tool_version"]
 
@@ -77,38 +76,12 @@ def default_predictor() -> Path:
 
 def tool_version(cfg: DlibConfig | None = None) -> str:
     """dlib's version and the digest of the shape model file the settings name (a new file redoes the landmarks)."""
-    from importlib import metadata
-
-    versions = []
-    for dist in ("dlib-bin", "dlib"):
-        try:
-            versions.append(f"{dist} {metadata.version(dist)}")
-        except metadata.PackageNotFoundError:
-            pass
+    versions = "; ".join(f"{d} {v}" for d in ("dlib-bin", "dlib") if (v := distribution_version(d))) or "dlib absent"
     try:
         path = Path(cfg.predictor).expanduser() if cfg is not None and cfg.predictor else default_predictor()
     except DetectorError:
-        return f"{'; '.join(versions) or 'dlib absent'}; model missing"
-    return f"{'; '.join(versions) or 'dlib absent'}; model {_digest(path)}"
-
-
-def _digest(path: Path) -> str:
-    """The file's sha256 (16 hex digits), computed once per path, size and modification time; "missing" for none."""
-    if not path.is_file():
-        return "missing"
-    st = path.stat()
-    return _digest_of(str(path.resolve()), st.st_size, st.st_mtime_ns)
-
-
-@functools.lru_cache(maxsize=8)
-def _digest_of(path: str, size: int, mtime_ns: int) -> str:
-    import hashlib
-
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()[:16]
+        return f"{versions}; model missing"
+    return f"{versions}; model {file_digest(path)}"
 
 
 class DlibDetector:

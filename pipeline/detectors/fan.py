@@ -24,7 +24,7 @@ from typing import Literal
 
 import numpy as np
 
-from pipeline.detectors.base import Detection, DetectorError
+from pipeline.detectors.base import Detection, DetectorError, distribution_version
 
 __all__ = ["FanConfig", "FanDetector", "tool_version"]
 
@@ -61,12 +61,7 @@ class FanConfig:
 
 def tool_version(cfg: FanConfig | None = None) -> str:
     """face-alignment's version (its weights are the release's; the settings are in the config hash)."""
-    from importlib import metadata
-
-    try:
-        return f"face-alignment {metadata.version('face-alignment')}"
-    except metadata.PackageNotFoundError:
-        return "face-alignment absent"
+    return f"face-alignment {distribution_version('face-alignment') or 'absent'}"
 
 
 def _import_face_alignment():

@@ -7,13 +7,12 @@ MediaPipe gives no per-point confidence, so ``confidence`` is ``None`` (1 everyw
 
 from __future__ import annotations
 
-import functools
 from dataclasses import dataclass
 
 import numpy as np
 
 from emoface.utils.config import bounded
-from pipeline.detectors.base import Detection
+from pipeline.detectors.base import Detection, distribution_version, file_digest
 
 __all__ = ["MediaPipeConfig", "MediaPipeDetector", "tool_version"]
 
@@ -28,23 +27,9 @@ class MediaPipeConfig:
 
 def tool_version(cfg: MediaPipeConfig | None = None) -> str:
     """MediaPipe's version and the Face Landmarker bundle's digest (the settings are in the config hash)."""
-    return _tool_version()
-
-
-@functools.lru_cache(maxsize=None)
-def _tool_version() -> str:
-    import hashlib
-    from importlib import metadata
-
     from pipeline.landmarker import model_path
 
-    try:
-        mp_version = metadata.version("mediapipe")
-    except metadata.PackageNotFoundError:
-        mp_version = "absent"
-    p = model_path()
-    digest = hashlib.sha256(p.read_bytes()).hexdigest()[:16] if p.is_file() else "missing"
-    return f"mediapipe {mp_version}; model {digest}"
+    return f"mediapipe {distribution_version('mediapipe') or 'absent'}; model {file_digest(model_path())}"
 
 
 class MediaPipeDetector:

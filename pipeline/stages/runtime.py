@@ -41,6 +41,8 @@ class TaskContext:
     detectors: DetectorRegistry = DETECTORS
     #: per-stage config hashes, computed once per context (planning a rerun checks thousands of sidecars)
     _config_hashes: dict = field(default_factory=dict, compare=False, repr=False)
+    #: per-stage tool versions (:func:`tool_version`), likewise once per context
+    _tool_versions: dict = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def store(self) -> Store:
@@ -121,11 +123,11 @@ def stage_hashes(ctx: TaskContext, stage: str, input_hash: str, extra: Mapping[s
     key = (stage, repr(sorted(extra.items())) if extra else "")
     if key not in ctx._config_hashes:
         ctx._config_hashes[key] = stage_config_hash(ctx.cfg, stage, extra, ctx.stages)
-    if ("tool", stage) not in ctx._config_hashes:
-        ctx._config_hashes[("tool", stage)] = tool_version(ctx.stages[stage], ctx)
+    if stage not in ctx._tool_versions:
+        ctx._tool_versions[stage] = tool_version(ctx.stages[stage], ctx)
     options = json.dumps(ctx.cfg.backend_options, sort_keys=True, default=str)
     return input_hash, ctx._config_hashes[key], code_version(ctx.stages[stage], ctx.cfg.backend, ctx.cfg.model, options,
-                                                             ctx._config_hashes[("tool", stage)])
+                                                             ctx._tool_versions[stage])
 
 
 def tool_version(stage: Stage, ctx: TaskContext) -> str:

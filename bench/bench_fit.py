@@ -65,18 +65,12 @@ def decode_and_landmark(path: Path, detector: str = "mediapipe") -> tuple[dict, 
 
 def oracle_track(track, gt, model, noise_px: float, seed: int):
     """The track with its landmarks replaced by the true ones (+ Gaussian noise), in the track's scheme
-    (an iBUG-68 track gets the true positions of their MediaPipe points)."""
+    (:func:`pipeline.qa.oracle.oracle_landmarks`); its other per-frame fields cut to the same frames."""
     from pipeline.fitting import LandmarkTrack
-    from pipeline.fitting.schemes import scheme
-    from pipeline.qa.ground_truth import _gt_landmarks
+    from pipeline.qa.oracle import oracle_landmarks
 
-    true = _gt_landmarks(gt, model, np.arange(468), "mediapipe")
-    T = min(len(true), track.n_frames)
-    mp = scheme(track.scheme).mediapipe
-    cols = np.flatnonzero(mp < 468)  # MediaPipe's 10 iris points have no vertex: kept as detected
-    lmk = track.landmarks[:T].copy()
-    pts = true[:T][:, mp[cols]]
-    lmk[:, cols, :2] = pts + np.random.default_rng(seed).normal(size=pts.shape) * noise_px
+    lmk = oracle_landmarks(track.landmarks, track.scheme, gt, model, noise_px, seed)
+    T = len(lmk)
 
     def head(a):
         return None if a is None else a[:T]

@@ -76,7 +76,8 @@ def plan_demo(
     steps = [
         Step("generate the corpus", _cli("pipeline", "synth", "--out", corpus, "--actors", actors, "--clips-per-actor", clips_per_actor,
                                          "--workers", workers)),
-        Step("build the 3D dataset", _cli("pipeline", "ravdess", "--root", corpus, "--out", data, "--workers", workers, "--split", split)),
+        Step("build the 3D dataset", _cli("pipeline", "ravdess", "--root", corpus, "--out", data, "--workers", workers, "--split", split,
+                                            "--oracle")),
     ]
     trains = []
     for run, extra in ((emoface_run, []), (baseline_run, ["--set", "model.single_branch=true", "--set", "name=faceformer-small"])):

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 from pipeline._lazy import lazy_exports
 
-from .config import QAConfig
+from .config import OracleConfig, QAConfig
 
 if TYPE_CHECKING:
     from .clip import clip_metrics, clip_qa, flags_for
@@ -30,7 +30,7 @@ _LAZY = {
 }
 
 __all__ = [
-    "QAConfig", "clip_qa", "clip_metrics", "flags_for", "write_report", "summarize",
+    "QAConfig", "OracleConfig", "clip_qa", "clip_metrics", "flags_for", "write_report", "summarize",
     "GroundTruth", "load_ground_truth", "ground_truth_metrics", "similarity_align",
     "jitter", "av_mismatch_s", "mouth_opening", "pearson", "reprojection_errors",
 ]

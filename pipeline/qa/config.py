@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["QAConfig"]
+__all__ = ["QAConfig", "OracleConfig"]
 
 
 @dataclass
@@ -37,3 +37,24 @@ class QAConfig:
     thumbnail_size: int = 160  # px, square face crop with landmarks and the fitted mesh
     pair_size: int = 320  # px, each half of the most expressive frame beside its mesh (0: no picture)
     plot_points: int = 240  # at most this many points per curve in the inline SVG plots
+
+
+@dataclass
+class OracleConfig:
+    """The oracle of the build's report (``build-dataset ravdess --oracle``; docs/fitting.md, "The oracle").
+
+    - ``enabled``: where the corpus has ground truth, fit each such clip a second time from its
+      true landmark positions + ``noise_px`` of Gaussian noise (one identity fit per actor) and
+      show the oracle's measures beside the build's. Off by default: it costs a second fit of
+      those clips, in the report task. A section of its own, so that turning it on or off redoes
+      the report only, not the per-clip QA.
+    """
+
+    enabled: bool = False
+    noise_px: float = 1.0
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.enabled, bool):
+            raise ValueError(f"enabled must be true or false, got {self.enabled!r}")
+        if not (isinstance(self.noise_px, (int, float)) and 0.0 <= self.noise_px < float("inf")):
+            raise ValueError(f"noise_px must be a finite number >= 0, got {self.noise_px!r}")

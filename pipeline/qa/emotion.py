@@ -243,38 +243,57 @@ def _fmt(v: Any, f: str = "{:.2f}") -> str:
 
 
 def measures_html(offsets: Mapping[str, Any] | None, recog: Mapping[str, Any] | None,
-                  split: Mapping[str, Any] | None = None) -> str:
+                  split: Mapping[str, Any] | None = None, oracle: Mapping[str, Any] | None = None) -> str:
     """HTML tables of the corpus measures (empty string when none exists): offsets, ``split``
-    (:func:`static_split`) and recognisability."""
+    (:func:`static_split`) and recognisability; with ``oracle`` (the report's ``ground_truth.oracle``
+    summary) the oracle's values beside the build's in each."""
     parts = []
+    o_offsets = (oracle or {}).get("offset_error_mm")
     if offsets:
         parts.append(f"<h2>Offsets against the truth ({offsets['clips']} clips)</h2>")
+        o_groups = {"all": (o_offsets or {}).get("regions") or {},
+                    **{f"photo {p}": r for p, r in ((o_offsets or {}).get("by_photo") or {}).items()}}
         groups = [("all", offsets["regions"])] + [(f"photo {p}", r) for p, r in (offsets.get("by_photo") or {}).items()]
         trs = []
         for label, regions in groups:
             for region, r in regions.items():
+                o = (o_groups.get(label) or {}).get(region) or {}
+
+                def cell(k: str) -> str:
+                    return " / ".join([_fmt(r[k])] + ([_fmt(o.get(k))] if o_offsets else []) + [_fmt(r[f"true_{k}"])])
+
                 trs.append("<tr>" + "".join(f"<td>{escape(str(x))}</td>" for x in (
-                    label, region, f"{_fmt(r['total'])} / {_fmt(r['true_total'])}",
-                    f"{_fmt(r['static'])} / {_fmt(r['true_static'])}", f"{_fmt(r['dynamic'])} / {_fmt(r['true_dynamic'])}",
-                    r["clips"])) + "</tr>")
-        parts.append('<table class="summary"><thead><tr><th>group</th><th>region</th><th>offset error / truth mm</th>'
-                     "<th>static error / truth mm</th><th>dynamic error / truth mm</th><th>clips</th></tr></thead><tbody>"
+                    label, region, cell("total"), cell("static"), cell("dynamic"), r["clips"])) + "</tr>")
+        what = "error / oracle / truth" if o_offsets else "error / truth"
+        parts.append(f'<table class="summary"><thead><tr><th>group</th><th>region</th><th>offset {what} mm</th>'
+                     f"<th>static {what} mm</th><th>dynamic {what} mm</th><th>clips</th></tr></thead><tbody>"
                      + "".join(trs) + "</tbody></table>")
         parts.append('<p class="note">Offset: each frame minus the actor\'s template (fitted against true). Static: the '
                      "clip-mean offset (the held expression); dynamic: each frame's offset minus the clip mean. Errors "
                      "beside the truth's own magnitude; definitions in docs/fitting.md.</p>")
+    if oracle:
+        mr = (oracle.get("mouth_correlation") or {}).get("mean")
+        parts.append(f'<p class="note">Oracle: the same fit of {oracle.get("clips", 0)} clips from their true landmark '
+                     f"positions + {_fmt(oracle.get('noise_px'), '{:g}')} px noise instead of the detector's (the floor "
+                     f"of each measure for this fit; docs/fitting.md, \"The oracle\"); its mouth-opening r {_fmt(mr, '{:.3f}')}."
+                     + "".join(f" {escape(str(n))}." for n in (oracle.get("errors") or []) + ([oracle["note"]] if oracle.get("note") else []))
+                     + "</p>")
     if split:
+        with_oracle = "oracle" in split
         groups = [("all", split)] + [(f"photo {p}", g) for p, g in (split.get("by_photo") or {}).items()]
         trs = []
         for label, g in groups:
             for region, r in (g.get("fitted") or {}).items():
                 t = (g.get("truth") or {}).get(region) or {}
+                o = (g.get("oracle") or {}).get(region) or {}
                 trs.append("<tr>" + "".join(f"<td>{escape(str(x))}</td>" for x in (
-                    label, region, *(f"{_fmt(r.get(k))} / {_fmt(t.get(k))}" for k in ("static", "common", "per_clip")),
+                    label, region, *(" / ".join([_fmt(r.get(k))] + ([_fmt(o.get(k))] if with_oracle else []) + [_fmt(t.get(k))])
+                                     for k in ("static", "common", "per_clip")),
                     g["clips"])) + "</tr>")
+        what = "error / oracle / truth" if with_oracle else "error / truth"
         parts.append(f"<h2>Static offset error: common to an actor's clips, or per clip ({split['clips']} clips)</h2>")
-        parts.append('<table class="summary"><thead><tr><th>group</th><th>region</th><th>static error / truth mm</th>'
-                     "<th>common error / truth mm</th><th>per-clip error / truth mm</th><th>clips</th></tr></thead><tbody>"
+        parts.append(f'<table class="summary"><thead><tr><th>group</th><th>region</th><th>static {what} mm</th>'
+                     f"<th>common {what} mm</th><th>per-clip {what} mm</th><th>clips</th></tr></thead><tbody>"
                      + "".join(trs) + "</tbody></table>")
         parts.append('<p class="note">The static error split into the part all of an actor\'s clips share (the same in '
                      "every emotion: its template's error or a bias in every clip alike) and the part that varies between "
@@ -287,6 +306,7 @@ def measures_html(offsets: Mapping[str, Any] | None, recog: Mapping[str, Any] | 
         emotions = emotion_order([e for _, r in groups for k in ("truth", "fitted")
                                   for e in (r.get(k) or {}).get("per_class", {})])
         sets = [k for k in recog if k not in ("clips", "actors", "chance", "by_photo", "note")]
+        sets.sort(key=lambda k: ("fitted", "oracle", "truth").index(k) if k in ("fitted", "oracle", "truth") else 3)
         for label, r in groups:
             if "note" in r:
                 trs.append(f"<tr><td>{escape(label)}</td><td colspan={len(emotions) + 2}>{escape(r['note'])}</td></tr>")

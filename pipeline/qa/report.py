@@ -21,7 +21,8 @@ from emoface.utils.config import to_dict
 
 from .clip import _clean, qa_config
 from .config import QAConfig
-from .emotion import ClipFeatures, corpus_recognisability, measures_html, offset_summary, region_masks, static_split
+from .emotion import (FEATURE_KEYS, ClipFeatures, corpus_recognisability, measures_html, offset_summary, region_masks,
+                      static_split)
 from .overlay import encode_png
 from .svg import line_plot
 
@@ -187,6 +188,7 @@ def write_report(out_dir: str | Path, clips: list[dict[str, Any]], failures: lis
     pictures: dict[str, str] = {}
     has_gt = "ground_truth" in summary
     features = ClipFeatures()
+    oracle_feats: list[np.ndarray | None] = []  # the oracle's fitted feature of each clip in ``features``
     body = []
     for r in rows:
         cid = str(r.get("clip_id"))
@@ -195,7 +197,9 @@ def write_report(out_dir: str | Path, clips: list[dict[str, Any]], failures: lis
         g = m.get("ground_truth") or {}
         flags = q.get("flags") or []
         arrays = r.get("arrays") or read_arrays(r.get("artefact"))
-        features.add(arrays, r.get("emotion"), r.get("subject"), g.get("photo"))
+        if features.add(arrays, r.get("emotion"), r.get("subject"), g.get("photo")):
+            o = (_get(r, "oracle", "arrays") or {}).get(FEATURE_KEYS["fitted"])
+            oracle_feats.append(None if o is None else np.asarray(o, np.float64).reshape(-1))
         img = ""
         if "overlay" in arrays:
             name = f"{cid}.png"
@@ -235,11 +239,14 @@ def write_report(out_dir: str | Path, clips: list[dict[str, Any]], failures: lis
                   "face static mm", "face dynamic mm", "lips static mm", "lips dynamic mm", "eyes static mm",
                   "eyes dynamic mm"]
     heads += ["flags", "per frame"]
-    recog = corpus_recognisability(features)
+    oracle = _oracle_summary(rows, summary, oracle_feats)
+    complete = bool(oracle_feats) and all(f is not None for f in oracle_feats)
+    extra = {"oracle": oracle_feats} if oracle and complete else None
+    recog = corpus_recognisability(features, extra)
     if recog:
         summary["recognisability"] = recog
     masks = region_masks(features.regions)
-    split = static_split(features, masks) if masks else None
+    split = static_split(features, masks, extra) if masks else None
     if split:
         summary["static_split"] = split
     doc = [f"<!DOCTYPE html><html lang=en><head><meta charset=utf-8><title>{escape(title)}</title>",
@@ -252,7 +259,7 @@ def write_report(out_dir: str | Path, clips: list[dict[str, Any]], failures: lis
            *(f'<p class="note"><strong>Note:</strong> {escape(n)}</p>' for n in summary.get("notes", [])),
            _summary_html(summary, qc),
            measures_html(_get(summary, "ground_truth", "offset_error_mm"), summary.get("recognisability"),
-                         summary.get("static_split"))]
+                         summary.get("static_split"), _get(summary, "ground_truth", "oracle"))]
     doc.append(f"<h2>Clips ({len(rows)})</h2>")
     doc.append('<table class="sortable"><thead><tr>' + "".join(f"<th>{escape(h)}</th>" for h in heads)
                + "</tr></thead><tbody>" + "".join(body) + "</tbody></table>")
@@ -261,7 +268,8 @@ def write_report(out_dir: str | Path, clips: list[dict[str, Any]], failures: lis
     report = {
         "title": title, "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         "thresholds": to_dict(qc), "summary": summary,
-        "clips": [{**{k: v for k, v in r.items() if k not in ("arrays", "artefact", "decode")},
+        "clips": [{**{k: v for k, v in r.items() if k not in ("arrays", "artefact", "decode", "oracle")},
+                   **({"oracle": _oracle_row(r["oracle"])} if r.get("oracle") else {}),
                    **({"picture": pictures[str(r.get("clip_id"))]} if str(r.get("clip_id")) in pictures else {})}
                   for r in rows],
         "failures": failures, "skipped": skipped,
@@ -272,6 +280,36 @@ def write_report(out_dir: str | Path, clips: list[dict[str, Any]], failures: lis
         fh.write("\n".join(doc))
     del work  # the arrays are found through each row's artefact path
     return [json_path, html_path]
+
+
+def _oracle_row(o: dict) -> dict:
+    """What report.json keeps of a clip's oracle: its metrics against the truth, or why there is none."""
+    return {"error": o["error"]} if "error" in o else {"ground_truth": _get(o, "qa", "metrics", "ground_truth") or {}}
+
+
+def _oracle_summary(rows: list[dict], summary: dict, feats: list[np.ndarray | None]) -> dict | None:
+    """``summary["ground_truth"]["oracle"]`` when any row has an oracle: the oracle's offsets, mouth r and clip
+    count, the actors whose oracle failed, and a note when some clips with expression features lack the
+    oracle's (recognisability and the static split score the oracle only with the same clips and folds)."""
+    have = [r["oracle"] for r in rows if r.get("oracle")]
+    if not have or "ground_truth" not in summary:
+        return None
+    metrics = [_get(o, "qa", "metrics") or {} for o in have if "error" not in o]
+    noise = sorted({float(o["noise_px"]) for o in have if o.get("noise_px") is not None})
+    out: dict[str, Any] = {"clips": len(metrics), "noise_px": noise[0] if len(noise) == 1 else None}
+    offsets = offset_summary(metrics)
+    if offsets:
+        out["offset_error_mm"] = offsets
+    out["mouth_correlation"] = _stats([_get(m, "ground_truth", "mouth_correlation") for m in metrics])
+    errors = sorted({str(o["error"]) for o in have if "error" in o})
+    if errors:
+        out["errors"] = errors
+    missing = sum(f is None for f in feats)
+    if missing:
+        out["note"] = (f"{missing} of {len(feats)} clips have no oracle features: the oracle's recognisability "
+                       "and static split are not shown")
+    summary["ground_truth"]["oracle"] = out
+    return out
 
 
 def _summary_html(s: dict, cfg: QAConfig) -> str:

@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from emoface.utils.config import ConfigError, config_hash, load_yaml
 from pipeline.fitting.config import FitConfig, SmoothConfig
 from pipeline.detectors.registry import DETECTORS, DetectorRegistry
-from pipeline.qa.config import QAConfig
+from pipeline.qa.config import OracleConfig, QAConfig
 from pipeline.stages.registry import REGISTRY, StageRegistry
 
 __all__ = [
@@ -123,6 +123,8 @@ class BuildConfig:
     smooth: SmoothConfig = field(default_factory=SmoothConfig)
     #: the QA flags' thresholds and the report's settings
     qa: QAConfig = field(default_factory=QAConfig)
+    #: the report's oracle (``--oracle``): the fit from the true landmarks, where the corpus has ground truth
+    oracle: OracleConfig = field(default_factory=OracleConfig)
     package: PackageConfig = field(default_factory=PackageConfig)
     source: SourceConfig = field(default_factory=SourceConfig)
     executor: ExecutorConfig = field(default_factory=ExecutorConfig)

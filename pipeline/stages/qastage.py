@@ -22,7 +22,7 @@ from pipeline.stages.records import Failure
 from pipeline.stages.runtime import TaskContext
 from pipeline.stages.store import combine_hashes
 
-__all__ = ["qa_stage", "read_qa", "run_report_task", "report_input"]
+__all__ = ["qa_stage", "read_qa", "run_report_task", "report_input", "add_oracle"]
 
 
 def qa_stage(ctx: TaskContext, clip: SourceClip, memo: dict) -> tuple[str, str]:
@@ -63,6 +63,40 @@ def read_qa(path: str | Path) -> dict[str, object]:
         return json.loads(str(z["qa_json"]))
 
 
+def add_oracle(ctx: TaskContext, rows: list[dict[str, object]], ground_truths: dict[str, object]) -> None:
+    """``oracle.enabled``: each row whose clip has ground truth gets ``oracle``, the oracle's QA of that clip
+    (:func:`pipeline.qa.oracle.oracle_actor`, one identity fit per actor over its clips with ground truth)
+    and its ``noise_px``, or ``{"error": reason}`` for every clip of an actor whose oracle could not be fitted."""
+    from pipeline.qa import load_ground_truth
+    from pipeline.qa.oracle import oracle_actor, oracle_arrays
+
+    by_actor: dict[str, list[dict[str, object]]] = {}
+    for r in rows:
+        if ground_truths.get(str(r["clip_id"])):
+            by_actor.setdefault(str(r["subject"]), []).append(r)
+    model = ctx.model()
+    noise = ctx.cfg.oracle.noise_px
+    for actor, members in sorted(by_actor.items()):
+        try:
+            tracks, gts, decoded = [], [], []
+            for i, r in enumerate(members):
+                cid = str(r["clip_id"])
+                gt = str(ground_truths[cid])
+                arrays = oracle_arrays(ctx.store.load_npz("landmarks", cid), load_ground_truth(gt), model, noise, i)
+                tracks.append(ctx.backend.make_track(arrays, cid))
+                gts.append(gt)
+                decoded.append(ctx.store.load_npz("decode", cid))
+            results = oracle_actor(ctx.backend, model, tracks, gts, ctx.cfg.fit, ctx.cfg.smooth, ctx.cfg.qa,
+                                   ctx.device, decoded)
+        except Exception as exc:  # one actor's oracle never stops the report
+            reason = f"{actor}: {type(exc).__name__}: {exc}".splitlines()[0]
+            for r in members:
+                r["oracle"] = {"error": reason}
+            continue
+        for r, res in zip(members, results):
+            r["oracle"] = {**res, "noise_px": noise}
+
+
 def report_input(qa_hashes: list[tuple[str, str]], failures: list[Failure], skipped: list[dict]) -> str:
     return combine_hashes(sorted(qa_hashes), [f.report_row() for f in failures], skipped)
 
@@ -77,8 +111,10 @@ def run_report_task(ctx: TaskContext, clips: list[dict[str, object]], failures: 
         rows = []
         for c in sorted(clips, key=lambda c: c["clip_id"]):
             path = store.artefact("qa", c["clip_id"])
-            rows.append({**{k: v for k, v in c.items() if k != "qa_hash"}, "qa": read_qa(path), "artefact": str(path),
-                         "decode": str(store.artefact("decode", c["clip_id"]))})
+            rows.append({**{k: v for k, v in c.items() if k not in ("qa_hash", "ground_truth")}, "qa": read_qa(path),
+                         "artefact": str(path), "decode": str(store.artefact("decode", c["clip_id"]))})
+        if ctx.cfg.oracle.enabled:
+            add_oracle(ctx, rows, {str(c["clip_id"]): c.get("ground_truth") for c in clips})
         written = ctx.backend.write_report(qa_dir, rows, [f.report_row() for f in failures], skipped, ctx.cfg.qa, store.work)
         digest = combine_hashes(sorted(Path(p).name for p in written), report_input([(c["clip_id"], c["qa_hash"]) for c in clips], failures, skipped))
         return "../../qa/report.json", digest

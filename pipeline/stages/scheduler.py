@@ -309,7 +309,8 @@ class Scheduler:
     def _start_report(self) -> None:
         rows = [
             {"clip_id": s.clip.clip_id, "subject": s.clip.subject, "emotion": s.clip.emotion, "intensity": s.clip.intensity,
-             "statement": s.clip.statement, "repetition": s.clip.repetition, "qa_hash": s.hashes["qa"]}
+             "statement": s.clip.statement, "repetition": s.clip.repetition, "qa_hash": s.hashes["qa"],
+             "ground_truth": s.clip.ground_truth}
             for s in sorted(self.clips.values(), key=lambda s: s.clip.clip_id) if "qa" in s.hashes
         ]
         failures = self.failures()

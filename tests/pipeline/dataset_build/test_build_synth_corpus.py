@@ -16,8 +16,9 @@ def test_generated_corpus_builds_into_valid_splits(tmp_path):
     assert gen.returncode == 0, gen.stderr[-2000:]
     split = tmp_path / "split.yaml"
     split.write_text("name: three-actors\ntrain: [1]\nval: [2]\ntest: [3]\n")
-    build = subprocess.run([sys.executable, "-m", "pipeline", "ravdess", "--root", str(corpus), "--out", str(out),
-                            "--workers", "2", "--split", str(split)], capture_output=True, text=True, timeout=900)
+    cmd = [sys.executable, "-m", "pipeline", "ravdess", "--root", str(corpus), "--out", str(out), "--workers", "2",
+           "--split", str(split), "--no-progress"]
+    build = subprocess.run([*cmd, "--oracle"], capture_output=True, text=True, timeout=900)
     assert build.returncode == 0, build.stderr[-3000:]
     for name, actor in (("train", "Actor_01"), ("val", "Actor_02"), ("test", "Actor_03")):
         check = subprocess.run([sys.executable, "-m", "emoface", "validate", str(out / f"{name}.h5")],
@@ -40,3 +41,25 @@ def test_generated_corpus_builds_into_valid_splits(tmp_path):
     html = (out / "qa" / "report.html").read_text()
     assert "Emotion recognisability" in html and "lips dynamic mm" in html
     assert (out / "qa" / "report.html").stat().st_size > 1000
+    # --oracle: the same fit from the true landmarks (+1 px), beside the build's; it is the floor of each measure
+    oracle = report["summary"]["ground_truth"]["oracle"]
+    assert oracle["clips"] == 3 and "errors" not in oracle
+    o_lips = oracle["offset_error_mm"]["regions"]["lips"]
+    assert o_lips["total"] < lips["total"] and o_lips["true_total"] == lips["true_total"]
+    assert "oracle" in rec and "offset error / oracle / truth mm" in html
+    assert all(c["oracle"]["ground_truth"]["offset_error_mm"] for c in report["clips"])
+    # the setting is in the report's config hash: a rerun without it redoes the report, without the oracle, and
+    # nothing else (neither the fits nor the per-clip QA)
+    def kept() -> dict[str, str]:
+        return {f"{d}/{p.name}": p.read_text() for d in ("fit", "qa") for p in (out / "work" / d).glob("*.sidecar.json")}
+
+    fits = kept()
+    report_sidecar = json.loads((out / "work" / "report" / "report.sidecar.json").read_text())
+    assert len(fits) == 6
+    again = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    assert again.returncode == 0, again.stderr[-3000:]
+    redone = json.loads((out / "qa" / "report.json").read_text())
+    assert "oracle" not in redone["summary"]["ground_truth"] and "oracle" not in redone["summary"]["recognisability"]
+    assert redone["summary"]["ground_truth"]["offset_error_mm"] == report["summary"]["ground_truth"]["offset_error_mm"]
+    assert json.loads((out / "work" / "report" / "report.sidecar.json").read_text())["config_hash"] != report_sidecar["config_hash"]
+    assert kept() == fits  # the fits and the per-clip QA were not redone

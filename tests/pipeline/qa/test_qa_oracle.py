@@ -1,0 +1,173 @@
+"""The oracle (``oracle.enabled``, ``--oracle``): the build's fit from the true landmarks, reported beside the build's measures."""
+
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from emoface.morphable import load
+from pipeline.qa import write_report
+from pipeline.qa.ground_truth import _gt_landmarks, load_ground_truth
+from pipeline.qa.oracle import ORACLE_ARRAYS, oracle_actor, oracle_arrays, oracle_landmarks
+
+HERE = Path(__file__).resolve().parent
+
+
+@pytest.fixture(scope="module")
+def demo():
+    return load("demo")
+
+
+@pytest.fixture(scope="module")
+def clips(demo, tmp_path_factory):
+    """Two clips of one actor (the same shape and camera) with their ground truth files; 1 px detector noise."""
+    sys.path.insert(0, str(HERE.parent / "fitting"))
+    from synthetic_tracks import make_clip, write_ground_truth
+
+    from emoface.mesh.camera import PinholeCamera
+
+    cam = PinholeCamera.from_fov(1280, 720, 26.0)
+    shape = np.random.default_rng(3).normal(size=demo.n_shape) * 0.5
+    d = tmp_path_factory.mktemp("gt")
+    out = []
+    for k in range(2):
+        cid = f"01-01-0{3 + k}-01-01-01-01"
+        c = make_clip(demo, shape, cam, n_frames=30, seed=10 + k, noise_px=1.0, clip_id=cid)
+        path = d / f"{cid}.npz"
+        write_ground_truth(path, demo, c, photo="astronaut")
+        out.append((c, path))
+    return out
+
+
+def test_oracle_arrays_hold_the_true_landmarks_and_keep_the_rest(demo, clips):
+    c, path = clips[0]
+    gt = load_ground_truth(path)
+    arrays = c.track.arrays()
+    arrays["landmarks"] = arrays["landmarks"] + 7.0  # a detector 7 px off everywhere
+    arrays["valid"] = np.zeros_like(arrays["valid"])
+    o = oracle_arrays(arrays, gt, demo, 0.0, 0)
+    true = _gt_landmarks(gt, demo, np.arange(468), "mediapipe")
+    np.testing.assert_allclose(o["landmarks"][:, :468, :2], true, atol=1e-3)
+    np.testing.assert_array_equal(o["landmarks"][:, 468:], arrays["landmarks"][:, 468:])  # iris: no vertex, as detected
+    assert o["valid"].all() and o["width"] == arrays["width"] and str(o["scheme"]) == str(arrays["scheme"])
+    # with noise: the same draws as the benchmarks' oracle (one function), 1 px per coordinate
+    noisy = oracle_arrays(arrays, gt, demo, 1.0, 5)["landmarks"][:, :468, :2]
+    np.testing.assert_array_equal(noisy, oracle_landmarks(arrays["landmarks"], str(arrays["scheme"]), gt, demo, 1.0, 5)[:, :468, :2])
+    assert 0.8 < np.std(noisy - true) < 1.2
+    # a truth shorter than the track: every per-frame field cut to its frames
+    short = dict(np.load(path))
+    for k in ("vertices", "head_rotation", "head_translation", "expression", "jaw", "mouth_opening"):
+        short[k] = short[k][:20]
+    np.savez(path.parent / "short.npz", **short)
+    o = oracle_arrays(arrays, load_ground_truth(path.parent / "short.npz"), demo, 0.0, 0)
+    assert len(o["landmarks"]) == len(o["valid"]) == 20 and o["width"] == arrays["width"]
+
+
+def test_oracle_actor_fits_the_true_landmarks(demo, clips):
+    from pipeline.stages.backend import DefaultBackend
+    from pipeline.fitting import FitConfig, LandmarkTrack, SmoothConfig
+    from pipeline.qa import QAConfig
+
+    be = DefaultBackend()
+    tracks, gts = [], []
+    for i, (c, path) in enumerate(clips):
+        arrays = c.track.arrays()
+        arrays["landmarks"][:, :, :2] += np.random.default_rng(i).normal(size=arrays["landmarks"][:, :, :2].shape) * 6.0
+        tracks.append(LandmarkTrack.from_arrays(oracle_arrays(arrays, load_ground_truth(path), demo, 1.0, i), c.track.clip_id))
+        gts.append(str(path))
+    res = oracle_actor(be, demo, tracks, gts, FitConfig(), SmoothConfig(), QAConfig())
+    assert len(res) == 2
+    for r in res:
+        assert set(r["arrays"]) == set(ORACLE_ARRAYS)
+        g = r["qa"]["metrics"]["ground_truth"]
+        lips = g["offset_error_mm"]["lips"]
+        assert lips["total"] < 0.5 * lips["true_total"]  # the 6 px noise is gone: the fit follows the truth
+        assert g["mouth_correlation"] > 0.9
+        assert "overlay" not in r["arrays"] and "expressive_pair" not in r["arrays"]
+
+
+def _row(cid, actor, emotion, feat_fit, feat_true, lips_total, oracle_feat=None, oracle_lips=None, codes=None):
+    lips = dict(total=lips_total, static=1.0, dynamic=1.0, true_total=3.0, true_static=2.0, true_dynamic=2.0)
+    gt = {"frames_compared": 100, "offset_error_mm": {"lips": lips}, "photo": "astronaut", "mouth_correlation": 0.9}
+    arrays = {"gt_expression_feature_fit": np.asarray(feat_fit, np.float32),
+              "gt_expression_feature_true": np.asarray(feat_true, np.float32)}
+    if codes is not None:
+        arrays["gt_expression_feature_region"] = codes
+    row = {"clip_id": cid, "subject": f"Actor_{actor:02d}", "emotion": emotion, "intensity": 1,
+           "qa": {"metrics": {"n_frames": 100, "ground_truth": gt}, "flags": [], "status": "ok"}, "arrays": arrays}
+    if oracle_feat is not None:
+        og = {**gt, "offset_error_mm": {"lips": {**lips, "total": oracle_lips}}, "mouth_correlation": 0.99}
+        row["oracle"] = {"qa": {"metrics": {"n_frames": 100, "ground_truth": og}}, "noise_px": 1.0,
+                         "arrays": {"gt_expression_feature_fit": np.asarray(oracle_feat, np.float32)}}
+    return row
+
+
+def test_report_shows_the_oracle_beside_the_fit(tmp_path):
+    codes = np.array([1, 2], np.int8)  # two feature vertices: one of the lips, one of the eye region (x, y, z each)
+    rows = []
+    for a in (1, 2, 3):
+        for emo, true in ((3, [1.0, 0, 0, 0, 0, 0]), (4, [0, 0, 0, 1.0, 0, 0])):
+            true = 0.001 * (np.asarray(true) + 0.01 * a)  # metres
+            # the build lost the emotion (every clip the same feature); the oracle kept it
+            rows.append(_row(f"01-01-0{emo}-01-01-01-{a:02d}", a, emo, [0.0005] * 6, true, 2.0, true + 1e-6, 0.5, codes))
+    write_report(tmp_path / "qa", rows, [], [], {})
+    rep = json.loads((tmp_path / "qa" / "report.json").read_text())
+    s = rep["summary"]
+    o = s["ground_truth"]["oracle"]
+    assert o["clips"] == 6 and o["noise_px"] == 1.0 and "errors" not in o
+    assert o["offset_error_mm"]["regions"]["lips"]["total"] == pytest.approx(0.5)
+    assert s["ground_truth"]["offset_error_mm"]["regions"]["lips"]["total"] == pytest.approx(2.0)
+    assert o["mouth_correlation"]["mean"] == pytest.approx(0.99)
+    r = s["recognisability"]
+    assert r["fitted"]["accuracy"] == 0.5 and r["oracle"]["accuracy"] == 1.0 and r["truth"]["accuracy"] == 1.0
+    assert "oracle" in s["static_split"] and s["static_split"]["oracle"]["lips"]["static"] < 0.01
+    assert rep["clips"][0]["oracle"]["ground_truth"]["offset_error_mm"]["lips"]["total"] == 0.5
+    assert "arrays" not in json.dumps(rep["clips"][0]["oracle"])
+    html = (tmp_path / "qa" / "report.html").read_text()
+    assert "offset error / oracle / truth mm" in html and "2.00 / 0.50 / 3.00" in html
+    assert "static error / oracle / truth mm" in html and "<td>oracle</td><td>1.00</td>" in html
+    assert "true landmark positions + 1 px noise" in html
+
+
+def test_report_with_an_actor_whose_oracle_failed(tmp_path):
+    rows = []
+    for a in (1, 2, 3):
+        for emo, true in ((3, [1.0, 0.0]), (4, [0.0, 1.0])):
+            rows.append(_row(f"01-01-0{emo}-01-01-01-{a:02d}", a, emo, [0.5, 0.5], np.asarray(true), 2.0, true, 0.5))
+    for r in rows:
+        if r["subject"] == "Actor_02":
+            r["oracle"] = {"error": "Actor_02: ValueError: oracle identity fit: not finite"}
+    write_report(tmp_path / "qa", rows, [], [], {})
+    s = json.loads((tmp_path / "qa" / "report.json").read_text())["summary"]
+    o = s["ground_truth"]["oracle"]
+    assert o["clips"] == 4 and o["errors"] == ["Actor_02: ValueError: oracle identity fit: not finite"]
+    assert "2 of 6 clips have no oracle features" in o["note"]
+    assert "oracle" not in s["recognisability"]  # not every clip has it: not scored with the other folds
+    html = (tmp_path / "qa" / "report.html").read_text()
+    assert "Actor_02: ValueError: oracle identity fit: not finite" in html
+    # without any oracle rows: nothing of it in the report
+    for r in rows:
+        r.pop("oracle")
+    write_report(tmp_path / "qa2", rows, [], [], {})
+    s = json.loads((tmp_path / "qa2" / "report.json").read_text())["summary"]
+    assert "oracle" not in s["ground_truth"] and "oracle" not in s["recognisability"]
+    assert "oracle" not in (tmp_path / "qa2" / "report.html").read_text()
+
+
+def test_oracle_config_is_checked_at_load(tmp_path):
+    from emoface.utils.config import ConfigError
+    from pipeline.qa import OracleConfig
+    from pipeline.stages.config import load_build_config
+
+    with pytest.raises(ValueError, match="enabled must be true or false"):
+        OracleConfig(enabled="yes")
+    with pytest.raises(ValueError, match="noise_px"):
+        OracleConfig(noise_px=-1.0)
+    cfg = tmp_path / "b.yaml"
+    cfg.write_text("oracle: {enabled: true, noise_px: 0.5}\n")
+    assert load_build_config(cfg).oracle == OracleConfig(True, 0.5)
+    cfg.write_text("oracle: {enabled: true, noise: 0.5}\n")
+    with pytest.raises(ConfigError, match="noise"):
+        load_build_config(cfg)

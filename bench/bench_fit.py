@@ -65,18 +65,11 @@ def decode_and_landmark(path: Path, detector: str = "mediapipe") -> tuple[dict, 
 
 def oracle_track(track, gt, model, noise_px: float, seed: int):
     """The track with its landmarks replaced by the true ones (+ Gaussian noise), in the track's scheme
-    (:func:`pipeline.qa.oracle.oracle_landmarks`); its other per-frame fields cut to the same frames."""
+    (:func:`pipeline.qa.oracle.oracle_arrays`, as the build's report makes them)."""
     from pipeline.fitting import LandmarkTrack
-    from pipeline.qa.oracle import oracle_landmarks
+    from pipeline.qa.oracle import oracle_arrays
 
-    lmk = oracle_landmarks(track.landmarks, track.scheme, gt, model, noise_px, seed)
-    T = len(lmk)
-
-    def head(a):
-        return None if a is None else a[:T]
-
-    return LandmarkTrack(lmk, np.ones(T, bool), head(track.blendshapes), head(track.transforms), track.width,
-                         track.height, track.fps, track.clip_id, track.scheme)
+    return LandmarkTrack.from_arrays(oracle_arrays(track.arrays(), gt, model, noise_px, seed), track.clip_id)
 
 
 def fit_actor(tracks, decoded, gts, model, cfg, scfg, true_identity: bool = False

@@ -249,6 +249,8 @@ def measures_html(offsets: Mapping[str, Any] | None, recog: Mapping[str, Any] | 
     summary) the oracle's values beside the build's in each."""
     parts = []
     o_offsets = (oracle or {}).get("offset_error_mm")
+    if o_offsets and offsets and o_offsets.get("clips") != offsets.get("clips"):
+        o_offsets = None  # the oracle of some clips only: its means are not the same clips' floor (JSON has them)
     if offsets:
         parts.append(f"<h2>Offsets against the truth ({offsets['clips']} clips)</h2>")
         o_groups = {"all": (o_offsets or {}).get("regions") or {},
@@ -273,9 +275,11 @@ def measures_html(offsets: Mapping[str, Any] | None, recog: Mapping[str, Any] | 
                      "beside the truth's own magnitude; definitions in docs/fitting.md.</p>")
     if oracle:
         mr = (oracle.get("mouth_correlation") or {}).get("mean")
+        noise = "" if oracle.get("noise_px") is None else f" + {oracle['noise_px']:g} px noise"
+        shown = "" if o_offsets or not oracle.get("clips") else " Not in the tables: it covers only some of the clips."
         parts.append(f'<p class="note">Oracle: the same fit of {oracle.get("clips", 0)} clips from their true landmark '
-                     f"positions + {_fmt(oracle.get('noise_px'), '{:g}')} px noise instead of the detector's (the floor "
-                     f"of each measure for this fit; docs/fitting.md, \"The oracle\"); its mouth-opening r {_fmt(mr, '{:.3f}')}."
+                     f"positions{noise} instead of the detector's (the floor of each measure for this fit; "
+                     f"docs/fitting.md, \"The oracle\"); its mouth-opening r {_fmt(mr, '{:.3f}')}.{shown}"
                      + "".join(f" {escape(str(n))}." for n in (oracle.get("errors") or []) + ([oracle["note"]] if oracle.get("note") else []))
                      + "</p>")
     if split:

@@ -20,9 +20,9 @@ from pipeline.stages.fitstages import load_fit, load_track
 from pipeline.stages.outcome import TaskResult, run_stage
 from pipeline.stages.records import Failure
 from pipeline.stages.runtime import TaskContext
-from pipeline.stages.store import combine_hashes
+from pipeline.stages.store import ClipError, combine_hashes
 
-__all__ = ["qa_stage", "read_qa", "run_report_task", "report_input", "add_oracle"]
+__all__ = ["qa_stage", "read_qa", "run_report_task", "report_input", "add_oracle", "oracle_actor"]
 
 
 def qa_stage(ctx: TaskContext, clip: SourceClip, memo: dict) -> tuple[str, str]:
@@ -63,12 +63,59 @@ def read_qa(path: str | Path) -> dict[str, object]:
         return json.loads(str(z["qa_json"]))
 
 
+def oracle_actor(ctx: TaskContext, tracks: list[object], ground_truths: list[str],
+                 decoded: list[dict[str, np.ndarray]]) -> list[dict[str, object]]:
+    """The oracle of one actor's clips: the oracle's ``tracks`` (the back end's, made from
+    :func:`pipeline.qa.oracle.oracle_arrays`) through the back end's identity fit, clip fit, smoother,
+    canonical meshes and per-clip QA, as the build runs them (no pictures, no thumbnails). One
+    ``{"qa": {metrics, flags, status}, "arrays": {...}}`` per clip (the arrays:
+    :data:`pipeline.qa.oracle.ORACLE_ARRAYS`). A diverged or non-finite result raises ``ClipError``.
+    """
+    import dataclasses
+
+    from pipeline.qa.oracle import ORACLE_ARRAYS
+
+    be, model = ctx.backend, ctx.model()
+    qc = dataclasses.replace(ctx.cfg.qa, pair_size=0, thumbnail_size=0)
+    identity = be.fit_identity(tracks, model, ctx.cfg.fit, ctx.device)
+    _finite(be.divergence(identity), "identity fit")
+    out = []
+    for track, gt, dec in zip(tracks, ground_truths, decoded):
+        raw = be.fit_clip(track, identity, model, ctx.cfg.fit, ctx.device)
+        _finite(be.divergence(raw), "fit")
+        fit = be.smooth_clip(raw, ctx.cfg.smooth)
+        _finite(be.divergence(fit), "smoothed fit")
+        vertices, template = be.canonicalize(fit, identity, model)
+        if not (np.isfinite(vertices).all() and np.isfinite(template).all()):
+            _finite("non-finite vertices", "canonical meshes")
+        inputs = QAInputs(clip_id=str(getattr(track, "clip_id", "")), subject="", track=track, raw_fit=raw, fit=fit,
+                          decoded={k: dec[k] for k in ("fps", "audio_duration_s") if k in dec},  # no thumbnails
+                          vertices=vertices, template=template, model=model, ground_truth=gt, source=None)
+        res = dict(be.clip_qa(inputs, qc))
+        arrays = {k: np.asarray(v) for k, v in (res.pop("arrays", None) or {}).items() if k in ORACLE_ARRAYS}
+        if not all(np.isfinite(v).all() for v in arrays.values()):
+            _finite("non-finite expression features", "QA")
+        out.append({"qa": res, "arrays": arrays})
+    return out
+
+
+def _finite(reason: str | None, what: str) -> None:
+    if reason:
+        raise ClipError(f"oracle {what}: {reason}")
+
+
 def add_oracle(ctx: TaskContext, rows: list[dict[str, object]], ground_truths: dict[str, object]) -> None:
-    """``oracle.enabled``: each row whose clip has ground truth gets ``oracle``, the oracle's QA of that clip
-    (:func:`pipeline.qa.oracle.oracle_actor`, one identity fit per actor over its clips with ground truth)
-    and its ``noise_px``, or ``{"error": reason}`` for every clip of an actor whose oracle could not be fitted."""
+    """``oracle.enabled``: each row whose clip has ground truth gets ``oracle``: the oracle's QA of that
+    clip (:func:`oracle_actor`, one identity fit per actor over its clips with ground truth) and its
+    ``noise_px``; or ``{"error": reason}`` for every clip of an actor whose oracle the data did not
+    allow (a diverged fit, a truth that does not match the model or the track). Anything else (a bug,
+    memory) fails the report task, which is then retried on the next run. The noise of a clip is drawn
+    with a seed from its clip id (``zlib.crc32``), so no two clips share it."""
+    import zlib
+
+    from pipeline.fitting import FitError
     from pipeline.qa import load_ground_truth
-    from pipeline.qa.oracle import oracle_actor, oracle_arrays
+    from pipeline.qa.oracle import oracle_arrays
 
     by_actor: dict[str, list[dict[str, object]]] = {}
     for r in rows:
@@ -79,17 +126,17 @@ def add_oracle(ctx: TaskContext, rows: list[dict[str, object]], ground_truths: d
     for actor, members in sorted(by_actor.items()):
         try:
             tracks, gts, decoded = [], [], []
-            for i, r in enumerate(members):
+            for r in members:
                 cid = str(r["clip_id"])
                 gt = str(ground_truths[cid])
-                arrays = oracle_arrays(ctx.store.load_npz("landmarks", cid), load_ground_truth(gt), model, noise, i)
+                arrays = oracle_arrays(ctx.store.load_npz("landmarks", cid), load_ground_truth(gt), model, noise,
+                                       zlib.crc32(cid.encode()))
                 tracks.append(ctx.backend.make_track(arrays, cid))
                 gts.append(gt)
                 decoded.append(ctx.store.load_npz("decode", cid))
-            results = oracle_actor(ctx.backend, model, tracks, gts, ctx.cfg.fit, ctx.cfg.smooth, ctx.cfg.qa,
-                                   ctx.device, decoded)
-        except Exception as exc:  # one actor's oracle never stops the report
-            reason = f"{actor}: {type(exc).__name__}: {exc}".splitlines()[0]
+            results = oracle_actor(ctx, tracks, gts, decoded)
+        except (ClipError, FitError, ValueError, KeyError, FileNotFoundError) as exc:  # the data's fault
+            reason = f"{actor}: {exc}".splitlines()[0]
             for r in members:
                 r["oracle"] = {"error": reason}
             continue

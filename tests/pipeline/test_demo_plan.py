@@ -12,6 +12,7 @@ def test_plan_is_the_user_commands_in_order(tmp_path):
     shown = [_shown(s.argv) for s in plan.steps]
     assert shown[0].startswith("build-dataset synth") and "--actors 6" in shown[0] and "--clips-per-actor 20" in shown[0]
     assert shown[1].startswith("build-dataset ravdess") and "split-demo.yaml" in shown[1] and "--workers 2" in shown[1]
+    assert shown[1].endswith("--oracle")  # the QA report shows each measure's floor beside it
     train = plan.steps[2]
     assert _shown(train.argv).startswith("emoface train") and "--epochs 3" in _shown(train.argv)
     assert len(train.parallel) == 1 and "model.single_branch=true" in _shown(train.parallel[0])

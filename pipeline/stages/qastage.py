@@ -22,7 +22,7 @@ from pipeline.stages.records import Failure
 from pipeline.stages.runtime import TaskContext
 from pipeline.stages.store import ClipError, combine_hashes
 
-__all__ = ["qa_stage", "read_qa", "run_report_task", "report_input", "add_oracle", "oracle_actor"]
+__all__ = ["qa_stage", "read_qa", "run_report_task", "report_input", "add_oracle", "oracle_actor", "oracle_extra"]
 
 
 def qa_stage(ctx: TaskContext, clip: SourceClip, memo: dict) -> tuple[str, str]:
@@ -144,6 +144,20 @@ def add_oracle(ctx: TaskContext, rows: list[dict[str, object]], ground_truths: d
             r["oracle"] = {**res, "noise_px": noise}
 
 
+def oracle_extra(ctx: TaskContext) -> dict[str, str] | None:
+    """What the report's oracle depends on beyond the clips' QA, for its config hash (``None`` when it is off, so
+    that a fit setting or the fitting code redoes the report only when the oracle fits the clips again): its own
+    settings, the fit's and the smoother's config hashes and the fit's code version (the fitting code, the model)."""
+    if not ctx.cfg.oracle.enabled:
+        return None
+    from emoface.utils.config import config_hash, to_dict
+    from pipeline.stages.runtime import stage_hashes
+
+    _, fit_cfg, fit_code = stage_hashes(ctx, "fit", "")
+    _, smooth_cfg, _ = stage_hashes(ctx, "smooth", "")
+    return {"oracle": config_hash({"oracle": to_dict(ctx.cfg.oracle), "fit": fit_cfg, "smooth": smooth_cfg, "code": fit_code})}
+
+
 def report_input(qa_hashes: list[tuple[str, str]], failures: list[Failure], skipped: list[dict]) -> str:
     return combine_hashes(sorted(qa_hashes), [f.report_row() for f in failures], skipped)
 
@@ -167,4 +181,4 @@ def run_report_task(ctx: TaskContext, clips: list[dict[str, object]], failures: 
         return "../../qa/report.json", digest
 
     key_input = report_input([(c["clip_id"], c["qa_hash"]) for c in clips], failures, skipped)
-    return TaskResult("report", "report", [run_stage(ctx, "report", "report", key_input, compute)])
+    return TaskResult("report", "report", [run_stage(ctx, "report", "report", key_input, compute, extra=oracle_extra(ctx))])

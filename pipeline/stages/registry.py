@@ -194,9 +194,8 @@ REGISTRY = StageRegistry((
           run="pipeline.stages.fitstages:canonical_stage"),
     Stage("qa", FIT, ("decode", "landmarks", "fit", "smooth", "canonical", "ground_truth"), (*_BACKEND, "qa"),
           ("pipeline.stages.qastage",), _QA, run="pipeline.stages.qastage:qa_stage"),
-    # model, fit and smooth: the oracle (oracle.enabled) fits the clips with ground truth a second time
-    Stage("report", REPORT, ("qa",), (*_BACKEND, "fit", "smooth", "qa", "oracle"), ("pipeline.stages.qastage",),
-          tuple(dict.fromkeys(_QA + _FITTING))),
+    # with oracle.enabled, what the oracle's fits depend on enters its config hash too (qastage.oracle_extra)
+    Stage("report", REPORT, ("qa",), ("backend", "backend_options", "qa"), ("pipeline.stages.qastage",), _QA),
     Stage("package", PACKAGE, ("decode", "landmarks", "identity", "smooth", "canonical"), (*_BACKEND, "package", "decode"),
           ("pipeline.stages.package", "emoface.data.schema"), ("emoface.morphable",)),
 ))

@@ -37,7 +37,7 @@ from pipeline.sources.manifest import Manifest, SourceClip
 from pipeline.stages.config import SplitConfig
 from pipeline.stages.outcome import Outcome, TaskResult, check_stage
 from pipeline.stages.package import member, package_input
-from pipeline.stages.qastage import report_input
+from pipeline.stages.qastage import oracle_extra, report_input
 from pipeline.stages.records import Failure, SplitStatus
 from pipeline.stages.registry import REGISTRY, StageRegistry, TaskKind, resolve
 from pipeline.stages.runtime import TaskContext
@@ -315,7 +315,8 @@ class Scheduler:
         ]
         failures = self.failures()
         skipped = [{"path": s.path, "reason": s.reason, "kind": s.kind} for s in self.manifest.skipped]
-        done = check_stage(self.ctx, "report", "report", report_input([(r["clip_id"], r["qa_hash"]) for r in rows], failures, skipped))
+        done = check_stage(self.ctx, "report", "report", report_input([(r["clip_id"], r["qa_hash"]) for r in rows], failures, skipped),
+                           extra=oracle_extra(self.ctx))
         if done is not None:
             self._on_report(TaskResult("report", "report", [done]))
         else:

@@ -141,9 +141,7 @@ def test_code_versions_are_per_stage_group():
     b = DefaultBackend()
     fit = {b.code_version(REGISTRY[s]) for s in ("identity", "fit", "smooth", "canonical")}
     assert len(fit) == 1
-    assert len({b.code_version(REGISTRY[s]) for s in ("qa", "report", "fit")}) == 3
-    # the report (its oracle fits the clips again) hashes the QA's code and the fit's
-    assert set(REGISTRY["qa"].numerics) | set(REGISTRY["fit"].numerics) == set(REGISTRY["report"].numerics)
+    assert b.code_version(REGISTRY["qa"]) == b.code_version(REGISTRY["report"]) != b.code_version(REGISTRY["fit"])
     assert b.code_version(REGISTRY["package"]) not in fit | {b.code_version(REGISTRY["qa"])}
     assert "pipeline.qa" not in REGISTRY["fit"].numerics and "pipeline.fitting" not in REGISTRY["qa"].numerics
 

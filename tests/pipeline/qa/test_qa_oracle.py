@@ -230,3 +230,26 @@ def test_oracle_config_is_checked_at_load(tmp_path):
     cfg.write_text("oracle: {enabled: true, noise: 0.5}\n")
     with pytest.raises(ConfigError, match="noise"):
         load_build_config(cfg)
+
+
+def test_oracle_extra_keys_the_report_on_what_the_oracle_fits_with_only_when_on(tmp_path):
+    from dataclasses import replace
+
+    from pipeline.fitting import FitConfig, SmoothConfig
+    from pipeline.fitting.config import PriorConfig
+    from pipeline.qa import OracleConfig
+    from pipeline.stages.config import BuildConfig
+    from pipeline.stages.qastage import oracle_extra
+    from pipeline.stages.runtime import TaskContext
+
+    def extra(cfg):
+        return oracle_extra(TaskContext(cfg=cfg, out=str(tmp_path)))
+
+    off = BuildConfig()
+    on = replace(off, oracle=OracleConfig(enabled=True))
+    assert extra(off) is None and extra(replace(off, fit=FitConfig(prior=PriorConfig(expression_std=0.3)))) is None
+    assert extra(replace(off, oracle=OracleConfig(noise_px=2.0))) is None  # its settings matter only when on
+    keys = {str(extra(c)) for c in (on, replace(on, fit=FitConfig(prior=PriorConfig(expression_std=0.3))),
+                                    replace(on, smooth=SmoothConfig(enabled=False)),
+                                    replace(on, oracle=OracleConfig(enabled=True, noise_px=2.0)))}
+    assert len(keys) == 4 and extra(on) == extra(replace(on))

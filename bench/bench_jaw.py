@@ -23,9 +23,18 @@ from pathlib import Path
 import numpy as np
 
 
-def clip_rows(build: Path, corpus: Path) -> list[dict]:
-    """One row per clip of ``build`` with a ground truth in ``corpus``: photo, mean jaw opening fitted and
-    true, the within-clip slope, and the clip-mean expression fitted and true (the truth's components)."""
+def build_model(build: Path):
+    """The morphable model the build fitted (its resolved ``config.yaml``'s ``model``)."""
+    from emoface.morphable import load
+    from pipeline.stages.config import load_build_config
+
+    return load(load_build_config(build / "config.yaml").model)
+
+
+def clip_rows(build: Path, corpus: Path, model_name: str) -> list[dict]:
+    """One row per clip of ``build`` with a ground truth in ``corpus`` drawn in the model ``model_name``: photo,
+    mean jaw opening fitted and true, the within-clip slope, and the clip-mean expression fitted and true (the
+    truth's components)."""
     truths = {p.stem: p for p in corpus.rglob("ground_truth/*.npz")}
     rows = []
     for p in sorted((build / "work" / "smooth").glob("*.npz")):
@@ -33,7 +42,8 @@ def clip_rows(build: Path, corpus: Path) -> list[dict]:
         if gt is None:
             continue
         with np.load(p) as f, np.load(gt) as g:
-            if not {"jaw", "expression"} <= set(g.files) or g["expression"].shape[1] > f["expression"].shape[1]:
+            if (not {"jaw", "expression"} <= set(g.files) or str(g["model"]) != model_name
+                    or g["expression"].shape[1] > f["expression"].shape[1]):
                 continue  # not a truth in the fitted model's parameters
             T = min(len(f["jaw"]), len(g["jaw"]))
             fj, tj = f["jaw"][:T, 0].astype(np.float64), g["jaw"][:T, 0].astype(np.float64)
@@ -51,15 +61,13 @@ def clip_rows(build: Path, corpus: Path) -> list[dict]:
 GAIN_POINTS = {"chin": 152, "lower_lip": 17, "upper_lip": 0}
 
 
-def detector_gains(build: Path, corpus: Path) -> dict[str, dict[str, float]]:
+def detector_gains(build: Path, corpus: Path, model) -> dict[str, dict[str, float]]:
     """Per photo, the median over clips of the detector's vertical motion of :data:`GAIN_POINTS` against the
     truth's (least-squares gain and Pearson r; each relative to the nose tip, its clip mean removed), from the
     build's MediaPipe landmarks and the true landmarks (``pipeline.qa.oracle.oracle_landmarks``, no noise)."""
-    from emoface.morphable import load
     from pipeline.qa import load_ground_truth
     from pipeline.qa.oracle import oracle_landmarks
 
-    model = load("demo")
     truths = {p.stem: p for p in corpus.rglob("ground_truth/*.npz")}
     per: dict[str, dict[str, list[tuple[float, float]]]] = {}
     for p in sorted((build / "work" / "landmarks").glob("*.npz")):
@@ -69,6 +77,8 @@ def detector_gains(build: Path, corpus: Path) -> dict[str, dict[str, float]]:
             if not str(a["scheme"]).startswith("mediapipe"):
                 continue
             gt = load_ground_truth(truths[p.stem])
+            if gt.model != model.name:
+                continue
             true = oracle_landmarks(a["landmarks"], str(a["scheme"]), gt, model, 0.0, 0)
             det, ok = a["landmarks"][: len(true)], a["valid"][: len(true)].astype(bool)
         photo = str(gt.photo) if getattr(gt, "photo", None) else "-"
@@ -77,8 +87,8 @@ def detector_gains(build: Path, corpus: Path) -> dict[str, dict[str, float]]:
             d, t = d - d.mean(), t - t.mean()
             if len(t) > 2 and t.std() > 0 and d.std() > 0:
                 per.setdefault(photo, {}).setdefault(name, []).append((float(d @ t / (t @ t)), float(np.corrcoef(d, t)[0, 1])))
-    return {ph: {f"{n}_{w}": float(np.median([x[i] for x in v])) for n, v in g.items() for i, w in enumerate(("gain", "r"))}
-            for ph, g in per.items()}
+    return {ph: {f"{n}_{w}": float(np.median([x[i] for x in g[n]])) if g.get(n) else float("nan")
+                 for n in GAIN_POINTS for i, w in enumerate(("gain", "r"))} for ph, g in sorted(per.items())}
 
 
 def summary(rows: list[dict], top: int = 3) -> dict[str, dict]:
@@ -117,12 +127,16 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     if not (args.build / "work" / "smooth").is_dir():
         ap.error(f"--build: {args.build / 'work' / 'smooth'} is not a folder (not a build's output?)")
-    rows = clip_rows(args.build, args.corpus)
+    try:
+        model = build_model(args.build)
+    except Exception as exc:  # noqa: BLE001 - any reason the build's model cannot be had is the same error
+        ap.error(f"--build: the model of {args.build / 'config.yaml'} cannot be loaded ({exc})")
+    rows = clip_rows(args.build, args.corpus, model.name)
     if not rows:
-        ap.error(f"--corpus: no ground truth in {args.corpus} for the clips of {args.build}")
+        ap.error(f"--corpus: no ground truth in {args.corpus} drawn in {model.name} for the clips of {args.build}")
     s = summary(rows)
     print(markdown(s))
-    gains = detector_gains(args.build, args.corpus)
+    gains = detector_gains(args.build, args.corpus, model)
     if gains:
         print("\nThe detector's vertical motion against the truth's, relative to the nose tip (median over clips: gain, r):")
         for ph, g in gains.items():

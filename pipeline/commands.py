@@ -35,7 +35,7 @@ def ravdess(
     download: bool = typer.Option(False, "--download", help="Fetch the Video_Speech_Actor_XX.zip archives of Zenodo record 1188976 into --root first."),
     config: Optional[Path] = typer.Option(None, "--config", help="Build config overrides (default configs/ravdess.yaml)."),
     detector: Optional[str] = typer.Option(None, "--detector", help=f"Landmark detector: {', '.join(DETECTORS.names)} (default {DETECTORS.default}; docs/pipeline.md, 'Detectors')."),
-    oracle: bool = typer.Option(False, "--oracle", help="Where the corpus has ground truth (build-dataset synth), also fit those clips from their true landmarks (+1 px noise) and report the oracle's measures beside the build's (docs/fitting.md, 'The oracle'); a second fit of each such clip."),
+    oracle: bool = typer.Option(False, "--oracle", help="Where the corpus has ground truth (build-dataset synth), also fit those clips from their true landmarks (+ oracle.noise_px noise, default 1 px) and report the oracle's measures beside the build's (docs/fitting.md, 'The oracle'); a second fit of each such clip."),
     progress: Optional[bool] = typer.Option(None, "--progress/--no-progress", help="Progress bars (default: when stderr is a terminal)."),
 ) -> None:
     """Build 3D-RAVDESS: decode, landmarks, fit, smooth, canonical, qa, package (resumable, parallel)."""

@@ -4,10 +4,11 @@ Where the corpus has ground truth, the oracle separates what the detector's land
 from what the fit loses: the same identity fit, per-clip fit, smoother, canonical meshes and
 QA metrics, run on tracks whose landmarks are the true mesh's landmarks projected with the
 clip's true head pose and camera, plus Gaussian noise of ``noise_px`` pixels (docs/fitting.md,
-"The oracle"). The track keeps the detector's frame size, scheme, blendshape scores and head
-transforms; what belongs to the detector's points alone (per-point confidence, optical flow
-sampled at them, the blendshapes' names, the detector's name and note) is dropped, every frame
-is valid.
+"The oracle"). The track keeps the detector's frame size, scheme and head transforms; what
+the detector says besides the points' positions (per-point confidence, optical flow sampled at
+them, the blendshape scores and their names, the detector's name and note) is dropped, every
+frame is valid: the oracle's fit starts from a closed jaw and zero expression (the build's starts
+from the jawOpen score) and has no blendshape term.
 
 - :func:`oracle_landmarks`: a track's landmark array with the true positions in it;
 - :func:`oracle_arrays`: a landmarks artefact's fields (:meth:`pipeline.fitting.LandmarkTrack.arrays`)
@@ -21,14 +22,19 @@ from collections.abc import Mapping
 
 import numpy as np
 
-__all__ = ["oracle_landmarks", "oracle_arrays", "ORACLE_ARRAYS", "PER_FRAME", "DROPPED"]
+__all__ = ["oracle_landmarks", "oracle_arrays", "OracleError", "ORACLE_ARRAYS", "PER_FRAME", "DROPPED"]
 
 #: the QA arrays the report keeps of an oracle clip (its expression features and their regions)
 ORACLE_ARRAYS = ("gt_expression_feature_fit", "gt_expression_feature_true", "gt_expression_feature_region")
 #: a track's per-frame fields (cut to the truth's frames)
 PER_FRAME = ("landmarks", "valid", "blendshapes", "transforms", "confidence", "flow")
-#: the detector's fields that describe its points, not the face: the oracle's track has none
-DROPPED = ("confidence", "flow", "blendshape_names", "detector", "detector_note")
+#: what the detector says besides the points' positions: the oracle's track has none of it
+DROPPED = ("confidence", "flow", "blendshapes", "blendshape_names", "detector", "detector_note")
+
+
+class OracleError(ValueError):
+    """The data allow no oracle (a truth that does not match the model or the track, a model without the
+    MediaPipe embedding): the report names the actor and goes on."""
 
 
 def oracle_landmarks(landmarks: np.ndarray, scheme_name: str, gt, model, noise_px: float,
@@ -43,9 +49,11 @@ def oracle_landmarks(landmarks: np.ndarray, scheme_name: str, gt, model, noise_p
 
     from .ground_truth import _gt_landmarks
 
+    if not hasattr(model, "landmark_embeddings"):
+        raise OracleError(f"the back end's model ({type(model).__name__}) has no landmark embeddings")
     true = _gt_landmarks(gt, model, np.arange(468), "mediapipe")
     if true is None:
-        raise ValueError("the ground truth's vertices do not match the model, or the model has no MediaPipe embedding")
+        raise OracleError("the ground truth's vertices do not match the model, or the model has no MediaPipe embedding")
     T = min(len(true), len(landmarks))
     mp = scheme(scheme_name).mediapipe
     cols = np.flatnonzero(mp < 468)

@@ -108,14 +108,25 @@ def add_oracle(ctx: TaskContext, rows: list[dict[str, object]], ground_truths: d
     """``oracle.enabled``: each row whose clip has ground truth gets ``oracle``: the oracle's QA of that
     clip (:func:`oracle_actor`, one identity fit per actor over its clips with ground truth) and its
     ``noise_px``; or ``{"error": reason}`` for every clip of an actor whose oracle the data did not
-    allow (a diverged fit, a truth that does not match the model or the track). Anything else (a bug,
-    memory) fails the report task, which is then retried on the next run. The noise of a clip is drawn
-    with a seed from its clip id (``zlib.crc32``), so no two clips share it."""
+    allow (a diverged fit, an unreadable truth or one that does not match the model or the track, a back
+    end's model without the MediaPipe embedding). Anything else (a bug, memory) fails the report task,
+    which is then retried on the next run. The noise of a clip is drawn with a seed from its clip id
+    (``zlib.crc32``), so no two clips share it. It runs in the report task, on its CPU."""
     import zlib
 
     from pipeline.fitting import FitError
     from pipeline.qa import load_ground_truth
-    from pipeline.qa.oracle import oracle_arrays
+    from pipeline.qa.oracle import OracleError, oracle_arrays
+
+    def truth(path: str):
+        try:
+            return load_ground_truth(path)
+        except (OSError, ValueError) as exc:  # missing or malformed: the data's fault
+            raise OracleError(str(exc)) from exc
+
+    def timing(cid: str) -> dict[str, np.ndarray]:  # what the QA reads of the decode artefact, not its audio
+        with np.load(ctx.store.artefact("decode", cid), allow_pickle=False) as z:
+            return {k: z[k] for k in ("fps", "audio_duration_s") if k in z.files}
 
     by_actor: dict[str, list[dict[str, object]]] = {}
     for r in rows:
@@ -129,13 +140,12 @@ def add_oracle(ctx: TaskContext, rows: list[dict[str, object]], ground_truths: d
             for r in members:
                 cid = str(r["clip_id"])
                 gt = str(ground_truths[cid])
-                arrays = oracle_arrays(ctx.store.load_npz("landmarks", cid), load_ground_truth(gt), model, noise,
-                                       zlib.crc32(cid.encode()))
+                arrays = oracle_arrays(ctx.store.load_npz("landmarks", cid), truth(gt), model, noise, zlib.crc32(cid.encode()))
                 tracks.append(ctx.backend.make_track(arrays, cid))
                 gts.append(gt)
-                decoded.append(ctx.store.load_npz("decode", cid))
+                decoded.append(timing(cid))
             results = oracle_actor(ctx, tracks, gts, decoded)
-        except (ClipError, FitError, ValueError, KeyError, FileNotFoundError) as exc:  # the data's fault
+        except (OracleError, ClipError, FitError) as exc:  # the data's fault
             reason = f"{actor}: {exc}".splitlines()[0]
             for r in members:
                 r["oracle"] = {"error": reason}

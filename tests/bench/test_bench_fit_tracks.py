@@ -34,13 +34,16 @@ def test_oracle_track_is_in_the_tracks_scheme(monkeypatch):
     T = track.n_frames
     true = np.random.default_rng(3).uniform(0, 500, (T, 468, 2))
     monkeypatch.setattr(gt_module, "_gt_landmarks", lambda gt, model, idx, emb: true)
-    mp = oracle_track(track, None, None, 1.0, 7)
+    from types import SimpleNamespace
+
+    model = SimpleNamespace(landmark_embeddings={})  # a model (the true positions are patched in above)
+    mp = oracle_track(track, None, model, 1.0, 7)
     expected = true + np.random.default_rng(7).normal(size=true.shape)
     np.testing.assert_allclose(mp.landmarks[:, :468, :2], expected, atol=1e-3)
     np.testing.assert_array_equal(mp.landmarks[:, 468:], track.landmarks[:, 468:])
     assert mp.scheme == "mediapipe478" and mp.valid.all()
     ib_track = replace(track, landmarks=track.landmarks[:, MEDIAPIPE_TO_IBUG68], scheme="ibug68", blendshapes=None,
                        transforms=None, blendshape_names=())
-    ib = oracle_track(ib_track, None, None, 0.0, 7)
+    ib = oracle_track(ib_track, None, model, 0.0, 7)
     assert ib.scheme == "ibug68" and ib.landmarks.shape == (T, 68, 3) and ib.blendshapes is None
     np.testing.assert_allclose(ib.landmarks[..., :2], true[:, MEDIAPIPE_TO_IBUG68], atol=1e-3)

@@ -47,6 +47,9 @@ def test_generated_corpus_builds_into_valid_splits(tmp_path):
     o_lips = oracle["offset_error_mm"]["regions"]["lips"]
     assert o_lips["total"] < lips["total"] and o_lips["true_total"] == lips["true_total"]
     assert "oracle" in rec and "offset error / oracle / truth mm" in html
+    report_json = (out / "qa" / "report.json").read_text()
+    same = subprocess.run([*cmd, "--oracle"], capture_output=True, text=True, timeout=600)  # nothing to do: not redone
+    assert same.returncode == 0 and (out / "qa" / "report.json").read_text() == report_json, same.stderr[-2000:]
     assert all(c["oracle"]["ground_truth"]["offset_error_mm"] for c in report["clips"])
     # the setting is in the report's config hash: a rerun without it redoes the report, without the oracle, and
     # nothing else (neither the fits nor the per-clip QA)

@@ -57,8 +57,8 @@ def test_oracle_arrays_hold_the_true_landmarks_and_keep_the_rest(demo, clips):
     np.testing.assert_allclose(o["landmarks"][:, :468, :2], true, atol=1e-3)
     np.testing.assert_array_equal(o["landmarks"][:, 468:], arrays["landmarks"][:, 468:])  # iris: no vertex, as detected
     assert o["valid"].all() and o["width"] == arrays["width"] and str(o["scheme"]) == str(arrays["scheme"])
-    # what describes the detector's points, not the face, is gone; the rest is the detector's
-    assert not {"confidence", "blendshape_names", "detector"} & set(o) and o["blendshapes"].shape == (n, 3)
+    # what the detector says besides the positions is gone (the fit starts from a closed jaw); the rest is kept
+    assert not {"confidence", "blendshapes", "blendshape_names", "detector"} & set(o) and o["fps"] == arrays["fps"]
     # with noise: N(0, noise_px) per coordinate from numpy's generator seeded with the seed
     noisy = oracle_arrays(arrays, gt, demo, 2.0, 5)["landmarks"][:, :468, :2]
     np.testing.assert_allclose(noisy - true, 2.0 * np.random.default_rng(5).normal(size=true.shape), atol=1e-3)
@@ -67,10 +67,10 @@ def test_oracle_arrays_hold_the_true_landmarks_and_keep_the_rest(demo, clips):
     for k in ("vertices", "head_rotation", "head_translation", "expression", "jaw", "mouth_opening"):
         short[k] = short[k][:3]
     np.savez(path.parent / "short.npz", **short)
-    arrays["blendshapes"] = np.zeros((n, 52), np.float32)  # as many scores as ...
-    arrays["other"] = np.arange(n)  # ... a field of the clip's length that is not per frame
+    arrays["transforms"] = np.tile(np.eye(4, dtype=np.float32), (n, 1, 1))
+    arrays["other"] = np.arange(n)  # a field of the clip's length that is not per frame
     o = oracle_arrays(arrays, load_ground_truth(path.parent / "short.npz"), demo, 0.0, 0)
-    assert len(o["landmarks"]) == len(o["valid"]) == len(o["blendshapes"]) == 3 and len(o["other"]) == n
+    assert len(o["landmarks"]) == len(o["valid"]) == len(o["transforms"]) == 3 and len(o["other"]) == n
     from pipeline.fitting import LandmarkTrack
 
     assert LandmarkTrack.from_arrays(o).n_frames == 3
@@ -105,18 +105,26 @@ def test_oracle_actor_fits_the_true_landmarks(demo, clips):
         assert g["mouth_correlation"] > 0.9
 
 
-def test_add_oracle_groups_by_actor_and_keeps_one_actors_failure_to_it(demo, clips, monkeypatch):
+def test_add_oracle_groups_by_actor_and_keeps_one_actors_failure_to_it(demo, clips, monkeypatch, tmp_path):
+    from pipeline.qa.oracle import OracleError
     from pipeline.stages import qastage
     from pipeline.stages.store import ClipError
 
+    np.savez(tmp_path / "decode.npz", fps=np.float64(30.0), audio=np.zeros(16000, np.float32))
+
     class Store:
         def load_npz(self, stage, key):
-            return dict(clips[0][0].track.arrays()) if stage == "landmarks" else {"fps": np.float64(30.0)}
+            assert stage == "landmarks"
+            return dict(clips[0][0].track.arrays())
 
-    calls = []
+        def artefact(self, stage, key):
+            return tmp_path / f"{stage}.npz"
+
+    calls, decoded_seen = [], []
 
     def fake(ctx, tracks, gts, decoded):
         calls.append([t.clip_id for t in tracks])
+        decoded_seen.append(sorted(decoded[0]))
         if tracks[0].clip_id.endswith("-02"):
             raise ClipError("oracle identity fit: diverged")
         return [{"qa": {"metrics": {"n": t.clip_id}}, "arrays": {"lmk": t.landmarks}} for t in tracks]
@@ -136,12 +144,23 @@ def test_add_oracle_groups_by_actor_and_keeps_one_actors_failure_to_it(demo, cli
     assert rows[2]["oracle"] == rows[3]["oracle"] == {"error": "Actor_02: oracle identity fit: diverged"}
     assert "oracle" not in rows[4]
 
+    assert calls and decoded_seen == [["fps"], ["fps"]]  # the timing of the decode artefact, not its audio
+
     def broken(ctx, tracks, gts, decoded):
-        raise RuntimeError("out of memory")
+        raise ValueError("operands could not be broadcast")  # a bug, not the data
 
     monkeypatch.setattr(qastage, "oracle_actor", broken)  # not the data's fault: the report task fails (retried)
-    with pytest.raises(RuntimeError, match="out of memory"):
+    with pytest.raises(ValueError, match="broadcast"):
         qastage.add_oracle(ctx, [dict(r) for r in rows[:2]], gts)
+    # a back end whose model has no MediaPipe embedding, a missing truth: each actor named, no oracle
+    custom = _ctx(object(), Store())
+    again = [dict(r) for r in rows[:2]]
+    qastage.add_oracle(custom, again, gts)
+    assert again[0]["oracle"]["error"].startswith("Actor_01: the back end's model (object) has no landmark embeddings")
+    again = [dict(r) for r in rows[:2]]
+    qastage.add_oracle(ctx, again, {r["clip_id"]: str(tmp_path / "missing.npz") for r in again})
+    assert "missing.npz" in again[0]["oracle"]["error"] and again[1]["oracle"] == again[0]["oracle"]
+    assert issubclass(OracleError, ValueError)
 
 
 def _row(cid, actor, emotion, feat_fit, feat_true, lips_total, oracle_feat=None, oracle_lips=None, codes=None):
@@ -232,7 +251,7 @@ def test_oracle_config_is_checked_at_load(tmp_path):
         load_build_config(cfg)
 
 
-def test_oracle_extra_keys_the_report_on_what_the_oracle_fits_with_only_when_on(tmp_path):
+def test_oracle_extra_keys_the_report_on_what_the_oracle_fits_with_only_when_on(tmp_path, monkeypatch):
     from dataclasses import replace
 
     from pipeline.fitting import FitConfig, SmoothConfig
@@ -253,3 +272,9 @@ def test_oracle_extra_keys_the_report_on_what_the_oracle_fits_with_only_when_on(
                                     replace(on, smooth=SmoothConfig(enabled=False)),
                                     replace(on, oracle=OracleConfig(enabled=True, noise_px=2.0)))}
     assert len(keys) == 4 and extra(on) == extra(replace(on))
+    # the fit's code version (the fitting code, the model file) is in it too
+    import pipeline.stages.runtime as runtime
+
+    before, real = extra(on), runtime.code_version
+    monkeypatch.setattr(runtime, "code_version", lambda stage, *a: real(stage, *a) + ("x" if stage.name == "fit" else ""))
+    assert extra(on) != before

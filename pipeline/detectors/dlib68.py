@@ -27,7 +27,7 @@ import numpy as np
 from emoface.utils.config import bounded
 from pipeline.detectors.base import Detection, DetectorError, distribution_version, file_digest
 
-__all__ = ["DlibConfig", "DlibDetector", "default_predictor", "tool_version"]
+__all__ = ["DlibConfig", "DlibDetector", "default_predictor", "predictor_path", "tool_version"]
 
 _MODEL = "shape_predictor_68_face_landmarks.dat"
 #: the face's size in pixels at which HOG looks for it again near its last box (its window is 80 px)
@@ -74,11 +74,16 @@ def default_predictor() -> Path:
     return Path(list(spec.submodule_search_locations)[0]) / "models" / _MODEL
 
 
+def predictor_path(cfg: DlibConfig | None = None) -> Path:
+    """The shape model file ``cfg`` names (``predictor``), or :func:`default_predictor` when it names none."""
+    return Path(cfg.predictor).expanduser() if cfg is not None and cfg.predictor else default_predictor()
+
+
 def tool_version(cfg: DlibConfig | None = None) -> str:
     """dlib's version and the digest of the shape model file the settings name (a new file redoes the landmarks)."""
     versions = "; ".join(f"{d} {v}" for d in ("dlib-bin", "dlib") if (v := distribution_version(d))) or "dlib absent"
     try:
-        path = Path(cfg.predictor).expanduser() if cfg is not None and cfg.predictor else default_predictor()
+        path = predictor_path(cfg)
     except DetectorError:
         return f"{versions}; model missing"
     return f"{versions}; model {file_digest(path)}"
@@ -95,7 +100,7 @@ class DlibDetector:
     def __init__(self, cfg: DlibConfig | None = None):
         self.cfg = cfg = cfg or DlibConfig()
         dlib = _import_dlib()
-        path = Path(cfg.predictor).expanduser() if cfg.predictor else default_predictor()
+        path = predictor_path(cfg)
         if not path.is_file():
             raise DetectorError(f"{path}: no such dlib shape model (landmarks.options.predictor)")
         try:

@@ -178,6 +178,8 @@ def run_report_task(ctx: TaskContext, clips: list[dict[str, object]], failures: 
     store = ctx.store
     qa_dir = Path(ctx.out) / "qa"
 
+    key_input = report_input([(c["clip_id"], c["qa_hash"]) for c in clips], failures, skipped)
+
     def compute() -> tuple[str, str]:
         rows = []
         for c in sorted(clips, key=lambda c: c["clip_id"]):
@@ -187,8 +189,7 @@ def run_report_task(ctx: TaskContext, clips: list[dict[str, object]], failures: 
         if ctx.cfg.oracle.enabled:
             add_oracle(ctx, rows, {str(c["clip_id"]): c.get("ground_truth") for c in clips})
         written = ctx.backend.write_report(qa_dir, rows, [f.report_row() for f in failures], skipped, ctx.cfg.qa, store.work)
-        digest = combine_hashes(sorted(Path(p).name for p in written), report_input([(c["clip_id"], c["qa_hash"]) for c in clips], failures, skipped))
+        digest = combine_hashes(sorted(Path(p).name for p in written), key_input)
         return "../../qa/report.json", digest
 
-    key_input = report_input([(c["clip_id"], c["qa_hash"]) for c in clips], failures, skipped)
     return TaskResult("report", "report", [run_stage(ctx, "report", "report", key_input, compute, extra=oracle_extra(ctx))])

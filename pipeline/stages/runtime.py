@@ -22,8 +22,8 @@ from pipeline.stages.config import BuildConfig, stage_config_hash
 from pipeline.stages.registry import REGISTRY, Stage, StageRegistry, resolve
 from pipeline.stages.store import Store
 
-__all__ = ["TaskContext", "code_version", "stage_hashes", "model_fingerprint", "ffmpeg_version", "landmarker_version",
-           "detector_version", "load_model"]
+__all__ = ["TaskContext", "code_version", "stage_hashes", "model_fingerprint", "ffmpeg_version", "detector_version",
+           "load_model"]
 
 
 @dataclass(frozen=True)
@@ -74,13 +74,6 @@ def model_fingerprint(spec: str) -> str:
         st = path.stat()
         return f"{path.resolve()}:{st.st_size}:{st.st_mtime_ns}"
     return spec
-
-
-def landmarker_version(ctx: TaskContext | None = None) -> str:
-    """MediaPipe's version and the Face Landmarker model's digest (:func:`pipeline.detectors.mediapipe.tool_version`)."""
-    from pipeline.detectors.mediapipe import tool_version
-
-    return tool_version()
 
 
 def detector_version(ctx: TaskContext) -> str:

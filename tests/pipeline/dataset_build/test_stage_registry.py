@@ -104,7 +104,7 @@ def test_each_field_changes_what_it_should():
     assert changed(REGISTRY.replaced("smooth", format_version=2), "smooth") == (False, True)
     assert changed(REGISTRY.replaced("smooth", modules=("pipeline.stages.tasks",)), "smooth") == (False, True)
     assert changed(REGISTRY.replaced("smooth", numerics=("pipeline.qa",)), "smooth") == (False, True)
-    assert changed(REGISTRY.replaced("decode", tool_version="pipeline.stages.runtime:landmarker_version"), "decode") == (False, True)
+    assert changed(REGISTRY.replaced("decode", tool_version="pipeline.stages.runtime:detector_version"), "decode") == (False, True)
     assert changed(REGISTRY.replaced("smooth", sections=("model", "qa")), "smooth") == (True, False)
     assert stage_config_hash(BuildConfig(), "smooth", stages=REGISTRY.replaced("smooth", sections=("decode",))) == \
         stage_config_hash(BuildConfig(device="cuda:0"), "smooth", stages=REGISTRY.replaced("smooth", sections=("decode",)))
@@ -201,14 +201,15 @@ def test_the_landmarks_stage_carries_the_detectors_version(tmp_path):
     import os
 
     from pipeline.stages.config import LandmarksConfig
-    from pipeline.stages.runtime import detector_version, landmarker_version
+    from pipeline.detectors.mediapipe import tool_version as mediapipe_version
+    from pipeline.stages.runtime import detector_version
 
     from pipeline.detectors.registry import DETECTORS
     from pipeline.stages.backend import sources_hash
 
     assert detector_version(TaskContext("/tmp/unused", BuildConfig())) == \
-        f"{landmarker_version()}; code {sources_hash(*DETECTORS['mediapipe'].code_modules)}"
-    assert landmarker_version().startswith("mediapipe ") and "; model " in landmarker_version()
+        f"{mediapipe_version()}; code {sources_hash(*DETECTORS['mediapipe'].code_modules)}"
+    assert mediapipe_version().startswith("mediapipe ") and "; model " in mediapipe_version()
     model = tmp_path / "shape.dat"
     model.write_bytes(b"one model")
 

@@ -9,17 +9,12 @@ import pytest
 import torch
 
 from emoface.eval.recognisability import clip_feature, feature_indices
-from emoface.morphable import MorphableLayer, load
+from emoface.morphable import MorphableLayer
 from pipeline.qa import clip_qa, write_report
 from pipeline.qa.ground_truth import model_template
 
 HERE = Path(__file__).resolve().parent
 CLIP = "01-01-03-01-01-01-01"
-
-
-@pytest.fixture(scope="module")
-def demo():
-    return load("demo")
 
 
 @pytest.fixture(scope="module")

@@ -7,17 +7,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from emoface.morphable import load
 from pipeline.qa import write_report
 from pipeline.qa.ground_truth import _gt_landmarks, load_ground_truth
 from pipeline.qa.oracle import ORACLE_ARRAYS, oracle_arrays
 
 HERE = Path(__file__).resolve().parent
-
-
-@pytest.fixture(scope="module")
-def demo():
-    return load("demo")
 
 
 @pytest.fixture(scope="module")

@@ -21,11 +21,13 @@ each chunk is recomputed in the backward pass (activation checkpointing) instead
 its gather.
 
 Inference (no gradients) with ``C_out * delta < C_in`` (Mesh Attention's last layer: 8 -> 1
-channels, delta 3) projects before gathering: ``P[o, tau, l] = sum_c W[o, c, tau, l] x[c]`` is one
-matmul, then ``y[o, t, v] = b[o] + sum_{tau, l} P[o, tau, l, t + tau, S(v)_l]`` gathers
-``C_out * delta * L`` instead of ``C_in * L`` values per vertex-frame. Same numbers up to float
+channels, delta 3) projects before gathering: ``Z[(l, o), t, u] = sum_{c, tau} W[o, c, tau, l]
+x[c, t + tau, u]`` is one temporal convolution with the vertices as its batch, then
+``y[o, t, v] = b[o] + sum_l Z[(l, o), t, S(v)_l]`` is one gather and a sum; that moves
+``C_out * L`` instead of ``C_in * L`` values per vertex-frame. Same numbers up to float
 summation order (tested to 1e-5); training keeps the gather + conv2d path, bit for bit, unless
-``project_first_training`` (opt-in: the same gradients up to summation order, a smaller backward).
+``project_first_training`` (on in the paper preset: the same gradients up to summation order;
+Mesh Attention's forward + backward pass at 5023 vertices takes half the time, BENCHMARKS.md).
 """
 
 from __future__ import annotations
@@ -58,6 +60,9 @@ class SpiralConv3D(nn.Module):
         self.use_checkpoint = use_checkpoint
         self.project_first_training = project_first_training
         self.register_buffer("indices", indices.long().clone(), persistent=False)
+        # column S(v)_l * L + l of a (..., V * L) tensor laid out (vertex, spiral position), flattened (V * L,)
+        flat = self.indices * self.seq_length + torch.arange(self.seq_length)
+        self.register_buffer("flat_indices", flat.reshape(-1), persistent=False)
         self.weight = nn.Parameter(torch.empty(out_channels, in_channels, delta, self.seq_length))
         self.bias = nn.Parameter(torch.zeros(out_channels))
         # Xavier-uniform as for the equivalent Linear(delta * L * C_in -> C_out) (SpiralNet++)
@@ -68,29 +73,32 @@ class SpiralConv3D(nn.Module):
         g = xp.index_select(3, idx.reshape(-1))  # (B, C, T+delta-1, n*L)
         return F.conv2d(g, self.weight, self.bias, stride=(1, self.seq_length))  # (B, C_out, T, n)
 
-    def _project_gather(self, xp: torch.Tensor, t: int, frames_per_chunk: int = 16) -> torch.Tensor:
-        """Inference path: project the channels first, then gather (see the module docstring).
+    def _project_gather(self, xp: torch.Tensor, t: int, frames_per_chunk: int = 64) -> torch.Tensor:
+        """Project the channels first, then gather (see the module docstring).
 
-        Frames go in chunks of ``frames_per_chunk`` so that the temporaries stay a few MB (large
-        fresh allocations cost page faults); each output frame's sum is the same in any chunking.
+        The projection of all ``delta`` window frames is one temporal convolution per vertex,
+        ``Z[(l, o), t, u] = sum_{c, tau} W[o, c, tau, l] xp[c, t + tau, u]`` (``conv1d`` with the
+        vertices as its batch), and the spiral sum one gather of ``Z``'s columns
+        ``S(v)_l * L + l`` and a sum over ``l``: a handful of whole-tensor operations, whose
+        backward pass is as cheap as the forward (a loop over the ``L * delta`` spiral and window
+        positions made the backward pass of every slice write a zero-filled copy of the whole
+        projection). Without gradients the frames go in chunks of ``frames_per_chunk`` (each with
+        its ``delta - 1`` frames of history) so that the temporaries stay a few MB on long audio;
+        each output frame's sum is the same in any chunking.
         """
         b, c, _, v = xp.shape
         o, d, n = self.out_channels, self.delta, self.seq_length
-        w = self.weight.permute(1, 3, 0, 2).reshape(c, n * o * d)  # columns (l, o, tau)
-        y = torch.empty(v, b, t, o, dtype=xp.dtype, device=xp.device)
-        for t0 in range(0, t, frames_per_chunk):
-            tc = min(frames_per_chunk, t - t0)
-            tp = tc + d - 1
-            win = xp[:, :, t0 : t0 + tp].permute(3, 0, 2, 1).reshape(v * b * tp, c)  # rows (v, b, frame)
-            # (L, V, B, frames, O, delta): the rows that one spiral position gathers are contiguous
-            p = (win @ w).view(v, b, tp, n, o, d).permute(3, 0, 1, 2, 4, 5).contiguous()
-            acc = self.bias.view(1, 1, 1, o).expand(v, b, tc, o).clone()
-            for l in range(n):
-                g = p[l].index_select(0, self.indices[:, l])  # (V, B, frames, O, delta)
-                for tau in range(d):
-                    acc += g[:, :, tau : tau + tc, :, tau]
-            y[:, :, t0 : t0 + tc] = acc
-        return y.permute(1, 3, 2, 0).contiguous()  # (B, O, T, V)
+        w = self.weight.permute(3, 0, 1, 2).reshape(n * o, c, d)  # output channels (l, o)
+        step = t if torch.is_grad_enabled() else frames_per_chunk
+        outs = []
+        for t0 in range(0, t, step):
+            tc = min(step, t - t0)
+            win = xp[:, :, t0 : t0 + tc + d - 1].permute(0, 3, 1, 2).reshape(b * v, c, tc + d - 1)
+            z = F.conv1d(win, w)  # (B*V, L*O, tc)
+            z = z.view(b, v, n, o, tc).permute(0, 3, 4, 1, 2).reshape(b, o, tc, v * n)  # column u*L + l
+            g = z.index_select(3, self.flat_indices).view(b, o, tc, v, n)
+            outs.append(g.sum(4) + self.bias.view(1, o, 1, 1))
+        return outs[0] if len(outs) == 1 else torch.cat(outs, dim=2)  # (B, O, T, V)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         b, c, t, v = x.shape

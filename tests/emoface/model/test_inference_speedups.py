@@ -54,12 +54,43 @@ def test_spiralconv_project_then_gather_equals_gather_then_conv(mesh):
     torch.manual_seed(0)
     conv = SpiralConv3D(8, 1, spirals, 3)
     torch.nn.init.normal_(conv.bias)
-    x = torch.randn(2, 8, 37, len(verts))  # 37 frames: chunks of 16 with a partial last one
+    x = torch.randn(2, 8, 37, len(verts))
     want = conv(x)  # gradients enabled: the training path
     with torch.no_grad():
         got = conv(x)
     assert want.requires_grad and not got.requires_grad
     torch.testing.assert_close(got, want.detach(), rtol=1e-6, atol=1e-5)  # outputs ~10: float rounding
+
+
+@pytest.mark.parametrize("frames", [5, 64, 150])
+def test_project_first_with_several_output_channels_equals_the_gather_path(mesh, frames):
+    """The projected path's layout (output channels (l, o) of the temporal convolution, the
+    gather's columns ``S(v)_l * L + l``) with 2 clips, 3 output channels and a 4-frame window,
+    without gradients (chunks of 64 frames with their history: 150 frames end in a partial
+    chunk) and in training (``project_first_training``: the output and every gradient)."""
+    faces, verts = mesh
+    spirals = torch.from_numpy(np.array(spiral_indices(faces, len(verts), 9, 2, verts)))
+    x = torch.randn(2, 16, frames, len(verts), generator=torch.Generator().manual_seed(11))
+
+    def run(project: bool, grad: bool):
+        torch.manual_seed(0)
+        conv = SpiralConv3D(16, 3, spirals, 4, project_first_training=project)  # 3 * 4 < 16: projects
+        torch.nn.init.normal_(conv.bias)
+        xi = x.clone().requires_grad_(grad)
+        with torch.set_grad_enabled(grad):
+            y = conv(xi)
+        if not grad:
+            return [y]
+        (y.square().sum() * 1e-3).backward()
+        return [y.detach(), xi.grad, conv.weight.grad, conv.bias.grad]
+
+    want = run(False, True)  # the gather + conv2d path
+    assert want[0].shape == (2, 3, frames, len(verts)) and want[0].std() > 0.1
+    for got in (run(True, True), run(False, False)):
+        torch.testing.assert_close(got[0], want[0], rtol=0, atol=1e-5)  # the outputs
+        for a, b in zip(want[1:], got[1:]):  # gradients: float32 sums of up to 2 x 150 x 468 terms
+            # in another order (the weight's), compared relative to their largest magnitude
+            torch.testing.assert_close(b, a, rtol=0, atol=5e-5 * float(a.abs().max()))
 
 
 @pytest.mark.parametrize("seconds", [3.0, 10.0])

@@ -22,8 +22,8 @@ its gather.
 
 Inference (no gradients) with ``C_out * delta < C_in`` (Mesh Attention's last layer: 8 -> 1
 channels, delta 3) projects before gathering: ``Z[(l, o), t, u] = sum_{c, tau} W[o, c, tau, l]
-x[c, t + tau, u]`` is one temporal convolution with the vertices as its batch, then
-``y[o, t, v] = b[o] + sum_l Z[(l, o), t, S(v)_l]`` is one gather and a sum; that moves
+x[c, t + tau, u]`` is one convolution over time (kernel ``(delta, 1)``), then
+``y[o, t, v] = b[o] + sum_l Z[(l, o), t, S(v)_l]`` is one gather along the vertices and a sum; that moves
 ``C_out * L`` instead of ``C_in * L`` values per vertex-frame. Same numbers up to float
 summation order (tested to 1e-5); training keeps the gather + conv2d path, bit for bit, unless
 ``project_first_training`` (on in the paper preset: the same gradients up to summation order;
@@ -60,9 +60,7 @@ class SpiralConv3D(nn.Module):
         self.use_checkpoint = use_checkpoint
         self.project_first_training = project_first_training
         self.register_buffer("indices", indices.long().clone(), persistent=False)
-        # column S(v)_l * L + l of a (..., V * L) tensor laid out (vertex, spiral position), flattened (V * L,)
-        flat = self.indices * self.seq_length + torch.arange(self.seq_length)
-        self.register_buffer("flat_indices", flat.reshape(-1), persistent=False)
+        self.register_buffer("gather_index", self.indices.t().contiguous(), persistent=False)  # (L, V): S(v)_l
         self.weight = nn.Parameter(torch.empty(out_channels, in_channels, delta, self.seq_length))
         self.bias = nn.Parameter(torch.zeros(out_channels))
         # Xavier-uniform as for the equivalent Linear(delta * L * C_in -> C_out) (SpiralNet++)
@@ -76,28 +74,28 @@ class SpiralConv3D(nn.Module):
     def _project_gather(self, xp: torch.Tensor, t: int, frames_per_chunk: int = 64) -> torch.Tensor:
         """Project the channels first, then gather (see the module docstring).
 
-        The projection of all ``delta`` window frames is one temporal convolution per vertex,
-        ``Z[(l, o), t, u] = sum_{c, tau} W[o, c, tau, l] xp[c, t + tau, u]`` (``conv1d`` with the
-        vertices as its batch), and the spiral sum one gather of ``Z``'s columns
-        ``S(v)_l * L + l`` and a sum over ``l``: a handful of whole-tensor operations, whose
-        backward pass is as cheap as the forward (a loop over the ``L * delta`` spiral and window
-        positions made the backward pass of every slice write a zero-filled copy of the whole
+        The projection of all ``delta`` window frames is one convolution over time,
+        ``Z[(l, o), t, u] = sum_{c, tau} W[o, c, tau, l] xp[c, t + tau, u]`` (``conv2d`` with a
+        ``(delta, 1)`` kernel), and the spiral sum one ``gather`` along the vertices (index
+        ``S(v)_l`` in the plane of spiral position ``l``) and a sum over ``l``: a handful of
+        whole-tensor operations on the ``(B, C, T, V)`` layout, whose backward pass is about as
+        cheap as the forward (a loop over the ``L * delta`` spiral and window positions made the
+        backward pass of every slice write a zero-filled copy of the whole
         projection). Without gradients the frames go in chunks of ``frames_per_chunk`` (each with
         its ``delta - 1`` frames of history) so that the temporaries stay a few MB on long audio;
         each output frame's sum is the same in any chunking.
         """
         b, c, _, v = xp.shape
         o, d, n = self.out_channels, self.delta, self.seq_length
-        w = self.weight.permute(3, 0, 1, 2).reshape(n * o, c, d)  # output channels (l, o)
+        w = self.weight.permute(3, 0, 1, 2).reshape(n * o, c, d, 1)  # output channels (l, o); kernel (delta, 1)
         step = t if torch.is_grad_enabled() else frames_per_chunk
         outs = []
         for t0 in range(0, t, step):
             tc = min(step, t - t0)
-            win = xp[:, :, t0 : t0 + tc + d - 1].permute(0, 3, 1, 2).reshape(b * v, c, tc + d - 1)
-            z = F.conv1d(win, w)  # (B*V, L*O, tc)
-            z = z.view(b, v, n, o, tc).permute(0, 3, 4, 1, 2).reshape(b, o, tc, v * n)  # column u*L + l
-            g = z.index_select(3, self.flat_indices).view(b, o, tc, v, n)
-            outs.append(g.sum(4) + self.bias.view(1, o, 1, 1))
+            z = F.conv2d(xp[:, :, t0 : t0 + tc + d - 1], w)  # (B, L*O, tc, V)
+            idx = self.gather_index.view(1, n, 1, v).expand(b, n, o * tc, v)
+            g = z.view(b, n, o * tc, v).gather(3, idx)  # [b, l, (o, t), v] = z[b, (l, o), t, S(v)_l]
+            outs.append(g.sum(1).view(b, o, tc, v) + self.bias.view(1, o, 1, 1))
         return outs[0] if len(outs) == 1 else torch.cat(outs, dim=2)  # (B, O, T, V)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

@@ -169,11 +169,13 @@ def profile_train(frames: int, repeats: int) -> dict:
         "decoder pass (parallel, T frames)": (lambda: dec(prev, feats, cond), list(dec.parameters())),
         "  of which output layer Linear(d -> 3V)": (lambda: dec.output(feats), list(dec.output.parameters())),
     }
-    # how often each runs per step (self-growing: 2 stages x targets x decoders)
-    counts = {"pair": {"encoder pass (wav2vec2-base)": 4, "Mesh Attention (SpiralConv3D stack)": 2,
-                       "decoder pass (parallel, T frames)": 8},
-              "single": {"encoder pass (wav2vec2-base)": 2, "Mesh Attention (SpiralConv3D stack)": 0,
-                         "decoder pass (parallel, T frames)": 4}}
+    # how often each runs per step (the paper preset: the anchor's content CNN once for both frame counts,
+    # share_anchor_cnn; self-growing: 2 stages x (the self target's 2 decoders + the cross target's emotion
+    # decoder, its content output being the self target's, Eq. 14); stage 1 without an autograd graph)
+    counts = {"pair": {"encoder pass (wav2vec2-base)": 4, "  of which CNN feature extractor": 3,
+                       "Mesh Attention (SpiralConv3D stack)": 2, "decoder pass (parallel, T frames)": 6},
+              "single": {"encoder pass (wav2vec2-base)": 2, "  of which CNN feature extractor": 2,
+                         "Mesh Attention (SpiralConv3D stack)": 0, "decoder pass (parallel, T frames)": 4}}
     out = {}
     for name, (fn, params) in comps.items():
         out[name] = _fwd_bwd(fn, params, repeats)

@@ -10,7 +10,10 @@ single-branch FaceFormer-style), a fresh process builds the model and runs one w
 matching audio) with the self-growing two-stage pass (p_gt = 0.5, the most expensive
 phase): forward, loss, backward, Adam. Reported: mean seconds per step (wall clock, and the
 process's CPU time, user + system, which other jobs on the machine inflate less), peak resident memory
-during the steps (CPU: VmHWM after a reset) or peak CUDA memory, and the parameter count.
+during the steps (CPU: VmHWM after a reset) or peak CUDA memory, the resident memory of the
+imported libraries alone, and the parameter count; with ``--one ... --live-heap`` also the
+bytes the step holds live at its peak (glibc's ``mallinfo2``), which the peak RSS exceeds by
+the libraries' pages and what the allocator keeps after a free.
 
 Writes ``bench/results/train.json``.
 """
@@ -18,11 +21,15 @@ Writes ``bench/results/train.json``.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import ctypes
+import ctypes.util
 import json
 import os
 import platform
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -34,6 +41,60 @@ def _rss_kib(field: str) -> int:
         if line.startswith(field + ":"):
             return int(line.split()[1])
     return -1
+
+
+class LiveHeap:
+    """Bytes that glibc's allocator has handed out and not got back (``mallinfo2``: heap in use plus
+    mmapped blocks), sampled every ``interval`` seconds by a thread while the steps run.
+
+    The peak RSS also holds what the allocator keeps after a free (fragmentation) and the pages of
+    the libraries; this is what the step holds live. None where the C library is not glibc >= 2.33.
+    """
+
+    class _Info(ctypes.Structure):
+        _fields_ = [(n, ctypes.c_size_t) for n in
+                    ("arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks", "fsmblks", "uordblks", "fordblks",
+                     "keepcost")]
+
+    def __init__(self, interval: float = 0.002):
+        try:
+            libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+            self._fn = libc.mallinfo2
+            self._fn.restype = LiveHeap._Info
+        except (OSError, AttributeError):
+            self._fn = None
+        self.interval = interval
+        self.peak = 0
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    @property
+    def available(self) -> bool:
+        return self._fn is not None
+
+    def now(self) -> int | None:
+        if self._fn is None:
+            return None
+        info = self._fn()
+        return int(info.uordblks + info.hblkhd)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self.peak = max(self.peak, self.now())
+            self._stop.wait(self.interval)
+
+    def __enter__(self) -> "LiveHeap":
+        if self._fn is not None:
+            self.peak = self.now()
+            self._thread = threading.Thread(target=self._run, daemon=True)
+            self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+            self.peak = max(self.peak, self.now())
 
 
 def _reset_peak_rss() -> None:
@@ -106,15 +167,22 @@ def make_step(preset: str, n_vertices: int, variant: str, frames: int, device: s
 
 
 def one(preset: str, n_vertices: int, variant: str, steps: int, frames: int, device: str, threads: int | None,
-        overrides: dict | None = None) -> dict:
+        overrides: dict | None = None, live_heap: bool = False) -> dict:
+    """One variant's steps in this process. ``live_heap``: also sample glibc's live heap during the
+    steps (:class:`LiveHeap`; a thread that reads it every 2 ms, so leave it off for the times)."""
     import torch
+
+    import emoface.model.build  # noqa: F401  (the libraries' pages, before the model)
 
     if threads:
         torch.set_num_threads(threads)
     dev = torch.device(device)
+    rss_libraries = _rss_kib("VmRSS")
     step, model = make_step(preset, n_vertices, variant, frames, device, overrides)
     step()  # warm-up (allocations, Adam state)
     base = _rss_kib("VmRSS")
+    heap = LiveHeap() if live_heap else None
+    live_before = heap.now() if heap is not None else None
     _reset_peak_rss()
     if dev.type == "cuda":
         torch.cuda.synchronize()
@@ -123,8 +191,9 @@ def one(preset: str, n_vertices: int, variant: str, steps: int, frames: int, dev
 
     r0 = resource.getrusage(resource.RUSAGE_SELF)
     t0 = time.perf_counter()
-    for _ in range(steps):
-        step()
+    with heap if heap is not None else contextlib.nullcontext():
+        for _ in range(steps):
+            step()
     if dev.type == "cuda":
         torch.cuda.synchronize()
     sec = (time.perf_counter() - t0) / steps
@@ -134,8 +203,11 @@ def one(preset: str, n_vertices: int, variant: str, steps: int, frames: int, dev
         "seconds_per_step": sec, "cpu_seconds_per_step": (r1.ru_utime + r1.ru_stime - r0.ru_utime - r0.ru_stime) / steps,
         "system_seconds_per_step": (r1.ru_stime - r0.ru_stime) / steps, "params_trainable": sum(p.numel() for p in model.parameters() if p.requires_grad),
         "rss_before_mib": base / 1024, "peak_rss_mib": _rss_kib("VmHWM") / 1024, "device": str(dev),
-        "threads": torch.get_num_threads(), "overrides": overrides or {},
+        "threads": torch.get_num_threads(), "overrides": overrides or {}, "rss_libraries_mib": rss_libraries / 1024,
     }
+    if heap is not None and heap.available:
+        out["live_heap_between_steps_mib"] = live_before / 2**20
+        out["peak_live_heap_mib"] = heap.peak / 2**20
     if dev.type == "cuda":
         out["peak_cuda_mib"] = torch.cuda.max_memory_allocated(dev) / 2**20
     return out
@@ -180,13 +252,16 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=REPO / "bench" / "results" / "train.json")
     ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                     help="config override for --one, e.g. model.content_encoder.checkpoint=true")
+    ap.add_argument("--live-heap", action="store_true",
+                    help="with --one: also sample glibc's live heap during the steps (peak_live_heap_mib)")
     ap.add_argument("--one", nargs=3, metavar=("PRESET", "V", "VARIANT"), help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.one:
         import yaml
 
         sets = {k: yaml.safe_load(v) for k, v in (a.split("=", 1) for a in args.set)}
-        res = one(args.one[0], int(args.one[1]), args.one[2], args.steps, args.frames, args.device, args.threads, sets)
+        res = one(args.one[0], int(args.one[1]), args.one[2], args.steps, args.frames, args.device, args.threads, sets,
+                  args.live_heap)
         print(json.dumps(res))
         return
     report = run(args.presets, args.vertices, args.variants, args.steps, args.frames, args.device, args.threads)

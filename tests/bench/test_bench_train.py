@@ -1,0 +1,29 @@
+"""bench.bench_train: the live-heap sampler and the fields of one variant's row."""
+
+import time
+
+import numpy as np
+import pytest
+
+from bench.bench_train import LiveHeap, one
+
+
+def test_live_heap_sees_a_block_held_during_the_steps():
+    heap = LiveHeap(interval=0.001)
+    if not heap.available:
+        pytest.skip("the C library has no mallinfo2 (not glibc >= 2.33)")
+    before = heap.now()
+    with heap:
+        block = np.ones(64 << 20, dtype=np.uint8)  # 64 MiB, touched
+        time.sleep(0.02)
+        del block
+    assert heap.peak - before >= 60 << 20
+    assert heap.now() - before < 32 << 20  # handed back after the block went away
+
+
+def test_one_row_holds_the_libraries_and_the_live_heap():
+    row = one("small", 468, "emoface", 1, 12, "cpu", None, None, live_heap=True)
+    assert 0 < row["rss_libraries_mib"] < row["rss_before_mib"] <= row["peak_rss_mib"]
+    if "peak_live_heap_mib" not in row:
+        pytest.skip("the C library has no mallinfo2")
+    assert 0 < row["live_heap_between_steps_mib"] < row["peak_live_heap_mib"] < row["peak_rss_mib"]

@@ -172,12 +172,15 @@ def one(preset: str, n_vertices: int, variant: str, steps: int, frames: int, dev
     steps (:class:`LiveHeap`; a thread that reads it every 2 ms, so leave it off for the times)."""
     import torch
 
-    import emoface.model.build  # noqa: F401  (the libraries' pages, before the model)
+    from transformers import Wav2Vec2Model  # noqa: F401  (the libraries' pages, before the model)
+
+    import emoface.model.build  # noqa: F401
 
     if threads:
         torch.set_num_threads(threads)
     dev = torch.device(device)
     rss_libraries = _rss_kib("VmRSS")
+    live_libraries = LiveHeap().now() if live_heap else None
     step, model = make_step(preset, n_vertices, variant, frames, device, overrides)
     step()  # warm-up (allocations, Adam state)
     base = _rss_kib("VmRSS")
@@ -206,6 +209,7 @@ def one(preset: str, n_vertices: int, variant: str, steps: int, frames: int, dev
         "threads": torch.get_num_threads(), "overrides": overrides or {}, "rss_libraries_mib": rss_libraries / 1024,
     }
     if heap is not None and heap.available:
+        out["live_heap_libraries_mib"] = live_libraries / 2**20  # of rss_libraries_mib: the rest lies outside the heap
         out["live_heap_between_steps_mib"] = live_before / 2**20
         out["peak_live_heap_mib"] = heap.peak / 2**20
     if dev.type == "cuda":

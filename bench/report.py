@@ -275,8 +275,7 @@ def render(results: Path) -> str:
              "them are context (they move with the machine's load).", "", *headline(R),
              "## Goals from the issues", "", *goals(R),
              *scaling_section(R), *synth_section(R), *fit_section(R), *measures_section(R), *levers_section(R), *build_section(R), *corpus_build_section(R), *full_corpus_section(R), *model_section(R), *rank_section(R),
-             *speed_lines(results), notes_by_hand.FLAME_CONTINUED.text, "", notes_by_hand.FLAME_MEMORY.text, "", notes_by_hand.FLAME_PAIR_STEP.text, "",
-             notes_by_hand.FLAME_NOT_KEPT.text, ""]
+             *speed_lines(results), *(line for rec in notes_by_hand.FLAME_RECORDS for line in (rec.text, ""))]
     text = "\n".join(lines).rstrip() + "\n"
     while "\n\n\n" in text:
         text = text.replace("\n\n\n", "\n\n")

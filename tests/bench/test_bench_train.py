@@ -27,3 +27,4 @@ def test_one_row_holds_the_libraries_and_the_live_heap():
     if "peak_live_heap_mib" not in row:
         pytest.skip("the C library has no mallinfo2")
     assert 0 < row["live_heap_between_steps_mib"] < row["peak_live_heap_mib"] < row["peak_rss_mib"]
+    assert 0 < row["live_heap_libraries_mib"] < row["rss_libraries_mib"]

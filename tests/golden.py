@@ -6,6 +6,13 @@ what they make with the arrays recorded in ``tests/data/golden/`` (by :func:`run
 
     python tests/golden.py record        # from the repository root; about 30 s on 2 cores
 
+One recording per kind of machine (``tests/data/golden/<vendor>/``, the CPU in its manifest):
+the generated corpus's frames and MediaPipe's landmarks differ in their last bits between an AMD
+EPYC and an Intel Xeon (another SIMD path in the libraries that draw and detect), so a run is
+compared with the recording of its own kind of CPU, and a machine of a kind never recorded skips
+the test with a reason (record one there). A re-recording after a change of behaviour redoes
+every kind that can be reached; a kind left as it was then fails on its machines, which says so.
+
 What is recorded (``golden.npz`` + ``golden.json``):
 
 - every HDF5 dataset of ``train.h5`` and ``val.h5`` (params, vertices, templates, fit errors,
@@ -29,8 +36,9 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 GOLDEN_DIR = ROOT / "tests" / "data" / "golden"
-ARRAYS = GOLDEN_DIR / "golden.npz"
-MANIFEST = GOLDEN_DIR / "golden.json"
+ARRAYS, MANIFEST = "golden.npz", "golden.json"  # in GOLDEN_DIR / <vendor>
+# SIMD extensions that pick the libraries' code paths (recorded with each machine, for the reader)
+SIMD_FLAGS = ("avx2", "fma", "avx512f", "avx512bw", "avx512vl", "avx512_vnni", "avx512_bf16", "avx512_fp16", "amx_tile")
 
 SPLITS = ("train", "val")
 # 2 actors x 2 clips; short clips at 640x360 keep the golden arrays small and the run fast
@@ -133,11 +141,45 @@ def run_golden(work: Path) -> GoldenRun:
     return GoldenRun({**built.arrays, **train_golden(out, work / "run")}, built.attrs)
 
 
-def load_golden() -> tuple[dict[str, np.ndarray], dict]:
-    """The recorded full arrays and the manifest (hashes, shapes, attributes, versions)."""
-    with np.load(ARRAYS) as z:
+def machine() -> dict[str, object]:
+    """This machine's CPU: vendor, model name and the SIMD flags of :data:`SIMD_FLAGS` it has (``/proc/cpuinfo``)."""
+    info: dict[str, str] = {}
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            key, _, value = line.partition(":")
+            info.setdefault(key.strip(), value.strip())
+    except OSError:
+        pass
+    flags = set(info.get("flags", "").split())
+    return {"vendor": info.get("vendor_id", "unknown"), "model": info.get("model name"),
+            "flags": [f for f in SIMD_FLAGS if f in flags]}
+
+
+def label(cpu: dict[str, object]) -> str:
+    """The recording folder of a kind of CPU: ``amd``, ``intel`` or the vendor string."""
+    vendor = str(cpu.get("vendor"))
+    return {"AuthenticAMD": "amd", "GenuineIntel": "intel"}.get(vendor, vendor.lower() or "unknown")
+
+
+def same_kind(recorded: dict[str, object], cpu: dict[str, object]) -> bool:
+    """Whether a recording's CPU is this one's kind: the vendor, and the model name where it was recorded."""
+    return recorded.get("vendor") == cpu.get("vendor") and recorded.get("model") in (None, cpu.get("model"))
+
+
+def find_recording(cpu: dict[str, object] | None = None) -> Path | None:
+    """The recording folder for ``cpu`` (default: this machine), or None if its kind was never recorded."""
+    cpu = cpu or machine()
+    for folder in sorted(p.parent for p in GOLDEN_DIR.glob(f"*/{MANIFEST}")):
+        if same_kind(json.loads((folder / MANIFEST).read_text()).get("machine", {}), cpu):
+            return folder
+    return None
+
+
+def load_golden(folder: Path) -> tuple[dict[str, np.ndarray], dict]:
+    """The recorded full arrays and the manifest (hashes, shapes, attributes, versions, machine) in ``folder``."""
+    with np.load(folder / ARRAYS) as z:
         arrays = {k: z[k] for k in z.files}
-    return arrays, json.loads(MANIFEST.read_text())
+    return arrays, json.loads((folder / MANIFEST).read_text())
 
 
 def versions() -> dict[str, str]:
@@ -159,17 +201,21 @@ def is_hashed(key: str) -> bool:
     return key.rsplit("/", 1)[-1] in HASHED
 
 
-def record(run: GoldenRun) -> None:
-    """Write ``golden.npz`` (full arrays) and ``golden.json`` (hashes, shapes, attributes)."""
-    GOLDEN_DIR.mkdir(parents=True, exist_ok=True)
+def record(run: GoldenRun, cpu: dict[str, object] | None = None) -> Path:
+    """Write ``golden.npz`` (full arrays) and ``golden.json`` (hashes, shapes, attributes, the CPU) into
+    this kind of CPU's folder; returns the folder."""
+    cpu = cpu or machine()
+    folder = GOLDEN_DIR / label(cpu)
+    folder.mkdir(parents=True, exist_ok=True)
     full = {k: v for k, v in run.arrays.items() if not is_hashed(k)}
     hashed = {k: {"sha256": sha256(v), "shape": list(v.shape), "dtype": str(v.dtype)}
               for k, v in run.arrays.items() if is_hashed(k)}
-    tmp = ARRAYS.with_suffix(".tmp.npz")
+    tmp = folder / "golden.tmp.npz"
     np.savez_compressed(tmp, **full)
-    tmp.replace(ARRAYS)
-    manifest = {"keys": sorted(run.arrays), "hashed": hashed, "attrs": run.attrs, "versions": versions()}
-    MANIFEST.write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n")
+    tmp.replace(folder / ARRAYS)
+    manifest = {"keys": sorted(run.arrays), "hashed": hashed, "attrs": run.attrs, "versions": versions(), "machine": cpu}
+    (folder / MANIFEST).write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n")
+    return folder
 
 
 def main(argv: list[str]) -> int:
@@ -180,8 +226,8 @@ def main(argv: list[str]) -> int:
         return 2
     with tempfile.TemporaryDirectory(prefix="golden-") as tmp:
         run = run_golden(Path(tmp))
-    record(run)
-    print(f"recorded {len(run.arrays)} arrays: {ARRAYS} ({ARRAYS.stat().st_size} bytes), {MANIFEST}")
+    folder = record(run)
+    print(f"recorded {len(run.arrays)} arrays in {folder} ({(folder / ARRAYS).stat().st_size} bytes)")
     return 0
 
 

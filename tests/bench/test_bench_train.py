@@ -1,11 +1,14 @@
 """bench.bench_train: the live-heap sampler and the fields of one variant's row."""
 
+import json
+import subprocess
+import sys
 import time
 
 import numpy as np
 import pytest
 
-from bench.bench_train import LiveHeap, one
+from bench.bench_train import REPO, LiveHeap
 
 
 def test_live_heap_sees_a_block_held_during_the_steps():
@@ -22,7 +25,11 @@ def test_live_heap_sees_a_block_held_during_the_steps():
 
 
 def test_one_row_holds_the_libraries_and_the_live_heap():
-    row = one("small", 468, "emoface", 1, 12, "cpu", None, None, live_heap=True)
+    """``--one`` in a fresh process, as ``bench_train`` runs each variant (a test process has grown already)."""
+    p = subprocess.run([sys.executable, "-m", "bench.bench_train", "--one", "small", "468", "emoface", "--steps", "1",
+                        "--frames", "12", "--live-heap"], cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert p.returncode == 0, p.stderr[-2000:]
+    row = json.loads(p.stdout.strip().splitlines()[-1])
     assert 0 < row["rss_libraries_mib"] < row["rss_before_mib"] <= row["peak_rss_mib"]
     if "peak_live_heap_mib" not in row:
         pytest.skip("the C library has no mallinfo2")

@@ -24,7 +24,7 @@ $(VENV)/.installed: pyproject.toml Makefile | $(BIN)/python
 venv: $(VENV)/.installed
 
 test: $(VENV)/.installed
-	$(BIN)/python -m pytest -n 2 --dist loadfile -q
+	$(BIN)/python -m pytest -n 2 --dist loadfile -q -rs
 
 demo: $(VENV)/.installed
 	$(BIN)/python -m pipeline.demo --out demo_out

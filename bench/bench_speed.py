@@ -148,6 +148,7 @@ def _f(x, fmt=".3f", suffix=""):
 def render(report: dict, profile: dict | None) -> str:
     R = report["rounds"]
     meta = report["meta"]
+    before = f" (commit {meta['before_commit']})" if meta.get("before_commit") else ""
     e = lambda k: (lambda r: r["emoface"][k]["rtf"])  # noqa: E731
     rows = [
         ("EmoFace inference RTF / FaceFormer's, 3 s", _med(R, lambda r: r["emoface"]["3s"]["rtf"] / r["faceformer"]["rtf_3s"]),
@@ -157,7 +158,7 @@ def render(report: dict, profile: dict | None) -> str:
         ("EmoFace RTF 60 s / 3 s", _med(R, lambda r: r["emoface"]["60s"]["rtf"] / r["emoface"]["3s"]["rtf"]), "<= 1.2x",
          f"60 s RTF {_f(_med(R, e('60s')))}; peak RSS 3 s {_f(_med(R, lambda r: r['emoface']['3s']['peak_rss_mib']), '.0f')} "
          f"MiB, 60 s {_f(_med(R, lambda r: r['emoface']['60s']['peak_rss_mib']), '.0f')} MiB"),
-        ("before this change (same rounds): RTF 60 s / 3 s",
+        (f"before this change{before} (same rounds): RTF 60 s / 3 s",
          _med(R, lambda r: r["emoface_before"]["60s"]["rtf"] / r["emoface_before"]["3s"]["rtf"]), "-",
          f"RTF 3 s {_f(_med(R, lambda r: r['emoface_before']['3s']['rtf']))}, 60 s "
          f"{_f(_med(R, lambda r: r['emoface_before']['60s']['rtf']))}; peak RSS 60 s "
@@ -303,6 +304,11 @@ def main() -> None:
               f" --rounds {args.rounds} --threads {args.threads}" + (f" --paired {args.paired}" if args.paired else "")
         with section("speed", cmd) as meta, tempfile.TemporaryDirectory() as tmp:
             rounds = [one_round(args.faceformer, args.before, args.threads, Path(tmp)) for _ in range(args.rounds)]
+        if args.before:  # which code "before" was (an export without .git records nothing)
+            rev = subprocess.run(["git", "-C", str(args.before), "rev-parse", "--short", "HEAD"], capture_output=True,
+                                 text=True)
+            if rev.returncode == 0:
+                meta["before_commit"] = rev.stdout.strip()
         report = {"meta": meta, "threads": args.threads, "rounds": rounds}
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(json.dumps(report, indent=2) + "\n")

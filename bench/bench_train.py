@@ -86,6 +86,7 @@ class LiveHeap:
     def __enter__(self) -> "LiveHeap":
         if self._fn is not None:
             self.peak = self.now()
+            self._stop.clear()
             self._thread = threading.Thread(target=self._run, daemon=True)
             self._thread.start()
         return self

@@ -6,7 +6,8 @@ what they make with the arrays recorded in ``tests/data/golden/`` (by :func:`run
 
     python tests/golden.py record        # from the repository root; about 30 s on 2 cores
 
-One recording per kind of machine (``tests/data/golden/<vendor>/``, the CPU in its manifest):
+One recording per kind of machine (``tests/data/golden/<vendor>-<widest SIMD flag>/``, the CPU in its
+manifest; ``amd/`` was recorded before the flags were, and stands for any AMD CPU without a recording of its own):
 the generated corpus's frames and MediaPipe's landmarks differ in their last bits between an AMD
 EPYC and an Intel Xeon (another SIMD path in the libraries that draw and detect), so a run is
 compared with the recording of its own kind of CPU, and a machine of a kind never recorded skips
@@ -36,7 +37,7 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 GOLDEN_DIR = ROOT / "tests" / "data" / "golden"
-ARRAYS, MANIFEST = "golden.npz", "golden.json"  # in GOLDEN_DIR / <vendor>
+ARRAYS, MANIFEST = "golden.npz", "golden.json"  # in GOLDEN_DIR / label(cpu)
 # SIMD extensions that pick the libraries' code paths (recorded with each machine, for the reader)
 SIMD_FLAGS = ("avx2", "fma", "avx512f", "avx512bw", "avx512vl", "avx512_vnni", "avx512_bf16", "avx512_fp16", "amx_tile")
 
@@ -156,23 +157,32 @@ def machine() -> dict[str, object]:
 
 
 def label(cpu: dict[str, object]) -> str:
-    """The recording folder of a kind of CPU: ``amd``, ``intel`` or the vendor string."""
+    """The recording folder of a kind of CPU: ``amd`` / ``intel`` (or the vendor string) and its widest SIMD flag."""
     vendor = str(cpu.get("vendor"))
-    return {"AuthenticAMD": "amd", "GenuineIntel": "intel"}.get(vendor, vendor.lower() or "unknown")
+    name = {"AuthenticAMD": "amd", "GenuineIntel": "intel"}.get(vendor, vendor.lower() or "unknown")
+    flags = cpu.get("flags") or []
+    return f"{name}-{flags[-1]}" if flags else name
 
 
 def same_kind(recorded: dict[str, object], cpu: dict[str, object]) -> bool:
-    """Whether a recording's CPU is this one's kind: the vendor, and the model name where it was recorded."""
-    return recorded.get("vendor") == cpu.get("vendor") and recorded.get("model") in (None, cpu.get("model"))
+    """Whether a recording's CPU is this one's kind: the same vendor and the same SIMD flags of
+    :data:`SIMD_FLAGS` (the model name, which virtual machines often report generically, is for the
+    reader). A recording made before the flags were recorded (``flags`` None) matches on the vendor."""
+    if recorded.get("vendor") != cpu.get("vendor"):
+        return False
+    return recorded.get("flags") is None or list(recorded["flags"]) == list(cpu.get("flags") or [])
 
 
 def find_recording(cpu: dict[str, object] | None = None) -> Path | None:
-    """The recording folder for ``cpu`` (default: this machine), or None if its kind was never recorded."""
+    """The recording folder for ``cpu`` (default: this machine), or None if its kind was never recorded.
+    A recording with flags wins over one of the same vendor without them."""
     cpu = cpu or machine()
+    found = []
     for folder in sorted(p.parent for p in GOLDEN_DIR.glob(f"*/{MANIFEST}")):
-        if same_kind(json.loads((folder / MANIFEST).read_text()).get("machine", {}), cpu):
-            return folder
-    return None
+        recorded = json.loads((folder / MANIFEST).read_text()).get("machine", {})
+        if same_kind(recorded, cpu):
+            found.append((recorded.get("flags") is None, folder))
+    return min(found)[1] if found else None
 
 
 def load_golden(folder: Path) -> tuple[dict[str, np.ndarray], dict]:
@@ -206,6 +216,10 @@ def record(run: GoldenRun, cpu: dict[str, object] | None = None) -> Path:
     this kind of CPU's folder; returns the folder."""
     cpu = cpu or machine()
     folder = GOLDEN_DIR / label(cpu)
+    if (folder / MANIFEST).is_file():
+        other = json.loads((folder / MANIFEST).read_text()).get("machine", {})
+        if not same_kind(other, cpu) or other.get("flags") is None:
+            raise SystemExit(f"{folder} holds the recording of another kind of CPU ({other}); move it before recording")
     folder.mkdir(parents=True, exist_ok=True)
     full = {k: v for k, v in run.arrays.items() if not is_hashed(k)}
     hashed = {k: {"sha256": sha256(v), "shape": list(v.shape), "dtype": str(v.dtype)}

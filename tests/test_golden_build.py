@@ -86,9 +86,9 @@ def test_golden_build_and_training(tmp_path):
     cpu = golden.machine()
     folder = golden.find_recording(cpu)
     if folder is None:
-        pytest.skip(f"no golden build recorded for this kind of CPU ({cpu['vendor']}, {cpu['model']}): the generated "
-                    "frames and MediaPipe's landmarks differ in their last bits between kinds; record one here with "
-                    "`python tests/golden.py record` (tests/data/golden/<vendor>/)")
+        pytest.skip(f"no golden build recorded for this kind of CPU ({cpu['vendor']}, {cpu['model']}, SIMD "
+                    f"{cpu['flags']}): the generated frames and MediaPipe's landmarks differ in their last bits between "
+                    f"kinds; record one here with `python tests/golden.py record` (tests/data/golden/{golden.label(cpu)}/)")
     recorded, manifest = golden.load_golden(folder)
     out = golden.build_golden(tmp_path)
     built = golden.read_splits(out)
@@ -106,13 +106,15 @@ def test_golden_build_and_training(tmp_path):
 
 def test_each_recording_names_its_kind_of_cpu_and_a_run_finds_its_own():
     folders = sorted(p.parent for p in golden.GOLDEN_DIR.glob(f"*/{golden.MANIFEST}"))
-    assert [f.name for f in folders] == ["amd", "intel"]
+    assert [f.name for f in folders] == ["amd", "intel-avx512_vnni"]
     for folder in folders:
         cpu = golden.load_golden(folder)[1]["machine"]
         assert golden.label(cpu) == folder.name
-        assert golden.find_recording({**cpu, "model": cpu["model"] or "AMD EPYC 9R14"}) == folder
-    xeon = {"vendor": "GenuineIntel", "model": "Intel(R) Xeon(R) Processor", "flags": []}
-    assert golden.find_recording(xeon) == golden.GOLDEN_DIR / "intel"
-    assert golden.find_recording({**xeon, "model": "Intel(R) Core(TM) i7-8700"}) is None  # another Intel model
+        assert golden.find_recording({**cpu, "flags": cpu["flags"] or ["avx2", "fma"]}) == folder
+    xeon = golden.load_golden(golden.GOLDEN_DIR / "intel-avx512_vnni")[1]["machine"]
+    assert golden.find_recording({**xeon, "model": "Intel(R) Xeon(R) Platinum 8375C"}) == golden.GOLDEN_DIR / "intel-avx512_vnni"
+    assert golden.find_recording({**xeon, "flags": [*xeon["flags"], "amx_tile"]}) is None  # another Intel kind
+    assert golden.find_recording({**xeon, "flags": ["avx2", "fma"]}) is None
     assert golden.find_recording({"vendor": "ARM", "model": None, "flags": []}) is None
+    assert golden.label({"vendor": "GenuineIntel", "flags": ["avx2", "fma", "amx_tile"]}) == "intel-amx_tile"
     assert set(golden.machine()) == {"vendor", "model", "flags"}

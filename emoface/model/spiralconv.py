@@ -27,7 +27,8 @@ x[c, t + tau, u]`` is one convolution over time (kernel ``(delta, 1)``), then
 ``C_out * L`` instead of ``C_in * L`` values per vertex-frame. Same numbers up to float
 summation order (tested to 1e-5); training keeps the gather + conv2d path, bit for bit, unless
 ``project_first_training`` (on in the paper preset: the same gradients up to summation order;
-Mesh Attention's forward + backward pass at 5023 vertices takes half the time, BENCHMARKS.md).
+Mesh Attention's forward + backward pass at 5023 vertices takes about a third of the time,
+BENCHMARKS.md).
 """
 
 from __future__ import annotations
@@ -60,7 +61,8 @@ class SpiralConv3D(nn.Module):
         self.use_checkpoint = use_checkpoint
         self.project_first_training = project_first_training
         self.register_buffer("indices", indices.long().clone(), persistent=False)
-        self.register_buffer("gather_index", self.indices.t().contiguous(), persistent=False)  # (L, V): S(v)_l
+        # (L, V): S(v)_l, for the projected path's gather; derived from ``indices``, which nothing reassigns
+        self.register_buffer("gather_index", self.indices.t().contiguous(), persistent=False)
         self.weight = nn.Parameter(torch.empty(out_channels, in_channels, delta, self.seq_length))
         self.bias = nn.Parameter(torch.zeros(out_channels))
         # Xavier-uniform as for the equivalent Linear(delta * L * C_in -> C_out) (SpiralNet++)
@@ -87,6 +89,8 @@ class SpiralConv3D(nn.Module):
         """
         b, c, _, v = xp.shape
         o, d, n = self.out_channels, self.delta, self.seq_length
+        if t == 0:
+            return xp.new_zeros(b, o, 0, v)
         w = self.weight.permute(3, 0, 1, 2).reshape(n * o, c, d, 1)  # output channels (l, o); kernel (delta, 1)
         step = t if torch.is_grad_enabled() else frames_per_chunk
         outs = []

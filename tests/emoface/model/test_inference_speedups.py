@@ -64,10 +64,11 @@ def test_spiralconv_project_then_gather_equals_gather_then_conv(mesh):
 
 @pytest.mark.parametrize("frames", [5, 64, 150])
 def test_project_first_with_several_output_channels_equals_the_gather_path(mesh, frames):
-    """The projected path's layout (output channels (l, o) of the temporal convolution, the
-    gather's columns ``S(v)_l * L + l``) with 2 clips, 3 output channels and a 4-frame window,
-    without gradients (chunks of 64 frames with their history: 150 frames end in a partial
-    chunk) and in training (``project_first_training``: the output and every gradient)."""
+    """The projected path's layout (output channels (l, o) of the convolution over time, the
+    gather of vertex ``S(v)_l`` in spiral position ``l``'s plane) with 2 clips, 3 output channels
+    and a 4-frame window, without gradients (chunks of 64 frames with their history: 150 frames
+    end in a partial chunk; also chunks of 7) and in training (``project_first_training``: the
+    output and every gradient)."""
     faces, verts = mesh
     spirals = torch.from_numpy(np.array(spiral_indices(faces, len(verts), 9, 2, verts)))
     x = torch.randn(2, 16, frames, len(verts), generator=torch.Generator().manual_seed(11))
@@ -86,6 +87,13 @@ def test_project_first_with_several_output_channels_equals_the_gather_path(mesh,
 
     want = run(False, True)  # the gather + conv2d path
     assert want[0].shape == (2, 3, frames, len(verts)) and want[0].std() > 0.1
+    torch.manual_seed(0)
+    conv = SpiralConv3D(16, 3, spirals, 4)
+    torch.nn.init.normal_(conv.bias)
+    with torch.no_grad():
+        small = conv._project_gather(torch.nn.functional.pad(x, (0, 0, 3, 0)), frames, frames_per_chunk=7)
+        assert conv(x[:, :, :0]).shape == (2, 3, 0, len(verts))  # no frames: an empty output
+    torch.testing.assert_close(small, want[0], rtol=0, atol=1e-5)
     for got in (run(True, True), run(False, False)):
         torch.testing.assert_close(got[0], want[0], rtol=0, atol=1e-5)  # the outputs
         for a, b in zip(want[1:], got[1:]):  # gradients: float32 sums of up to 2 x 150 x 468 terms

@@ -120,6 +120,20 @@ print(json.dumps(out))
 """
 
 
+def checkout_commit(folder: Path) -> str | None:
+    """The commit of a git checkout whose top is ``folder`` (``-dirty`` with uncommitted changes to tracked
+    files); None for an export without its own ``.git`` (even inside another checkout)."""
+    def git(*args: str) -> str | None:
+        p = subprocess.run(["git", "-C", str(folder), *args], capture_output=True, text=True)
+        return p.stdout.strip() if p.returncode == 0 else None
+
+    top = git("rev-parse", "--show-toplevel")
+    if top is None or Path(top).resolve() != folder.resolve():
+        return None
+    rev = git("rev-parse", "--short", "HEAD")
+    return None if rev is None else rev + ("-dirty" if git("status", "--porcelain", "--untracked-files=no") else "")
+
+
 def paired(faceformer: Path, threads: int, repeats: int, seconds: tuple[float, ...] = (3.0,)) -> dict:
     """FaceFormer's ``predict`` and EmoFace's ``generate`` alternated in one process: per-pair RTF ratios.
 
@@ -148,7 +162,7 @@ def _f(x, fmt=".3f", suffix=""):
 def render(report: dict, profile: dict | None) -> str:
     R = report["rounds"]
     meta = report["meta"]
-    before = f" (commit {meta['before_commit']})" if meta.get("before_commit") else ""
+    before = f"; commit {meta['before_commit']}" if meta.get("before_commit") else ""
     e = lambda k: (lambda r: r["emoface"][k]["rtf"])  # noqa: E731
     rows = [
         ("EmoFace inference RTF / FaceFormer's, 3 s", _med(R, lambda r: r["emoface"]["3s"]["rtf"] / r["faceformer"]["rtf_3s"]),
@@ -158,7 +172,7 @@ def render(report: dict, profile: dict | None) -> str:
         ("EmoFace RTF 60 s / 3 s", _med(R, lambda r: r["emoface"]["60s"]["rtf"] / r["emoface"]["3s"]["rtf"]), "<= 1.2x",
          f"60 s RTF {_f(_med(R, e('60s')))}; peak RSS 3 s {_f(_med(R, lambda r: r['emoface']['3s']['peak_rss_mib']), '.0f')} "
          f"MiB, 60 s {_f(_med(R, lambda r: r['emoface']['60s']['peak_rss_mib']), '.0f')} MiB"),
-        (f"before this change{before} (same rounds): RTF 60 s / 3 s",
+        (f"before this change (same rounds{before}): RTF 60 s / 3 s",
          _med(R, lambda r: r["emoface_before"]["60s"]["rtf"] / r["emoface_before"]["3s"]["rtf"]), "-",
          f"RTF 3 s {_f(_med(R, lambda r: r['emoface_before']['3s']['rtf']))}, 60 s "
          f"{_f(_med(R, lambda r: r['emoface_before']['60s']['rtf']))}; peak RSS 60 s "
@@ -304,11 +318,10 @@ def main() -> None:
               f" --rounds {args.rounds} --threads {args.threads}" + (f" --paired {args.paired}" if args.paired else "")
         with section("speed", cmd) as meta, tempfile.TemporaryDirectory() as tmp:
             rounds = [one_round(args.faceformer, args.before, args.threads, Path(tmp)) for _ in range(args.rounds)]
-        if args.before:  # which code "before" was (an export without .git records nothing)
-            rev = subprocess.run(["git", "-C", str(args.before), "rev-parse", "--short", "HEAD"], capture_output=True,
-                                 text=True)
-            if rev.returncode == 0:
-                meta["before_commit"] = rev.stdout.strip()
+        if args.before:
+            commit = checkout_commit(args.before)
+            if commit:
+                meta["before_commit"] = commit
         report = {"meta": meta, "threads": args.threads, "rounds": rounds}
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(json.dumps(report, indent=2) + "\n")

@@ -7,11 +7,10 @@ what they make with the arrays recorded in ``tests/data/golden/`` (by :func:`run
     python tests/golden.py record        # from the repository root; about 30 s on 2 cores
 
 One recording per kind of machine (``tests/data/golden/<vendor>-<widest SIMD flag>/``, the CPU in its
-manifest; ``amd/`` was recorded before the flags were, and stands for any AMD CPU without a recording of its own):
-the generated corpus's frames and MediaPipe's landmarks differ in their last bits between an AMD
+manifest): the generated corpus's frames and MediaPipe's landmarks differ in their last bits between an AMD
 EPYC and an Intel Xeon (another SIMD path in the libraries that draw and detect), so a run is
-compared with the recording of its own kind of CPU, and a machine of a kind never recorded skips
-the test with a reason (record one there). A re-recording after a change of behaviour redoes
+compared with the recording of its own kind of CPU (vendor and SIMD flags), and a machine of a kind never
+recorded skips the test with a reason (record one there). A re-recording after a change of behaviour redoes
 every kind that can be reached; a kind left as it was then fails on its machines, which says so.
 
 What is recorded (``golden.npz`` + ``golden.json``):
@@ -38,7 +37,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 GOLDEN_DIR = ROOT / "tests" / "data" / "golden"
 ARRAYS, MANIFEST = "golden.npz", "golden.json"  # in GOLDEN_DIR / label(cpu)
-# SIMD extensions that pick the libraries' code paths (recorded with each machine, for the reader)
+# SIMD extensions that pick the libraries' code paths: a recording matches a CPU with the same ones
 SIMD_FLAGS = ("avx2", "fma", "avx512f", "avx512bw", "avx512vl", "avx512_vnni", "avx512_bf16", "avx512_fp16", "amx_tile")
 
 SPLITS = ("train", "val")
@@ -165,24 +164,22 @@ def label(cpu: dict[str, object]) -> str:
 
 
 def same_kind(recorded: dict[str, object], cpu: dict[str, object]) -> bool:
-    """Whether a recording's CPU is this one's kind: the same vendor and the same SIMD flags of
-    :data:`SIMD_FLAGS` (the model name, which virtual machines often report generically, is for the
-    reader). A recording made before the flags were recorded (``flags`` None) matches on the vendor."""
+    """Whether a recording's CPU is this one's kind: the same vendor and the same SIMD flags, among those
+    the recording checked (``simd_flags_checked``, so that adding a flag to :data:`SIMD_FLAGS` later does
+    not orphan it). The model name, which virtual machines often report generically, is for the reader."""
     if recorded.get("vendor") != cpu.get("vendor"):
         return False
-    return recorded.get("flags") is None or list(recorded["flags"]) == list(cpu.get("flags") or [])
+    checked = set(recorded.get("simd_flags_checked") or SIMD_FLAGS)
+    return set(recorded.get("flags") or []) == set(cpu.get("flags") or []) & checked
 
 
 def find_recording(cpu: dict[str, object] | None = None) -> Path | None:
-    """The recording folder for ``cpu`` (default: this machine), or None if its kind was never recorded.
-    A recording with flags wins over one of the same vendor without them."""
+    """The recording folder for ``cpu`` (default: this machine), or None if its kind was never recorded."""
     cpu = cpu or machine()
-    found = []
     for folder in sorted(p.parent for p in GOLDEN_DIR.glob(f"*/{MANIFEST}")):
-        recorded = json.loads((folder / MANIFEST).read_text()).get("machine", {})
-        if same_kind(recorded, cpu):
-            found.append((recorded.get("flags") is None, folder))
-    return min(found)[1] if found else None
+        if same_kind(json.loads((folder / MANIFEST).read_text()).get("machine", {}), cpu):
+            return folder
+    return None
 
 
 def load_golden(folder: Path) -> tuple[dict[str, np.ndarray], dict]:
@@ -218,7 +215,7 @@ def record(run: GoldenRun, cpu: dict[str, object] | None = None) -> Path:
     folder = GOLDEN_DIR / label(cpu)
     if (folder / MANIFEST).is_file():
         other = json.loads((folder / MANIFEST).read_text()).get("machine", {})
-        if not same_kind(other, cpu) or other.get("flags") is None:
+        if not same_kind(other, cpu):
             raise SystemExit(f"{folder} holds the recording of another kind of CPU ({other}); move it before recording")
     folder.mkdir(parents=True, exist_ok=True)
     full = {k: v for k, v in run.arrays.items() if not is_hashed(k)}
@@ -227,7 +224,8 @@ def record(run: GoldenRun, cpu: dict[str, object] | None = None) -> Path:
     tmp = folder / "golden.tmp.npz"
     np.savez_compressed(tmp, **full)
     tmp.replace(folder / ARRAYS)
-    manifest = {"keys": sorted(run.arrays), "hashed": hashed, "attrs": run.attrs, "versions": versions(), "machine": cpu}
+    manifest = {"keys": sorted(run.arrays), "hashed": hashed, "attrs": run.attrs, "versions": versions(),
+                "machine": {**cpu, "simd_flags_checked": list(SIMD_FLAGS)}}
     (folder / MANIFEST).write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n")
     return folder
 

@@ -104,17 +104,28 @@ def test_golden_build_and_training(tmp_path):
     assert not errors, "training differs from the golden run" + _hint(manifest) + ":\n" + "\n".join(errors[:40])
 
 
-def test_each_recording_names_its_kind_of_cpu_and_a_run_finds_its_own():
+def test_each_recording_names_its_kind_of_cpu_and_a_run_finds_its_own(tmp_path, monkeypatch):
     folders = sorted(p.parent for p in golden.GOLDEN_DIR.glob(f"*/{golden.MANIFEST}"))
-    assert [f.name for f in folders] == ["amd", "intel-avx512_vnni"]
+    assert {"amd-avx512_bf16", "intel-avx512_vnni"} <= {f.name for f in folders}
+    kinds = []
     for folder in folders:
         cpu = golden.load_golden(folder)[1]["machine"]
         assert golden.label(cpu) == folder.name
-        assert golden.find_recording({**cpu, "flags": cpu["flags"] or ["avx2", "fma"]}) == folder
+        assert golden.find_recording({**cpu, "model": "some other model name"}) == folder  # the name is not matched
+        assert all(not golden.same_kind(k, cpu) for k in kinds)  # no two folders hold one kind
+        kinds.append(cpu)
     xeon = golden.load_golden(golden.GOLDEN_DIR / "intel-avx512_vnni")[1]["machine"]
-    assert golden.find_recording({**xeon, "model": "Intel(R) Xeon(R) Platinum 8375C"}) == golden.GOLDEN_DIR / "intel-avx512_vnni"
     assert golden.find_recording({**xeon, "flags": [*xeon["flags"], "amx_tile"]}) is None  # another Intel kind
     assert golden.find_recording({**xeon, "flags": ["avx2", "fma"]}) is None
-    assert golden.find_recording({"vendor": "ARM", "model": None, "flags": []}) is None
+    assert golden.find_recording({**xeon, "flags": [*xeon["flags"], "avx_new"]}) == golden.GOLDEN_DIR / "intel-avx512_vnni"
+    assert golden.find_recording({**xeon, "vendor": "AuthenticAMD"}) is None
     assert golden.label({"vendor": "GenuineIntel", "flags": ["avx2", "fma", "amx_tile"]}) == "intel-amx_tile"
     assert set(golden.machine()) == {"vendor", "model", "flags"}
+    # record() writes a new kind's folder and refuses one that holds another kind
+    monkeypatch.setattr(golden, "GOLDEN_DIR", tmp_path)
+    run = golden.GoldenRun({"train/x": np.zeros(3, np.float32)}, {"train/": {"a": 1}})
+    arm = {"vendor": "ARM", "model": None, "flags": ["avx2", "fma"]}
+    assert golden.record(run, arm) == tmp_path / "arm-fma" and golden.find_recording(arm) == tmp_path / "arm-fma"
+    assert golden.record(run, {**arm, "model": "X"}) == tmp_path / "arm-fma"  # the same kind again: re-recorded
+    with pytest.raises(SystemExit, match="another kind of CPU"):  # the same folder name, other flags
+        golden.record(run, {**arm, "flags": ["fma"]})

@@ -49,3 +49,28 @@ def test_render_says_the_machine_was_shared_only_when_the_load_exceeded_the_core
     assert "| 3s | 1.70x | <= 1.0x | **not met** | 0.220 | 0.130 | 1.12x | 1.30x |" in idle
     busy = render({"meta": {**meta, "load_end": [3.5]}, "threads": 2, "rounds": [_round(1.0)]}, None)
     assert "shared with other jobs" in busy
+
+
+def test_the_before_rows_name_the_before_checkout_commit(tmp_path: Path):
+    import subprocess
+
+    from bench.bench_speed import checkout_commit
+
+    meta = {"command": "python -m bench.bench_speed", "machine": {"cores": 2, "cpu_model": "X"}, "date": "2026-12-07",
+            "load_start": [1.0], "load_end": [1.0], "before_commit": "abc1234"}
+    text = render({"meta": meta, "threads": 2, "rounds": [_round(1.0)]}, None)
+    assert "| before this change (same rounds; commit abc1234): RTF 60 s / 3 s |" in text
+    assert checkout_commit(tmp_path) is None  # not a checkout
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    git = ["git", "-C", str(repo), "-c", "user.name=t", "-c", "user.email=t@t"]
+    subprocess.run([*git, "init", "-q"], check=True)
+    (repo / "a.txt").write_text("1\n")
+    subprocess.run([*git, "add", "a.txt"], check=True)
+    subprocess.run([*git, "commit", "-qm", "a"], check=True)
+    head = subprocess.run([*git, "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
+    assert checkout_commit(repo) == head
+    (repo / "sub").mkdir()
+    assert checkout_commit(repo / "sub") is None  # an export inside another checkout names no commit
+    (repo / "a.txt").write_text("2\n")
+    assert checkout_commit(repo) == head + "-dirty"

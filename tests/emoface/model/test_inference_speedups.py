@@ -93,6 +93,8 @@ def test_project_first_with_several_output_channels_equals_the_gather_path(mesh,
     with torch.no_grad():
         small = conv._project_gather(torch.nn.functional.pad(x, (0, 0, 3, 0)), frames, frames_per_chunk=7)
         assert conv(x[:, :, :0]).shape == (2, 3, 0, len(verts))  # no frames: an empty output
+    conv.project_first_training = True
+    assert conv(x[:, :, :0].clone().requires_grad_(True)).shape == (2, 3, 0, len(verts))  # also in training
     torch.testing.assert_close(small, want[0], rtol=0, atol=1e-5)
     for got in (run(True, True), run(False, False)):
         torch.testing.assert_close(got[0], want[0], rtol=0, atol=1e-5)  # the outputs

@@ -181,11 +181,11 @@ def one(preset: str, n_vertices: int, variant: str, steps: int, frames: int, dev
         torch.set_num_threads(threads)
     dev = torch.device(device)
     rss_libraries = _rss_kib("VmRSS")
-    live_libraries = LiveHeap().now() if live_heap else None
+    heap = LiveHeap() if live_heap else None
+    live_libraries = heap.now() if heap is not None else None
     step, model = make_step(preset, n_vertices, variant, frames, device, overrides)
     step()  # warm-up (allocations, Adam state)
     base = _rss_kib("VmRSS")
-    heap = LiveHeap() if live_heap else None
     live_before = heap.now() if heap is not None else None
     _reset_peak_rss()
     if dev.type == "cuda":

@@ -173,11 +173,16 @@ def same_kind(recorded: dict[str, object], cpu: dict[str, object]) -> bool:
     return set(recorded.get("flags") or []) == set(cpu.get("flags") or []) & checked
 
 
+def recorded_machine(folder: Path) -> dict[str, object]:
+    """The CPU a recording in ``folder`` was made on (its manifest's ``machine``)."""
+    return json.loads((folder / MANIFEST).read_text()).get("machine", {})
+
+
 def find_recording(cpu: dict[str, object] | None = None) -> Path | None:
     """The recording folder for ``cpu`` (default: this machine), or None if its kind was never recorded."""
     cpu = cpu or machine()
     for folder in sorted(p.parent for p in GOLDEN_DIR.glob(f"*/{MANIFEST}")):
-        if same_kind(json.loads((folder / MANIFEST).read_text()).get("machine", {}), cpu):
+        if same_kind(recorded_machine(folder), cpu):
             return folder
     return None
 
@@ -214,7 +219,7 @@ def record(run: GoldenRun, cpu: dict[str, object] | None = None) -> Path:
     cpu = cpu or machine()
     folder = GOLDEN_DIR / label(cpu)
     if (folder / MANIFEST).is_file():
-        other = json.loads((folder / MANIFEST).read_text()).get("machine", {})
+        other = recorded_machine(folder)
         if not same_kind(other, cpu):
             raise SystemExit(f"{folder} holds the recording of another kind of CPU ({other}); move it before recording")
     folder.mkdir(parents=True, exist_ok=True)

@@ -109,12 +109,12 @@ def test_each_recording_names_its_kind_of_cpu_and_a_run_finds_its_own(tmp_path, 
     assert {"amd-avx512_bf16", "intel-avx512_vnni"} <= {f.name for f in folders}
     kinds = []
     for folder in folders:
-        cpu = golden.load_golden(folder)[1]["machine"]
+        cpu = golden.recorded_machine(folder)
         assert golden.label(cpu) == folder.name
         assert golden.find_recording({**cpu, "model": "some other model name"}) == folder  # the name is not matched
         assert all(not golden.same_kind(k, cpu) for k in kinds)  # no two folders hold one kind
         kinds.append(cpu)
-    xeon = golden.load_golden(golden.GOLDEN_DIR / "intel-avx512_vnni")[1]["machine"]
+    xeon = golden.recorded_machine(golden.GOLDEN_DIR / "intel-avx512_vnni")
     assert golden.find_recording({**xeon, "flags": [*xeon["flags"], "amx_tile"]}) is None  # another Intel kind
     assert golden.find_recording({**xeon, "flags": ["avx2", "fma"]}) is None
     assert golden.find_recording({**xeon, "flags": [*xeon["flags"], "avx_new"]}) == golden.GOLDEN_DIR / "intel-avx512_vnni"

@@ -5,7 +5,7 @@ Texts named ``*_ANALYSIS`` or ``*_EARLIER`` hold findings and numbers from inves
 ``make bench`` does not repeat (alternative settings, earlier code, isolated measurements);
 they say so in the rendered file, and stay true when the tables change. Edit the prose here,
 never in BENCHMARKS.md. Whole blocks measured by hand (their own commands and dates, rendered
-whatever the results) are in ``bench.notes_by_hand``.
+whatever the results) are in ``bench.notes_by_hand`` and ``bench.notes_flame``.
 """
 
 SHARED_MACHINE = (

@@ -11,7 +11,7 @@ produce it; nothing is carried over from an earlier BENCHMARKS.md, except with `
 BENCHMARKS.md (:func:`splice`) and keeps every other one as it was, so one section can be
 re-measured on a clone that has no ``bench/results`` of the others. Issue 17's FLAME-scale block
 comes from ``bench.bench_speed`` (``bench/results/speed.json``, :func:`speed_lines`); the records
-measured by hand (``bench.notes_by_hand``) are rendered whatever the results.
+measured by hand (``bench.notes_by_hand``, ``bench.notes_flame``) are rendered whatever the results.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ import argparse
 import json
 from pathlib import Path
 
-from bench import notes, notes_by_hand
+from bench import notes, notes_flame
 from bench.report_format import (
     RAVDESS_FRAMES, build_after, cmd, cores_used, failed, g, infer_rows, largest, load, num, pct, plural, run_cell, table, train_row,
     verdict,
@@ -275,7 +275,7 @@ def render(results: Path) -> str:
              "them are context (they move with the machine's load).", "", *headline(R),
              "## Goals from the issues", "", *goals(R),
              *scaling_section(R), *synth_section(R), *fit_section(R), *measures_section(R), *levers_section(R), *build_section(R), *corpus_build_section(R), *full_corpus_section(R), *model_section(R), *rank_section(R),
-             *speed_lines(results), *(line for rec in notes_by_hand.FLAME_RECORDS for line in (rec.text, ""))]
+             *speed_lines(results), *(line for rec in notes_flame.FLAME_RECORDS for line in (rec.text, ""))]
     text = "\n".join(lines).rstrip() + "\n"
     while "\n\n\n" in text:
         text = text.replace("\n\n\n", "\n\n")

@@ -1,5 +1,5 @@
 """bench.report keeps what BENCHMARKS.md holds beyond ``bench/results/full``: the records measured by hand
-(``bench.notes_by_hand``: the levers' bullets, "FLAME scale, continued") and ``bench.bench_speed``'s block,
+(``bench.notes_by_hand``: the levers' bullets; ``bench.notes_flame``: "FLAME scale, continued") and ``bench.bench_speed``'s block,
 in a full re-render as well as with ``--only``."""
 
 from __future__ import annotations
@@ -49,14 +49,15 @@ def test_a_full_render_without_results_keeps_the_records_measured_by_hand(tmp_pa
 
 
 def test_the_records_are_the_text_of_benchmarks_md_verbatim():
-    """BENCHMARKS.md's hand-measured blocks are the generator's: edit bench/notes_by_hand.py, not the file."""
-    from bench import notes_by_hand
+    """BENCHMARKS.md's hand-measured blocks are the generator's: edit bench/notes_by_hand.py and
+    bench/notes_flame.py, not the file."""
+    from bench import notes_by_hand, notes_flame
 
     md = (REPO / "BENCHMARKS.md").read_text(encoding="utf-8")
     lev = md.index("## Fit levers: a fit that keeps the expression\n")
     assert md[lev:].startswith("## Fit levers: a fit that keeps the expression\n\n" + notes_by_hand.LEVERS.text + "\n\n## ")
-    assert notes_by_hand.FLAME_RECORDS[0] is notes_by_hand.FLAME_CONTINUED
-    assert md.endswith("<!-- /speed -->\n\n" + "\n\n".join(r.text for r in notes_by_hand.FLAME_RECORDS) + "\n")
+    assert notes_flame.FLAME_RECORDS[0] is notes_flame.FLAME_CONTINUED
+    assert md.endswith("<!-- /speed -->\n\n" + "\n\n".join(r.text for r in notes_flame.FLAME_RECORDS) + "\n")
 
 
 def test_splice_with_no_results_leaves_benchmarks_md_byte_identical(tmp_path: Path):

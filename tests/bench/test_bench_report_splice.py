@@ -86,9 +86,9 @@ def test_write_report_partial_keeps_other_sections(tmp_path):
     text = md.read_text()
     for head, lines in _blocks(OLD):  # every old block kept as it was
         assert "\n".join(lines).strip() in text
-    # added: only what is rendered whatever the results (bench.notes_by_hand, bench.bench_speed's markers)
+    # added: only what is rendered whatever the results (bench.notes_by_hand, bench.notes_flame, bench.bench_speed's markers)
     added = {h for h, _ in _blocks(text)} - {h for h, _ in _blocks(OLD)}
-    from bench.notes_by_hand import FLAME_RECORDS
+    from bench.notes_flame import FLAME_RECORDS
 
     assert added == {"## Fit levers: a fit that keeps the expression", START, END,
                      *(r.text.splitlines()[0] for r in FLAME_RECORDS)}

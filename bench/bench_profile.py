@@ -13,9 +13,12 @@ inputs of the step's shapes (one encoder pass, one Mesh Attention pass, one deco
 its output layer), with the number of times the pair step and the single-branch step run
 each; then both whole steps (``bench.bench_train.one``'s step: self-growing, p_gt = 0.5,
 forward, loss, backward, Adam). Memory: bytes saved for the backward pass per component
-(``torch.autograd.graph.saved_tensors_hooks``, each storage counted once) and the
-parameter / gradient / Adam-state bytes; the whole step's peak RSS comes from ``bench.bench_train``.
-The top operators of one pair step come from ``torch.profiler`` (self CPU time).
+(``torch.autograd.graph.saved_tensors_hooks``, each storage counted once, the parameters not
+counted) and the parameter / gradient / Adam-state bytes; for one whole pair step and one
+single-branch step (:func:`step_memory`): the bytes saved for the backward pass by part of the
+model, and glibc's live heap between steps, at the end of the forward pass and at the peak; the
+whole step's peak RSS comes from ``bench.bench_train``. The top operators of one pair step come
+from ``torch.profiler`` (self CPU time).
 
 Medians over ``--repeats``. Writes ``bench/results/profile.json``.
 """
@@ -23,6 +26,7 @@ Medians over ``--repeats``. Writes ``bench/results/profile.json``.
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import os
 import platform
@@ -111,16 +115,22 @@ def profile_inference(seconds: list[float], repeats: int) -> list[dict]:
     return rows
 
 
-def _saved_bytes(fn) -> tuple[object, int]:
-    """Run ``fn()`` and return its result and the bytes it saved for backward (each storage once)."""
+def _saved_bytes(fn, exclude=()) -> tuple[object, int]:
+    """Run ``fn()`` and return its result and the bytes it saved for backward (each storage once).
+
+    ``exclude``: tensors whose storage is not counted, the parameters: a ``Linear`` saves its weight
+    (a view of the parameter) for the backward pass, memory that the step holds anyway.
+    """
     import torch
 
+    skip = {t.untyped_storage().data_ptr() for t in exclude}
     seen: dict[int, int] = {}
 
     def pack(t):
         try:
             s = t.untyped_storage()
-            seen[s.data_ptr()] = s.nbytes()
+            if s.data_ptr() not in skip:
+                seen[s.data_ptr()] = s.nbytes()
         except (RuntimeError, NotImplementedError):
             pass
         return t
@@ -130,13 +140,99 @@ def _saved_bytes(fn) -> tuple[object, int]:
     return out, sum(seen.values())
 
 
+#: the parts of a training step that :func:`step_memory` credits saved tensors to (module name prefix -> label)
+STEP_PARTS = (
+    ("content_encoder.wav2vec.feature_extractor", "content encoder: CNN"),
+    ("content_encoder", "content encoder: transformer"),
+    ("emotion_encoder.wav2vec.feature_extractor", "emotion encoder: CNN"),
+    ("emotion_encoder", "emotion encoder: transformer"),
+    ("mesh_attention", "Mesh Attention"),
+    ("content_decoder", "decoders"),
+    ("emotion_decoder", "decoders"),
+)
+OUTSIDE = "losses, resampling, mixing (outside the modules)"
+
+
+def step_memory(preset: str = "paper", n_vertices: int = 5023, frames: int = 90, variant: str = "emoface") -> dict:
+    """Where the memory of one whole training step goes (``bench.bench_train``'s step, after a warm-up step).
+
+    - ``saved_mib``: the bytes the step saves for its backward pass, by part of the model
+      (:data:`STEP_PARTS`; each storage once, credited to the part that was running when it was
+      first saved; the parameters excluded, as in :func:`_saved_bytes`);
+    - glibc's live heap (:class:`bench.bench_train.LiveHeap`, ``mallinfo2``): before the model was
+      built (the libraries), between steps (parameters, Adam's moments), at the end of the forward
+      pass (with the loss) and at the step's peak. ``None`` where the C library is not glibc.
+    """
+    import torch
+
+    from bench.bench_train import LiveHeap, make_step
+
+    heap = LiveHeap()
+    live_libraries = heap.now()
+    step, model = make_step(preset, n_vertices, variant, frames, "cpu")
+    step()  # warm-up: Adam's state exists from here on
+    label: dict[torch.nn.Module, str] = {}
+    for name, mod in model.named_modules():
+        for prefix, part in STEP_PARTS:
+            if name == prefix or name.startswith(prefix + "."):
+                label[mod] = part
+                break
+    stack = [OUTSIDE]
+
+    def enter(part: str):
+        def hook(*_) -> None:  # returns None: the module's input stays
+            stack.append(part)
+        return hook
+
+    def leave(*_) -> None:  # returns None: the module's output stays
+        stack.pop()
+
+    handles = []
+    for mod, part in label.items():
+        handles.append(mod.register_forward_pre_hook(enter(part)))
+        handles.append(mod.register_forward_hook(leave))
+    skip = {p.untyped_storage().data_ptr() for p in model.parameters()}
+    seen: set[int] = set()
+    saved: dict[str, int] = {}
+
+    def pack(t):
+        try:
+            s = t.untyped_storage()
+        except (RuntimeError, NotImplementedError):
+            return t
+        if s.data_ptr() not in skip and s.data_ptr() not in seen:
+            seen.add(s.data_ptr())
+            saved[stack[-1]] = saved.get(stack[-1], 0) + s.nbytes()
+        return t
+
+    live: dict[str, int | None] = {"between_steps": heap.now()}
+
+    def forward_end():
+        live["forward_end"] = heap.now()
+
+    try:
+        with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t), heap:
+            step(forward_end)
+    finally:
+        for h in handles:
+            h.remove()
+    mib = 2**20
+    out = {"preset": preset, "vertices": n_vertices, "frames": frames, "variant": variant,
+           "saved_mib": {k: v / mib for k, v in sorted(saved.items(), key=lambda kv: -kv[1])},
+           "saved_total_mib": sum(saved.values()) / mib}
+    if heap.available:
+        out.update({"live_libraries_mib": live_libraries / mib, "live_between_steps_mib": live["between_steps"] / mib,
+                    "live_forward_end_mib": live["forward_end"] / mib, "live_peak_mib": heap.peak / mib})
+    return out
+
+
 def _fwd_bwd(fn, params, repeats: int) -> dict:
     import torch
 
     fwd, tot, saved = [], [], 0
     for _ in range(repeats + 1):  # first run: warm-up
         t0 = time.perf_counter()
-        out, saved = _saved_bytes(fn)
+        out, saved = _saved_bytes(fn, params)
         t1 = time.perf_counter()
         out.float().square().mean().backward()
         t2 = time.perf_counter()
@@ -213,7 +309,7 @@ def main() -> None:
     ap.add_argument("--frames", type=int, default=90)
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--threads", type=int, default=None)
-    ap.add_argument("--skip", nargs="*", default=[], choices=["inference", "train", "ops"])
+    ap.add_argument("--skip", nargs="*", default=[], choices=["inference", "train", "memory", "ops"])
     ap.add_argument("--out", type=Path, default=REPO / "bench" / "results" / "profile.json")
     args = ap.parse_args()
     import torch
@@ -227,6 +323,12 @@ def main() -> None:
         report["inference"] = profile_inference(args.seconds, args.repeats)
     if "train" not in args.skip:
         report["train"] = profile_train(args.frames, args.repeats)
+    if "memory" not in args.skip:
+        report["step_memory"] = []
+        for variant in ("emoface", "single_branch"):
+            gc.collect()  # the previous model's memory back before this one's live heap is read
+            report["step_memory"].append(step_memory("paper", 5023, args.frames, variant))
+            print(json.dumps(report["step_memory"][-1]), flush=True)
     if "ops" not in args.skip:
         report["top_ops"] = top_ops(args.frames)
     report["load_after"] = round(os.getloadavg()[0], 2)

@@ -282,12 +282,37 @@ def _profile_lines(p: dict, after: dict | None = None) -> list[str]:
         pg = t["param_grad_adam_mib"]
         out += ["", f"Parameters + gradients + Adam state: {pg['pair'] / 1024:.2f} GiB (EmoFace, two base-size encoders), "
                 f"{pg['single'] / 1024:.2f} GiB (single branch).", ""]
+    if p.get("step_memory"):
+        out += _step_memory_lines(p["step_memory"])
     if p.get("top_ops"):
         out += ["Top operators of one pair step (torch.profiler, self CPU time):", "", "| operator | calls | share |",
                 "|---|---|---|"]
         out += [f"| `{o['op']}` | {o['calls']} | {100 * o['share']:.0f}% |" for o in p["top_ops"][:8]]
         out.append("")
     return out
+
+
+def _step_memory_lines(rows: list[dict]) -> list[str]:
+    """The whole steps' memory (``bench.bench_profile.step_memory``): one column per variant."""
+    names = {"emoface": "pair step", "single_branch": "single branch"}
+    cols = [names.get(r["variant"], r["variant"]) for r in rows]
+    out = [f"One whole training step ({rows[0]['frames']} frames, after a warm-up step; `step_memory`): what its forward "
+           "pass saves for the backward pass, by part of the model (MiB; each storage once, the parameters not "
+           "counted), and glibc's live heap (`mallinfo2`, MiB):", "",
+           "| | " + " | ".join(cols) + " |", "|---|" + "---|" * len(cols)]
+    parts = list(dict.fromkeys(k for r in rows for k in r["saved_mib"]))
+    for part in parts:
+        out.append(f"| saved: {part} | " + " | ".join(
+            f"{r['saved_mib'][part]:.0f}" if part in r["saved_mib"] else "-" for r in rows) + " |")
+    out.append("| **saved: all** | " + " | ".join(f"**{r['saved_total_mib']:.0f}**" for r in rows) + " |")
+    live = (("live_libraries_mib", "live heap: the libraries, before the model"),
+            ("live_between_steps_mib", "live heap between steps (parameters, Adam's moments)"),
+            ("live_forward_end_mib", "live heap at the end of the forward pass"),
+            ("live_peak_mib", "live heap at the step's peak"))
+    for key, text in live:
+        if all(key in r for r in rows):
+            out.append(f"| {text} | " + " | ".join(f"{r[key]:,.0f}" for r in rows) + " |")
+    return out + [""]
 
 
 def splice(md: Path, text: str) -> None:

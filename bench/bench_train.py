@@ -122,6 +122,7 @@ def make_step(preset: str, n_vertices: int, variant: str, frames: int, device: s
     Self-growing two-stage pass at p_gt = 0.5 on two clips of ``frames`` and ``frames + 7``
     frames: forward, loss, backward, Adam (the trainer's :class:`OptimizerStep`, with the config's
     memory options: ``optim.foreach``, ``optim.step_in_backward``, ``train.malloc_release``).
+    ``step(after_forward)`` calls ``after_forward()`` between the loss and the backward pass.
     """
     import torch
 
@@ -156,12 +157,14 @@ def make_step(preset: str, n_vertices: int, variant: str, frames: int, device: s
     z = torch.zeros(1, dtype=torch.long, device=dev)
     batch = PairBatch(["a"], ["b"], a1, a2, v1, v2, tpl.unsqueeze(0), z, z, z + 2, z, z + 1)
 
-    def step():
+    def step(after_forward=None):
         rnd = StepRandom(torch.rand(1, frames, generator=g), torch.rand(1, frames + 7, generator=g),
                          torch.ones(1), torch.ones(1))
         out = pm(batch, 0.5, rnd)
         loss = pair_losses(out.self_target.final, out.gt_self, out.cross_target.final, out.gt_cross, out.logits,
                            out.labels, cfg.loss).total
+        if after_forward is not None:  # a probe between the forward pass (with the loss) and the backward pass
+            after_forward()
         stepper.backward_and_step(loss)  # the trainer's update: gradients freed after it, memory options
 
     return step, model

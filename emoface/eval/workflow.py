@@ -179,7 +179,8 @@ def animate(
             neither: the chosen training speaker's template.
         bf16: run the two audio encoders in bfloat16 (``EmoFace.generate(encoder_dtype=torch.bfloat16)``):
             faster on CPUs with bfloat16 support, not the same numbers (measured error and speed in
-            BENCHMARKS.md, "FLAME scale"); default float32, the exact path.
+            BENCHMARKS.md, "FLAME scale"); default float32, the exact path. On a CPU without bfloat16
+            instructions (:func:`emoface.utils.cpu.bf16_native`) it is slower and a warning says so.
     Raises AnimateError, AudioError, CheckpointError (RunSetupError: a setup error), InvalidSplitError.
     """
     import torch
@@ -201,6 +202,13 @@ def animate(
     if cond.emotion is not None and getattr(model, "emotion_label", None) is None:
         raise AnimateError("this run has no emotion-label embedding (model.emotion_label.enabled was false); "
                            "drop --emotion/--emotion-mix to take the emotion from the audio")
+    if bf16 and torch.device(device).type == "cpu":
+        from emoface.utils.cpu import bf16_native
+
+        if bf16_native() is False:
+            log.warning("--bf16: this CPU has no bfloat16 instructions (no avx512_bf16 or amx_bf16 in /proc/cpuinfo), "
+                        "so bfloat16 runs emulated and is slower than float32 (2.6-3x its time on such a CPU, "
+                        "BENCHMARKS.md); leave --bf16 off here")
     t0 = time.time()
     with torch.inference_mode():
         verts = model.predict(wav, tpl, speaker=cond.speaker, intensity=cond.intensity, emotion=cond.emotion,

@@ -71,3 +71,19 @@ def test_bf16_output_within_documented_error(run_and_wav):
     span = float(np.abs(exact.vertices - exact.template).max())
     assert err > 0  # the bfloat16 path ran (float32 would be bit-identical: inference is deterministic)
     assert err <= MAX_ERR_M and err <= MAX_REL * span, (err, span)
+
+
+def test_bf16_warns_on_a_cpu_without_bfloat16_instructions(run_and_wav, monkeypatch, caplog):
+    import emoface.utils.cpu as cpu
+
+    run, wav = run_and_wav
+    for native, warned in ((False, True), (True, False), (None, False)):
+        monkeypatch.setattr(cpu, "bf16_native", lambda native=native: native)
+        caplog.clear()
+        with caplog.at_level("WARNING", logger="emoface.eval.workflow"):
+            animate(run, wav, bf16=True)
+        assert any("no bfloat16 instructions" in r.getMessage() for r in caplog.records) is warned, native
+    caplog.clear()
+    monkeypatch.setattr(cpu, "bf16_native", lambda: False)
+    animate(run, wav)  # float32: nothing to warn about
+    assert not caplog.records

@@ -41,7 +41,7 @@ class EncoderConfig:
     interpolate: Literal["features", "output"] = "features"
     normalize_audio: bool = True  # zero mean, unit variance per clip (Wav2Vec2Processor)
     # training: recompute the encoder's activations in the backward pass instead of storing them
-    # (about 550 MiB per base-size pass of 3 s saved, one more forward pass of time; same gradients)
+    # (about 200 MiB per base-size pass of 3 s saved, one more forward pass of time; same gradients)
     checkpoint: bool = False
 
 

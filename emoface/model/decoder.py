@@ -137,6 +137,7 @@ class DecoderCache:
     token_table: torch.Tensor | None = None  # (B, period, d): style vector + positional encoding
     cross: list[torch.Tensor] = field(default_factory=list)  # per layer (B, T, d): cross-attention outputs
     output_t: torch.Tensor | None = None  # (d, V*3): the output layer's weight, transposed and contiguous
+    # (None: an output layer without a weight tensor, e.g. a dynamically quantised copy, runs as a module)
 
 
 class MotionDecoder(nn.Module):
@@ -231,13 +232,16 @@ class MotionDecoder(nn.Module):
                 ppe = periodic_positional_encoding(pos, self.dim, self.period).to(prev.dtype)
                 cache.token_table = cond.unsqueeze(1) + ppe  # (B, period, d)
                 cache.cross = [layer.cross_attn(memory[:, :cap]) for layer in self.layers]
-                cache.output_t = self.output.weight.t().contiguous()
+                weight = self.output.weight  # a method, not a tensor, on a quantised copy (bench.bench_inference --int8)
+                cache.output_t = weight.t().contiguous() if isinstance(weight, torch.Tensor) else None
             b = prev.shape[0]
             x = self.ppe_dropout(self.vertex_map(prev.reshape(b, 1, -1)) + cache.token_table[:, t % self.period : t % self.period + 1])
             bias = cache.bias_table[:, cache.capacity - 1 - t :].unsqueeze(1)  # keys 0..t of query t
             for layer, kv, cross in zip(self.layers, cache.layers, cache.cross):
                 x = layer(x, None, bias, kv, cross=cross[:, t : t + 1])
             cache.position = t + 1
+            if cache.output_t is None:
+                return self.output(x[:, 0]).view(-1, self.n_vertices, 3)
             return torch.addmm(self.output.bias, x[:, 0], cache.output_t).view(-1, self.n_vertices, 3)
         x = self._tokens(prev.unsqueeze(1), cond, t)
         bias = temporal_bias(self.heads, 1, t + 1, self.period, query_offset=t, device=x.device, dtype=x.dtype)

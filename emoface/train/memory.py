@@ -23,7 +23,9 @@ freed. :class:`OptimizerStep` runs backward and Adam with the run's options:
 to the system: ``trim`` calls ``malloc_trim(0)`` after every step (cheap); ``mmap`` serves
 every allocation of 1 MiB or more from its own mapping, returned when freed (also within a
 step, at the cost of page faults). Neither changes a number. Where the C library is not
-glibc both are no-ops (with a warning). Measurements: BENCHMARKS.md, "FLAME scale".
+glibc, or another allocator replaces glibc's in the process (tcmalloc or jemalloc through
+``LD_PRELOAD``, :func:`preloaded_allocator`), both are no-ops (with a warning).
+Measurements: BENCHMARKS.md, "FLAME scale".
 """
 
 from __future__ import annotations
@@ -39,7 +41,7 @@ import torch
 
 from emoface.train.config import OptimConfig
 
-__all__ = ["OptimizerStep", "StepInBackward", "MallocRelease", "MMAP_THRESHOLD_BYTES"]
+__all__ = ["OptimizerStep", "StepInBackward", "MallocRelease", "MMAP_THRESHOLD_BYTES", "preloaded_allocator"]
 
 log = logging.getLogger("emoface.train")
 
@@ -89,6 +91,19 @@ class StepInBackward:
         self._handles = []
 
 
+def preloaded_allocator() -> str | None:
+    """The allocator that replaces glibc's ``malloc`` in this process (``"tcmalloc"`` or ``"jemalloc"``, e.g.
+    through ``LD_PRELOAD``), found by a symbol only it exports; None when ``malloc`` is the C library's."""
+    try:
+        process = ctypes.CDLL(None)
+    except OSError:
+        return None
+    for name, symbol in (("tcmalloc", "tc_malloc"), ("jemalloc", "mallctl")):
+        if hasattr(process, symbol):
+            return name
+    return None
+
+
 class MallocRelease:
     """glibc's allocator returns freed memory to the system (``train.malloc_release``); no number changes."""
 
@@ -96,6 +111,11 @@ class MallocRelease:
         self.mode = mode
         self._libc = None
         if mode == "off":
+            return
+        other = preloaded_allocator()
+        if other is not None:
+            log.warning("train.malloc_release: %s acts on glibc's allocator, and %s replaces it in this process: ignored",
+                        mode, other)
             return
         name = ctypes.util.find_library("c")
         libc = ctypes.CDLL(name) if name else None

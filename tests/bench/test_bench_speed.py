@@ -74,3 +74,20 @@ def test_the_before_rows_name_the_before_checkout_commit(tmp_path: Path):
     assert checkout_commit(repo / "sub") is None  # an export inside another checkout names no commit
     (repo / "a.txt").write_text("2\n")
     assert checkout_commit(repo) == head + "-dirty"
+
+
+def test_the_tcmalloc_rows_appear_only_for_rounds_that_ran_them():
+    meta = {"command": "python -m bench.bench_speed", "machine": {"cores": 2, "cpu_model": "X"}, "date": "2026-12-07",
+            "load_start": [1.0], "load_end": [1.0]}
+    plain = render({"meta": meta, "threads": 2, "rounds": [_round(1.0)]}, None)
+    assert "tcmalloc" not in plain
+    r = _round(1.0) | {"tcmalloc": "libtcmalloc_minimal.so.4",
+                       "train_emoface_tcmalloc": {"seconds_per_step": 2.7, "peak_rss_mib": 4100},
+                       "train_single_branch_tcmalloc": {"seconds_per_step": 1.5, "peak_rss_mib": 2400},
+                       "train_emoface_tcmalloc_low_memory": {"seconds_per_step": 3.3, "peak_rss_mib": 3600}}
+    lines = render({"meta": meta, "threads": 2, "rounds": [r]}, None).splitlines()
+    tc = next(line for line in lines if line.startswith("| same with tcmalloc"))
+    # 4100 MiB = 4.30 GB; time against the glibc pair step of the same round (3.0 s); 2.7 / 1.5 with tcmalloc
+    assert "| 4.00 GiB | <= 4 GB | **not met** | step 0.90x the default pair step's time; pair / single branch 1.80x" in tc
+    low = next(line for line in lines if line.startswith("| tcmalloc with"))
+    assert "`model.content_encoder.checkpoint=true`, `optim.step_in_backward=true` | 3.52 GiB | <= 4 GB | met | step 1.10x" in low

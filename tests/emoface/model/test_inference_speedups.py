@@ -246,6 +246,39 @@ def test_capacity_decoder_steps_equal_the_gradient_mode_steps(training):
         dec.step(start, memory, cond, DecoderCache(capacity=20))
 
 
+def test_capacity_decoder_runs_a_quantised_output_layer_as_a_module():
+    """A dynamically quantised output layer (``bench.bench_inference --int8``) has no weight tensor
+    to transpose: the capacity steps run it as a module and equal the uncached steps."""
+    import warnings
+
+    from emoface.model.decoder import DecoderCache, MotionDecoder
+
+    quantize_dynamic = pytest.importorskip("torch.ao.quantization").quantize_dynamic
+    torch.manual_seed(0)
+    dec = MotionDecoder(40, 16, 3, layers=2, heads=4, dropout=0.0, period=5).eval()
+    torch.nn.init.normal_(dec.output.weight, std=0.05)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # torch 2.13: the quantised-tensor API is deprecated
+        q = quantize_dynamic(dec, {"output"}, dtype=torch.qint8)  # the output layer only: the rest stays exact
+    assert not isinstance(q.output.weight, torch.Tensor)
+    g = torch.Generator().manual_seed(1)
+    memory = torch.randn(1, 8, 16, generator=g)
+    cond = q.condition(torch.eye(3)[[1]], torch.eye(2)[[0]]).detach()
+    start = 0.01 * torch.randn(1, 40, 3, generator=g)
+
+    def decode(capacity: int) -> torch.Tensor:
+        cache, prev, out = DecoderCache(capacity=capacity), start, []
+        for _ in range(6):
+            prev = q.step(prev, memory, cond, cache)
+            out.append(prev)
+        return torch.stack(out, 1)
+
+    with torch.no_grad():
+        fast, want = decode(6), decode(0)
+    assert (want - start.unsqueeze(1)).abs().max() > 1e-2
+    torch.testing.assert_close(fast, want, rtol=0, atol=1e-5)
+
+
 def test_mesh_attention_with_project_first_training_gives_the_gradients_to_float_rounding(mesh):
     """The paper preset's ``project_first_training``, through the whole Mesh Attention (separable
     first layer, ELU, the projected last layer, sigmoid): the weights and every gradient."""

@@ -260,3 +260,33 @@ def test_malloc_release_hands_freed_memory_back(mode):
         pytest.skip("not glibc: malloc_release is a no-op here")
     assert mib > 300  # most of the 450 MiB went back to the system
     assert freed("off")[1] < 100  # glibc's default keeps it (the test can fail)
+
+
+def test_malloc_release_steps_aside_for_a_preloaded_allocator(monkeypatch, caplog):
+    import emoface.train.memory as memory
+
+    monkeypatch.setattr(memory, "preloaded_allocator", lambda: "tcmalloc")
+    with caplog.at_level("WARNING", logger="emoface.train"):
+        rel = memory.MallocRelease("trim")
+    assert not rel.active and "tcmalloc replaces it" in caplog.text
+    rel.after_step()  # a no-op
+
+
+_PRELOADED = "from emoface.train.memory import preloaded_allocator, MallocRelease; print(preloaded_allocator(), MallocRelease('mmap').active)"
+
+
+def test_preloaded_tcmalloc_is_found_and_glibc_options_step_aside():
+    import ctypes.util
+
+    env = {k: v for k, v in os.environ.items() if k != "LD_PRELOAD"} | {"PYTHONPATH": str(REPO)}
+
+    def run(extra: dict) -> list[str]:
+        return subprocess.run([sys.executable, "-c", _PRELOADED], capture_output=True, text=True, env=env | extra,
+                              cwd=REPO, check=True).stdout.split()
+
+    if Path("/proc/self/status").is_file():  # Linux with glibc: its own malloc, the options act
+        assert run({})[0] == "None"
+    lib = ctypes.util.find_library("tcmalloc_minimal") or ctypes.util.find_library("tcmalloc")
+    if lib is None:
+        pytest.skip("no tcmalloc on this machine (Debian: libtcmalloc-minimal4)")
+    assert run({"LD_PRELOAD": lib}) == ["tcmalloc", "False"]

@@ -18,7 +18,8 @@ counted) and the parameter / gradient / Adam-state bytes; for one whole pair ste
 single-branch step (:func:`step_memory`): the bytes saved for the backward pass by part of the
 model, and glibc's live heap between steps, at the end of the forward pass and at the peak; the
 whole step's peak RSS comes from ``bench.bench_train``. The top operators of one pair step come
-from ``torch.profiler`` (self CPU time).
+from ``torch.profiler`` (self CPU time), and the operators of one pair step and of one single-branch
+step grouped by kind (:func:`operator_groups`).
 
 Medians over ``--repeats``. Writes ``bench/results/profile.json``.
 """
@@ -33,7 +34,12 @@ import platform
 import statistics
 import time
 from collections import defaultdict
+from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import torch
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -115,7 +121,7 @@ def profile_inference(seconds: list[float], repeats: int) -> list[dict]:
     return rows
 
 
-def _saved_bytes(fn, exclude=()) -> tuple[object, int]:
+def _saved_bytes(fn: Callable[[], object], exclude: Iterable[torch.Tensor] = ()) -> tuple[object, int]:
     """Run ``fn()`` and return its result and the bytes it saved for backward (each storage once).
 
     ``exclude``: tensors whose storage is not counted, the parameters: a ``Linear`` saves its weight
@@ -126,7 +132,7 @@ def _saved_bytes(fn, exclude=()) -> tuple[object, int]:
     skip = {t.untyped_storage().data_ptr() for t in exclude}
     seen: dict[int, int] = {}
 
-    def pack(t):
+    def pack(t: torch.Tensor) -> torch.Tensor:
         try:
             s = t.untyped_storage()
             if s.data_ptr() not in skip:
@@ -195,7 +201,7 @@ def step_memory(preset: str = "paper", n_vertices: int = 5023, frames: int = 90,
     seen: set[int] = set()
     saved: dict[str, int] = {}
 
-    def pack(t):
+    def pack(t: torch.Tensor) -> torch.Tensor:
         try:
             s = t.untyped_storage()
         except (RuntimeError, NotImplementedError):
@@ -207,8 +213,10 @@ def step_memory(preset: str = "paper", n_vertices: int = 5023, frames: int = 90,
 
     live: dict[str, int | None] = {"between_steps": heap.now()}
 
-    def forward_end():
+    def forward_end() -> None:
         live["forward_end"] = heap.now()
+        if live["forward_end"] is not None:  # the sampler reads every 2 ms: this reading belongs to the peak too
+            heap.peak = max(heap.peak, live["forward_end"])
 
     try:
         with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t), heap:
@@ -283,6 +291,45 @@ def profile_train(frames: int, repeats: int) -> dict:
                                     "single": 16 * (n_train["content_encoder"] + n_train["content_decoder"]) / 2**20}}
 
 
+#: the operator groups of :func:`operator_groups`: (label, torch.profiler's operator names)
+OP_GROUPS = (
+    ("linear layers (`mm`, `addmm`)", ("aten::mm", "aten::addmm")),
+    ("convolutions (`convolution_backward`, `mkldnn_convolution`)", ("aten::convolution_backward",
+                                                                      "aten::mkldnn_convolution")),
+    ("dropout masks (`bernoulli_`)", ("aten::bernoulli_",)),
+    ("Adam (`_fused_adam_`)", ("aten::_fused_adam_",)),
+    ("sums and copies (`add`, `add_`, `copy_`)", ("aten::add", "aten::add_", "aten::copy_")),
+)
+
+
+def operator_groups(frames: int, variants: tuple[str, ...] = ("emoface", "single_branch"),
+                    preset: str = "paper", n_vertices: int = 5023) -> dict[str, dict[str, float]]:
+    """``torch.profiler``'s self CPU seconds of one whole step per variant (after two warm-up steps),
+    summed by :data:`OP_GROUPS`, with ``rest``, ``all operators`` and the profiled step's ``wall`` seconds."""
+    from torch.profiler import ProfilerActivity, profile
+
+    from bench.bench_train import make_step
+
+    out: dict[str, dict[str, float]] = {}
+    for variant in variants:
+        step, _ = make_step(preset, n_vertices, variant, frames, "cpu")
+        step()
+        step()
+        with profile(activities=[ProfilerActivity.CPU]) as prof:
+            t0 = time.perf_counter()
+            step()
+            wall = time.perf_counter() - t0
+        self_s: dict[str, float] = defaultdict(float)
+        for e in prof.key_averages():
+            self_s[e.key] += e.self_cpu_time_total / 1e6
+        groups = {label: sum(self_s.get(op, 0.0) for op in ops) for label, ops in OP_GROUPS}
+        total = sum(self_s.values())
+        out[variant] = {**groups, "rest": total - sum(groups.values()), "all operators": total, "wall": wall}
+        del step
+        gc.collect()
+    return out
+
+
 def top_ops(frames: int, n: int = 12) -> list[dict]:
     """``torch.profiler``: the operators of one pair step by self CPU time."""
     import torch
@@ -319,18 +366,20 @@ def main() -> None:
     report = {"benchmark": "profile_paper_5023", "date": time.strftime("%Y-%m-%d"), "machine": platform.processor()
               or platform.machine(), "cpus": os.cpu_count(), "threads": torch.get_num_threads(),
               "load_before": round(os.getloadavg()[0], 2)}
-    if "inference" not in args.skip:
-        report["inference"] = profile_inference(args.seconds, args.repeats)
-    if "train" not in args.skip:
-        report["train"] = profile_train(args.frames, args.repeats)
-    if "memory" not in args.skip:
+    if "memory" not in args.skip:  # first: its live heap "before the model" is then the libraries' alone
         report["step_memory"] = []
         for variant in ("emoface", "single_branch"):
             gc.collect()  # the previous model's memory back before this one's live heap is read
             report["step_memory"].append(step_memory("paper", 5023, args.frames, variant))
             print(json.dumps(report["step_memory"][-1]), flush=True)
+    if "inference" not in args.skip:
+        report["inference"] = profile_inference(args.seconds, args.repeats)
+    if "train" not in args.skip:
+        report["train"] = profile_train(args.frames, args.repeats)
     if "ops" not in args.skip:
         report["top_ops"] = top_ops(args.frames)
+        report["operator_groups"] = operator_groups(args.frames)
+        print(json.dumps(report["operator_groups"]), flush=True)
     report["load_after"] = round(os.getloadavg()[0], 2)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=2) + "\n")

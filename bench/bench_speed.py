@@ -40,6 +40,15 @@ LOW_MEMORY = ("model.content_encoder.checkpoint=true", "model.emotion_encoder.ch
 TCMALLOC_LOW_MEMORY = ("model.content_encoder.checkpoint=true", "optim.step_in_backward=true")
 
 
+def _ran_with(row: dict, allocator: str, preload: str) -> dict:
+    """``row`` (``bench.bench_train --one``'s) when its step ran with ``allocator``; the dynamic linker
+    ignores a preload it cannot load (a warning, exit 0), so a wrong library would give glibc's numbers."""
+    if row.get("allocator") != allocator:
+        raise RuntimeError(f"LD_PRELOAD={preload}: the step ran with {row.get('allocator')}'s malloc, not {allocator}; "
+                           f"set TCMALLOC to the path of the {allocator} library")
+    return row
+
+
 def find_tcmalloc() -> str | None:
     """The tcmalloc library to preload (``$TCMALLOC``, else what the dynamic linker knows), or None."""
     import ctypes.util
@@ -50,7 +59,8 @@ def find_tcmalloc() -> str | None:
 
 
 def _py(args: list[str], cwd: Path, preload: str | None = None) -> str:
-    env = {**os.environ, "PYTHONPATH": str(cwd)}
+    """``python ARGS`` in ``cwd``; ``preload``: the library to ``LD_PRELOAD`` (else none, whatever this process has)."""
+    env = {k: v for k, v in os.environ.items() if k != "LD_PRELOAD"} | {"PYTHONPATH": str(cwd)}
     if preload:
         env["LD_PRELOAD"] = preload
     p = subprocess.run([sys.executable, *args], capture_output=True, text=True, cwd=cwd, env=env)
@@ -100,7 +110,7 @@ def one_round(faceformer: Path | None, before: Path | None, threads: int, tmp: P
                                    ("train_emoface_tcmalloc_low_memory", "emoface", TCMALLOC_LOW_MEMORY)):
             txt = _py(["-m", "bench.bench_train", "--one", "paper", "5023", variant, "--steps", "2", "--frames", "90",
                        "--threads", str(threads), *(a for kv in sets for a in ("--set", kv))], REPO, preload=tcmalloc)
-            r[key] = json.loads(txt.strip().splitlines()[-1])
+            r[key] = _ran_with(json.loads(txt.strip().splitlines()[-1]), "tcmalloc", tcmalloc)
     r["load_end"] = round(os.getloadavg()[0], 2)
     print(json.dumps(r), flush=True)
     return r
@@ -180,7 +190,7 @@ def _med(rounds: list[dict], fn) -> float | None:
 
 def _under_4gb(gib: float | None) -> str:
     """The memory goal's verdict for a peak of ``gib`` GiB (4 GB = 3.725 GiB); empty when not measured."""
-    return "" if gib is None else ("met" if gib * 1.0737 <= 4 else "**not met**")
+    return "" if gib is None else ("met" if gib * 2**30 <= 4e9 else "**not met**")
 
 
 def _f(x, fmt=".3f", suffix=""):
@@ -318,6 +328,8 @@ def _profile_lines(p: dict, after: dict | None = None) -> list[str]:
                 "|---|---|---|"]
         out += [f"| `{o['op']}` | {o['calls']} | {100 * o['share']:.0f}% |" for o in p["top_ops"][:8]]
         out.append("")
+    if p.get("operator_groups"):
+        out += _operator_group_lines(p["operator_groups"])
     return out
 
 
@@ -339,6 +351,22 @@ def _tcmalloc_lines(R: list[dict]) -> list[str]:
             f"{_f(_med(R, lambda r: r['train_single_branch_tcmalloc']['peak_rss_mib'] / 1024), '.2f')} GiB |",
             f"| tcmalloc with {', '.join(f'`{kv}`' for kv in TCMALLOC_LOW_MEMORY)} | {_f(lo, '.2f', ' GiB')} | <= 4 GB | "
             f"{_under_4gb(lo)} | step {time_vs_default('train_emoface_tcmalloc_low_memory')} the default pair step's time |"]
+
+
+def _operator_group_lines(groups: dict[str, dict[str, float]]) -> list[str]:
+    """``bench.bench_profile.operator_groups``: the pair step's and the single branch's operators by kind."""
+    pair, single = groups.get("emoface"), groups.get("single_branch")
+    if not pair or not single:
+        return []
+    out = ["The operators of one whole step by kind (torch.profiler, self CPU seconds, one step after two warm-up "
+           "steps; `operator_groups`):", "", "| operators | pair step | single branch | ratio |", "|---|---|---|---|"]
+    for key in pair:
+        if key in single and key != "wall":
+            ratio = pair[key] / single[key] if single[key] else None
+            out.append(f"| {key} | {pair[key]:.2f} s | {single[key]:.2f} s | {_f(ratio, '.2f', 'x')} |")
+    out.append(f"| the profiled step's wall time | {pair['wall']:.2f} s | {single['wall']:.2f} s | "
+               f"{pair['wall'] / single['wall']:.2f}x |")
+    return out + [""]
 
 
 def _step_memory_lines(rows: list[dict]) -> list[str]:

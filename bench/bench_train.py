@@ -20,6 +20,8 @@ Writes ``bench/results/train.json``.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import argparse
 import contextlib
 import ctypes
@@ -157,7 +159,7 @@ def make_step(preset: str, n_vertices: int, variant: str, frames: int, device: s
     z = torch.zeros(1, dtype=torch.long, device=dev)
     batch = PairBatch(["a"], ["b"], a1, a2, v1, v2, tpl.unsqueeze(0), z, z, z + 2, z, z + 1)
 
-    def step(after_forward=None):
+    def step(after_forward: Callable[[], None] | None = None) -> None:
         rnd = StepRandom(torch.rand(1, frames, generator=g), torch.rand(1, frames + 7, generator=g),
                          torch.ones(1), torch.ones(1))
         out = pm(batch, 0.5, rnd)
@@ -179,6 +181,7 @@ def one(preset: str, n_vertices: int, variant: str, steps: int, frames: int, dev
     from transformers import Wav2Vec2Model  # noqa: F401  (the libraries' pages, before the model)
 
     import emoface.model.build  # noqa: F401
+    from emoface.train.memory import preloaded_allocator
 
     if threads:
         torch.set_num_threads(threads)
@@ -211,6 +214,7 @@ def one(preset: str, n_vertices: int, variant: str, steps: int, frames: int, dev
         "system_seconds_per_step": (r1.ru_stime - r0.ru_stime) / steps, "params_trainable": sum(p.numel() for p in model.parameters() if p.requires_grad),
         "rss_before_mib": base / 1024, "peak_rss_mib": _rss_kib("VmHWM") / 1024, "device": str(dev),
         "threads": torch.get_num_threads(), "overrides": overrides or {}, "rss_libraries_mib": rss_libraries / 1024,
+        "allocator": preloaded_allocator() or "libc",  # tcmalloc / jemalloc when one replaces the C library's malloc
     }
     if heap is not None and heap.available:
         out["live_heap_libraries_mib"] = live_libraries / 2**20  # of rss_libraries_mib: the rest lies outside the heap

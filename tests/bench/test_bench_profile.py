@@ -3,8 +3,8 @@
 import pytest
 import torch
 
-from bench.bench_profile import OUTSIDE, STEP_PARTS, _saved_bytes, step_memory
-from bench.bench_speed import _step_memory_lines
+from bench.bench_profile import OP_GROUPS, OUTSIDE, STEP_PARTS, _saved_bytes, operator_groups, step_memory
+from bench.bench_speed import _operator_group_lines, _step_memory_lines
 
 
 @pytest.fixture(autouse=True)
@@ -31,6 +31,7 @@ def test_step_memory_credits_every_saved_tensor_to_one_part_once():
     for part in ("content encoder: CNN", "content encoder: transformer", "emotion encoder: CNN",
                  "emotion encoder: transformer", "Mesh Attention", "decoders"):
         assert rep["saved_mib"][part] > 0, part
+    assert rep["saved_mib"][OUTSIDE] > 0  # the losses after the modules: each part's hooks leave it again
     assert rep["saved_total_mib"] == pytest.approx(sum(rep["saved_mib"].values()))
     if "live_peak_mib" in rep:  # glibc
         assert rep["live_libraries_mib"] < rep["live_between_steps_mib"] <= rep["live_forward_end_mib"] <= rep["live_peak_mib"]
@@ -42,3 +43,17 @@ def test_step_memory_credits_every_saved_tensor_to_one_part_once():
     assert lines[2] == "| | pair step | single branch |"
     assert any(line.startswith("| saved: Mesh Attention | ") and line.endswith(" | - |") for line in lines)
     assert any(line.startswith("| **saved: all** |") for line in lines)
+
+
+def test_operator_groups_sum_to_the_step():
+    groups = operator_groups(4, preset="small", n_vertices=468)
+    for variant in ("emoface", "single_branch"):
+        g = groups[variant]
+        kinds = [label for label, _ in OP_GROUPS]
+        assert all(g[k] >= 0 for k in kinds) and g[kinds[0]] > 0  # the linear layers run in every step
+        assert g["rest"] >= 0 and sum(g[k] for k in kinds) + g["rest"] == pytest.approx(g["all operators"])
+        assert 0 < g["all operators"] and 0 < g["wall"]
+    lines = _operator_group_lines(groups)
+    assert lines[2] == "| operators | pair step | single branch | ratio |"
+    assert any(line.startswith("| all operators | ") for line in lines)
+    assert lines[-2].startswith("| the profiled step's wall time | ")

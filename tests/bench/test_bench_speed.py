@@ -91,3 +91,18 @@ def test_the_tcmalloc_rows_appear_only_for_rounds_that_ran_them():
     assert "| 4.00 GiB | <= 4 GB | **not met** | step 0.90x the default pair step's time; pair / single branch 1.80x" in tc
     low = next(line for line in lines if line.startswith("| tcmalloc with"))
     assert "`model.content_encoder.checkpoint=true`, `optim.step_in_backward=true` | 3.52 GiB | <= 4 GB | met | step 1.10x" in low
+
+
+def test_a_preload_that_did_not_take_is_refused_and_the_parent_preload_is_not_inherited(monkeypatch):
+    import pytest
+
+    from bench.bench_speed import REPO, _py, _ran_with
+
+    row = {"seconds_per_step": 2.0, "allocator": "tcmalloc"}
+    assert _ran_with(row, "tcmalloc", "libtcmalloc_minimal.so.4") is row
+    with pytest.raises(RuntimeError, match="ran with libc's malloc, not tcmalloc"):
+        _ran_with({"allocator": "libc"}, "tcmalloc", "/no/such/libtcmalloc.so")
+    monkeypatch.setenv("LD_PRELOAD", "/no/such/library.so")  # a parent's preload stays out of the glibc rows
+    code = "import os; print(os.environ.get('LD_PRELOAD'))"
+    assert _py(["-c", code], REPO).strip().splitlines()[-1] == "None"
+    assert _py(["-c", code], REPO, preload="/no/such/other.so").strip().splitlines()[-1] == "/no/such/other.so"

@@ -1,6 +1,7 @@
 """bench.bench_train: the live-heap sampler and the fields of one variant's row."""
 
 import json
+import os
 import subprocess
 import sys
 import time
@@ -35,6 +36,8 @@ def test_one_row_holds_the_libraries_and_the_live_heap():
     assert p.returncode == 0, p.stderr[-2000:]
     row = json.loads(p.stdout.strip().splitlines()[-1])
     assert 0 < row["rss_libraries_mib"] < row["rss_before_mib"] <= row["peak_rss_mib"]
+    if not os.environ.get("LD_PRELOAD"):
+        assert row["allocator"] == "libc"
     if "peak_live_heap_mib" not in row:
         pytest.skip("the C library has no mallinfo2")
     assert 0 < row["live_heap_between_steps_mib"] < row["peak_live_heap_mib"] < row["peak_rss_mib"]

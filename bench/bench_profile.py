@@ -291,6 +291,7 @@ def profile_train(frames: int, repeats: int) -> dict:
                                     "single": 16 * (n_train["content_encoder"] + n_train["content_decoder"]) / 2**20}}
 
 
+WARMUP_STEPS, PROFILED_STEPS = 3, 1  # operator_groups: the first steps of a process are slower (allocations)
 #: the operator groups of :func:`operator_groups`: (label, torch.profiler's operator names)
 OP_GROUPS = (
     ("linear layers (`mm`, `addmm`)", ("aten::mm", "aten::addmm")),
@@ -303,31 +304,48 @@ OP_GROUPS = (
 
 
 def operator_groups(frames: int, variants: tuple[str, ...] = ("emoface", "single_branch"),
-                    preset: str = "paper", n_vertices: int = 5023) -> dict[str, dict[str, float]]:
-    """``torch.profiler``'s self CPU seconds of one whole step per variant (after two warm-up steps),
-    summed by :data:`OP_GROUPS`, with ``rest``, ``all operators`` and the profiled step's ``wall`` seconds."""
+                    preset: str = "paper", n_vertices: int = 5023, threads: int | None = None) -> dict[str, dict[str, float]]:
+    """``torch.profiler``'s self CPU seconds per whole step of each variant, summed by :data:`OP_GROUPS`, with
+    ``rest``, ``all operators`` and the profiled steps' ``wall`` seconds per step. Each variant runs in a fresh
+    process (as ``bench.bench_train`` times them: a process that has built and freed other models is slower);
+    :data:`PROFILED_STEPS` step(s) after :data:`WARMUP_STEPS` warm-up steps. torch.profiler slows the pair
+    step more than the single branch's, so the groups are shares of the work, not the steps' time ratio."""
+    import subprocess
+    import sys
+
+    out: dict[str, dict[str, float]] = {}
+    for variant in variants:
+        code = ("import json, sys, torch; from bench.bench_profile import _operator_groups_here; "
+                + (f"torch.set_num_threads({int(threads)}); " if threads else "")
+                + f"print(json.dumps(_operator_groups_here({int(frames)}, {variant!r}, {preset!r}, {int(n_vertices)})))")
+        p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO,
+                           env={**os.environ, "PYTHONPATH": str(REPO)})
+        if p.returncode != 0:
+            raise RuntimeError(f"operator_groups {variant}: exit {p.returncode}: {p.stderr.strip()[-300:]}")
+        out[variant] = json.loads(p.stdout.strip().splitlines()[-1])
+    return out
+
+
+def _operator_groups_here(frames: int, variant: str, preset: str, n_vertices: int) -> dict[str, float]:
+    """:func:`operator_groups` for one variant in this process."""
     from torch.profiler import ProfilerActivity, profile
 
     from bench.bench_train import make_step
 
-    out: dict[str, dict[str, float]] = {}
-    for variant in variants:
-        step, _ = make_step(preset, n_vertices, variant, frames, "cpu")
+    step, _ = make_step(preset, n_vertices, variant, frames, "cpu")
+    for _ in range(WARMUP_STEPS):
         step()
-        step()
-        with profile(activities=[ProfilerActivity.CPU]) as prof:
-            t0 = time.perf_counter()
+    with profile(activities=[ProfilerActivity.CPU]) as prof:
+        t0 = time.perf_counter()
+        for _ in range(PROFILED_STEPS):
             step()
-            wall = time.perf_counter() - t0
-        self_s: dict[str, float] = defaultdict(float)
-        for e in prof.key_averages():
-            self_s[e.key] += e.self_cpu_time_total / 1e6
-        groups = {label: sum(self_s.get(op, 0.0) for op in ops) for label, ops in OP_GROUPS}
-        total = sum(self_s.values())
-        out[variant] = {**groups, "rest": total - sum(groups.values()), "all operators": total, "wall": wall}
-        del step
-        gc.collect()
-    return out
+        wall = (time.perf_counter() - t0) / PROFILED_STEPS
+    self_s: dict[str, float] = defaultdict(float)
+    for e in prof.key_averages():
+        self_s[e.key] += e.self_cpu_time_total / 1e6 / PROFILED_STEPS
+    groups = {label: sum(self_s.get(op, 0.0) for op in ops) for label, ops in OP_GROUPS}
+    total = sum(self_s.values())
+    return {**groups, "rest": total - sum(groups.values()), "all operators": total, "wall": wall}
 
 
 def top_ops(frames: int, n: int = 12) -> list[dict]:
@@ -378,7 +396,7 @@ def main() -> None:
         report["train"] = profile_train(args.frames, args.repeats)
     if "ops" not in args.skip:
         report["top_ops"] = top_ops(args.frames)
-        report["operator_groups"] = operator_groups(args.frames)
+        report["operator_groups"] = operator_groups(args.frames, threads=args.threads)
         print(json.dumps(report["operator_groups"]), flush=True)
     report["load_after"] = round(os.getloadavg()[0], 2)
     args.out.parent.mkdir(parents=True, exist_ok=True)

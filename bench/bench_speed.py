@@ -358,8 +358,10 @@ def _operator_group_lines(groups: dict[str, dict[str, float]]) -> list[str]:
     pair, single = groups.get("emoface"), groups.get("single_branch")
     if not pair or not single:
         return []
-    out = ["The operators of one whole step by kind (torch.profiler, self CPU seconds, one step after two warm-up "
-           "steps; `operator_groups`):", "", "| operators | pair step | single branch | ratio |", "|---|---|---|---|"]
+    out = ["The operators of a whole step by kind (torch.profiler, self CPU seconds of one step after 3 warm-up "
+           "steps, a fresh process per variant; `operator_groups`). torch.profiler slows a pair step more than a "
+           "single-branch step (compare the wall times with the goal row's unprofiled steps), so these are "
+           "shares of the work, not the goal's ratio:", "", "| operators | pair step | single branch | ratio |", "|---|---|---|---|"]
     for key in pair:
         if key in single and key != "wall":
             ratio = pair[key] / single[key] if single[key] else None
@@ -382,7 +384,7 @@ def _step_memory_lines(rows: list[dict]) -> list[str]:
         out.append(f"| saved: {part} | " + " | ".join(
             f"{r['saved_mib'][part]:.0f}" if part in r["saved_mib"] else "-" for r in rows) + " |")
     out.append("| **saved: all** | " + " | ".join(f"**{r['saved_total_mib']:.0f}**" for r in rows) + " |")
-    live = (("live_libraries_mib", "live heap: the libraries, before the model"),
+    live = (("live_libraries_mib", "live heap before the variant's model is built (the libraries, and what the variant before left)"),
             ("live_between_steps_mib", "live heap between steps (parameters, Adam's moments)"),
             ("live_forward_end_mib", "live heap at the end of the forward pass"),
             ("live_peak_mib", "live heap at the step's peak"))

@@ -46,8 +46,8 @@ def test_a_full_render_without_results_keeps_the_records_measured_by_hand(tmp_pa
         "### FLAME scale, continued: two more ways measured and not kept")
     assert "none of the\nways measured meets both the memory goal and the step-time goal.\n" in text
     assert text.index("### FLAME scale, continued: Mesh Attention's projected layer") < text.index(
-        "### FLAME scale, continued: the pair step on another day")
-    assert text.endswith("(the encoders' self-attention costs the square of the length in time, not in memory).\n")  # the last record
+        "### FLAME scale, continued: the pair step later the same day")
+    assert text.endswith("encoders' self-attention costs the square of the length in time, not in memory).\n")  # the last record
 
 
 def test_the_records_are_the_text_of_benchmarks_md_verbatim():

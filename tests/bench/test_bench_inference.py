@@ -17,14 +17,6 @@ if str(REPO) not in sys.path:  # bench/ is a folder of the repository, not an in
 from bench.bench_inference import concurrent_encoders  # noqa: E402
 
 
-@pytest.fixture
-def two_threads():
-    before = torch.get_num_threads()
-    torch.set_num_threads(2)
-    yield
-    torch.set_num_threads(before)
-
-
 def test_side_by_side_encoders_equal_one_after_the_other_and_restore_the_threads(two_threads):
     rows = concurrent_encoders([1.0], n_vertices=468, repeats=2, preset="small")
     assert [r["variant"] for r in rows] == ["one after the other", "side by side", "transformers side by side"]

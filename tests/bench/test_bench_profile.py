@@ -7,12 +7,7 @@ from bench.bench_profile import OP_GROUPS, OUTSIDE, STEP_PARTS, _saved_bytes, op
 from bench.bench_speed import _operator_group_lines, _step_memory_lines
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def test_saved_bytes_leaves_out_the_parameters_a_layer_saves():

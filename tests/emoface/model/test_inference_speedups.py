@@ -210,6 +210,19 @@ def test_project_first_in_training_gives_the_gradients_to_float_rounding(mesh):
         torch.testing.assert_close(b, a, rtol=1e-5, atol=1e-5)
 
 
+def _decode_steps(dec, start: torch.Tensor, memory: torch.Tensor, cond: torch.Tensor, capacity: int,
+                  n: int) -> torch.Tensor:
+    """``n`` cached steps of ``dec`` from ``start`` (a capacity cache of ``capacity`` frames; 0: the
+    growing cache of the gradient-mode code), stacked along time."""
+    from emoface.model.decoder import DecoderCache
+
+    cache, prev, out = DecoderCache(capacity=capacity), start, []
+    for _ in range(n):
+        prev = dec.step(prev, memory, cond, cache)
+        out.append(prev)
+    return torch.stack(out, 1)
+
+
 @pytest.mark.parametrize("training", [False, True])
 def test_capacity_decoder_steps_equal_the_gradient_mode_steps(training):
     """The capacity cache's once-per-clip work (cross-attention of every frame, style + positional
@@ -230,11 +243,7 @@ def test_capacity_decoder_steps_equal_the_gradient_mode_steps(training):
 
     def decode(capacity: int) -> torch.Tensor:
         torch.manual_seed(5)
-        cache, prev, out = DecoderCache(capacity=capacity), start, []
-        for _ in range(12):
-            prev = dec.step(prev, memory, cond, cache)
-            out.append(prev)
-        return torch.stack(out, 1)
+        return _decode_steps(dec, start, memory, cond, capacity, 12)
 
     with torch.no_grad():
         fast = decode(12)
@@ -251,7 +260,7 @@ def test_capacity_decoder_runs_a_quantised_output_layer_as_a_module():
     to transpose: the capacity steps run it as a module and equal the uncached steps."""
     import warnings
 
-    from emoface.model.decoder import DecoderCache, MotionDecoder
+    from emoface.model.decoder import MotionDecoder
 
     quantize_dynamic = pytest.importorskip("torch.ao.quantization").quantize_dynamic
     torch.manual_seed(0)
@@ -266,15 +275,8 @@ def test_capacity_decoder_runs_a_quantised_output_layer_as_a_module():
     cond = q.condition(torch.eye(3)[[1]], torch.eye(2)[[0]]).detach()
     start = 0.01 * torch.randn(1, 40, 3, generator=g)
 
-    def decode(capacity: int) -> torch.Tensor:
-        cache, prev, out = DecoderCache(capacity=capacity), start, []
-        for _ in range(6):
-            prev = q.step(prev, memory, cond, cache)
-            out.append(prev)
-        return torch.stack(out, 1)
-
     with torch.no_grad():
-        fast, want = decode(6), decode(0)
+        fast, want = _decode_steps(q, start, memory, cond, 6, 6), _decode_steps(q, start, memory, cond, 0, 6)
     assert (want - start.unsqueeze(1)).abs().max() > 1e-2
     torch.testing.assert_close(fast, want, rtol=0, atol=1e-5)
 

@@ -171,6 +171,9 @@ def step_memory(preset: str = "paper", n_vertices: int = 5023, frames: int = 90,
     """
     import torch
 
+    from transformers import Wav2Vec2Model  # noqa: F401  (the libraries in the heap before the model, as bench_train.one)
+
+    import emoface.model.build  # noqa: F401
     from bench.bench_train import LiveHeap, make_step
 
     heap = LiveHeap()
@@ -215,8 +218,6 @@ def step_memory(preset: str = "paper", n_vertices: int = 5023, frames: int = 90,
 
     def forward_end() -> None:
         live["forward_end"] = heap.now()
-        if live["forward_end"] is not None:  # the sampler reads every 2 ms: this reading belongs to the peak too
-            heap.peak = max(heap.peak, live["forward_end"])
 
     try:
         with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t), heap:
@@ -230,7 +231,9 @@ def step_memory(preset: str = "paper", n_vertices: int = 5023, frames: int = 90,
            "saved_total_mib": sum(saved.values()) / mib}
     if heap.available:
         out.update({"live_libraries_mib": live_libraries / mib, "live_between_steps_mib": live["between_steps"] / mib,
-                    "live_forward_end_mib": live["forward_end"] / mib, "live_peak_mib": heap.peak / mib})
+                    "live_forward_end_mib": live["forward_end"] / mib,
+                    # the sampler reads every 2 ms: the end-of-forward reading belongs to the peak too
+                    "live_peak_mib": max(heap.peak, live["forward_end"]) / mib})
     return out
 
 
@@ -304,7 +307,8 @@ OP_GROUPS = (
 
 
 def operator_groups(frames: int, variants: tuple[str, ...] = ("emoface", "single_branch"),
-                    preset: str = "paper", n_vertices: int = 5023, threads: int | None = None) -> dict[str, dict[str, float]]:
+                    preset: str = "paper", n_vertices: int = 5023, threads: int | None = None,
+                    warmup: int = WARMUP_STEPS) -> dict[str, dict[str, float]]:
     """``torch.profiler``'s self CPU seconds per whole step of each variant, summed by :data:`OP_GROUPS`, with
     ``rest``, ``all operators`` and the profiled steps' ``wall`` seconds per step. Each variant runs in a fresh
     process (as ``bench.bench_train`` times them: a process that has built and freed other models is slower);
@@ -317,7 +321,8 @@ def operator_groups(frames: int, variants: tuple[str, ...] = ("emoface", "single
     for variant in variants:
         code = ("import json, sys, torch; from bench.bench_profile import _operator_groups_here; "
                 + (f"torch.set_num_threads({int(threads)}); " if threads else "")
-                + f"print(json.dumps(_operator_groups_here({int(frames)}, {variant!r}, {preset!r}, {int(n_vertices)})))")
+                + f"print(json.dumps(_operator_groups_here({int(frames)}, {variant!r}, {preset!r}, {int(n_vertices)}, "
+                f"{int(warmup)})))")
         p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO,
                            env={**os.environ, "PYTHONPATH": str(REPO)})
         if p.returncode != 0:
@@ -326,14 +331,15 @@ def operator_groups(frames: int, variants: tuple[str, ...] = ("emoface", "single
     return out
 
 
-def _operator_groups_here(frames: int, variant: str, preset: str, n_vertices: int) -> dict[str, float]:
+def _operator_groups_here(frames: int, variant: str, preset: str, n_vertices: int,
+                          warmup: int = WARMUP_STEPS) -> dict[str, float]:
     """:func:`operator_groups` for one variant in this process."""
     from torch.profiler import ProfilerActivity, profile
 
     from bench.bench_train import make_step
 
     step, _ = make_step(preset, n_vertices, variant, frames, "cpu")
-    for _ in range(WARMUP_STEPS):
+    for _ in range(warmup):
         step()
     with profile(activities=[ProfilerActivity.CPU]) as prof:
         t0 = time.perf_counter()

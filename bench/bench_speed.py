@@ -358,8 +358,11 @@ def _operator_group_lines(groups: dict[str, dict[str, float]]) -> list[str]:
     pair, single = groups.get("emoface"), groups.get("single_branch")
     if not pair or not single:
         return []
-    out = ["The operators of a whole step by kind (torch.profiler, self CPU seconds of one step after 3 warm-up "
-           "steps, a fresh process per variant; `operator_groups`). torch.profiler slows a pair step more than a "
+    from bench.bench_profile import PROFILED_STEPS, WARMUP_STEPS
+
+    steps = "one step" if PROFILED_STEPS == 1 else f"the mean of {PROFILED_STEPS} steps"
+    out = [f"The operators of a whole step by kind (torch.profiler, self CPU seconds of {steps} after {WARMUP_STEPS} "
+           "warm-up steps, a fresh process per variant; `operator_groups`). torch.profiler slows a pair step more than a "
            "single-branch step (compare the wall times with the goal row's unprofiled steps), so these are "
            "shares of the work, not the goal's ratio:", "", "| operators | pair step | single branch | ratio |", "|---|---|---|---|"]
     for key in pair:

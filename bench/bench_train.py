@@ -20,8 +20,6 @@ Writes ``bench/results/train.json``.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import argparse
 import contextlib
 import ctypes
@@ -33,6 +31,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]

@@ -20,13 +20,9 @@ from pathlib import Path
 
 def cpu_model() -> str:
     """The ``model name`` of the first CPU in ``/proc/cpuinfo`` (else ``platform.processor()``)."""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.lower().startswith("model name"):
-                return " ".join(line.split(":", 1)[1].split())
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
+    from emoface.utils.cpu import cpuinfo
+
+    return cpuinfo().get("model name") or platform.processor() or platform.machine()
 
 
 def memory_gib() -> float | None:

@@ -143,13 +143,9 @@ def run_golden(work: Path) -> GoldenRun:
 
 def machine() -> dict[str, object]:
     """This machine's CPU: vendor, model name and the SIMD flags of :data:`SIMD_FLAGS` it has (``/proc/cpuinfo``)."""
-    info: dict[str, str] = {}
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            key, _, value = line.partition(":")
-            info.setdefault(key.strip(), value.strip())
-    except OSError:
-        pass
+    from emoface.utils.cpu import cpuinfo  # the installed package (this file also runs as a script)
+
+    info = cpuinfo()
     flags = set(info.get("flags", "").split())
     return {"vendor": info.get("vendor_id", "unknown"), "model": info.get("model name"),
             "flags": [f for f in SIMD_FLAGS if f in flags]}

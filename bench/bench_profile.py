@@ -170,7 +170,6 @@ def step_memory(preset: str = "paper", n_vertices: int = 5023, frames: int = 90,
       pass (with the loss) and at the step's peak. ``None`` where the C library is not glibc.
     """
     import torch
-
     from transformers import Wav2Vec2Model  # noqa: F401  (the libraries in the heap before the model, as bench_train.one)
 
     import emoface.model.build  # noqa: F401
@@ -188,7 +187,7 @@ def step_memory(preset: str = "paper", n_vertices: int = 5023, frames: int = 90,
                 break
     stack = [OUTSIDE]
 
-    def enter(part: str):
+    def enter(part: str) -> Callable[..., None]:
         def hook(*_) -> None:  # returns None: the module's input stays
             stack.append(part)
         return hook

@@ -121,29 +121,40 @@ def profile_inference(seconds: list[float], repeats: int) -> list[dict]:
     return rows
 
 
-def _saved_bytes(fn: Callable[[], object], exclude: Iterable[torch.Tensor] = ()) -> tuple[object, int]:
-    """Run ``fn()`` and return its result and the bytes it saved for backward (each storage once).
+class _SavedBytes:
+    """A ``saved_tensors_hooks`` pack hook that counts the bytes saved for the backward pass, each storage once,
+    into ``saved[part()]``. ``exclude``: tensors whose storage is not counted, the parameters: a ``Linear``
+    saves its weight (a view of the parameter) for the backward pass, memory that the step holds anyway."""
 
-    ``exclude``: tensors whose storage is not counted, the parameters: a ``Linear`` saves its weight
-    (a view of the parameter) for the backward pass, memory that the step holds anyway.
-    """
-    import torch
+    def __init__(self, exclude: Iterable[torch.Tensor] = (), part: Callable[[], str] = lambda: "all"):
+        self.skip = {t.untyped_storage().data_ptr() for t in exclude}
+        self.part = part
+        self.saved: dict[str, int] = {}
 
-    skip = {t.untyped_storage().data_ptr() for t in exclude}
-    seen: dict[int, int] = {}
-
-    def pack(t: torch.Tensor) -> torch.Tensor:
+    def __call__(self, t: torch.Tensor) -> torch.Tensor:
         try:
             s = t.untyped_storage()
-            if s.data_ptr() not in skip:
-                seen[s.data_ptr()] = s.nbytes()
         except (RuntimeError, NotImplementedError):
-            pass
+            return t
+        if s.data_ptr() not in self.skip:
+            self.skip.add(s.data_ptr())  # counted once
+            key = self.part()
+            self.saved[key] = self.saved.get(key, 0) + s.nbytes()
         return t
 
-    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+    def hooks(self) -> "torch.autograd.graph.saved_tensors_hooks":
+        """The context that counts what runs inside it."""
+        import torch
+
+        return torch.autograd.graph.saved_tensors_hooks(self, lambda t: t)
+
+
+def _saved_bytes(fn: Callable[[], object], exclude: Iterable[torch.Tensor] = ()) -> tuple[object, int]:
+    """Run ``fn()`` and return its result and the bytes it saved for backward (:class:`_SavedBytes`)."""
+    count = _SavedBytes(exclude)
+    with count.hooks():
         out = fn()
-    return out, sum(seen.values())
+    return out, sum(count.saved.values())
 
 
 #: the parts of a training step that :func:`step_memory` credits saved tensors to (module name prefix -> label)
@@ -170,11 +181,10 @@ def step_memory(preset: str = "paper", n_vertices: int = 5023, frames: int = 90,
       pass (with the loss) and at the step's peak. ``None`` where the C library is not glibc.
     """
     import torch
-    from transformers import Wav2Vec2Model  # noqa: F401  (the libraries in the heap before the model, as bench_train.one)
 
-    import emoface.model.build  # noqa: F401
-    from bench.bench_train import LiveHeap, make_step
+    from bench.bench_train import LiveHeap, import_libraries, make_step
 
+    import_libraries()  # in the heap before the model, as bench_train.one reads it
     heap = LiveHeap()
     live_libraries = heap.now()
     step, model = make_step(preset, n_vertices, variant, frames, "cpu")
@@ -199,35 +209,22 @@ def step_memory(preset: str = "paper", n_vertices: int = 5023, frames: int = 90,
     for mod, part in label.items():
         handles.append(mod.register_forward_pre_hook(enter(part)))
         handles.append(mod.register_forward_hook(leave))
-    skip = {p.untyped_storage().data_ptr() for p in model.parameters()}
-    seen: set[int] = set()
-    saved: dict[str, int] = {}
-
-    def pack(t: torch.Tensor) -> torch.Tensor:
-        try:
-            s = t.untyped_storage()
-        except (RuntimeError, NotImplementedError):
-            return t
-        if s.data_ptr() not in skip and s.data_ptr() not in seen:
-            seen.add(s.data_ptr())
-            saved[stack[-1]] = saved.get(stack[-1], 0) + s.nbytes()
-        return t
-
+    count = _SavedBytes(model.parameters(), lambda: stack[-1])
     live: dict[str, int | None] = {"between_steps": heap.now()}
 
     def forward_end() -> None:
         live["forward_end"] = heap.now()
 
     try:
-        with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t), heap:
+        with count.hooks(), heap:
             step(forward_end)
     finally:
         for h in handles:
             h.remove()
     mib = 2**20
     out = {"preset": preset, "vertices": n_vertices, "frames": frames, "variant": variant,
-           "saved_mib": {k: v / mib for k, v in sorted(saved.items(), key=lambda kv: -kv[1])},
-           "saved_total_mib": sum(saved.values()) / mib}
+           "saved_mib": {k: v / mib for k, v in sorted(count.saved.items(), key=lambda kv: -kv[1])},
+           "saved_total_mib": sum(count.saved.values()) / mib}
     if heap.available:
         out.update({"live_libraries_mib": live_libraries / mib, "live_between_steps_mib": live["between_steps"] / mib,
                     "live_forward_end_mib": live["forward_end"] / mib,

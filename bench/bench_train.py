@@ -99,6 +99,14 @@ class LiveHeap:
             self.peak = max(self.peak, self.now())
 
 
+def import_libraries() -> None:
+    """Import what a training step uses (torch, transformers' wav2vec2, this package's model), so that the
+    libraries' memory can be read before a model is built."""
+    from transformers import Wav2Vec2Model  # noqa: F401
+
+    import emoface.model.build  # noqa: F401
+
+
 def _reset_peak_rss() -> None:
     try:
         Path("/proc/self/clear_refs").write_text("5")
@@ -177,11 +185,9 @@ def one(preset: str, n_vertices: int, variant: str, steps: int, frames: int, dev
     steps (:class:`LiveHeap`; a thread that reads it every 2 ms, so leave it off for the times)."""
     import torch
 
-    from transformers import Wav2Vec2Model  # noqa: F401  (the libraries' pages, before the model)
-
-    import emoface.model.build  # noqa: F401
     from emoface.train.memory import preloaded_allocator
 
+    import_libraries()
     if threads:
         torch.set_num_threads(threads)
     dev = torch.device(device)

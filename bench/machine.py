@@ -81,19 +81,26 @@ def load_average() -> list[float]:
     return [round(x, 2) for x in os.getloadavg()]
 
 
-def git_commit() -> str | None:
-    """The checkout's short commit (with ``+changes`` when the tree differs from it), or None outside git."""
+def git_commit(root: Path | None = None, dirty: str = "+changes") -> str | None:
+    """The short commit of the git checkout whose top is ``root`` (default: this repository), with ``dirty``
+    appended when its tracked files differ from it; None outside git, and for a folder that is not a
+    checkout's top (an export inside another checkout has no commit of its own)."""
     import subprocess
 
-    root = Path(__file__).resolve().parents[1]
+    root = (root or Path(__file__).resolve().parents[1]).resolve()
+
+    def git(*args: str) -> str:
+        return subprocess.run(["git", "-C", str(root), *args], capture_output=True, text=True, timeout=10,
+                              check=True).stdout.strip()
+
     try:
-        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=root, capture_output=True, text=True,
-                              timeout=10, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root,
-                               capture_output=True, text=True, timeout=10, check=True).stdout.strip()
+        if Path(git("rev-parse", "--show-toplevel")).resolve() != root:
+            return None
+        head = git("rev-parse", "--short", "HEAD")
+        changed = git("status", "--porcelain", "--untracked-files=no")
     except (OSError, subprocess.SubprocessError):
         return None
-    return head + ("+changes" if dirty else "") if head else None
+    return head + (dirty if changed else "") if head else None
 
 
 @contextmanager
